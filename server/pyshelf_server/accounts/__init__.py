@@ -1,0 +1,1 @@
+"""Users: their records, passwords and the user part of the JSON API."""

@@ -1,0 +1,69 @@
+"""``/{user}``: create, show, change and delete users."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.view import view_config
+
+from ..indexes.services import IndexService
+from ..permissions import Permission
+from ..responses import APIError, message, result
+from ..views.helpers import json_body, require
+from .services import UserService, user_json
+
+
+def _user_json(request: Any, user: Any) -> dict[str, Any]:
+    indexes = IndexService(request.db, request.registry.pyshelf)
+    return user_json(user, {i.name: indexes.config_json(i) for i in indexes.of_user(user)})
+
+
+@view_config(route_name="user", request_method=("GET", "HEAD"))
+def show_user(request: Any) -> Any:
+    user = UserService(request.db).require(request.context.username)
+    return result("userconfig", _user_json(request, user))
+
+
+@view_config(route_name="user", request_method="PUT")
+def create_user(request: Any) -> Any:
+    from ..resources import RootContext
+
+    require(request, Permission.USER_CREATE, RootContext(request), "no permission to create users")
+    body = json_body(request, default={})
+    if not isinstance(body, dict):
+        raise APIError(400, "user configuration must be a JSON object")
+    known = {"password", "pwhash", "email", "title", "description", "custom_data"}
+    user = UserService(request.db).create(
+        request.context.username, **{k: v for k, v in body.items() if k in known}
+    )
+    return result("userconfig", _user_json(request, user), status=201)
+
+
+@view_config(route_name="user", request_method="PATCH")
+def modify_user(request: Any) -> Any:
+    users = UserService(request.db)
+    user = users.require(request.context.username)
+    require(request, Permission.USER_MODIFY, message=f"no permission to modify user {user.name!r}")
+    body = json_body(request, default={})
+    if not isinstance(body, dict):
+        raise APIError(400, "user modification must be a JSON object")
+    if users.modify(user, body):
+        app = request.registry.pyshelf
+        token = app.login_tokens.create(user.name)
+        return result(
+            "userpassword",
+            {"password": token, "expiration": app.settings.login_token_seconds},
+            message="user updated, new proxy auth",
+        )
+    return message("user updated")
+
+
+@view_config(route_name="user", request_method="DELETE")
+def delete_user(request: Any) -> Any:
+    users = UserService(request.db)
+    user = users.require(request.context.username)
+    require(request, Permission.USER_DELETE, message=f"no permission to delete user {user.name!r}")
+    if user.is_root:
+        raise APIError(403, "the root user cannot be deleted")
+    users.delete(user)
+    return message(f"user {user.name!r} deleted")

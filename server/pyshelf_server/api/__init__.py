@@ -1,0 +1,1 @@
+"""Server-level API: /+api, /+login, /+status and the list of users and indexes."""

@@ -1,0 +1,109 @@
+"""``/+api`` (what drives the devpi client), ``/+login``, ``/+status`` and ``GET /``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.view import view_config
+
+from .. import __version__
+from ..accounts.services import UserService, user_json
+from ..indexes.services import IndexService
+from ..plugins import plugin_versions
+from ..responses import APIError, result
+from ..views.helpers import absolute, json_body, root_url
+
+FEATURES = ["push-no-docs", "push-only-docs", "push-register-project", "server-keyvalue-parsing"]
+
+
+def _authstatus(request: Any) -> list[Any]:
+    identity = request.identity
+    if identity is None:
+        return ["noauth", "", []]
+    return ["ok", identity.username, list(identity.groups)]
+
+
+def apiconfig(request: Any, index: Any = None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "login": f"{root_url(request)}/+login",
+        "authstatus": _authstatus(request),
+        "features": FEATURES,
+    }
+    if index is not None:
+        data["index"] = absolute(request, index.fullname)
+        data["simpleindex"] = absolute(request, f"{index.fullname}/+simple/")
+        if not index.is_mirror and not request.shelf.type_for(index).read_only:
+            data["pypisubmit"] = absolute(request, f"{index.fullname}/")
+    return data
+
+
+@view_config(route_name="api.root", request_method=("GET", "HEAD"))
+@view_config(route_name="api.user", request_method=("GET", "HEAD"))
+def api_root(request: Any) -> Any:
+    return result("apiconfig", apiconfig(request))
+
+
+@view_config(route_name="api.index", request_method=("GET", "HEAD"))
+def api_index(request: Any) -> Any:
+    return result("apiconfig", apiconfig(request, request.context.index))
+
+
+@view_config(route_name="login", request_method="POST")
+def login(request: Any) -> Any:
+    body = json_body(request, default={})
+    if not isinstance(body, dict) or "user" not in body or "password" not in body:
+        raise APIError(400, "Bad request: no user/password specified")
+    username, password = body["user"], body["password"]
+    if not isinstance(username, str) or not isinstance(password, str):
+        raise APIError(400, "Bad request: user and password must be strings")
+    app = request.registry.pyshelf
+    name = app.pm.hook.pyshelf_authenticate(request=request, username=username, secret=password)
+    # A login token is not a password: logging in with one would extend it for ever.
+    if name is None or password.startswith("["):
+        raise APIError(401, f"user {username!r} could not be authenticated")
+    token = app.login_tokens.create(name)
+    return result(
+        "proxyauth",
+        {"password": token, "expiration": app.settings.login_token_seconds},
+        message="login successful",
+    )
+
+
+@view_config(route_name="status", request_method=("GET", "HEAD"))
+def status(request: Any) -> Any:
+    app = request.registry.pyshelf
+    serial = request.shelf.serial
+    info: dict[str, Any] = {
+        "serverdir": str(app.settings.serverdir),
+        "uuid": app.uuid,
+        "role": "STANDALONE",
+        "versioninfo": {"pyshelf-server": __version__, **plugin_versions(app.pm)},
+        "host": app.settings.host,
+        "port": app.settings.port,
+        "outside-url": app.settings.outside_url,
+        "serial": serial,
+        "event-serial": serial,
+        "started": app.started,
+        "database": app.engine.dialect.name,
+        "offline-mode": app.settings.offline_mode,
+        "metrics": [],
+    }
+    for extra in app.pm.hook.pyshelf_get_status_info(request=request):
+        for key, value in (extra or {}).items():
+            if key == "metrics":
+                info["metrics"].extend(value)
+            else:
+                info[key] = value
+    return result("status", info)
+
+
+@view_config(route_name="root", request_method=("GET", "HEAD"))
+def root(request: Any) -> Any:
+    users = UserService(request.db)
+    indexes = IndexService(request.db, request.registry.pyshelf)
+    data = {}
+    for user in users.all():
+        data[user.name] = user_json(
+            user, {index.name: indexes.config_json(index) for index in indexes.of_user(user)}
+        )
+    return result("list:userconfig", data)

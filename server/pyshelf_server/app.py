@@ -1,0 +1,120 @@
+"""The process-wide parts of a running server, and the per-request view of them.
+
+``AppState`` lives on the Pyramid registry as ``registry.pyshelf``: settings, the plugin
+manager, the database engine, the file store, the auth helpers and the caches. ``request.shelf``
+is a ``RequestState`` giving each request a consistent snapshot of the index layout.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import cached_property
+from typing import Any
+
+import pluggy
+from sqlalchemy.engine import Engine
+
+from . import __version__
+from .db import ServerState, SessionFactory, read_state
+from .indexes.backends import StageBackend
+from .indexes.inheritance import Inheritance
+from .indexes.registry import IndexInfo, IndexRegistry, IndexSnapshot
+from .indexes.types import IndexType
+from .packages.downloads import DownloadCounter
+from .responses import APIError
+from .security import LoginTokens, VerifiedPasswords
+from .settings import ServerSettings
+from .simple.cache import PageCache
+from .storage.files import FileStore
+
+
+class AppState:
+    def __init__(
+        self,
+        *,
+        settings: ServerSettings,
+        pm: pluggy.PluginManager,
+        engine: Engine,
+        secret: bytes,
+    ) -> None:
+        self.settings = settings
+        self.pm = pm
+        self.engine = engine
+        self.sessions = SessionFactory(engine)
+        self.files = FileStore(settings.files_dir)
+        self.login_tokens = LoginTokens(secret, settings.login_token_seconds)
+        self.verified_passwords = VerifiedPasswords(secret)
+        self.secret = secret
+        self.started = time.time()
+        self.version = __version__
+        self.index_types: dict[str, IndexType] = {}
+        for types in pm.hook.pyshelf_get_index_types():
+            for type_class in types or ():
+                self.index_types[type_class.name] = type_class()
+        self.registry = IndexRegistry(
+            {name for name, t in self.index_types.items() if t.is_mirror}
+        )
+        self.page_cache = PageCache()
+        self.downloads = DownloadCounter(self.sessions)
+        session = self.sessions()
+        try:
+            self.uuid = session.get(ServerState, 1).uuid
+        finally:
+            session.close()
+
+    def index_type(self, name: str) -> IndexType:
+        try:
+            return self.index_types[name]
+        except KeyError:
+            raise APIError(400, f"unknown index type {name!r}") from None
+
+
+class RequestState:
+    """Per-request access to the index layout, read once from the request's session."""
+
+    def __init__(self, request: Any) -> None:
+        self.request = request
+        self.app: AppState = request.registry.pyshelf
+        self._backends: dict[int, StageBackend] = {}
+
+    @cached_property
+    def state(self) -> tuple[int, str, str]:
+        return read_state(self.request.db)
+
+    @property
+    def serial(self) -> int:
+        return self.state[0]
+
+    @property
+    def snapshot(self) -> IndexSnapshot:
+        return self.app.registry.snapshot(self.request.db, self.state[2])
+
+    def refresh(self) -> None:
+        """Forget what was read: the request changed the configuration itself."""
+        self.__dict__.pop("state", None)
+        self._backends.clear()
+
+    def index(self, fullname: str) -> IndexInfo | None:
+        return self.snapshot.get(fullname)
+
+    def require_index(self, fullname: str) -> IndexInfo:
+        info = self.index(fullname)
+        if info is None:
+            raise APIError(404, f"The stage {fullname} could not be found.")
+        return info
+
+    def type_for(self, index: IndexInfo) -> IndexType:
+        return self.app.index_type(index.type)
+
+    def backend(self, index: IndexInfo) -> StageBackend:
+        backend = self._backends.get(index.id)
+        if backend is None:
+            backend = self.type_for(index).make_backend(
+                session=self.request.db, index=index, app=self.app
+            )
+            self._backends[index.id] = backend
+        return backend
+
+    @property
+    def inheritance(self) -> Inheritance:
+        return Inheritance(self.snapshot, self.backend, self.type_for)

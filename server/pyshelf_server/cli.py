@@ -1,0 +1,210 @@
+"""The ``pyshelf-init`` and ``pyshelf-server`` commands.
+
+Every option of ``pyshelf-server`` can also be set by an environment variable named after it
+(``--serverdir`` → ``PYSHELF_SERVERDIR``, ``--max-upload-size`` → ``PYSHELF_MAX_UPLOAD_SIZE``);
+the command line wins over the environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+import signal
+import sys
+import time
+import warnings
+from typing import Any
+
+from . import __version__
+from .settings import DEFAULT_MAX_UPLOAD_SIZE, DEFAULT_SERVERDIR, ServerSettings
+
+TRUE = ("1", "true", "yes", "on")
+
+
+def env_name(option: str) -> str:
+    return "PYSHELF_" + option.lstrip("-").upper().replace("-", "_")
+
+
+def env_default(option: str, default: Any) -> Any:
+    """The default of ``option``: its environment variable, converted like ``default``."""
+    raw = os.environ.get(env_name(option))
+    if raw is None:
+        return default
+    if isinstance(default, bool):
+        return raw.strip().lower() in TRUE
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    return raw
+
+
+def _add(parser: argparse.ArgumentParser, option: str, default: Any, help: str, **kw: Any) -> None:
+    value = env_default(option, default)
+    if isinstance(default, bool):
+        parser.add_argument(option, action="store_true", default=value, help=f"{help} [{env_name(option)}]")
+    else:
+        kind = type(default) if default is not None else str
+        parser.add_argument(option, type=kind, default=value, help=f"{help} [{env_name(option)}, default: %(default)s]", **kw)
+
+
+def _fail(message: str) -> None:
+    print(f"pyshelf: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def init_main(argv: list[str] | None = None) -> None:
+    from .serverdir import ServerDirError, initialise
+
+    parser = argparse.ArgumentParser(
+        prog="pyshelf-init", description="Create a new pyshelf server directory."
+    )
+    _add(parser, "--serverdir", str(DEFAULT_SERVERDIR), "the server directory to create")
+    _add(parser, "--db-url", "", "database URL (default: SQLite in the server directory)")
+    parser.add_argument("--root-passwd", default=None, help="password of the root user "
+                        "(default: a random one, printed once and stored in SERVERDIR/.root-password)")
+    args = parser.parse_args(argv)
+    settings = ServerSettings(serverdir=args.serverdir, db_url=args.db_url or None)
+    password = args.root_passwd
+    generated = password is None
+    if generated:
+        password = secrets.token_urlsafe(18)
+    try:
+        initialise(settings, root_password=password)
+    except ServerDirError as error:
+        _fail(str(error))
+    except Exception as error:  # e.g. an unreachable database
+        _fail(f"could not initialise {settings.serverdir}: {error}")
+    if generated:
+        from .serverdir import write_private
+
+        write_private(settings.serverdir / ".root-password", password + "\n")
+        print(f"root password: {password}")
+        print(f"(stored in {settings.serverdir / '.root-password'}, readable only by you)")
+    print(f"initialised pyshelf server directory {settings.serverdir}")
+
+
+def server_parser(pm: Any) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pyshelf-server", description="Run the pyshelf server.")
+    parser.add_argument("--version", action="store_true", help="print the version and the loaded plugins")
+    _add(parser, "--serverdir", str(DEFAULT_SERVERDIR), "the server directory")
+    _add(parser, "--host", "127.0.0.1", "address to listen on")
+    _add(parser, "--port", 3141, "port to listen on")
+    _add(parser, "--threads", 16, "worker threads")
+    _add(parser, "--db-url", "", "database URL (default: SQLite in the server directory; "
+         "postgresql+psycopg://… for PostgreSQL)")
+    _add(parser, "--outside-url", "", "the URL clients reach the server at, when behind a proxy")
+    _add(parser, "--absolute-urls", False, "use absolute URLs on simple pages")
+    _add(parser, "--allow-user-registration", False, "let anyone create a user (devpi's default; off here)")
+    _add(parser, "--max-upload-size", DEFAULT_MAX_UPLOAD_SIZE, "largest accepted upload in bytes")
+    _add(parser, "--login-token-seconds", 36000, "how long a login token is valid")
+    _add(parser, "--mirror-cache-expiry", 1800, "seconds a mirrored page stays fresh")
+    _add(parser, "--request-timeout", 60.0, "seconds to wait for an upstream index")
+    _add(parser, "--offline-mode", False, "serve mirrors only from what is cached")
+    _add(parser, "--debug", False, "log every request")
+    parser.add_argument("--migrate", action="store_true", help="upgrade the database schema and exit")
+    pm.hook.pyshelf_add_parser_options(parser=parser)
+    return parser
+
+
+CORE_OPTIONS = {
+    "serverdir", "host", "port", "threads", "db_url", "outside_url", "absolute_urls",
+    "allow_user_registration", "max_upload_size", "login_token_seconds", "mirror_cache_expiry",
+    "request_timeout", "offline_mode", "debug",
+}
+
+
+def settings_from_args(args: argparse.Namespace) -> ServerSettings:
+    values = vars(args)
+    core = {k: values[k] for k in CORE_OPTIONS}
+    core["db_url"] = core["db_url"] or None
+    core["outside_url"] = core["outside_url"] or None
+    extra = {k: v for k, v in values.items() if k not in CORE_OPTIONS and k not in ("version", "migrate")}
+    return ServerSettings(**core, options=extra)
+
+
+def server_main(argv: list[str] | None = None) -> None:
+    # Pyramid still imports pkg_resources; the warning is about Pyramid, not about this server.
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+    from .plugins import make_plugin_manager, plugin_versions
+
+    pm = make_plugin_manager()
+    args = server_parser(pm).parse_args(argv)
+    if args.version:
+        print(f"pyshelf-server {__version__}")
+        for name, version in plugin_versions(pm).items():
+            print(f"{name} {version}")
+        return
+    settings = settings_from_args(args)
+    logging.basicConfig(
+        level=logging.INFO if settings.debug else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from . import migrations
+    from .db import make_engine
+    from .serverdir import ServerDirError, check_ready
+
+    try:
+        check_ready(settings)
+    except ServerDirError as error:
+        _fail(str(error))
+    engine = make_engine(settings.database_url, pool_size=max(settings.threads, 5))
+    try:
+        state = migrations.check(engine)
+    except Exception as error:
+        _fail(f"cannot open the database {engine.url!r}: {error}")
+    if args.migrate:
+        migrations.upgrade(engine)
+        print("database schema is up to date")
+        return
+    if state == migrations.SchemaState.NEWER:
+        _fail("the database schema is newer than this pyshelf-server; upgrade pyshelf-server")
+    if state == migrations.SchemaState.OLDER:
+        _fail("the database schema is older than this pyshelf-server; run 'pyshelf-server --migrate'")
+    if state == migrations.SchemaState.EMPTY:
+        _fail("the database is empty; run 'pyshelf-init' first")
+    serve(settings, pm=pm, engine=engine)
+
+
+def serve(settings: ServerSettings, *, pm: Any, engine: Any) -> None:
+    import waitress
+
+    from .config import make_app
+
+    started = time.perf_counter()
+    app = make_app(settings, pm=pm, engine=engine)
+    state = app.registry.pyshelf
+    state.downloads.start()
+    server = waitress.create_server(
+        app,
+        host=settings.host,
+        port=settings.port,
+        threads=settings.threads,
+        max_request_body_size=settings.max_upload_size + 16 * 1024 * 1024,
+        ident="pyshelf",
+        clear_untrusted_proxy_headers=True,
+        channel_timeout=300,
+        connection_limit=1000,
+    )
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    print(
+        f"pyshelf-server {__version__} serving {settings.serverdir} at "
+        f"http://{settings.host}:{server.effective_port}/ "
+        f"(ready in {time.perf_counter() - started:.2f}s)",
+        flush=True,
+    )
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        state.downloads.stop()
+        engine.dispose()

@@ -1,0 +1,63 @@
+"""Assembling the WSGI application: the one place where the parts are put together."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+from pyramid.config import Configurator
+from pyramid.request import Request
+
+from .app import AppState, RequestState
+from .db import make_engine
+from .plugins import make_plugin_manager
+from .security import SecurityPolicy
+from .serverdir import read_secret
+from .settings import ServerSettings
+
+
+# Modules holding @view_config views; scanned explicitly so that nothing else is imported as a
+# side effect (the migrations' env.py, for one, runs when imported).
+VIEW_MODULES = (
+    "pyshelf_server.views.errors",
+    "pyshelf_server.api.views",
+    "pyshelf_server.accounts.views",
+    "pyshelf_server.indexes.views",
+    "pyshelf_server.upload.views",
+    "pyshelf_server.packages.views",
+    "pyshelf_server.packages.files_views",
+    "pyshelf_server.simple.views",
+)
+
+
+def _request_db(request: Request) -> Any:
+    write = request.method not in ("GET", "HEAD", "OPTIONS")
+    return request.registry.pyshelf.sessions(write=write)
+
+
+def make_app(
+    settings: ServerSettings,
+    *,
+    pm: pluggy.PluginManager | None = None,
+    engine: Any = None,
+) -> Any:
+    pm = pm or make_plugin_manager()
+    engine = engine or make_engine(settings.database_url, pool_size=max(settings.threads, 5))
+    state = AppState(settings=settings, pm=pm, engine=engine, secret=read_secret(settings))
+    state.files.clean_temporary()
+
+    config = Configurator(settings={"pyshelf.settings": settings})
+    config.registry.pyshelf = state
+    config.set_security_policy(SecurityPolicy())
+    # One session per request, created on first use and finished by the shelf tween.
+    config.add_request_method(_request_db, "db", reify=True)
+    config.add_request_method(RequestState, "shelf", reify=True)
+    # Routes first: plugins may add their own before or after ours by route order.
+    config.include(".routes")
+    # The shelf tween sits above the exception view tween so it sees error answers too and
+    # rolls their transactions back.
+    config.add_tween("pyshelf_server.tweens.shelf_tween_factory", over="pyramid.tweens.excview_tween_factory")
+    pm.hook.pyshelf_pyramid_configure(config=config, settings=settings)
+    for module in VIEW_MODULES:
+        config.scan(module)
+    return config.make_wsgi_app()

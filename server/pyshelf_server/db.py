@@ -1,0 +1,220 @@
+"""The database layer: declarative base, engine set-up, per-request sessions and the server serial.
+
+Every HTTP request gets one session (``request.db``). The ``transaction_tween`` commits it when the
+view succeeded and rolls it back otherwise; work that must only happen after a commit (removing
+blobs, firing events) is queued with ``after_commit`` and work that undoes side effects of a
+failed transaction (a freshly stored blob) with ``on_rollback``.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    create_engine,
+    event,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+log = logging.getLogger(__name__)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC in the database and always hands out aware UTC datetimes.
+
+    SQLite has no time zones, PostgreSQL's ``timestamp without time zone`` neither; keeping the
+    conversion here means no other module ever compares naive with aware datetimes.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_token() -> str:
+    return uuid.uuid4().hex
+
+
+class ServerState(Base):
+    """One row holding the server-wide counters.
+
+    ``serial`` is devpi's ``X-Devpi-Serial``: it grows by one with every committed write.
+    ``state_token`` and ``config_token`` are random and change with every write (resp. every change
+    to users' indexes); caches compare them, so a rolled-back transaction can never make a cache
+    believe it saw a state that was later reused by another transaction.
+    """
+
+    __tablename__ = "server_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(32))
+    serial: Mapped[int] = mapped_column(Integer, default=0)
+    state_token: Mapped[str] = mapped_column(String(32), default=new_token)
+    config_token: Mapped[str] = mapped_column(String(32), default=new_token)
+    last_commit: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def make_engine(url: str, *, pool_size: int = 20) -> Engine:
+    """Create the engine for ``url``; SQLite gets WAL mode and explicit transaction control."""
+    if is_sqlite(url):
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 60},
+            pool_size=pool_size,
+            max_overflow=pool_size,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
+            # pysqlite's own transaction handling issues BEGIN lazily and never BEGIN IMMEDIATE;
+            # we take it over so that write transactions lock the database up front instead of
+            # failing with "database is locked" when they upgrade from a read.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=60000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            if conn.get_execution_options().get("pyshelf_write"):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                conn.exec_driver_sql("BEGIN")
+
+        return engine
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+class SessionFactory:
+    """Makes sessions for reading or writing; writes on SQLite begin with ``BEGIN IMMEDIATE``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._read = sessionmaker(bind=engine, expire_on_commit=False)
+        self._write = sessionmaker(
+            bind=engine.execution_options(pyshelf_write=True), expire_on_commit=False
+        )
+
+    def __call__(self, *, write: bool = False) -> Session:
+        session = (self._write if write else self._read)()
+        session.info["after_commit"] = []
+        session.info["on_rollback"] = []
+        return session
+
+
+def after_commit(session: Session, callback: Callable[[], None]) -> None:
+    session.info.setdefault("after_commit", []).append(callback)
+
+
+def on_rollback(session: Session, callback: Callable[[], None]) -> None:
+    session.info.setdefault("on_rollback", []).append(callback)
+
+
+def mark_config_changed(session: Session) -> None:
+    """Tell every cache of the index layout (bases, options) that it has to reload."""
+    session.info["config_changed"] = True
+
+
+@event.listens_for(Session, "after_flush")
+def _remember_write(session: Session, flush_context: Any) -> None:
+    session.info["wrote"] = True
+
+
+@event.listens_for(Session, "before_commit")
+def _bump_serial(session: Session) -> None:
+    if not (session.info.get("wrote") or session.info.get("config_changed")):
+        return
+    values: dict[str, Any] = {
+        "serial": ServerState.serial + 1,
+        "state_token": new_token(),
+        "last_commit": utcnow(),
+    }
+    if session.info.get("config_changed"):
+        values["config_token"] = new_token()
+    session.execute(update(ServerState).where(ServerState.id == 1).values(**values))
+    session.info["wrote"] = False
+    session.info["config_changed"] = False
+
+
+def finish(session: Session, *, commit: bool) -> None:
+    """Commit (or roll back) and run the queued callbacks; always closes the session."""
+    try:
+        if commit:
+            try:
+                session.commit()
+            except BaseException:
+                session.rollback()
+                _run(session.info.get("on_rollback", []))
+                raise
+            _run(session.info.get("after_commit", []))
+        else:
+            session.rollback()
+            _run(session.info.get("on_rollback", []))
+    finally:
+        session.info["after_commit"] = []
+        session.info["on_rollback"] = []
+        session.close()
+
+
+def _run(callbacks: list[Callable[[], None]]) -> None:
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:
+            log.exception("callback %r failed", callback)
+
+
+def read_state(session: Session) -> tuple[int, str, str]:
+    """(serial, state_token, config_token) as this session sees them."""
+    row = session.execute(
+        select(ServerState.serial, ServerState.state_token, ServerState.config_token).where(
+            ServerState.id == 1
+        )
+    ).one()
+    return row[0], row[1], row[2]

@@ -1,0 +1,124 @@
+"""The hooks through which plugins extend the server.
+
+Plugins are distributions that register a module under the ``pyshelf_server`` entry-point group;
+that module implements some of these hooks with ``pyshelf_server.hookimpl``. Hooks are always
+called with keyword arguments, so an implementation may accept only the arguments it needs and
+specs can grow new arguments without breaking plugins.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("pyshelf")
+
+
+@hookspec
+def pyshelf_add_parser_options(parser: Any) -> None:
+    """Add command-line options to ``pyshelf-server``'s argparse ``parser``.
+
+    Each option should also read an environment variable ``PYSHELF_<NAME>``; use
+    ``pyshelf_server.cli.env_default(name, default)`` for its default. The parsed values end up in
+    ``settings.options`` (a dict keyed by the argparse ``dest``).
+    """
+
+
+@hookspec
+def pyshelf_pyramid_configure(config: Any, settings: Any) -> None:
+    """Add routes, views, templates or tweens to the Pyramid ``config``.
+
+    Called after the core routes are added and before the final ``config.commit()``.
+    ``settings`` is the :class:`pyshelf_server.config.ServerSettings`.
+    """
+
+
+@hookspec
+def pyshelf_get_index_types() -> list[Any]:
+    """Return :class:`pyshelf_server.indexes.types.IndexType` subclasses to register.
+
+    An index type owns the option schema of its indexes and may filter projects, versions and
+    links after inheritance has merged them (devpi-constrained does that).
+    """
+
+
+@hookspec
+def pyshelf_indexconfig_defaults(index_type: str) -> dict[str, Any] | None:
+    """Return extra option keys (with their defaults) that indexes of ``index_type`` accept.
+
+    The defaults are added to every index of that type when it is created or modified, as
+    devpi-jenkins does with ``uploadtrigger_jenkins``.
+    """
+
+
+@hookspec(firstresult=True)
+def pyshelf_get_credentials(request: Any) -> tuple[str, str] | None:
+    """Return ``(username, secret)`` found in ``request``, or None.
+
+    The core implementation reads ``X-Devpi-Auth`` and HTTP Basic; a plugin may add sources such
+    as a login cookie. The first non-None answer wins.
+    """
+
+
+@hookspec(firstresult=True)
+def pyshelf_authenticate(request: Any, username: str, secret: str) -> str | None:
+    """Return the authenticated user name for these credentials, or None to decline.
+
+    The core implementation accepts the user's password or a login token. Bad credentials are
+    never an error: the request just stays anonymous.
+    """
+
+
+@hookspec(firstresult=True)
+def pyshelf_permits(request: Any, context: Any, permission: str, identity: Any) -> bool | None:
+    """Decide ``permission`` on ``context`` for ``identity`` (None when anonymous).
+
+    Return True or False to decide, or None to leave the decision to the index's ACLs.
+    """
+
+
+@hookspec(firstresult=True)
+def pyshelf_authcheck(request: Any, identity: Any) -> Any:
+    """Called for every request before its view. Return None to let it pass, or a Pyramid
+    response (or raise an HTTP exception) to answer it instead, e.g. 401 for a locked-down
+    server.
+    """
+
+
+@hookspec
+def pyshelf_on_upload(request: Any, index: Any, project: str, version: str, file: Any) -> Any:
+    """A release file was stored (upload or push), after the transaction committed.
+
+    ``file`` is a :class:`pyshelf_server.packages.services.FileInfo`. Return a string to report a
+    failure of the plugin's own work (it is added to the upload answer's reason phrase); the
+    file stays stored either way.
+    """
+
+
+@hookspec
+def pyshelf_on_docs_upload(request: Any, index: Any, project: str, version: str, file: Any) -> None:
+    """A documentation zip was stored, after the transaction committed."""
+
+
+@hookspec
+def pyshelf_on_push(
+    request: Any, source: Any, target: str, project: str, version: str
+) -> None:
+    """A version was pushed from ``source`` to the index ``target`` (``user/index``, or a URL for
+    a push to another server), after the transaction committed."""
+
+
+@hookspec
+def pyshelf_on_remove(request: Any, index: Any, project: str, version: str | None) -> None:
+    """A version (or, with ``version`` None, a whole project) was removed from ``index``."""
+
+
+@hookspec
+def pyshelf_simple_extra_links(request: Any, index: Any, project: str) -> list[Any] | None:
+    """Return extra :class:`pyshelf_server.indexes.backends.Link` objects for a project's simple page."""
+
+
+@hookspec
+def pyshelf_get_status_info(request: Any) -> dict[str, Any] | None:
+    """Return extra keys for the ``/+status`` answer (metrics, queue sizes, health)."""

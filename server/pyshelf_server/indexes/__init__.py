@@ -1,0 +1,1 @@
+"""Indexes (devpi's stages): configuration, inheritance through bases, and their JSON API."""

@@ -1,0 +1,143 @@
+"""Inheritance: which stages answer for a project, and how their answers merge.
+
+The rules are devpi's (see the protocol notes, section 11):
+
+* the stage resolution order comes from :meth:`IndexSnapshot.resolution_order`;
+* the whitelist gate: a project that exists in a hosted stage hides every mirror behind it,
+  unless the combined ``mirror_whitelist`` admits it — the guard against dependency confusion;
+* links merge by file name, the first stage in the order wins;
+* versions merge by version string, the first stage's data is the answer and later stages'
+  data goes to ``+shadowing``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .backends import Link, StageBackend
+from .registry import IndexInfo, IndexSnapshot
+
+
+class Inheritance:
+    def __init__(
+        self,
+        snapshot: IndexSnapshot,
+        backend_for: Callable[[IndexInfo], StageBackend],
+        type_for: Callable[[IndexInfo], Any],
+    ) -> None:
+        self.snapshot = snapshot
+        self.backend_for = backend_for
+        self.type_for = type_for
+
+    def resolution_order(self, index: IndexInfo) -> list[IndexInfo]:
+        return self.snapshot.resolution_order(index)
+
+    def stages_for(self, index: IndexInfo, project: str) -> list[StageBackend]:
+        """The stages allowed to answer for ``project`` through ``index``, in order, each of
+        which has (or, for list-less mirrors, may have) the project."""
+        inheritance = index.options.get("mirror_whitelist_inheritance", "union")
+        running: set[str] | None = None
+        whitelisted = False
+        private_hit = False
+        stages: list[StageBackend] = []
+        for stage in self.resolution_order(index):
+            backend = self.backend_for(stage)
+            if stage.is_mirror:
+                if private_hit and not whitelisted:
+                    continue
+                has = backend.has_project(project)
+                if has or (has is None and not private_hit):
+                    stages.append(backend)
+                continue
+            whitelist = set(stage.options.get("mirror_whitelist", []))
+            if running is None:
+                running = whitelist
+            elif inheritance == "intersection":
+                running = running & whitelist
+            else:
+                running = running | whitelist
+            if "*" in running or project in running:
+                whitelisted = True
+            if backend.has_project(project):
+                stages.append(backend)
+                if not whitelisted:
+                    private_hit = True
+        return stages
+
+    def links(self, index: IndexInfo, project: str) -> list[Link] | None:
+        """Merged links, or None when no allowed stage has the project."""
+        seen: set[str] = set()
+        merged: list[Link] = []
+        found = False
+        for backend in self.stages_for(index, project):
+            links = backend.links(project)
+            if links is None:
+                continue
+            found = True
+            for link in links:
+                if link.filename in seen:
+                    continue
+                seen.add(link.filename)
+                merged.append(link)
+        if not found:
+            return None
+        return self.type_for(index).filter_links(index, project, merged)
+
+    def versions(
+        self, index: IndexInfo, project: str, *, ignore_bases: bool = False
+    ) -> dict[str, dict[str, Any]] | None:
+        stages = self.stages_for(index, project)
+        if ignore_bases:
+            stages = [s for s in stages if s.index.id == index.id]
+        merged: dict[str, dict[str, Any]] = {}
+        found = False
+        for backend in stages:
+            versions = backend.versions(project)
+            if versions is None:
+                continue
+            found = True
+            for version, data in versions.items():
+                if version in merged:
+                    merged[version].setdefault("+shadowing", []).append(data)
+                else:
+                    merged[version] = dict(data)
+        if not found:
+            return None
+        allowed = set(self.type_for(index).filter_versions(index, project, list(merged)))
+        return {v: d for v, d in merged.items() if v in allowed}
+
+    def cache_token(self, index: IndexInfo, project: str) -> tuple[tuple[Any, ...], float | None]:
+        """A token covering every stage that could answer for ``project``, and until when it
+        can be trusted (the earliest expiry of a mirror among them)."""
+        tokens: list[Any] = []
+        fresh_until: float | None = None
+        for stage in self.resolution_order(index):
+            token, until = self.backend_for(stage).cache_token(project)
+            tokens.append((stage.id, token))
+            if until is not None:
+                fresh_until = until if fresh_until is None else min(fresh_until, until)
+        return tuple(tokens), fresh_until
+
+    def project_exists(self, index: IndexInfo, project: str) -> bool:
+        if self.type_for(index).hides_project(index, project):
+            return False
+        for stage in self.resolution_order(index):
+            if self.backend_for(stage).has_project(project):
+                return True
+        return False
+
+    def project_lists(self, index: IndexInfo) -> list[tuple[IndexInfo, list[str]]]:
+        """Per stage in order, its project names not listed by an earlier stage."""
+        seen: set[str] = set()
+        sections = []
+        index_type = self.type_for(index)
+        for stage in self.resolution_order(index):
+            names = [
+                n
+                for n in index_type.filter_projects(index, self.backend_for(stage).project_names())
+                if n not in seen
+            ]
+            seen.update(names)
+            sections.append((stage, sorted(names)))
+        return sections

@@ -1,0 +1,159 @@
+"""Index types: the option schema of each type, and what a type may change after inheritance.
+
+The core registers ``stage`` (hosted); the mirror registers ``mirror``; plugins add more through
+``pyshelf_get_index_types``. Option values arrive as strings from the devpi client
+(``"False"``, ``"root/pypi"``, ``"a,b"``) and are coerced here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .. import hookimpl
+from ..names import normalize_name
+from ..permissions import ANONYMOUS, normalise_acl_entry
+
+
+class OptionError(ValueError):
+    """An option value that cannot be used; the message is shown to the client."""
+
+
+def to_bool(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "yes", "1", "on"):
+        return True
+    if isinstance(value, str) and value.strip().lower() in ("false", "no", "0", "off"):
+        return False
+    if isinstance(value, int):
+        return bool(value)
+    raise OptionError(f"'{key}' option must be a boolean, not {value!r}")
+
+
+def to_list(key: str, value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return [v.strip() for v in value if v.strip()]
+    raise OptionError(f"'{key}' option must be a list or a comma separated string")
+
+
+def to_acl(key: str, value: Any) -> list[str]:
+    return [normalise_acl_entry(v) for v in to_list(key, value)]
+
+
+def to_whitelist(key: str, value: Any) -> list[str]:
+    return [v if v == "*" else normalize_name(v) for v in to_list(key, value)]
+
+
+def to_inheritance(key: str, value: Any) -> str:
+    if isinstance(value, str) and value.strip().lower() in ("intersection", "union"):
+        return value.strip().lower()
+    raise OptionError(f"'{key}' option must be 'intersection' or 'union'")
+
+
+def to_text(key: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str | int | float):
+        raise OptionError(f"'{key}' option must be a string")
+    return str(value)
+
+
+def to_any(key: str, value: Any) -> Any:
+    return value
+
+
+def to_int(key: str, value: Any) -> int:
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        return int(value)
+    except (TypeError, ValueError):
+        raise OptionError(f"'{key}' option must be an integer") from None
+
+
+def to_url(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+        raise OptionError(f"'{key}' option must be a URL.")
+    return value
+
+
+@dataclass(frozen=True)
+class Option:
+    coerce: Callable[[str, Any], Any]
+    # A callable taking the owner's name, or None when the key is absent unless given.
+    default: Callable[[str], Any] | None = None
+
+
+class IndexType:
+    """Base class of index types. Subclasses set ``name`` and ``options``."""
+
+    name: str = ""
+    is_mirror: bool = False
+    read_only: bool = False
+    # Keys that are accepted and silently dropped (devpi drops bases etc. on mirrors).
+    dropped: frozenset[str] = frozenset({"pypi_whitelist"})
+    options: dict[str, Option] = {}
+
+    def volatile_default(self, fullname: str) -> bool:
+        return True
+
+    def coerce(self, key: str, value: Any) -> Any:
+        return self.options[key].coerce(key, value)
+
+    def defaults(self, owner: str) -> dict[str, Any]:
+        return {
+            key: option.default(owner)
+            for key, option in self.options.items()
+            if option.default is not None
+        }
+
+    # Filters applied after inheritance has merged the stages (devpi's customisers). The
+    # defaults let everything through.
+    def filter_projects(self, index: Any, names: Iterable[str]) -> Iterable[str]:
+        return names
+
+    def filter_versions(self, index: Any, project: str, versions: Iterable[str]) -> Iterable[str]:
+        return versions
+
+    def filter_links(self, index: Any, project: str, links: list[Any]) -> list[Any]:
+        return links
+
+    def hides_project(self, index: Any, project: str) -> bool:
+        return False
+
+    def make_backend(self, *, session: Any, index: Any, app: Any) -> Any:
+        """The object that answers for this index's own projects (see ``indexes.backends``)."""
+        from ..packages.backend import HostedBackend
+
+        return HostedBackend(session=session, index=index, app=app)
+
+
+COMMON_OPTIONS = {
+    "title": Option(to_text),
+    "description": Option(to_text),
+    "custom_data": Option(to_any),
+}
+
+
+class StageType(IndexType):
+    name = "stage"
+    options = {
+        **COMMON_OPTIONS,
+        "acl_upload": Option(to_acl, default=lambda owner: [owner]),
+        "acl_toxresult_upload": Option(to_acl, default=lambda owner: [ANONYMOUS]),
+        "mirror_whitelist": Option(to_whitelist, default=lambda owner: []),
+        "mirror_whitelist_inheritance": Option(
+            to_inheritance, default=lambda owner: "intersection"
+        ),
+    }
+
+
+@hookimpl
+def pyshelf_get_index_types() -> list[type[IndexType]]:
+    return [StageType]

@@ -1,0 +1,79 @@
+"""``/{user}/{index}``: create, show, configure and delete indexes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.view import view_config
+
+from ..accounts.services import UserService
+from ..permissions import Permission
+from ..resources import UserContext
+from ..responses import APIError, message, result
+from ..simple.negotiation import is_installer, wants_simple_json
+from ..views.helpers import flag, json_body, require
+from .services import IndexService
+
+
+def _service(request: Any) -> IndexService:
+    return IndexService(request.db, request.registry.pyshelf)
+
+
+@view_config(route_name="index", request_method=("GET", "HEAD"))
+def show_index(request: Any) -> Any:
+    if wants_simple_json(request) or is_installer(request):
+        from ..simple.views import project_list
+
+        return project_list(request)
+    info = request.context.index
+    service = _service(request)
+    index = service.require(info.user, info.name)
+    config = service.config_json(index)
+    if not flag(request, "no_projects") and "no_projects" not in request.GET:
+        config["projects"] = sorted(request.shelf.backend(info).project_names())
+    return result("indexconfig", config)
+
+
+@view_config(route_name="index", request_method="PUT")
+def create_index(request: Any) -> Any:
+    user_name = request.matchdict["user"]
+    index_name = request.matchdict["index"]
+    require(
+        request,
+        Permission.INDEX_CREATE,
+        _user_context(request),
+        f"no permission to create index {user_name}/{index_name}",
+    )
+    owner = UserService(request.db).get(user_name)
+    if owner is None:
+        raise APIError(404, f"no user {user_name!r}")
+    body = json_body(request, default={})
+    service = _service(request)
+    index = service.create(owner, index_name, body)
+    return result("indexconfig", service.config_json(index))
+
+
+@view_config(route_name="index", request_method="PATCH")
+def modify_index(request: Any) -> Any:
+    require(request, Permission.INDEX_MODIFY)
+    info = request.context.index
+    service = _service(request)
+    index = service.require(info.user, info.name)
+    body = json_body(request, allow_empty=False)
+    service.modify(index, body, error_on_noop="error_on_noop" in request.GET)
+    return result("indexconfig", service.config_json(index))
+
+
+@view_config(route_name="index", request_method="DELETE")
+def delete_index(request: Any) -> Any:
+    require(request, Permission.INDEX_DELETE)
+    info = request.context.index
+    service = _service(request)
+    service.delete(service.require(info.user, info.name))
+    return message(f"index {info.fullname} deleted", status=201)
+
+
+def _user_context(request: Any) -> UserContext:
+    # The index route's context is the index, which does not exist yet when it is created;
+    # creating is a permission on the user.
+    return UserContext(request)

@@ -1,0 +1,24 @@
+"""Every mapped model, imported in one place so that the metadata is complete.
+
+Alembic's autogenerate and ``pyshelf_server.migrations`` import ``metadata`` from here. Feature
+packages that add tables (the mirror, plugins) add their models module to this list.
+"""
+
+from .accounts.models import User
+from .db import Base, ServerState
+from .indexes.models import Index, IndexBase
+from .packages.models import DeletedFile, File, Project, Version
+
+metadata = Base.metadata
+
+__all__ = [
+    "DeletedFile",
+    "File",
+    "Index",
+    "IndexBase",
+    "Project",
+    "ServerState",
+    "User",
+    "Version",
+    "metadata",
+]

@@ -1,0 +1,1 @@
+"""Projects, versions and files of hosted indexes, and their JSON API."""

@@ -1,0 +1,125 @@
+"""The hosted stage's answers to inheritance, read from the database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import cache
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..indexes.backends import Link
+from ..indexes.registry import IndexInfo
+from .models import File, Project, Version
+
+
+def file_path(index: IndexInfo, sha256: str, filename: str) -> str:
+    return f"{index.fullname}/+f/{sha256[:3]}/{sha256[3:16]}/{filename}"
+
+
+class HostedBackend:
+    def __init__(self, *, session: Session, index: IndexInfo, app: Any = None) -> None:
+        self.session = session
+        self.index = index
+        # Answers are memoised per request: inheritance asks the same questions repeatedly.
+        self._project_row = cache(self._load_project_row)
+
+    def _load_project_row(self, name: str) -> tuple[int, str, str] | None:
+        row = self.session.execute(
+            select(Project.id, Project.display_name, Project.change_token).where(
+                Project.index_id == self.index.id, Project.name == name
+            )
+        ).first()
+        return (row[0], row[1], row[2]) if row else None
+
+    def project_names(self) -> Iterable[str]:
+        return self.session.execute(
+            select(Project.name).where(Project.index_id == self.index.id).order_by(Project.name)
+        ).scalars()
+
+    def has_project(self, name: str) -> bool:
+        return self._project_row(name) is not None
+
+    def display_name(self, name: str) -> str | None:
+        row = self._project_row(name)
+        return row[1] if row else None
+
+    def cache_token(self, name: str) -> tuple[str | None, float | None]:
+        row = self._project_row(name)
+        return (row[2] if row else None), None
+
+    def links(self, name: str) -> list[Link] | None:
+        row = self._project_row(name)
+        if row is None:
+            return None
+        query = (
+            select(
+                File.filename,
+                File.sha256,
+                File.requires_python,
+                File.yanked,
+                File.yanked_reason,
+                File.size,
+                File.upload_time,
+                File.metadata_sha256,
+                Version.version,
+            )
+            .join(Version, Version.id == File.version_id)
+            .where(Version.project_id == row[0], File.rel == "releasefile")
+            .order_by(File.id)
+        )
+        stage = self.index.fullname
+        links = []
+        for filename, sha256, rp, yanked, reason, size, uploaded, meta_sha, version in (
+            self.session.execute(query)
+        ):
+            links.append(
+                Link(
+                    filename=filename,
+                    path=file_path(self.index, sha256, filename),
+                    hashes={"sha256": sha256},
+                    stage=stage,
+                    version=version,
+                    requires_python=rp,
+                    yanked=(reason or True) if yanked else False,
+                    size=size,
+                    upload_time=uploaded,
+                    core_metadata={"sha256": meta_sha} if meta_sha else None,
+                )
+            )
+        return links
+
+    def versions(self, name: str) -> dict[str, dict[str, Any]] | None:
+        row = self._project_row(name)
+        if row is None:
+            return None
+        versions = self.session.execute(
+            select(Version).where(Version.project_id == row[0]).order_by(Version.id)
+        ).scalars()
+        return {v.version: version_data(self.index, v) for v in versions}
+
+
+def link_data(index: IndexInfo, file: File, by_id: dict[int, File]) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "rel": file.rel,
+        "href": file_path(index, file.sha256, file.filename),
+        "hash_spec": f"sha256={file.sha256}",
+        "hashes": {"sha256": file.sha256},
+        "log": list(file.log or []),
+    }
+    if file.rel == "releasefile" and file.yanked:
+        data["yanked"] = file.yanked_reason or True
+    if file.for_file_id is not None and file.for_file_id in by_id:
+        target = by_id[file.for_file_id]
+        data["for_href"] = file_path(index, target.sha256, target.filename)
+    return data
+
+
+def version_data(index: IndexInfo, version: Version) -> dict[str, Any]:
+    data = dict(version.meta or {})
+    data["name"] = data.get("name") or version.project.display_name
+    data["version"] = version.version
+    by_id = {f.id: f for f in version.files}
+    data["+links"] = [link_data(index, f, by_id) for f in version.files]
+    return data

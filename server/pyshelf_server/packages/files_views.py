@@ -1,0 +1,177 @@
+"""``/{user}/{index}/+f/…``: downloading, describing and deleting stored files, and posting tox
+results about them."""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any
+
+from pyramid.response import FileResponse, Response
+from pyramid.view import view_config
+
+from ..permissions import Permission
+from ..responses import APIError, message, result
+from ..simple.negotiation import wants_api_json
+from ..storage.files import StoredBlob
+from ..views.helpers import flag, json_body, require
+from .models import File
+from .services import PackageService, log_entry
+
+IMMUTABLE = "max-age=365000000, immutable, public"
+METADATA_SUFFIX = ".metadata"
+
+
+def _content_type(filename: str) -> str:
+    if filename.endswith(".whl"):
+        return "application/octet-stream"
+    if filename.endswith((".tar.gz", ".tgz")):
+        return "application/x-tar"
+    guessed, _encoding = mimetypes.guess_type(filename)
+    return guessed or "application/octet-stream"
+
+
+def _lookup(request: Any) -> tuple[Any, File | None, str]:
+    info = request.context.index
+    a, b, filename = request.matchdict["a"], request.matchdict["b"], request.matchdict["filename"]
+    packages = PackageService(request.db, request.registry.pyshelf.files)
+    row = packages.file_by_name(info.id, filename)
+    if row is not None and (row.sha256[:3] != a or row.sha256[3:16] != b):
+        row = None
+    return info, row, a + b
+
+
+def _gone_or_missing(request: Any, info: Any, filename: str, prefix: str) -> APIError:
+    packages = PackageService(request.db)
+    if packages.deleted_file(info.id, filename, prefix) is not None:
+        return APIError(410, "file existed, deleted in later serial")
+    return APIError(404, "no such file")
+
+
+def _blob_response(request: Any, sha256: str, filename: str, modified: datetime) -> Response:
+    etag = f'"{sha256}"'
+    path = request.registry.pyshelf.files.path(sha256)
+    if etag in request.if_none_match:
+        response = Response(status=304)
+    else:
+        try:
+            response = FileResponse(str(path), request=request, content_type=_content_type(filename))
+        except FileNotFoundError:
+            raise APIError(404, "file content is missing from the store") from None
+    response.headers["ETag"] = etag
+    response.headers["Cache-Control"] = IMMUTABLE
+    response.headers["Last-Modified"] = format_datetime(modified.astimezone(UTC), usegmt=True)
+    return response
+
+
+@view_config(route_name="files.entry", request_method=("GET", "HEAD"))
+def download(request: Any) -> Response:
+    require(request, Permission.PKG_READ, message="package read forbidden")
+    info = request.context.index
+    filename = request.matchdict["filename"]
+    if filename.endswith(METADATA_SUFFIX) and not _has_own_file(request, info, filename):
+        return _core_metadata(request, filename[: -len(METADATA_SUFFIX)])
+    info, row, prefix = _lookup(request)
+    if row is None:
+        handler = getattr(request.shelf.backend(info), "file_response", None)
+        if handler is not None:
+            response = handler(request, request.matchdict["a"], request.matchdict["b"], filename)
+            if response is not None:
+                return response
+        raise _gone_or_missing(request, info, filename, prefix)
+    if wants_api_json(request):
+        return result(
+            "releasefilemeta",
+            {
+                "last_modified": format_datetime(row.upload_time.astimezone(UTC), usegmt=True),
+                "hash_spec": f"sha256={row.sha256}",
+                "hashes": {"sha256": row.sha256},
+                "project": row.version.project.name,
+                "version": row.version.version,
+            },
+        )
+    if request.method == "GET":
+        request.registry.pyshelf.downloads.count(row.id)
+    return _blob_response(request, row.sha256, row.filename, row.upload_time)
+
+
+def _has_own_file(request: Any, info: Any, filename: str) -> bool:
+    return PackageService(request.db).file_by_name(info.id, filename) is not None
+
+
+def _core_metadata(request: Any, filename: str) -> Response:
+    info = request.context.index
+    row = PackageService(request.db).file_by_name(info.id, filename)
+    a, b = request.matchdict["a"], request.matchdict["b"]
+    if row is None or row.sha256[:3] != a or row.sha256[3:16] != b:
+        handler = getattr(request.shelf.backend(info), "file_response", None)
+        if handler is not None:
+            response = handler(request, a, b, filename + METADATA_SUFFIX)
+            if response is not None:
+                return response
+        raise APIError(404, "no such file")
+    if not row.metadata_sha256:
+        raise APIError(404, "no core metadata for this file")
+    response = _blob_response(request, row.metadata_sha256, filename + METADATA_SUFFIX, row.upload_time)
+    if response.status_code == 200:
+        response.content_type = "text/plain"
+        response.charset = "utf-8"
+    return response
+
+
+@view_config(route_name="files.entry", request_method="DELETE")
+def delete_file(request: Any) -> Any:
+    require(request, Permission.DELETE_ENTRY)
+    info, row, prefix = _lookup(request)
+    if row is None:
+        raise _gone_or_missing(request, info, request.matchdict["filename"], prefix)
+    if not info.volatile and not flag(request, "force") and "force" not in request.GET:
+        raise APIError(403, f"cannot delete file on non-volatile index {info.fullname}")
+    path = f"{info.fullname}/+f/{row.hash_path}"
+    project, version = row.version.project.name, row.version.version
+    PackageService(request.db, request.registry.pyshelf.files).delete_file(row)
+    hook = request.registry.pyshelf.pm.hook.pyshelf_on_remove
+    request.pyshelf_events.append(
+        lambda: hook(request=request, index=info, project=project, version=version)
+    )
+    return message(f"package {path!r} deleted")
+
+
+@view_config(route_name="files.entry", request_method="POST")
+def post_toxresult(request: Any) -> Any:
+    require(
+        request,
+        Permission.TOXRESULT_UPLOAD,
+        message="No permission to upload tox results. You can use the devpi test --no-upload "
+        "option to skip the upload.",
+    )
+    info, row, _prefix = _lookup(request)
+    if row is None or row.rel != "releasefile":
+        raise APIError(404, "no release file at this URL")
+    data = json_body(request, allow_empty=False)
+    if not isinstance(data, dict):
+        raise APIError(400, "tox result must be a JSON object")
+    app = request.registry.pyshelf
+    packages = PackageService(request.db, app.files)
+    content = json.dumps(data, sort_keys=True).encode("utf-8")
+    blob: StoredBlob = app.files.put_bytes(content)
+    existing = sum(1 for f in row.version.files if f.for_file_id == row.id)
+    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    filename = f"{row.filename}.toxresult-{stamp}-{existing}"
+    from ..indexes.services import IndexService
+
+    index_row = IndexService(request.db, app).require(info.user, info.name)
+    stored = packages.add_file(
+        index=index_row,
+        version=row.version,
+        filename=filename,
+        blob=blob,
+        rel="toxresult",
+        uploader=request.authenticated_userid,
+        log=[log_entry("upload", request.authenticated_userid, info.fullname)],
+        for_file=row,
+    )
+    path = f"{info.fullname}/+f/{stored.hash_path}"
+    return result("toxresultpath", f"{path}#sha256={stored.sha256}")

@@ -1,0 +1,136 @@
+"""Core metadata: reading it from files (pkginfo) and shaping it as devpi's versiondata."""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pkginfo
+
+LIST_FIELDS = (
+    "platform",
+    "classifiers",
+    "supported_platform",
+    "provides",
+    "requires",
+    "obsoletes",
+    "project_urls",
+    "provides_dist",
+    "obsoletes_dist",
+    "requires_dist",
+    "requires_external",
+    "provides_extras",
+    "dynamic",
+    "license_file",
+)
+TEXT_FIELDS = (
+    "metadata_version",
+    "name",
+    "version",
+    "summary",
+    "home_page",
+    "author",
+    "author_email",
+    "maintainer",
+    "maintainer_email",
+    "license",
+    "license_expression",
+    "description",
+    "description_content_type",
+    "keywords",
+    "download_url",
+    "requires_python",
+)
+ALL_FIELDS = TEXT_FIELDS + LIST_FIELDS
+# The names some upload tools use for the same fields.
+FIELD_ALIASES = {"platforms": "platform", "supported_platforms": "supported_platform"}
+MAX_METADATA_BYTES = 5 * 1024 * 1024
+
+
+class MetadataError(ValueError):
+    """The file's metadata cannot be read."""
+
+
+def empty_metadata() -> dict[str, Any]:
+    data: dict[str, Any] = dict.fromkeys(TEXT_FIELDS, "")
+    data.update({key: [] for key in LIST_FIELDS})
+    return data
+
+
+def clean_value(key: str, value: Any) -> Any:
+    if key in LIST_FIELDS:
+        if value is None:
+            return []
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in value if v not in (None, "", "UNKNOWN")]
+    if value is None or value == "UNKNOWN":
+        return ""
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def from_form(fields: dict[str, list[str]]) -> dict[str, Any]:
+    """The metadata keys present in an upload form (only those sent)."""
+    data: dict[str, Any] = {}
+    for raw_key, values in fields.items():
+        key = FIELD_ALIASES.get(raw_key, raw_key)
+        if key not in ALL_FIELDS:
+            continue
+        data[key] = clean_value(key, values if key in LIST_FIELDS else values[-1])
+    return data
+
+
+def from_file(path: Path, filename: str, scratch_dir: Path) -> dict[str, Any]:
+    """Metadata read from a wheel or sdist; raises MetadataError if the file is not one."""
+    if filename.endswith(".whl"):
+        reader: Any = pkginfo.Wheel
+    elif filename.endswith((".tar.gz", ".tgz", ".zip", ".tar.bz2", ".tar.xz", ".tar")):
+        reader = pkginfo.SDist
+    else:
+        return {}
+    # pkginfo decides the archive format by the file name's extension, and blobs are stored
+    # under their hash: give it a hard link with the real name.
+    with tempfile.TemporaryDirectory(dir=scratch_dir) as scratch:
+        named = Path(scratch) / filename
+        os.link(path, named)
+        try:
+            info = reader(str(named))
+        except (ValueError, OSError, zipfile.BadZipFile, EOFError, tarfile.TarError) as error:
+            message = str(error).replace(str(named), filename)
+            raise MetadataError(f"cannot read metadata of {filename}: {message}") from None
+    data: dict[str, Any] = {}
+    for key in ALL_FIELDS:
+        attr = {"platform": "platforms", "supported_platform": "supported_platforms"}.get(key, key)
+        value = getattr(info, attr, None)
+        if value not in (None, "", (), []):
+            data[key] = clean_value(key, value)
+    return data
+
+
+def wheel_metadata_file(path: Path) -> bytes | None:
+    """The ``*.dist-info/METADATA`` of a wheel (PEP 658), or None."""
+    try:
+        with zipfile.ZipFile(path) as wheel:
+            for member in wheel.infolist():
+                parts = member.filename.split("/")
+                if (
+                    len(parts) == 2
+                    and parts[0].endswith(".dist-info")
+                    and parts[1] == "METADATA"
+                    and member.file_size <= MAX_METADATA_BYTES
+                ):
+                    return wheel.read(member)
+    except (zipfile.BadZipFile, OSError, EOFError):
+        return None
+    return None
+
+
+def is_zipfile_bytes(data: bytes) -> bool:
+    return zipfile.is_zipfile(io.BytesIO(data))

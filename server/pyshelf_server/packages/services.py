@@ -1,0 +1,268 @@
+"""Projects, versions and files of hosted indexes: storing, overwriting and deleting them.
+
+The bytes are stored (atomically, content-addressed) before a row refers to them; a row that is
+rolled back takes a blob it created with it, and a blob no row refers to any more is removed
+after the deleting transaction commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.orm import Session
+
+from ..db import after_commit, new_token, on_rollback
+from ..indexes.models import Index
+from ..names import normalize_name
+from ..responses import APIError
+from ..storage.files import FileStore, StoredBlob
+from .metadata import empty_metadata
+from .models import DeletedFile, File, Project, Version
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """What plugins are told about a stored file."""
+
+    index: str
+    project: str
+    version: str
+    filename: str
+    sha256: str
+    size: int
+    rel: str
+    path: str
+    uploader: str | None
+
+
+def log_entry(what: str, who: str | None, dst: str, **extra: Any) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    entry = {
+        "what": what,
+        "who": who,
+        "when": [now.year, now.month, now.day, now.hour, now.minute, now.second],
+        "dst": dst,
+    }
+    entry.update(extra)
+    return entry
+
+
+class PackageService:
+    def __init__(self, session: Session, files: FileStore | None = None) -> None:
+        self.session = session
+        self.files = files
+
+    # -- lookups -------------------------------------------------------------------------
+
+    def project(self, index_id: int, name: str) -> Project | None:
+        return self.session.execute(
+            select(Project).where(Project.index_id == index_id, Project.name == normalize_name(name))
+        ).scalar_one_or_none()
+
+    def version(self, project: Project, version: str) -> Version | None:
+        for candidate in project.versions:
+            if candidate.version == version:
+                return candidate
+        return None
+
+    def file_by_name(self, index_id: int, filename: str) -> File | None:
+        return self.session.execute(
+            select(File).where(File.index_id == index_id, File.filename == filename)
+        ).scalar_one_or_none()
+
+    def deleted_file(self, index_id: int, filename: str, sha_prefix: str) -> DeletedFile | None:
+        return self.session.execute(
+            select(DeletedFile).where(
+                DeletedFile.index_id == index_id,
+                DeletedFile.filename == filename,
+                DeletedFile.sha256.startswith(sha_prefix),
+            )
+        ).scalars().first()
+
+    # -- creation ------------------------------------------------------------------------
+
+    def ensure_project(self, index: Index | int, name: str) -> Project:
+        index_id = index if isinstance(index, int) else index.id
+        project = self.project(index_id, name)
+        if project is None:
+            project = Project(index_id=index_id, name=normalize_name(name), display_name=name)
+            self.session.add(project)
+            self.session.flush()
+        return project
+
+    def ensure_version(
+        self, project: Project, version: str, meta: dict[str, Any] | None = None, *, replace: bool = False
+    ) -> Version:
+        """Get or create ``version``. New versions get every metadata key with a default; on an
+        existing version only the keys given are updated (or all of them with ``replace``)."""
+        existing = self.version(project, version)
+        if existing is None:
+            data = empty_metadata()
+            data.update(meta or {})
+            data["name"] = project.display_name
+            data["version"] = version
+            existing = Version(project=project, version=version, meta=data)
+            self.session.add(existing)
+        else:
+            data = empty_metadata() if replace else dict(existing.meta or {})
+            data.update(meta or {})
+            data["name"] = data.get("name") or project.display_name
+            data["version"] = version
+            existing.meta = data
+        self.touch(project)
+        self.session.flush()
+        return existing
+
+    def touch(self, project: Project) -> None:
+        project.change_token = new_token()
+
+    def add_file(
+        self,
+        *,
+        index: Index,
+        version: Version,
+        filename: str,
+        blob: StoredBlob,
+        rel: str = "releasefile",
+        uploader: str | None,
+        log: list[dict[str, Any]],
+        requires_python: str | None = None,
+        metadata_blob: StoredBlob | None = None,
+        for_file: File | None = None,
+        upload_time: datetime | None = None,
+    ) -> File:
+        """Add the file row; an existing file of that name in the index is replaced (the caller
+        has already checked that the index allows it)."""
+        self.forget_blob_on_rollback(blob)
+        if metadata_blob is not None:
+            self.forget_blob_on_rollback(metadata_blob)
+        old = self.file_by_name(index.id, filename)
+        if old is not None:
+            self._drop_file(old, tombstone=old.sha256 != blob.sha256)
+            self.session.flush()
+        row = File(
+            index_id=index.id,
+            version=version,
+            rel=rel,
+            filename=filename,
+            sha256=blob.sha256,
+            size=blob.size,
+            requires_python=requires_python,
+            uploader=uploader,
+            log=log,
+            metadata_sha256=metadata_blob.sha256 if metadata_blob else None,
+            for_file_id=for_file.id if for_file else None,
+        )
+        if upload_time is not None:
+            row.upload_time = upload_time
+        self.session.add(row)
+        self.touch(version.project)
+        # A file may come back after it was deleted: it is no longer "gone".
+        self.session.execute(
+            delete(DeletedFile).where(
+                DeletedFile.index_id == index.id,
+                DeletedFile.filename == filename,
+                DeletedFile.sha256 == blob.sha256,
+            )
+        )
+        self.session.flush()
+        return row
+
+    def forget_blob_on_rollback(self, blob: StoredBlob) -> None:
+        if blob.created and self.files is not None:
+            files = self.files
+            on_rollback(self.session, lambda: files.remove(blob.sha256))
+
+    # -- deletion ------------------------------------------------------------------------
+
+    def delete_file(self, file: File) -> None:
+        version = file.version
+        project = version.project
+        self._drop_file(file, tombstone=True)
+        self.session.flush()
+        self.session.refresh(version)
+        if not [f for f in version.files if f.rel != "toxresult"]:
+            self.session.delete(version)
+            self.session.flush()
+            self.session.refresh(project)
+            if not project.versions:
+                self.session.delete(project)
+                self.session.flush()
+                return
+        self.touch(project)
+        self.session.flush()
+
+    def delete_version(self, version: Version) -> None:
+        project = version.project
+        for file in list(version.files):
+            self._drop_file(file, tombstone=True)
+        self.session.delete(version)
+        self.session.flush()
+        self.session.refresh(project)
+        if not project.versions:
+            self.session.delete(project)
+        else:
+            self.touch(project)
+        self.session.flush()
+
+    def delete_project(self, project: Project) -> None:
+        for version in list(project.versions):
+            for file in list(version.files):
+                self._drop_file(file, tombstone=True)
+        self.session.delete(project)
+        self.session.flush()
+
+    def delete_index_contents(self, index: Index) -> None:
+        shas = set(
+            self.session.execute(select(File.sha256).where(File.index_id == index.id)).scalars()
+        ) | {
+            s
+            for s in self.session.execute(
+                select(File.metadata_sha256).where(File.index_id == index.id)
+            ).scalars()
+            if s
+        }
+        self.session.execute(delete(File).where(File.index_id == index.id))
+        self.session.execute(delete(Project).where(Project.index_id == index.id))
+        self.session.execute(delete(DeletedFile).where(DeletedFile.index_id == index.id))
+        self.session.flush()
+        for sha in shas:
+            self._collect_blob(sha)
+
+    def _drop_file(self, file: File, *, tombstone: bool) -> None:
+        if tombstone:
+            exists = self.session.execute(
+                select(DeletedFile.id).where(
+                    DeletedFile.index_id == file.index_id,
+                    DeletedFile.filename == file.filename,
+                    DeletedFile.sha256 == file.sha256,
+                )
+            ).first()
+            if not exists:
+                self.session.add(
+                    DeletedFile(index_id=file.index_id, filename=file.filename, sha256=file.sha256)
+                )
+        # Tox results belong to their release file.
+        for result in self.session.execute(select(File).where(File.for_file_id == file.id)).scalars():
+            self._drop_file(result, tombstone=tombstone)
+        shas = [file.sha256] + ([file.metadata_sha256] if file.metadata_sha256 else [])
+        self.session.delete(file)
+        self.session.flush()
+        for sha in shas:
+            self._collect_blob(sha)
+
+    def _collect_blob(self, sha256: str) -> None:
+        """Remove the blob after commit when no file refers to it any more."""
+        if self.files is None:
+            return
+        still_used = self.session.execute(
+            select(func.count(File.id)).where(
+                or_(File.sha256 == sha256, File.metadata_sha256 == sha256)
+            )
+        ).scalar_one()
+        if not still_used:
+            files = self.files
+            after_commit(self.session, lambda: files.remove(sha256))

@@ -1,0 +1,74 @@
+"""JSON envelopes and errors as the devpi client expects them.
+
+Every API answer is ``{"type": T, "result": R}`` (plus an optional ``message``) or
+``{"message": M}``, pretty-printed, with ``Content-Type: application/json`` and no charset: the
+devpi client shows error messages only when the header is exactly that.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pyramid.response import Response
+
+JSON_CONTENT_TYPE = "application/json"
+
+
+def dump_json(data: Any) -> bytes:
+    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def json_response(data: Any, status: int = 200) -> Response:
+    response = Response(body=dump_json(data), status=status)
+    # Set the header directly: WebOb would otherwise append "; charset=UTF-8".
+    response.headers["Content-Type"] = JSON_CONTENT_TYPE
+    return response
+
+
+def result(type_: str, result_: Any, *, message: str | None = None, status: int = 200) -> Response:
+    body: dict[str, Any] = {"type": type_, "result": result_}
+    if message is not None:
+        body["message"] = message
+    return json_response(body, status=status)
+
+
+def message(text: str, status: int = 200) -> Response:
+    return json_response({"message": text}, status=status)
+
+
+class APIError(Exception):
+    """An error answered as ``{"message": …}`` with ``status``.
+
+    For legacy upload requests the message also travels in the reason phrase, as twine and the
+    devpi client print that.
+    """
+
+    def __init__(self, status: int, message: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+def bad_request(text: str) -> APIError:
+    return APIError(400, text)
+
+
+def not_found(text: str) -> APIError:
+    return APIError(404, text)
+
+
+def forbidden(text: str) -> APIError:
+    return APIError(403, text)
+
+
+def conflict(text: str) -> APIError:
+    return APIError(409, text)
+
+
+def reason_phrase(text: str) -> str:
+    """A message squeezed into an HTTP reason phrase: one line, printable latin-1, bounded."""
+    line = " ".join(text.split())
+    line = line.encode("latin-1", "replace").decode("latin-1")
+    return "".join(c if 32 <= ord(c) < 127 or ord(c) > 159 else "?" for c in line)[:300]

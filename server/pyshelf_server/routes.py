@@ -1,0 +1,36 @@
+"""Every URL of the core server. Route names are dotted; the patterns keep "+" segments
+(``+api``, ``+simple``, ``+f`` …) away from user, index and project names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+NAME = r"[^+/][^/]*"
+OPTIONAL_SLASH = "{slash:/?}"
+
+
+def includeme(config: Any) -> None:
+    root = "pyshelf_server.resources.RootContext"
+    user = "pyshelf_server.resources.UserContext"
+    index = "pyshelf_server.resources.IndexContext"
+    u = "{user:" + NAME + "}"
+    i = "{index:" + NAME + "}"
+    p = "{project:" + NAME + "}"
+    v = "{version:" + NAME + "}"
+
+    config.add_route("api.root", "/+api", factory=root)
+    config.add_route("login", "/+login", factory=root)
+    config.add_route("status", "/+status", factory=root)
+    config.add_route("authcheck", "/+authcheck", factory=root)
+    config.add_route("root", "/", factory=root)
+    config.add_route("api.user", f"/{u}/+api", factory=user)
+    config.add_route("api.index", f"/{u}/{i}/+api", factory=index)
+    config.add_route("simple.list", f"/{u}/{i}/+simple" + OPTIONAL_SLASH, factory=index)
+    config.add_route("simple.refresh", f"/{u}/{i}/+simple/{{project}}/refresh", factory=index)
+    config.add_route("simple.project", f"/{u}/{i}/+simple/{{project}}" + OPTIONAL_SLASH, factory=index)
+    config.add_route("files.entry", f"/{u}/{i}/+f/{{a}}/{{b}}/{{filename}}", factory=index)
+    config.add_route("files.external", f"/{u}/{i}/+e/{{path:.+}}", factory=index)
+    config.add_route("user", f"/{u}" + OPTIONAL_SLASH, factory=user)
+    config.add_route("index", f"/{u}/{i}" + OPTIONAL_SLASH, factory=index)
+    config.add_route("project", f"/{u}/{i}/{p}" + OPTIONAL_SLASH, factory=index)
+    config.add_route("version", f"/{u}/{i}/{p}/{v}" + OPTIONAL_SLASH, factory=index)

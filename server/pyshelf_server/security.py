@@ -1,0 +1,202 @@
+"""Who is asking: credentials, passwords, login tokens and the security policy.
+
+Credentials come from ``X-Devpi-Auth`` (devpi client) or HTTP Basic (pip, uv, twine), through
+the ``pyshelf_get_credentials`` hook so plugins can add sources. The secret may be the password
+or a login token from ``/+login``. Bad credentials never fail a request: it stays anonymous.
+
+Checking an argon2 hash costs tens of milliseconds by design, and pip and twine send the password
+with every request. So after one successful check we remember an HMAC of (user, password) under
+the server secret together with the hash it was checked against; the next request with the same
+credentials costs one HMAC and one lookup. The hashing itself keeps its full strength, the
+memory holds no password, and a password change invalidates the entry because the stored hash
+changes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from itsdangerous import BadSignature, TimestampSigner
+from passlib.context import CryptContext
+from pyramid.authorization import ACLHelper, Authenticated, Everyone
+from sqlalchemy import select
+
+from . import hookimpl
+from .accounts.models import User
+from .permissions import user_principal
+
+password_context = CryptContext(schemes=["argon2", "bcrypt"], deprecated="auto")
+
+TOKEN_SALT = "pyshelf-login"
+
+
+def hash_password(password: str) -> str:
+    return password_context.hash(password)
+
+
+class LoginTokens:
+    """Signed, expiring login tokens: ``["user", [], true].<timestamp>.<signature>``."""
+
+    def __init__(self, secret: bytes, max_age: int) -> None:
+        self.signer = TimestampSigner(secret, salt=TOKEN_SALT)
+        self.max_age = max_age
+
+    def create(self, username: str) -> str:
+        payload = json.dumps([username, [], True], separators=(", ", ": "))
+        return self.signer.sign(payload.encode("utf-8")).decode("utf-8")
+
+    def verify(self, token: str) -> str | None:
+        try:
+            payload = self.signer.unsign(token.encode("utf-8"), max_age=self.max_age)
+            data = json.loads(payload)
+        except (BadSignature, ValueError, UnicodeError):
+            return None
+        if not isinstance(data, list) or not data or not isinstance(data[0], str):
+            return None
+        return data[0]
+
+
+class VerifiedPasswords:
+    """Remembers successful password checks (see the module docstring)."""
+
+    def __init__(self, secret: bytes, size: int = 10000) -> None:
+        self.key = hashlib.sha256(b"verified-passwords:" + secret).digest()
+        self.size = size
+        self.entries: OrderedDict[bytes, str] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def _key(self, username: str, password: str) -> bytes:
+        message = username.encode("utf-8") + b"\0" + password.encode("utf-8", "surrogatepass")
+        return hmac.new(self.key, message, hashlib.sha256).digest()
+
+    def check(self, username: str, password: str, password_hash: str) -> bool:
+        key = self._key(username, password)
+        with self.lock:
+            known = self.entries.get(key)
+            if known is not None and hmac.compare_digest(known, password_hash):
+                self.entries.move_to_end(key)
+                return True
+        try:
+            ok = password_context.verify(password, password_hash)
+        except (ValueError, TypeError):
+            ok = False
+        if ok:
+            with self.lock:
+                self.entries[key] = password_hash
+                self.entries.move_to_end(key)
+                while len(self.entries) > self.size:
+                    self.entries.popitem(last=False)
+        return ok
+
+
+@dataclass
+class Identity:
+    username: str
+    groups: list[str] = field(default_factory=list)
+
+    @property
+    def is_root(self) -> bool:
+        return self.username == "root"
+
+
+def decode_basic(value: str) -> tuple[str, str] | None:
+    try:
+        raw = base64.b64decode(value.strip(), validate=False)
+    except (binascii.Error, ValueError):
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    user, sep, secret = text.partition(":")
+    if not sep or not user:
+        return None
+    return user, secret
+
+
+@hookimpl(trylast=True)
+def pyshelf_get_credentials(request: Any) -> tuple[str, str] | None:
+    header = request.headers.get("X-Devpi-Auth")
+    if header:
+        return decode_basic(header)
+    authorization = request.headers.get("Authorization", "")
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() == "basic" and value:
+        return decode_basic(value)
+    return None
+
+
+@hookimpl(trylast=True)
+def pyshelf_authenticate(request: Any, username: str, secret: str) -> str | None:
+    services = request.registry.pyshelf
+    token_user = services.login_tokens.verify(secret) if secret.startswith("[") else None
+    password_hash = request.db.execute(
+        select(User.password_hash).where(User.name == username)
+    ).scalar_one_or_none()
+    if password_hash is None:
+        return None
+    if token_user is not None:
+        return username if token_user == username else None
+    if services.verified_passwords.check(username, secret, password_hash):
+        return username
+    return None
+
+
+class SecurityPolicy:
+    """Pyramid security policy: identity from the hooks above, permissions from the context's
+    ACL unless a plugin decides through ``pyshelf_permits``."""
+
+    def __init__(self) -> None:
+        self.acl = ACLHelper()
+
+    def identity(self, request: Any) -> Identity | None:
+        # Cached per request: the check may cost a database query (and once an argon2 check).
+        cache = request.__dict__
+        if "_pyshelf_identity" not in cache:
+            cache["_pyshelf_identity"] = self._load_identity(request)
+        return cache["_pyshelf_identity"]
+
+    def _load_identity(self, request: Any) -> Identity | None:
+        hook = request.registry.pyshelf.pm.hook
+        credentials = hook.pyshelf_get_credentials(request=request)
+        if not credentials:
+            return None
+        username, secret = credentials
+        name = hook.pyshelf_authenticate(request=request, username=username, secret=secret)
+        return Identity(name) if name else None
+
+    def authenticated_userid(self, request: Any) -> str | None:
+        identity = self.identity(request)
+        return identity.username if identity else None
+
+    def principals(self, request: Any) -> list[str]:
+        principals = [Everyone]
+        identity = self.identity(request)
+        if identity is not None:
+            principals.append(Authenticated)
+            principals.append(user_principal(identity.username))
+            principals.extend(f"group:{g}" for g in identity.groups)
+        return principals
+
+    def permits(self, request: Any, context: Any, permission: str) -> Any:
+        identity = self.identity(request)
+        decision = request.registry.pyshelf.pm.hook.pyshelf_permits(
+            request=request, context=context, permission=permission, identity=identity
+        )
+        if decision is not None:
+            return bool(decision)
+        return self.acl.permits(context, self.principals(request), permission)
+
+    def remember(self, request: Any, userid: str, **kw: Any) -> list[Any]:
+        return []
+
+    def forget(self, request: Any, **kw: Any) -> list[Any]:
+        return []

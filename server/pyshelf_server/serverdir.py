@@ -1,0 +1,77 @@
+"""Creating and opening a server directory: database schema, secret, root user."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from sqlalchemy import select
+
+from . import __version__, migrations
+from .db import ServerState, SessionFactory, make_engine, new_token
+from .settings import ServerSettings
+
+
+class ServerDirError(Exception):
+    """The server directory cannot be used as asked; the message says what to do."""
+
+
+def is_initialised(settings: ServerSettings) -> bool:
+    return settings.version_file.exists()
+
+
+def write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+
+
+def read_secret(settings: ServerSettings) -> bytes:
+    return settings.secret_file.read_text().strip().encode("ascii")
+
+
+def initialise(settings: ServerSettings, *, root_password: str) -> None:
+    """Create a new server directory. Refuses an existing one."""
+    if is_initialised(settings):
+        raise ServerDirError(f"{settings.serverdir} is already initialised; refusing to overwrite it")
+    settings.serverdir.mkdir(parents=True, exist_ok=True)
+    if any(p.name not in (".root-password",) for p in settings.serverdir.iterdir()):
+        raise ServerDirError(
+            f"{settings.serverdir} is not empty; refusing to initialise a server in it"
+        )
+    os.chmod(settings.serverdir, 0o700)
+    settings.files_dir.mkdir(exist_ok=True)
+    write_private(settings.secret_file, secrets.token_urlsafe(48))
+
+    engine = make_engine(settings.database_url)
+    try:
+        migrations.upgrade(engine)
+        sessions = SessionFactory(engine)
+        session = sessions(write=True)
+        try:
+            state = session.get(ServerState, 1)
+            if state is None:
+                session.add(ServerState(id=1, uuid=new_token(), serial=0))
+            elif session.execute(select(ServerState.serial)).scalar_one() != 0:
+                raise ServerDirError("the database already holds data; refusing to initialise it")
+            from .accounts.services import UserService
+
+            UserService(session).create("root", password=root_password, check_name=False)
+            session.commit()
+            # A fresh server starts at serial 0, as devpi's does.
+            session.execute(ServerState.__table__.update().values(serial=0))
+            session.commit()
+        finally:
+            session.close()
+    finally:
+        engine.dispose()
+    settings.version_file.write_text(__version__ + "\n")
+
+
+def check_ready(settings: ServerSettings) -> None:
+    if not is_initialised(settings):
+        raise ServerDirError(
+            f"{settings.serverdir} is not an initialised pyshelf server directory; "
+            f"run 'pyshelf-init --serverdir {settings.serverdir}' first"
+        )

@@ -1,0 +1,50 @@
+"""The server's settings, as the command line and the environment give them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_SERVERDIR = Path("~/.pyshelf/server").expanduser()
+DEFAULT_MAX_UPLOAD_SIZE = 256 * 1024 * 1024
+LOGIN_TOKEN_SECONDS = 36000
+
+
+@dataclass
+class ServerSettings:
+    serverdir: Path = DEFAULT_SERVERDIR
+    host: str = "127.0.0.1"
+    port: int = 3141
+    threads: int = 16
+    db_url: str | None = None
+    outside_url: str | None = None
+    absolute_urls: bool = False
+    allow_user_registration: bool = False
+    max_upload_size: int = DEFAULT_MAX_UPLOAD_SIZE
+    login_token_seconds: int = LOGIN_TOKEN_SECONDS
+    mirror_cache_expiry: int = 1800
+    request_timeout: float = 60.0
+    offline_mode: bool = False
+    debug: bool = False
+    # Options added by plugins through pyshelf_add_parser_options, keyed by argparse dest.
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.serverdir = Path(self.serverdir).expanduser().resolve()
+
+    @property
+    def database_url(self) -> str:
+        return self.db_url or f"sqlite:///{self.serverdir / 'pyshelf.sqlite3'}"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.serverdir / "files"
+
+    @property
+    def secret_file(self) -> Path:
+        return self.serverdir / ".secret"
+
+    @property
+    def version_file(self) -> Path:
+        return self.serverdir / ".serverversion"

@@ -1,0 +1,123 @@
+"""Rendering simple pages: PEP 503 HTML and PEP 691 JSON (api-version 1.1, with PEP 700)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from datetime import UTC
+from html import escape
+
+from packaging.version import InvalidVersion, Version
+
+from ..indexes.backends import Link
+
+API_VERSION = "1.1"
+HTML_TYPE = "text/html"
+JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+HTML_V1_TYPE = "application/vnd.pypi.simple.v1+html"
+
+
+def _upload_time(link: Link) -> str | None:
+    if link.upload_time is None:
+        return None
+    return link.upload_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _version_key(version: str) -> tuple[int, Version | str]:
+    try:
+        return (1, Version(version))
+    except InvalidVersion:
+        return (0, version)
+
+
+def project_html(name: str, links: list[Link], url_prefix: str) -> bytes:
+    lines = [
+        "<!DOCTYPE html>",
+        "<html>",
+        "  <head>",
+        f'    <meta name="pypi:repository-version" content="{API_VERSION}">',
+        f"    <title>Links for {escape(name)}</title>",
+        "  </head>",
+        "  <body>",
+        f"    <h1>Links for {escape(name)}</h1>",
+    ]
+    for link in links:
+        href = url_prefix + link.path
+        fragment = link.hash_fragment
+        attrs = [f'href="{escape(href)}{"#" + fragment if fragment else ""}"']
+        if link.requires_python is not None and link.requires_python != "":
+            attrs.append(f'data-requires-python="{escape(link.requires_python)}"')
+        if link.yanked is not False:
+            reason = "" if link.yanked is True else str(link.yanked)
+            attrs.append(f'data-yanked="{escape(reason)}"')
+        if link.core_metadata:
+            spec = "sha256=" + link.core_metadata["sha256"] if "sha256" in link.core_metadata else "true"
+            attrs.append(f'data-dist-info-metadata="{escape(spec)}"')
+            attrs.append(f'data-core-metadata="{escape(spec)}"')
+        lines.append(f"    <a {' '.join(attrs)}>{escape(link.filename)}</a><br>")
+    lines += ["  </body>", "</html>", ""]
+    return "\n".join(lines).encode("utf-8")
+
+
+def project_json(name: str, links: list[Link], url_prefix: str) -> bytes:
+    files = []
+    versions = set()
+    for link in links:
+        entry: dict[str, object] = {
+            "filename": link.filename,
+            "url": url_prefix + link.path,
+            "hashes": dict(link.hashes),
+        }
+        if link.requires_python:
+            entry["requires-python"] = link.requires_python
+        if link.yanked is not False:
+            entry["yanked"] = link.yanked
+        if link.core_metadata:
+            entry["core-metadata"] = dict(link.core_metadata)
+            entry["dist-info-metadata"] = dict(link.core_metadata)
+        if link.size is not None:
+            entry["size"] = link.size
+        upload_time = _upload_time(link)
+        if upload_time:
+            entry["upload-time"] = upload_time
+        files.append(entry)
+        if link.version:
+            versions.add(link.version)
+    page = {
+        "meta": {"api-version": API_VERSION},
+        "name": name,
+        "versions": sorted(versions, key=_version_key),
+        "files": files,
+    }
+    return json.dumps(page, separators=(",", ":")).encode("utf-8")
+
+
+def project_list_html(names: Iterable[str]) -> Iterator[bytes]:
+    yield (
+        "<!DOCTYPE html>\n<html>\n  <head>\n"
+        f'    <meta name="pypi:repository-version" content="{API_VERSION}">\n'
+        "    <title>Simple index</title>\n  </head>\n  <body>\n"
+    ).encode()
+    batch: list[str] = []
+    for name in names:
+        quoted = escape(name)
+        batch.append(f'    <a href="{quoted}/">{quoted}</a><br>\n')
+        if len(batch) >= 2000:
+            yield "".join(batch).encode("utf-8")
+            batch = []
+    batch.append("  </body>\n</html>\n")
+    yield "".join(batch).encode("utf-8")
+
+
+def project_list_json(names: Iterable[str]) -> Iterator[bytes]:
+    yield b'{"meta":{"api-version":"' + API_VERSION.encode() + b'"},"projects":['
+    first = True
+    batch: list[str] = []
+    for name in names:
+        batch.append(("" if first else ",") + '{"name":' + json.dumps(name) + "}")
+        first = False
+        if len(batch) >= 2000:
+            yield "".join(batch).encode("utf-8")
+            batch = []
+    batch.append("]}")
+    yield "".join(batch).encode("utf-8")

@@ -1,0 +1,77 @@
+"""Building simple pages through inheritance, cached until something they show changes."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from ..app import RequestState
+from ..indexes.registry import IndexInfo
+from .cache import CachedPage
+from .render import JSON_TYPE, project_html, project_json, project_list_html, project_list_json
+
+
+class SimpleService:
+    def __init__(self, shelf: RequestState) -> None:
+        self.shelf = shelf
+        self.cache = shelf.app.page_cache
+
+    def project_page(
+        self, index: IndexInfo, project: str, media_type: str, url_prefix: str
+    ) -> CachedPage | None:
+        """The page of ``project`` in ``media_type``, or None when no stage has it.
+
+        ``url_prefix`` is what file paths are prefixed with: a relative ``../../../../`` or the
+        server's absolute root URL.
+        """
+        key = (index.id, project, media_type, url_prefix)
+        _serial, state_token, config_token = self.shelf.state
+        now = time.time()
+        entry = self.cache.get(key)
+        if entry is not None and entry.state_token == state_token and _fresh(entry, now):
+            return entry
+        inheritance = self.shelf.inheritance
+        token, fresh_until = inheritance.cache_token(index, project)
+        token = (config_token, token)
+        if entry is not None and entry.token == token and (fresh_until is None or now < fresh_until):
+            entry.state_token = state_token
+            entry.fresh_until = fresh_until
+            return entry
+        links = inheritance.links(index, project)
+        if links is None:
+            return None
+        for extra in self.shelf.app.pm.hook.pyshelf_simple_extra_links(
+            request=self.shelf.request, index=index, project=project
+        ):
+            links = links + list(extra or [])
+        render = project_json if media_type == JSON_TYPE else project_html
+        body = render(project, links, url_prefix)
+        # Building may have refreshed a mirror, which changes the tokens: take them again.
+        token, fresh_until = inheritance.cache_token(index, project)
+        page = CachedPage(
+            body=body,
+            content_type=media_type,
+            etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
+            token=(config_token, token),
+            state_token=state_token,
+            fresh_until=fresh_until,
+        )
+        self.cache.put(key, page)
+        return page
+
+    def project_list(self, index: IndexInfo, media_type: str) -> Iterator[bytes]:
+        sections = self.shelf.inheritance.project_lists(index)
+        names = (name for _stage, stage_names in sections for name in stage_names)
+        if media_type == JSON_TYPE:
+            return project_list_json(names)
+        return project_list_html(names)
+
+
+def _fresh(entry: CachedPage, now: float) -> bool:
+    return entry.fresh_until is None or now < entry.fresh_until
+
+
+def page_headers(page: CachedPage) -> dict[str, Any]:
+    return {"ETag": page.etag, "Vary": "Accept, User-Agent"}

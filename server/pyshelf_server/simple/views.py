@@ -1,0 +1,102 @@
+"""``/{user}/{index}/+simple/`` and ``/{user}/{index}/+simple/{project}/``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.httpexceptions import HTTPFound
+from pyramid.response import Response
+from pyramid.view import view_config
+
+from ..names import normalize_name
+from ..permissions import Permission
+from ..responses import APIError
+from ..views.helpers import absolute, require, root_url
+from .negotiation import is_installer, simple_format, wants_simple_json
+from .render import HTML_TYPE, JSON_TYPE
+from .services import SimpleService
+
+RELATIVE_PREFIX = "../../../../"
+
+
+def _served_directly(request: Any) -> bool:
+    return is_installer(request) or wants_simple_json(request)
+
+
+def _content_type(media_type: str) -> str:
+    if media_type == JSON_TYPE:
+        return JSON_TYPE
+    return HTML_TYPE + "; charset=utf-8"
+
+
+@view_config(route_name="simple.list", request_method=("GET", "HEAD"))
+def project_list(request: Any) -> Response:
+    index = request.context.index
+    if request.matched_route.name == "simple.list" and not request.matchdict.get("slash"):
+        if not _served_directly(request):
+            response = HTTPFound(location=absolute(request, f"{index.fullname}/+simple/"))
+            response.headers["Vary"] = "User-Agent"
+            return response
+    media_type = simple_format(request)
+    response = Response(content_type=None)
+    response.headers["Content-Type"] = _content_type(media_type)
+    response.headers["Vary"] = "Accept, User-Agent"
+    if request.method != "HEAD":
+        response.app_iter = SimpleService(request.shelf).project_list(index, media_type)
+    return response
+
+
+def _url_prefix(request: Any) -> str:
+    absolute_urls = (
+        request.registry.pyshelf.settings.absolute_urls
+        or "X-Devpi-Absolute-Urls" in request.headers
+        or request.matched_route.name != "simple.project"
+        or not request.matchdict.get("slash")
+    )
+    if absolute_urls or request.headers.get("X-Outside-Url"):
+        return root_url(request) + "/"
+    return RELATIVE_PREFIX
+
+
+@view_config(route_name="simple.project", request_method=("GET", "HEAD"))
+def project_page(request: Any) -> Response:
+    index = request.context.index
+    name = request.matchdict["project"]
+    if not name.isascii():
+        raise APIError(400, "project names must be ASCII")
+    normalized = normalize_name(name)
+    if normalized != name:
+        return HTTPFound(location=absolute(request, f"{index.fullname}/+simple/{normalized}/"))
+    if request.matched_route.name == "simple.project" and not request.matchdict.get("slash"):
+        if not _served_directly(request):
+            return HTTPFound(location=absolute(request, f"{index.fullname}/+simple/{normalized}/"))
+    require(request, Permission.PKG_READ)
+    media_type = simple_format(request)
+    page = SimpleService(request.shelf).project_page(
+        index, normalized, media_type, _url_prefix(request)
+    )
+    if page is None:
+        raise APIError(404, f"no project {normalized!r} on index {index.fullname}")
+    headers = {"ETag": page.etag, "Vary": "Accept, User-Agent", **dict(page.headers)}
+    if page.etag in request.if_none_match:
+        response = Response(status=304)
+        response.headers.update(headers)
+        return response
+    response = Response(body=page.body if request.method != "HEAD" else b"", content_type=None)
+    response.headers["Content-Type"] = _content_type(page.content_type)
+    response.headers.update(headers)
+    if request.method == "HEAD":
+        response.content_length = len(page.body)
+    return response
+
+
+@view_config(route_name="simple.refresh", request_method="POST")
+def refresh(request: Any) -> Response:
+    index = request.context.index
+    normalized = normalize_name(request.matchdict["project"])
+    for stage in request.shelf.snapshot.resolution_order(index):
+        if stage.is_mirror:
+            refresher = getattr(request.shelf.backend(stage), "refresh", None)
+            if refresher is not None:
+                refresher(normalized)
+    return HTTPFound(location=absolute(request, f"{index.fullname}/+simple/{normalized}/"))

@@ -1,0 +1,112 @@
+"""What wraps every request: the database transaction, plugin auth checks, devpi's headers.
+
+The transaction commits when the answer is a success and rolls back otherwise, so a failed
+request never leaves half its writes behind. Events for plugins are fired only after the commit
+succeeded.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from pyramid.response import Response
+
+from . import __version__
+from .db import finish, read_state
+
+log = logging.getLogger("pyshelf_server.requests")
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def shelf_tween_factory(handler: Any, registry: Any) -> Any:
+    app = registry.pyshelf
+    static_headers = [
+        ("X-Devpi-Api-Version", "2"),
+        ("X-Devpi-Server-Version", __version__),
+        ("X-Devpi-Uuid", app.uuid),
+        ("X-Devpi-Master-Uuid", app.uuid),
+        ("X-Devpi-Primary-Uuid", app.uuid),
+        ("X-Pyshelf-Version", __version__),
+    ]
+    debug = app.settings.debug
+
+    def shelf_tween(request: Any) -> Response:
+        started = time.perf_counter()
+        request.pyshelf_events = []
+        try:
+            denial = app.pm.hook.pyshelf_authcheck(request=request, identity=request.identity)
+            response = denial if denial is not None else handler(request)
+        except BaseException:
+            _close(request, commit=False)
+            raise
+        committed = 200 <= response.status_code < 400
+        serial = _close(request, commit=committed)
+        if committed and request.pyshelf_events:
+            _fire_events(request, response)
+        response.headerlist.extend(static_headers)
+        if serial is not None:
+            response.headers["X-Devpi-Serial"] = str(serial)
+        if debug:
+            log.info(
+                "%s %s -> %s %.3fs",
+                request.method,
+                request.path_qs,
+                response.status_code,
+                time.perf_counter() - started,
+            )
+        return response
+
+    return shelf_tween
+
+
+def _close(request: Any, *, commit: bool) -> int | None:
+    """Finish the request's session; return the serial to report."""
+    session = request.__dict__.get("db")
+    if session is None:
+        session = request.registry.pyshelf.sessions()
+        try:
+            return read_state(session)[0]
+        finally:
+            session.close()
+    shelf = request.__dict__.get("shelf")
+    serial = None
+    wrote = bool(session.new or session.dirty or session.deleted or session.info.get("wrote"))
+    if not wrote:
+        # A read reports the serial it saw; reading it in the same session costs nothing extra
+        # when the view already did.
+        if shelf is not None and "state" in shelf.__dict__:
+            serial = shelf.serial
+        else:
+            serial = read_state(session)[0]
+    try:
+        finish(session, commit=commit)
+    finally:
+        request.__dict__.pop("db", None)
+    if serial is None:
+        reader = request.registry.pyshelf.sessions()
+        try:
+            serial = read_state(reader)[0]
+        finally:
+            reader.close()
+    return serial
+
+
+def _fire_events(request: Any, response: Any) -> None:
+    failures = []
+    for fire in request.pyshelf_events:
+        try:
+            results = fire()
+        except Exception as error:  # a plugin's bug must not turn a stored upload into an error
+            log.exception("plugin event failed")
+            failures.append(str(error))
+            continue
+        failures.extend(str(r) for r in results or [] if r)
+    if failures and getattr(request, "is_upload", False):
+        from .responses import reason_phrase
+
+        response.status = f"{response.status_code} " + reason_phrase(
+            "OK, but a trigger plugin failed: " + "; ".join(failures)
+        )

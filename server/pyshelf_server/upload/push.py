@@ -1,0 +1,178 @@
+"""Copying a version (metadata, release files, tox results, docs) to another index, on this
+server or, through the legacy upload protocol, on another one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from ..app import RequestState
+from ..indexes.models import Index
+from ..indexes.registry import IndexInfo
+from ..packages.models import File, Version
+from ..packages.services import FileInfo, PackageService, log_entry
+from ..responses import APIError
+from ..storage.files import FileStore, StoredBlob
+from .services import file_info
+
+
+@dataclass
+class PushResult:
+    actions: list[list[Any]] = field(default_factory=list)
+    stored: list[FileInfo] = field(default_factory=list)
+    docs: list[FileInfo] = field(default_factory=list)
+    status: int = 200
+
+
+class PushService:
+    def __init__(self, shelf: RequestState, packages: PackageService, files: FileStore) -> None:
+        self.shelf = shelf
+        self.packages = packages
+        self.files = files
+
+    def find_version(self, source: IndexInfo, name: str, version: str) -> tuple[IndexInfo, Version]:
+        """The version as the source index sees it: the first hosted stage of its resolution
+        order that has it."""
+        for stage in self.shelf.snapshot.resolution_order(source):
+            if stage.is_mirror:
+                continue
+            project = self.packages.project(stage.id, name)
+            if project is None:
+                continue
+            found = self.packages.version(project, version)
+            if found is not None and found.files:
+                return stage, found
+        raise APIError(404, f"there are no files for {name} {version} on stage {source.fullname}")
+
+    def push_internal(
+        self,
+        *,
+        source: IndexInfo,
+        target: Index,
+        name: str,
+        version: str,
+        who: str,
+        no_docs: bool = False,
+        only_docs: bool = False,
+    ) -> PushResult:
+        stage, version_row = self.find_version(source, name, version)
+        outcome = PushResult()
+        project = self.packages.ensure_project(target, version_row.project.display_name)
+        meta = {k: v for k, v in (version_row.meta or {}).items() if k not in ("name", "version")}
+        target_version = self.packages.ensure_version(project, version, meta)
+        outcome.actions.append([200, "register", project.name, version, "->", target.fullname])
+        copied: dict[int, File] = {}
+        files = [f for f in version_row.files if f.rel == "releasefile"]
+        docs = [f for f in version_row.files if f.rel == "doczip"]
+        results = [f for f in version_row.files if f.rel == "toxresult"]
+        selected = [] if only_docs else files
+        for file in selected:
+            row = self._copy(file, target, target_version, who, stage)
+            copied[file.id] = row
+            info = file_info(target, project.name, version, row)
+            outcome.stored.append(info)
+            outcome.actions.append([200, "store_releasefile", info.path])
+        if not only_docs:
+            for result in results:
+                if result.for_file_id not in copied:
+                    continue
+                row = self._copy(result, target, target_version, who, stage, copied[result.for_file_id])
+                outcome.actions.append([200, "store_toxresult", f"{target.fullname}/+f/{row.hash_path}"])
+        if not no_docs:
+            for doc in docs:
+                row = self._copy(doc, target, target_version, who, stage)
+                outcome.docs.append(file_info(target, project.name, version, row))
+                outcome.actions.append([200, "store_doczip", project.name, version, "->", target.fullname])
+        if not selected and not outcome.docs:
+            raise APIError(404, f"there are no files for {name} {version} on stage {source.fullname}")
+        return outcome
+
+    def _copy(
+        self,
+        file: File,
+        target: Index,
+        version: Version,
+        who: str,
+        stage: IndexInfo,
+        for_file: File | None = None,
+    ) -> File:
+        existing = self.packages.file_by_name(target.id, file.filename)
+        if existing is not None and not target.volatile:
+            raise APIError(409, f"{file.filename} already exists in non-volatile index {target.fullname}")
+        blob = StoredBlob(file.sha256, file.size, self.files.path(file.sha256), created=False)
+        metadata_blob = None
+        if file.metadata_sha256:
+            metadata_blob = StoredBlob(
+                file.metadata_sha256, 0, self.files.path(file.metadata_sha256), created=False
+            )
+        log = list(file.log or []) + [
+            log_entry("push", who, target.fullname, src=stage.fullname)
+        ]
+        return self.packages.add_file(
+            index=target,
+            version=version,
+            filename=file.filename,
+            blob=blob,
+            rel=file.rel,
+            uploader=who,
+            log=log,
+            requires_python=file.requires_python,
+            metadata_blob=metadata_blob,
+            for_file=for_file,
+            upload_time=file.upload_time,
+        )
+
+    def push_external(
+        self,
+        *,
+        source: IndexInfo,
+        name: str,
+        version: str,
+        posturl: str,
+        username: str | None,
+        password: str | None,
+        register_project: bool,
+        no_docs: bool,
+        only_docs: bool,
+        timeout: float,
+    ) -> PushResult:
+        if not posturl.startswith(("http://", "https://")):
+            raise APIError(400, "posturl must be an http or https URL")
+        _stage, version_row = self.find_version(source, name, version)
+        meta = dict(version_row.meta or {})
+        outcome = PushResult()
+        auth = (username, password) if username is not None else None
+        fields = {k: v for k, v in meta.items() if v not in ("", [], None) and not k.startswith("+")}
+        with httpx.Client(timeout=timeout, auth=auth, follow_redirects=False) as client:
+            if register_project:
+                response = client.post(posturl, data={":action": "submit", **fields})
+                outcome.actions.append([response.status_code, "register", name, version])
+                if response.status_code not in (200, 201, 410):
+                    outcome.status = 502
+                    return outcome
+            for file in version_row.files:
+                if file.rel == "releasefile" and not only_docs:
+                    form = {
+                        ":action": "file_upload",
+                        "protocol_version": "1",
+                        "filetype": "bdist_wheel" if file.filename.endswith(".whl") else "sdist",
+                        "pyversion": "py3" if file.filename.endswith(".whl") else "source",
+                        "sha256_digest": file.sha256,
+                        **fields,
+                    }
+                elif file.rel == "doczip" and not no_docs:
+                    form = {":action": "doc_upload", "name": name, "version": version}
+                else:
+                    continue
+                with open(self.files.path(file.sha256), "rb") as content:
+                    response = client.post(
+                        posturl, data=form, files={"content": (file.filename, content)}
+                    )
+                outcome.actions.append(
+                    [response.status_code, "upload", f"{source.fullname}/+f/{file.hash_path}", response.reason_phrase]
+                )
+        last = outcome.actions[-1][0] if outcome.actions else 200
+        outcome.status = 200 if last in (200, 201) else 502
+        return outcome

@@ -1,0 +1,266 @@
+"""Storing uploaded release files, registrations and documentation.
+
+The rules are those of devpi's legacy upload (protocol notes, section 7.2): the file name must
+parse as a wheel or sdist of the form's project and version, a re-upload to a non-volatile index
+is accepted only when it is byte-identical, and the answer's message travels in the reason
+phrase.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+from ..indexes.models import Index
+from ..names import filename_error, normalize_name, project_name_error, version_error
+from ..packages.metadata import MetadataError, from_file, wheel_metadata_file
+from ..packages.models import File
+from ..packages.services import FileInfo, PackageService, log_entry
+from ..responses import APIError
+from ..storage.files import BlobTooLarge, FileStore, StoredBlob
+
+RELEASE_SUFFIXES = (".whl", ".tar.gz", ".zip")
+
+
+@dataclass
+class UploadOutcome:
+    file: FileInfo | None
+    reason: str = "OK"
+
+
+def check_release_filename(filename: str, name: str, version: str) -> None:
+    error = filename_error(filename)
+    if error:
+        raise APIError(400, error)
+    try:
+        if filename.endswith(".whl"):
+            file_name, file_version, _build, _tags = parse_wheel_filename(filename)
+        elif filename.endswith((".tar.gz", ".zip")):
+            file_name, file_version = parse_sdist_filename(filename)
+        else:
+            raise APIError(400, f"{filename!r} is not a valid archive name")
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        raise APIError(400, f"{filename!r} is not a valid archive name") from None
+    if canonicalize_name(file_name) != canonicalize_name(name):
+        raise APIError(400, f"filename {filename!r} does not match project name {name!r}")
+    try:
+        same_version = Version(version) == file_version
+    except InvalidVersion:
+        escaped = re.sub(r"[^\w\d.]+", "_", version)
+        same_version = version in filename or escaped in filename
+    if not same_version:
+        raise APIError(400, f"filename {filename!r} does not contain version {version!r}")
+
+
+def check_digests(blob: StoredBlob, fields: dict[str, list[str]], files: FileStore) -> None:
+    """Compare the digests the client sent (twine sends sha256 and blake2b) with the file's."""
+    sent_sha256 = _single(fields, "sha256_digest")
+    if sent_sha256 and sent_sha256.lower() != blob.sha256:
+        raise APIError(400, "sha256_digest does not match the uploaded content")
+    others = {
+        "md5_digest": lambda: hashlib.md5(usedforsecurity=False),
+        "blake2_256_digest": lambda: hashlib.blake2b(digest_size=32),
+    }
+    for field, make in others.items():
+        sent = _single(fields, field)
+        if not sent:
+            continue
+        digest = make()
+        with open(files.path(blob.sha256), "rb") as stored:
+            for chunk in iter(lambda: stored.read(1024 * 1024), b""):
+                digest.update(chunk)
+        if sent.lower() != digest.hexdigest():
+            raise APIError(400, f"{field} does not match the uploaded content")
+
+
+def _single(fields: dict[str, list[str]], key: str) -> str:
+    values = fields.get(key) or [""]
+    return values[-1].strip() if isinstance(values[-1], str) else ""
+
+
+class UploadService:
+    def __init__(self, packages: PackageService, files: FileStore, *, max_size: int) -> None:
+        self.packages = packages
+        self.files = files
+        self.max_size = max_size
+
+    def store_blob(self, stream: BinaryIO) -> StoredBlob:
+        try:
+            return self.files.put_stream(stream, max_size=self.max_size)
+        except BlobTooLarge:
+            raise APIError(413, f"file is larger than the allowed {self.max_size} bytes") from None
+
+    def register(self, index: Index, name: str, version: str, meta: dict[str, Any]) -> None:
+        _check_name_version(name, version)
+        project = self.packages.ensure_project(index, name)
+        self.packages.ensure_version(project, version, meta, replace=True)
+
+    def upload_release(
+        self,
+        *,
+        index: Index,
+        name: str,
+        version: str,
+        filename: str,
+        stream: BinaryIO,
+        form_meta: dict[str, Any],
+        fields: dict[str, list[str]],
+        uploader: str,
+    ) -> UploadOutcome:
+        _check_name_version(name, version)
+        check_release_filename(filename, name, version)
+        blob = self.store_blob(stream)
+        self.packages.forget_blob_on_rollback(blob)
+        check_digests(blob, fields, self.files)
+        path = self.files.path(blob.sha256)
+        try:
+            file_meta = from_file(path, filename, self.files.tmpdir)
+        except MetadataError as error:
+            if filename.endswith(".whl"):
+                raise APIError(400, str(error)) from None
+            file_meta = {}
+        metadata_blob = None
+        if filename.endswith(".whl"):
+            metadata_bytes = wheel_metadata_file(path)
+            if metadata_bytes is None:
+                raise APIError(400, f"{filename!r} is not a valid wheel: no METADATA file")
+            metadata_blob = self.files.put_bytes(metadata_bytes)
+        meta = {**file_meta, **form_meta}
+        meta.pop("name", None)
+        meta.pop("version", None)
+        return self._store(
+            index=index,
+            name=name,
+            version=version,
+            filename=filename,
+            blob=blob,
+            meta=meta,
+            uploader=uploader,
+            rel="releasefile",
+            metadata_blob=metadata_blob,
+        )
+
+    def upload_docs(
+        self,
+        *,
+        index: Index,
+        name: str,
+        version: str | None,
+        stream: BinaryIO,
+        uploader: str,
+    ) -> UploadOutcome:
+        error = project_name_error(name)
+        if error:
+            raise APIError(400, f"invalid metadata: {error}")
+        project = self.packages.project(index.id, name)
+        if not version:
+            if project is None or not project.versions:
+                raise APIError(
+                    400,
+                    f"doczip has no version and {name!r} has no releases to derive one from",
+                )
+            version = _latest_version([v.version for v in project.versions])
+        _check_name_version(name, version)
+        blob = self.store_blob(stream)
+        self.packages.forget_blob_on_rollback(blob)
+        import zipfile
+
+        if not zipfile.is_zipfile(self.files.path(blob.sha256)):
+            raise APIError(400, "documentation upload must be a zip file")
+        display = project.display_name if project else name
+        filename = f"{display}-{version}.doc.zip"
+        return self._store(
+            index=index,
+            name=name,
+            version=version,
+            filename=filename,
+            blob=blob,
+            meta={},
+            uploader=uploader,
+            rel="doczip",
+        )
+
+    def _store(
+        self,
+        *,
+        index: Index,
+        name: str,
+        version: str,
+        filename: str,
+        blob: StoredBlob,
+        meta: dict[str, Any],
+        uploader: str,
+        rel: str,
+        metadata_blob: StoredBlob | None = None,
+    ) -> UploadOutcome:
+        existing = self.packages.file_by_name(index.id, filename)
+        log = [log_entry("upload", uploader, index.fullname)]
+        reason = "OK"
+        if existing is not None:
+            if existing.sha256 == blob.sha256 and not index.volatile:
+                return UploadOutcome(None, "Upload of identical file to non volatile index.")
+            if not index.volatile:
+                raise APIError(409, f"{filename} already exists in non-volatile index")
+            count = sum(1 for e in existing.log or [] if e.get("what") == "overwrite") + 1
+            log = list(existing.log or []) + [
+                log_entry("overwrite", uploader, index.fullname, count=count)
+            ]
+        project = self.packages.ensure_project(index, name)
+        version_row = self.packages.ensure_version(project, version, meta)
+        row = self.packages.add_file(
+            index=index,
+            version=version_row,
+            filename=filename,
+            blob=blob,
+            rel=rel,
+            uploader=uploader,
+            log=log,
+            requires_python=(version_row.meta or {}).get("requires_python") or None,
+            metadata_blob=metadata_blob,
+        )
+        return UploadOutcome(file_info(index, project.name, version, row), reason)
+
+
+def file_info(index: Index, project: str, version: str, row: File) -> FileInfo:
+    return FileInfo(
+        index=index.fullname,
+        project=project,
+        version=version,
+        filename=row.filename,
+        sha256=row.sha256,
+        size=row.size,
+        rel=row.rel,
+        path=f"{index.fullname}/+f/{row.hash_path}",
+        uploader=row.uploader,
+    )
+
+
+def _check_name_version(name: str, version: str) -> None:
+    error = project_name_error(name) or version_error(version)
+    if error:
+        raise APIError(400, f"invalid metadata: {error}")
+
+
+def _latest_version(versions: list[str]) -> str:
+    def key(v: str) -> tuple[int, Any]:
+        try:
+            return (1, Version(v))
+        except InvalidVersion:
+            return (0, v)
+
+    return max(versions, key=key)
+
+
+def normalized(name: str) -> str:
+    return normalize_name(name)

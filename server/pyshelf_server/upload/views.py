@@ -1,0 +1,196 @@
+"""``POST /{user}/{index}/``: legacy uploads (file_upload, submit, doc_upload) and push."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.response import Response
+from pyramid.view import view_config
+
+from ..indexes.services import IndexService
+from ..packages.metadata import from_form
+from ..packages.services import PackageService
+from ..permissions import Permission
+from ..resources import IndexContext
+from ..responses import APIError, reason_phrase, result
+from ..views.helpers import json_body, require
+from .push import PushService
+from .services import UploadService
+
+ACTIONS = ("file_upload", "submit", "doc_upload")
+
+
+@view_config(route_name="index", request_method="POST")
+def post_to_index(request: Any) -> Any:
+    if request.content_type == "multipart/form-data":
+        return legacy_upload(request)
+    if request.content_type in ("application/x-www-form-urlencoded",) and request.content_length:
+        return legacy_upload(request)
+    return push(request)
+
+
+@view_config(route_name="index", request_method="PUSH")
+def push_view(request: Any) -> Any:
+    return push(request)
+
+
+def _form_fields(request: Any) -> tuple[dict[str, list[str]], Any]:
+    try:
+        post = request.POST
+    except Exception:  # WebOb raises assorted errors on truncated or malformed multipart
+        raise APIError(400, "malformed multipart form data") from None
+    fields: dict[str, list[str]] = {}
+    content = None
+    for key, value in post.items():
+        if hasattr(value, "file") and hasattr(value, "filename"):
+            if key == "content":
+                content = value
+            continue
+        if not isinstance(value, str):
+            continue
+        fields.setdefault(key, []).append(value)
+    return fields, content
+
+
+def _one(fields: dict[str, list[str]], key: str) -> str:
+    values = fields.get(key)
+    return values[-1].strip() if values else ""
+
+
+def legacy_upload(request: Any) -> Response:
+    request.is_upload = True
+    info = request.context.index
+    app = request.registry.pyshelf
+    if info.is_mirror:
+        raise APIError(404, "cannot submit to mirror index")
+    if request.shelf.type_for(info).read_only:
+        raise APIError(405, "index is marked read only")
+    require(request, Permission.UPLOAD, message="no permission to submit")
+    limit = app.settings.max_upload_size
+    if request.content_length is not None and request.content_length > limit + 1024 * 1024:
+        raise APIError(413, f"upload is larger than the allowed {limit} bytes")
+    fields, content = _form_fields(request)
+    action = _one(fields, ":action")
+    if not action:
+        raise APIError(400, "missing :action field")
+    if action not in ACTIONS:
+        raise APIError(400, f"action {action!r} not supported")
+    name, version = _one(fields, "name"), _one(fields, "version")
+    if not name:
+        raise APIError(400, "invalid metadata: missing name")
+    index = IndexService(request.db, app).require(info.user, info.name)
+    packages = PackageService(request.db, app.files)
+    uploads = UploadService(packages, app.files, max_size=limit)
+    who = request.authenticated_userid
+    if action == "submit":
+        if not version:
+            raise APIError(400, "invalid metadata: missing version")
+        uploads.register(index, name, version, from_form(fields))
+        return _ok()
+    if content is None or not content.filename:
+        raise APIError(400, "content file field not found")
+    if action == "doc_upload":
+        outcome = uploads.upload_docs(
+            index=index, name=name, version=version or None, stream=content.file, uploader=who
+        )
+        if outcome.file is not None:
+            _queue(request, "pyshelf_on_docs_upload", info, outcome.file)
+        return _ok(outcome.reason)
+    if not version:
+        raise APIError(400, "invalid metadata: missing version")
+    filename = content.filename.replace("\\", "/").rsplit("/", 1)[-1]
+    outcome = uploads.upload_release(
+        index=index,
+        name=name,
+        version=version,
+        filename=filename,
+        stream=content.file,
+        form_meta=from_form(fields),
+        fields=fields,
+        uploader=who,
+    )
+    if outcome.file is not None:
+        _queue(request, "pyshelf_on_upload", info, outcome.file)
+    return _ok(outcome.reason)
+
+
+def _queue(request: Any, hook_name: str, index: Any, file: Any) -> None:
+    hook = getattr(request.registry.pyshelf.pm.hook, hook_name)
+    request.pyshelf_events.append(
+        lambda: hook(request=request, index=index, project=file.project, version=file.version, file=file)
+    )
+
+
+def _ok(reason: str = "OK") -> Response:
+    response = Response(body=b"", content_type="text/html", charset="utf-8")
+    response.status = f"200 {reason_phrase(reason)}"
+    return response
+
+
+def push(request: Any) -> Any:
+    info = request.context.index
+    app = request.registry.pyshelf
+    require(request, Permission.PKG_READ)
+    body = json_body(request, allow_empty=False)
+    if not isinstance(body, dict):
+        raise APIError(400, "push request must be a JSON object")
+    known = {"name", "version", "targetindex", "posturl", "username", "password",
+             "register_project", "no_docs", "only_docs"}
+    unknown = set(body) - known
+    if unknown:
+        raise APIError(400, f"unknown keys in push request: {', '.join(sorted(unknown))}")
+    name, version = body.get("name"), body.get("version")
+    if not isinstance(name, str) or not isinstance(version, str) or not name or not version:
+        raise APIError(400, "push request needs 'name' and 'version'")
+    no_docs, only_docs = bool(body.get("no_docs")), bool(body.get("only_docs"))
+    if no_docs and only_docs:
+        raise APIError(400, "can't use 'no_docs' and 'only_docs' together")
+    packages = PackageService(request.db, app.files)
+    pusher = PushService(request.shelf, packages, app.files)
+    if "posturl" in body:
+        outcome = pusher.push_external(
+            source=info,
+            name=name,
+            version=version,
+            posturl=str(body["posturl"]),
+            username=body.get("username"),
+            password=body.get("password"),
+            register_project=bool(body.get("register_project")),
+            no_docs=no_docs,
+            only_docs=only_docs,
+            timeout=app.settings.request_timeout,
+        )
+        return result("actionlog", outcome.actions, status=outcome.status)
+    target_name = body.get("targetindex")
+    if not isinstance(target_name, str) or target_name.count("/") != 1:
+        raise APIError(400, "targetindex not in format user/index")
+    target_info = request.shelf.index(target_name)
+    if target_info is None:
+        raise APIError(404, f"The stage {target_name} could not be found.")
+    if target_info.is_mirror:
+        raise APIError(400, f"cannot push to mirror index {target_name}")
+    if request.shelf.type_for(target_info).read_only:
+        raise APIError(405, "index is marked read only")
+    target_context = IndexContext.for_index(request, target_info)
+    if not request.has_permission(Permission.UPLOAD, target_context):
+        raise APIError(401, f"user {request.authenticated_userid!r} cannot upload to {target_name!r}")
+    target = IndexService(request.db, app).require(target_info.user, target_info.name)
+    outcome = pusher.push_internal(
+        source=info,
+        target=target,
+        name=name,
+        version=version,
+        who=request.authenticated_userid,
+        no_docs=no_docs,
+        only_docs=only_docs,
+    )
+    for file in outcome.stored:
+        _queue(request, "pyshelf_on_upload", target_info, file)
+    for file in outcome.docs:
+        _queue(request, "pyshelf_on_docs_upload", target_info, file)
+    hook = app.pm.hook.pyshelf_on_push
+    request.pyshelf_events.append(
+        lambda: hook(request=request, source=info, target=target_name, project=name, version=version)
+    )
+    return result("actionlog", outcome.actions)
+

@@ -1,0 +1,1 @@
+"""Views shared by every feature: errors, JSON bodies, permission checks, URLs."""
