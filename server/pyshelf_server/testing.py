@@ -1,0 +1,328 @@
+"""Test fixtures shared by the server, the client, the web plugin and the other plugins.
+
+Load them with ``pytest_plugins = ["pyshelf_server.testing"]``. Two kinds of server:
+
+* ``make_app`` / ``testapp``: the WSGI application in-process, driven through WebTest: fast,
+  for functional tests of views and services;
+* ``live_server`` / ``make_live_server``: the real ``pyshelf-server`` process on a free loopback
+  port, for end-to-end tests with pip, uv, twine and the devpi client.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+ROOT_PASSWORD = "root-test-password"
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def basic_auth(user: str, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+def cheap_password_hashing() -> None:
+    """Make argon2 cheap for in-process tests; the real servers of end-to-end tests keep the
+    production parameters."""
+    from passlib.context import CryptContext
+
+    from . import security
+
+    security.password_context = CryptContext(
+        schemes=["argon2"], argon2__memory_cost=256, argon2__time_cost=1, argon2__parallelism=1
+    )
+
+
+class LiveServer:
+    """A real ``pyshelf-server`` process."""
+
+    def __init__(self, serverdir: Path, *, root_password: str = ROOT_PASSWORD,
+                 args: list[str] | None = None, env: dict[str, str] | None = None,
+                 init_args: list[str] | None = None) -> None:
+        self.serverdir = Path(serverdir)
+        self.root_password = root_password
+        self.args = list(args or [])
+        self.env = dict(env or {})
+        self.init_args = list(init_args or [])
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = self.serverdir.parent / f"{self.serverdir.name}.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def init(self) -> None:
+        if not (self.serverdir / ".serverversion").exists():
+            subprocess.run(
+                [str(BIN / "pyshelf-init"), "--serverdir", str(self.serverdir),
+                 "--root-passwd", self.root_password, *self.init_args],
+                check=True, capture_output=True, timeout=120,
+            )
+
+    def start(self, timeout: float = 30) -> LiveServer:
+        self.init()
+        self.port = free_port()
+        env = {**os.environ, **self.env}
+        log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self._log = log
+        self.process = subprocess.Popen(
+            [str(BIN / "pyshelf-server"), "--serverdir", str(self.serverdir),
+             "--host", "127.0.0.1", "--port", str(self.port), *self.args],
+            stdout=log, stderr=subprocess.STDOUT, env=env,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"pyshelf-server exited: {self.log_path.read_text()[-3000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.url + "/+api", timeout=2).status_code == 200:
+                    return self
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"pyshelf-server did not answer: {self.log_path.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        self.process = None
+        if getattr(self, "_log", None):
+            self._log.close()
+            self._log = None
+
+    def restart(self) -> LiveServer:
+        self.stop()
+        return self.start()
+
+    # -- small API driver, for setting up state in tests ---------------------------------
+
+    def login(self, user: str = "root", password: str | None = None) -> str:
+        password = self.root_password if password is None and user == "root" else password
+        response = httpx.post(self.url + "/+login", json={"user": user, "password": password},
+                              headers={"Accept": "application/json"}, timeout=30)
+        response.raise_for_status()
+        return response.json()["result"]["password"]
+
+    def auth_headers(self, user: str = "root", password: str | None = None) -> dict[str, str]:
+        token = self.login(user, password)
+        value = base64.b64encode(f"{user}:{token}".encode()).decode()
+        return {"X-Devpi-Auth": value, "Accept": "application/json"}
+
+    def request(self, method: str, path: str, *, auth: tuple[str, str | None] | None = ("root", None),
+                **kw: Any) -> httpx.Response:
+        headers = {"Accept": "application/json", **kw.pop("headers", {})}
+        if auth is not None:
+            user, password = auth
+            password = self.root_password if password is None and user == "root" else password
+            headers.update(basic_auth(user, password or ""))
+        return httpx.request(method, self.url + path, headers=headers, timeout=60, **kw)
+
+    def create_user(self, name: str, password: str, **fields: Any) -> None:
+        response = self.request("PUT", f"/{name}", json={"password": password, **fields})
+        assert response.status_code == 201, response.text
+
+    def create_index(self, fullname: str, auth: tuple[str, str | None] = ("root", None), **options: Any) -> dict[str, Any]:
+        response = self.request("PUT", f"/{fullname}", json=options, auth=auth)
+        assert response.status_code == 200, response.text
+        return response.json()["result"]
+
+    def upload(self, fullname: str, path: Path, *, name: str, version: str,
+               auth: tuple[str, str | None] = ("root", None), **fields: str) -> httpx.Response:
+        with open(path, "rb") as content:
+            return self.request(
+                "POST", f"/{fullname}/", auth=auth,
+                data={":action": "file_upload", "name": name, "version": version, **fields},
+                files={"content": (path.name, content)},
+                headers={"Accept": "*/*"},
+            )
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One real server for the whole session; tests must use their own index names."""
+    server = LiveServer(tmp_path_factory.mktemp("live") / "server").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def make_live_server(tmp_path: Path) -> Iterator[Any]:
+    """A factory of fresh real servers, stopped after the test."""
+    servers: list[LiveServer] = []
+
+    def make(name: str = "server", **kw: Any) -> LiveServer:
+        server = LiveServer(tmp_path / name, **kw).start()
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+# -- in-process application -----------------------------------------------------------------
+
+
+def make_settings(serverdir: Path, **overrides: Any) -> Any:
+    from .serverdir import initialise, is_initialised
+    from .settings import ServerSettings
+
+    settings = ServerSettings(serverdir=serverdir, **overrides)
+    if not is_initialised(settings):
+        initialise(settings, root_password=ROOT_PASSWORD)
+    return settings
+
+
+@pytest.fixture
+def make_app(tmp_path: Path) -> Iterator[Any]:
+    """Build the WSGI app on a fresh server directory: ``make_app(plugins=[…], **settings)``."""
+    cheap_password_hashing()
+    engines = []
+
+    def make(*, plugins: list[Any] = (), load_entry_points: bool = False, **overrides: Any) -> Any:
+        from .config import make_app as build
+        from .db import make_engine
+        from .plugins import make_plugin_manager
+
+        settings = make_settings(tmp_path / "server", **overrides)
+        engine = make_engine(settings.database_url)
+        engines.append(engine)
+        pm = make_plugin_manager(load_entry_points=load_entry_points, extra=list(plugins))
+        return build(settings, pm=pm, engine=engine)
+
+    yield make
+    for engine in engines:
+        engine.dispose()
+
+
+class Shelf:
+    """A driver for functional tests: verbs that read like the devpi workflow."""
+
+    def __init__(self, app: Any) -> None:
+        import webtest
+
+        self.app = app
+        self.test = webtest.TestApp(app)
+
+    def auth(self, user: str, password: str | None = None) -> dict[str, str]:
+        return basic_auth(user, ROOT_PASSWORD if password is None and user == "root" else password or "")
+
+    def json(self, method: str, path: str, body: Any = None, *, user: str | None = None,
+             password: str | None = None, status: Any = None, **kw: Any) -> Any:
+        headers = {"Accept": "application/json", **kw.pop("headers", {})}
+        if user is not None:
+            headers.update(self.auth(user, password))
+        params = json.dumps(body).encode() if body is not None else b""
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        return self.test.request(path, method=method, body=params, headers=headers,
+                                 status=status, expect_errors=status is not None, **kw)
+
+    def create_user(self, name: str, password: str = "secret", **fields: Any) -> Any:
+        return self.json("PUT", f"/{name}", {"password": password, **fields}, user="root", status=201)
+
+    def create_index(self, fullname: str, *, user: str = "root", password: str | None = None,
+                     **options: Any) -> Any:
+        return self.json("PUT", f"/{fullname}", options, user=user, password=password, status=200)
+
+    def upload(self, fullname: str, filename: str, content: bytes, *, name: str, version: str,
+               user: str = "root", password: str | None = None, status: Any = 200,
+               **fields: str) -> Any:
+        form = [(":action", "file_upload"), ("name", name), ("version", version), *fields.items()]
+        return self.test.post(
+            f"/{fullname}/", form,
+            upload_files=[("content", filename, content)],
+            headers=self.auth(user, password), status=status, expect_errors=True,
+        )
+
+
+@pytest.fixture
+def shelf(make_app: Any) -> Shelf:
+    return Shelf(make_app())
+
+
+# -- distributions built in memory ----------------------------------------------------------
+
+
+def _metadata(name: str, version: str, *, summary: str = "", requires_python: str | None = None,
+              description: str = "", requires_dist: list[str] = (), extra: dict[str, str] | None = None) -> str:
+    lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    if summary:
+        lines.append(f"Summary: {summary}")
+    if requires_python:
+        lines.append(f"Requires-Python: {requires_python}")
+    for requirement in requires_dist:
+        lines.append(f"Requires-Dist: {requirement}")
+    for key, value in (extra or {}).items():
+        lines.append(f"{key}: {value}")
+    lines.append("Description-Content-Type: text/markdown")
+    return "\n".join(lines) + "\n\n" + description + "\n"
+
+
+def make_wheel(name: str, version: str, **meta: Any) -> tuple[str, bytes]:
+    """A small but valid pure-Python wheel: (filename, bytes)."""
+    import io
+    import zipfile
+
+    from packaging.utils import canonicalize_name
+
+    dist = canonicalize_name(name).replace("-", "_")
+    info = f"{dist}-{version}.dist-info"
+    files = {
+        f"{dist}/__init__.py": f"__version__ = {version!r}\n",
+        f"{info}/METADATA": _metadata(name, version, **meta),
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: pyshelf-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = "".join(f"{path},,\n" for path in files) + f"{info}/RECORD,,\n"
+    files[f"{info}/RECORD"] = record
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as wheel:
+        for path, text in files.items():
+            wheel.writestr(path, text)
+    return f"{dist}-{version}-py3-none-any.whl", buffer.getvalue()
+
+
+def make_sdist(name: str, version: str, **meta: Any) -> tuple[str, bytes]:
+    """A small sdist with PKG-INFO: (filename, bytes)."""
+    import io
+    import tarfile
+
+    from packaging.utils import canonicalize_name
+
+    dist = canonicalize_name(name).replace("-", "_")
+    base = f"{dist}-{version}"
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for path, text in {
+            f"{base}/PKG-INFO": _metadata(name, version, **meta),
+            f"{base}/setup.py": "from setuptools import setup\nsetup()\n",
+        }.items():
+            data = text.encode()
+            member = tarfile.TarInfo(path)
+            member.size = len(data)
+            tar.addfile(member, io.BytesIO(data))
+    return f"{base}.tar.gz", buffer.getvalue()
