@@ -1,0 +1,34 @@
+"""The core plugin: registers the built-in subcommands and the terminal password prompt."""
+
+from __future__ import annotations
+
+from .hookspecs import hookimpl
+
+# In the order `pyshelf --help` lists them.
+CORE_SUBCOMMANDS = [
+    "pyshelf_client.use",
+    "pyshelf_client.login",
+    "pyshelf_client.logoff",
+    "pyshelf_client.user",
+    "pyshelf_client.passwd",
+    "pyshelf_client.index",
+    "pyshelf_client.upload",
+    "pyshelf_client.listing",
+    "pyshelf_client.remove",
+    "pyshelf_client.push",
+    "pyshelf_client.getjson",
+    "pyshelf_client.install",
+    "pyshelf_client.refresh",
+]
+
+
+@hookimpl
+def pyshelf_client_subcommands() -> list[str]:
+    return CORE_SUBCOMMANDS
+
+
+@hookimpl(trylast=True)
+def pyshelf_client_get_password(url: str, username: str) -> str | None:
+    from .login import prompt_password
+
+    return prompt_password(url=url, username=username)
