@@ -177,7 +177,12 @@ def serve(settings: ServerSettings, *, pm: Any, engine: Any) -> None:
     started = time.perf_counter()
     app = make_app(settings, pm=pm, engine=engine)
     state = app.registry.pyshelf
+    code = pm.hook.pyshelf_cmdline_run(registry=app.registry)
+    if code is not None:
+        engine.dispose()
+        raise SystemExit(code)
     state.downloads.start()
+    pm.hook.pyshelf_server_start(registry=app.registry)
     server = waitress.create_server(
         app,
         host=settings.host,
@@ -206,5 +211,6 @@ def serve(settings: ServerSettings, *, pm: Any, engine: Any) -> None:
         pass
     finally:
         server.close()
+        pm.hook.pyshelf_server_stop(registry=app.registry)
         state.downloads.stop()
         engine.dispose()

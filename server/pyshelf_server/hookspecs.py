@@ -122,3 +122,27 @@ def pyshelf_simple_extra_links(request: Any, index: Any, project: str) -> list[A
 @hookspec
 def pyshelf_get_status_info(request: Any) -> dict[str, Any] | None:
     """Return extra keys for the ``/+status`` answer (metrics, queue sizes, health)."""
+
+
+@hookspec(firstresult=True)
+def pyshelf_cmdline_run(registry: Any) -> int | None:
+    """Called by ``pyshelf-server`` once the application is built, before it serves.
+
+    ``registry`` is the Pyramid registry (``registry.pyshelf`` is the ``AppState``; the parsed
+    plugin options are in ``registry.pyshelf.settings.options``). Return an exit code to stop
+    instead of serving (a one-off command such as ``--recreate-search-index``), or None to go on.
+    """
+
+
+@hookspec
+def pyshelf_server_start(registry: Any) -> None:
+    """The server is about to serve: start background work (indexer threads and the like).
+
+    Not called for applications built in-process by tests; plugins must work without it and
+    start their threads lazily if they need them there.
+    """
+
+
+@hookspec
+def pyshelf_server_stop(registry: Any) -> None:
+    """The server stopped serving: finish or persist background work, close files."""

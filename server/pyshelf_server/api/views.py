@@ -71,6 +71,11 @@ def login(request: Any) -> Any:
 
 @view_config(route_name="status", request_method=("GET", "HEAD"))
 def status(request: Any) -> Any:
+    return result("status", status_info(request))
+
+
+def status_info(request: Any) -> dict[str, Any]:
+    """What ``/+status`` reports, plugins' keys included (the web plugin shows it as HTML)."""
     app = request.registry.pyshelf
     serial = request.shelf.serial
     info: dict[str, Any] = {
@@ -94,7 +99,7 @@ def status(request: Any) -> Any:
                 info["metrics"].extend(value)
             else:
                 info[key] = value
-    return result("status", info)
+    return info
 
 
 @view_config(route_name="root", request_method=("GET", "HEAD"))
