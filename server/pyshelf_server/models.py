@@ -7,6 +7,7 @@ packages that add tables (the mirror, plugins) add their models module to this l
 from .accounts.models import User
 from .db import Base, ServerState
 from .indexes.models import Index, IndexBase
+from .mirror.models import MirrorFile, MirrorProject, MirrorState
 from .packages.models import DeletedFile, File, Project, Version
 
 metadata = Base.metadata
@@ -16,6 +17,9 @@ __all__ = [
     "File",
     "Index",
     "IndexBase",
+    "MirrorFile",
+    "MirrorProject",
+    "MirrorState",
     "Project",
     "ServerState",
     "User",

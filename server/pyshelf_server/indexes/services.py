@@ -15,8 +15,6 @@ from ..responses import APIError
 from .models import Index, IndexBase
 from .types import IndexType, OptionError, to_bool, to_list
 
-LIST_OPS = ("+=", "-=")
-
 
 class IndexService:
     def __init__(self, session: Session, app: AppState) -> None:
@@ -178,7 +176,7 @@ class IndexService:
                 raise APIError(400, f"invalid operation {operation!r}, expected key=value")
             key, _, value = operation.partition("=")
             op = "="
-            if key.endswith(LIST_OPS):
+            if key.endswith(("+", "-")):
                 op = key[-1] + "="
                 key = key[:-1]
             if key == "type":

@@ -1,0 +1,410 @@
+"""Talking to an upstream simple index: one shared httpx client, project pages and the project
+list parsed from PEP 691 JSON or PEP 503 HTML, and a small error tree.
+
+Any PEP 503/691 index works as upstream (another pyshelf or devpi index, pypiserver, a static
+tree served over HTTP). JSON is asked for first; HTML is parsed with the standard library's
+HTML parser.
+
+Errors (only these leave this module; httpx's own are translated)::
+
+    UpstreamError                  no usable answer from upstream
+     ├── UpstreamUnavailable       connection refused, DNS or TLS failure, broken transfer
+     │    └── UpstreamTimeout      no answer within the timeout
+     ├── UpstreamStatusError       an HTTP status that is neither a success, 304 nor 404
+     └── UpstreamContentError      an answer that is not a simple page
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import unquote, urldefrag, urljoin, urlsplit, urlunsplit
+
+import httpx
+
+from .. import __version__
+from ..names import filename_error, normalize_name
+
+log = logging.getLogger(__name__)
+
+PAGE_ACCEPT = (
+    "application/vnd.pypi.simple.v1+json, "
+    "application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
+)
+USER_AGENT = f"pyshelf-server/{__version__} httpx/{httpx.__version__}"
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
+
+
+class UpstreamError(Exception):
+    """No usable answer from upstream; the message names the upstream and the failure."""
+
+
+class UpstreamUnavailable(UpstreamError):
+    pass
+
+
+class UpstreamTimeout(UpstreamUnavailable):
+    pass
+
+
+class UpstreamStatusError(UpstreamError):
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class UpstreamContentError(UpstreamError):
+    pass
+
+
+@dataclass(frozen=True)
+class ProjectPage:
+    """A project page as upstream sent it; ``links`` are dicts (see :func:`make_link`)."""
+
+    name: str | None
+    links: list[dict[str, Any]]
+    etag: str | None
+    serial: int | None
+
+
+@dataclass(frozen=True)
+class NotModified:
+    serial: int | None = None
+
+
+@dataclass(frozen=True)
+class NotFound:
+    pass
+
+
+@dataclass(frozen=True)
+class ProjectList:
+    names: list[str]
+    etag: str | None
+    serial: int | None
+
+
+def safe_url(url: str) -> str:
+    """``url`` without credentials, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+
+
+def project_url(mirror_url: str, name: str) -> str:
+    return mirror_url.rstrip("/") + "/" + name + "/"
+
+
+class Upstream:
+    """The process's one HTTP client for upstream indexes: keep-alive connections shared by all
+    threads, timeouts, a user agent naming pyshelf, proxy settings from the environment."""
+
+    def __init__(self, *, timeout: float) -> None:
+        self.timeout = timeout
+        self._client: httpx.Client | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> httpx.Client:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = httpx.Client(
+                        timeout=httpx.Timeout(self.timeout),
+                        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+                        headers={"User-Agent": USER_AGENT},
+                        follow_redirects=True,
+                        # HTTP(S)_PROXY, NO_PROXY and SSL_CERT_FILE come from the environment.
+                        trust_env=True,
+                    )
+        return self._client
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    def _get(self, url: str, headers: dict[str, str]) -> httpx.Response:
+        try:
+            return self.client.get(url, headers=headers)
+        except (httpx.HTTPError, httpx.InvalidURL) as error:
+            raise translate(error, url) from None
+
+    def fetch_project(self, mirror_url: str, name: str, *, etag: str | None = None) -> (
+        ProjectPage | NotModified | NotFound
+    ):
+        url = project_url(mirror_url, name)
+        headers = {"Accept": PAGE_ACCEPT}
+        if etag:
+            headers["If-None-Match"] = etag
+        response = self._get(url, headers)
+        serial = _serial(response)
+        if response.status_code == 304:
+            return NotModified(serial=serial)
+        if response.status_code in (404, 410):
+            return NotFound()
+        check_status(response, url)
+        display, links = parse_page(response.content, response.headers.get("content-type", ""),
+                                    str(response.url))
+        return ProjectPage(name=display, links=links, etag=response.headers.get("etag"),
+                           serial=serial)
+
+    def fetch_list(self, mirror_url: str, *, etag: str | None = None) -> ProjectList | NotModified:
+        url = mirror_url.rstrip("/") + "/"
+        headers = {"Accept": PAGE_ACCEPT}
+        if etag:
+            headers["If-None-Match"] = etag
+        response = self._get(url, headers)
+        if response.status_code == 304:
+            return NotModified(serial=_serial(response))
+        check_status(response, url)
+        names = parse_project_list(response.content, response.headers.get("content-type", ""))
+        return ProjectList(names=names, etag=response.headers.get("etag"),
+                           serial=_serial(response))
+
+    @contextmanager
+    def stream(self, url: str) -> Iterator[httpx.Response]:
+        """The response to ``GET url``, its body not read yet; a non-success is an error."""
+        try:
+            with self.client.stream("GET", url) as response:
+                check_status(response, url)
+                yield response
+        except (httpx.HTTPError, httpx.InvalidURL) as error:
+            raise translate(error, url) from None
+
+
+def translate(error: Exception, url: str) -> UpstreamError:
+    where = safe_url(url)
+    if isinstance(error, httpx.TimeoutException):
+        return UpstreamTimeout(f"upstream {where} timed out ({type(error).__name__})")
+    detail = str(error) or type(error).__name__
+    return UpstreamUnavailable(f"upstream {where} is unreachable: {detail}")
+
+
+def check_status(response: httpx.Response, url: str) -> None:
+    if 200 <= response.status_code < 300:
+        return
+    raise UpstreamStatusError(
+        f"upstream {safe_url(url)} answered {response.status_code} {response.reason_phrase}",
+        response.status_code,
+    )
+
+
+def _serial(response: httpx.Response) -> int | None:
+    raw = response.headers.get("x-pypi-last-serial")
+    try:
+        return int(raw) if raw is not None else None
+    except ValueError:
+        return None
+
+
+def _is_json(content_type: str, body: bytes) -> bool:
+    media = content_type.split(";")[0].strip().lower()
+    if media in ("application/vnd.pypi.simple.v1+json", "application/json"):
+        return True
+    if "html" in media:
+        return False
+    return body.lstrip()[:1] == b"{"
+
+
+# -- links ---------------------------------------------------------------------------------
+
+
+def _hashes(raw: Any) -> dict[str, str]:
+    if not isinstance(raw, dict):
+        return {}
+    return {
+        str(k).lower(): v.lower()
+        for k, v in raw.items()
+        if isinstance(v, str) and _HEX.match(v)
+    }
+
+
+def make_link(
+    *,
+    url: str,
+    filename: str | None,
+    hashes: dict[str, str],
+    requires_python: Any = None,
+    yanked: Any = False,
+    core_metadata: Any = None,
+    size: Any = None,
+    upload_time: Any = None,
+) -> dict[str, Any] | None:
+    """A link as the mirror stores it, or None when it cannot be offered safely (a file name
+    that could escape a directory, a URL that is not http(s))."""
+    if urlsplit(url).scheme not in ("http", "https"):
+        return None
+    filename = filename or unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    if filename_error(filename):
+        return None
+    link: dict[str, Any] = {"filename": filename, "url": url, "hashes": hashes}
+    if isinstance(requires_python, str) and requires_python.strip():
+        link["requires_python"] = requires_python.strip()
+    if yanked is True or isinstance(yanked, str):
+        link["yanked"] = yanked if isinstance(yanked, str) and yanked else True
+    if core_metadata is True:
+        link["core_metadata"] = True
+    elif isinstance(core_metadata, dict) and core_metadata:
+        link["core_metadata"] = _hashes(core_metadata) or True
+    if isinstance(size, int) and not isinstance(size, bool) and size >= 0:
+        link["size"] = size
+    if isinstance(upload_time, str) and upload_time:
+        link["upload_time"] = upload_time
+    return link
+
+
+def parse_page(
+    body: bytes, content_type: str, page_url: str
+) -> tuple[str | None, list[dict[str, Any]]]:
+    """(upstream's name of the project, its links) from a PEP 691 JSON or PEP 503 HTML page."""
+    if _is_json(content_type, body):
+        return _parse_json_page(body, page_url)
+    return None, _parse_html_page(body, page_url)
+
+
+def _parse_json_page(body: bytes, page_url: str) -> tuple[str | None, list[dict[str, Any]]]:
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        raise UpstreamContentError(f"upstream {safe_url(page_url)} sent invalid JSON") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("files"), list):
+        raise UpstreamContentError(f"upstream {safe_url(page_url)} sent no PEP 691 project page")
+    links = []
+    for entry in doc["files"]:
+        if not isinstance(entry, dict) or not isinstance(entry.get("url"), str):
+            continue
+        core = entry.get("core-metadata", entry.get("dist-info-metadata"))
+        link = make_link(
+            url=urldefrag(urljoin(page_url, entry["url"]))[0],
+            filename=entry.get("filename") if isinstance(entry.get("filename"), str) else None,
+            hashes=_hashes(entry.get("hashes")),
+            requires_python=entry.get("requires-python"),
+            yanked=entry.get("yanked", False),
+            core_metadata=core,
+            size=entry.get("size"),
+            upload_time=entry.get("upload-time"),
+        )
+        if link is not None:
+            links.append(link)
+    name = doc.get("name") if isinstance(doc.get("name"), str) else None
+    return name, links
+
+
+class _AnchorParser(HTMLParser):
+    """Collects ``<a>`` tags (attributes and text) and the first ``<base href>``."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.base: str | None = None
+        self.anchors: list[tuple[dict[str, str | None], str]] = []
+        self._open: tuple[dict[str, str | None], list[str]] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "base" and self.base is None:
+            self.base = dict(attrs).get("href")
+        elif tag == "a":
+            self._finish()
+            self._open = (dict(attrs), [])
+
+    def handle_data(self, data: str) -> None:
+        if self._open is not None:
+            self._open[1].append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a":
+            self._finish()
+
+    def _finish(self) -> None:
+        if self._open is not None:
+            self.anchors.append((self._open[0], "".join(self._open[1]).strip()))
+            self._open = None
+
+    def close(self) -> None:
+        super().close()
+        self._finish()
+
+
+def _anchors(body: bytes) -> _AnchorParser:
+    parser = _AnchorParser()
+    parser.feed(body.decode("utf-8", "replace"))
+    parser.close()
+    return parser
+
+
+def _metadata_attr(value: str | None) -> Any:
+    if value is None:
+        return None
+    if value.strip().lower() == "true":
+        return True
+    name, sep, digest = value.partition("=")
+    if sep and _HEX.match(digest):
+        return {name.strip().lower(): digest.lower()}
+    return None
+
+
+def _parse_html_page(body: bytes, page_url: str) -> list[dict[str, Any]]:
+    parser = _anchors(body)
+    base = urljoin(page_url, parser.base) if parser.base else page_url
+    links = []
+    for attrs, _text in parser.anchors:
+        href = attrs.get("href")
+        if not href:
+            continue
+        url, fragment = urldefrag(urljoin(base, href))
+        algorithm, sep, digest = fragment.partition("=")
+        hashes = {algorithm.lower(): digest.lower()} if sep and _HEX.match(digest) else {}
+        yanked: Any = False
+        if "data-yanked" in attrs:
+            yanked = attrs["data-yanked"] or True
+        core = attrs.get("data-core-metadata", attrs.get("data-dist-info-metadata"))
+        link = make_link(
+            url=url,
+            filename=None,
+            hashes=hashes,
+            requires_python=attrs.get("data-requires-python"),
+            yanked=yanked,
+            core_metadata=_metadata_attr(core),
+        )
+        if link is not None:
+            links.append(link)
+    return links
+
+
+def _name_only(pairs: list[tuple[str, Any]]) -> Any:
+    # Called for every JSON object of the list: project entries collapse to their name at
+    # once, so ~a million small dicts never exist together.
+    for key, value in pairs:
+        if key == "name" and isinstance(value, str):
+            return value
+    return dict(pairs)
+
+
+def parse_project_list(body: bytes, content_type: str) -> list[str]:
+    """Normalised, sorted, unique project names from a PEP 691 JSON or PEP 503 HTML list."""
+    if _is_json(content_type, body):
+        try:
+            doc = json.loads(body, object_pairs_hook=_name_only)
+        except ValueError:
+            raise UpstreamContentError("upstream sent an invalid JSON project list") from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("projects"), list):
+            raise UpstreamContentError("upstream sent no PEP 691 project list")
+        raw = [n for n in doc["projects"] if isinstance(n, str)]
+    else:
+        raw = [text or (attrs.get("href") or "") for attrs, text in _anchors(body).anchors]
+    names = {normalize_name(n.strip().strip("/")) for n in raw}
+    names.discard("")
+    names.discard("-")
+    return sorted(names)
