@@ -208,6 +208,9 @@ class IndexService:
         return new
 
     def _store(self, index: Index, index_type: IndexType, config: dict[str, Any]) -> None:
+        for key in getattr(index_type, "required", ()):
+            if config.get(key) in (None, ""):
+                raise APIError(400, f"'{key}' option is required for a {index_type.name} index")
         index.volatile = bool(config.get("volatile", True))
         if not index_type.is_mirror:
             base_names = config.get("bases") or []

@@ -199,6 +199,9 @@ class PackageService:
         project = version.project
         for file in list(version.files):
             self._drop_file(file, tombstone=True)
+        # The collection still holds the rows just deleted; deleting the version must not
+        # cascade to them a second time.
+        self.session.expire(version, ["files"])
         self.session.delete(version)
         self.session.flush()
         self.session.refresh(project)
@@ -212,6 +215,7 @@ class PackageService:
         for version in list(project.versions):
             for file in list(version.files):
                 self._drop_file(file, tombstone=True)
+            self.session.expire(version, ["files"])
         self.session.delete(project)
         self.session.flush()
 

@@ -1,0 +1,335 @@
+"""Cached project pages and the cached project list of one mirror: when to trust the cache,
+when to revalidate, and what to serve when upstream fails.
+
+* A page checked within ``mirror_cache_expiry`` seconds is served from the database.
+* After that it is revalidated (``If-None-Match`` with upstream's ETag); a 304 only renews it.
+* When upstream fails (timeout, connection error, 5xx) a cached page is served as it was,
+  marked stale; a project never fetched raises :class:`UpstreamError` (the view's 502).
+* An upstream 404 is remembered for a minute in memory.
+* Offline mode never asks upstream.
+
+Upstream is never asked inside a database transaction: pages are stored afterwards in a short
+write session of their own.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..db import after_commit, finish, new_token
+from ..indexes.registry import IndexInfo
+from .links import guess_version
+from .models import MirrorFile, MirrorProject, MirrorState
+from .projectlist import NameList, encode_names
+from .runtime import NOT_FOUND_SECONDS, RETRY_DELAY, MirrorRuntime
+from .upstream import (
+    NotFound,
+    NotModified,
+    ProjectPage,
+    UpstreamError,
+    UpstreamUnavailable,
+    safe_url,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PageState:
+    name: str
+    display_name: str
+    links: list[dict[str, Any]]
+    checked: float
+    etag: str | None
+    serial: int | None
+    change_token: str
+    # Why upstream could not confirm the page, when it is served stale.
+    stale: str | None = None
+
+
+class MirrorPages:
+    def __init__(self, *, app: Any, runtime: MirrorRuntime, index: IndexInfo) -> None:
+        self.app = app
+        self.runtime = runtime
+        self.index = index
+        self.expiry = float(
+            index.options.get("mirror_cache_expiry", app.settings.mirror_cache_expiry)
+        )
+        self.mirror_url: str = index.options.get("mirror_url") or ""
+        self.offline = bool(app.settings.offline_mode)
+
+    # -- project pages -------------------------------------------------------------------
+
+    def cached(self, session: Session, name: str) -> PageState | None:
+        row = session.execute(
+            select(MirrorProject).where(
+                MirrorProject.index_id == self.index.id, MirrorProject.name == name
+            )
+        ).scalar_one_or_none()
+        if row is None:
+            return None
+        return PageState(
+            name=row.name, display_name=row.display_name, links=list(row.links or []),
+            checked=row.checked, etag=row.etag, serial=row.serial, change_token=row.change_token,
+        )
+
+    def fresh_until(self, state: PageState) -> float:
+        if state.stale is not None:
+            return time.time() + RETRY_DELAY
+        return state.checked + self.expiry
+
+    def is_unknown(self, name: str) -> bool:
+        """Whether upstream said recently that it has no such project."""
+        return bool(self.runtime.not_found.get((self.index.id, name)))
+
+    def get(self, session: Session, name: str) -> PageState | None:
+        """The page to serve for ``name``; None when upstream has no such project. Raises
+        :class:`UpstreamError` when upstream fails and nothing is cached."""
+        cached = self.cached(session, name)
+        if self.offline:
+            return cached
+        if cached is not None and time.time() < cached.checked + self.expiry:
+            return cached
+        if cached is None and self.is_unknown(name):
+            return None
+        failure = self._recent_failure(name)
+        if failure is not None:
+            if cached is not None:
+                return replace(cached, stale=failure)
+            raise UpstreamUnavailable(failure)
+        return self.runtime.flight.run(
+            ("page", self.index.id, name), lambda: self._revalidate(name, cached)
+        )
+
+    def _recent_failure(self, name: str) -> str | None:
+        failures = self.runtime.failures
+        return failures.get((self.index.id, name)) or failures.get((self.index.id, None))
+
+    def _revalidate(self, name: str, cached: PageState | None) -> PageState | None:
+        if not self.mirror_url:
+            raise UpstreamError(f"mirror {self.index.fullname} has no mirror_url")
+        try:
+            answer = self.runtime.upstream.fetch_project(
+                self.mirror_url, name, etag=cached.etag if cached else None
+            )
+        except UpstreamError as error:
+            message = str(error)
+            log.warning("%s: %s", self.index.fullname, message)
+            self.runtime.failures.put((self.index.id, name), message, RETRY_DELAY)
+            if isinstance(error, UpstreamUnavailable):
+                # Unreachable: every project is affected, not only this one.
+                self.runtime.failures.put((self.index.id, None), message, RETRY_DELAY)
+            if cached is not None:
+                # Whatever went wrong upstream, a project we have stays available.
+                return replace(cached, stale=message)
+            raise
+        now = time.time()
+        if isinstance(answer, NotFound):
+            remember = min(NOT_FOUND_SECONDS, self.expiry)
+            self.runtime.not_found.put((self.index.id, name), True, remember)
+            if cached is not None:
+                self._delete(name)
+            return None
+        if isinstance(answer, NotModified):
+            if cached is None:
+                raise UpstreamError(
+                    f"upstream {safe_url(self.mirror_url)} answered 304 to an unconditional request"
+                )
+            return self._store(replace(cached, checked=now), changed=False)
+        assert isinstance(answer, ProjectPage)
+        ignore_serial = bool(self.index.options.get("mirror_ignore_serial_header"))
+        if (
+            cached is not None and not ignore_serial and answer.serial is not None
+            and cached.serial is not None and answer.serial < cached.serial
+        ):
+            # An older copy than the one we have (a lagging upstream cache): keep ours.
+            log.warning("%s: upstream sent serial %s for %s, older than our %s",
+                        self.index.fullname, answer.serial, name, cached.serial)
+            return self._store(replace(cached, checked=now), changed=False)
+        display = answer.name or (cached.display_name if cached else name)
+        links = self._with_versions(display, answer.links)
+        if cached is not None and cached.links == links:
+            state = replace(cached, checked=now, etag=answer.etag, serial=answer.serial)
+            return self._store(state, changed=False)
+        state = PageState(
+            name=name, display_name=display, links=links, checked=now, etag=answer.etag,
+            serial=answer.serial, change_token=new_token(),
+        )
+        return self._store(state, changed=True)
+
+    def _with_versions(self, display: str, links: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if self.index.options.get("mirror_provides_core_metadata") is False:
+            links = [{k: v for k, v in link.items() if k != "core_metadata"} for link in links]
+        for link in links:
+            version = guess_version(display, link["filename"])
+            if version:
+                link["version"] = version
+        return links
+
+    def _store(self, state: PageState, *, changed: bool) -> PageState:
+        """Write the page in a short transaction of its own. Only a change of the links is a
+        change clients see (a new serial); a mere confirmation is bookkeeping."""
+        for _attempt in range(2):
+            session = self.app.sessions(write=True)
+            try:
+                row = session.execute(
+                    select(MirrorProject).where(
+                        MirrorProject.index_id == self.index.id, MirrorProject.name == state.name
+                    )
+                ).scalar_one_or_none()
+                if row is None:
+                    row = MirrorProject(index_id=self.index.id, name=state.name)
+                    session.add(row)
+                row.display_name = state.display_name[:200]
+                row.checked = state.checked
+                row.etag = (state.etag or "")[:400] or None
+                row.serial = state.serial
+                row.change_token = state.change_token
+                if changed or row.links is None:
+                    row.links = state.links
+                session.flush()
+                if not changed:
+                    session.info["wrote"] = False
+                session.commit()
+                return state
+            except IntegrityError:
+                # Another process stored the same page meanwhile (or the index was deleted).
+                session.rollback()
+            finally:
+                session.close()
+        return state
+
+    def _delete(self, name: str) -> None:
+        session = self.app.sessions(write=True)
+        try:
+            session.execute(
+                delete(MirrorProject).where(
+                    MirrorProject.index_id == self.index.id, MirrorProject.name == name
+                )
+            )
+            session.commit()
+        finally:
+            session.close()
+
+    def forget(self, name: str) -> None:
+        self.runtime.not_found.forget((self.index.id, name))
+        self.runtime.failures.forget((self.index.id, name))
+
+    # -- the project list ----------------------------------------------------------------
+
+    def names(self, session: Session, *, wait: bool) -> NameList | None:
+        """Upstream's project list as last fetched. When it is missing and ``wait`` is true,
+        fetch it now (raising :class:`UpstreamError` on failure); when it is missing or
+        expired otherwise, fetch it in the background and answer with what there is."""
+        if self.index.options.get("mirror_no_project_list"):
+            return None
+        state = session.get(MirrorState, self.index.id)
+        loaded = None
+        if state is not None and state.list_sha256:
+            loaded = self.runtime.name_list(self.index.id, state.list_sha256)
+        if self.offline:
+            return loaded
+        expired = state is None or time.time() >= (state.list_checked or 0) + self.expiry
+        if loaded is None and wait:
+            failure = self.runtime.failures.get((self.index.id, "+list"))
+            if failure is not None:
+                raise UpstreamUnavailable(failure)
+            return self.runtime.flight.run(("list", self.index.id), self.refresh_list)
+        if (loaded is None or expired) and not self.runtime.failures.get((self.index.id, "+list")):
+            self._refresh_list_in_background()
+        return loaded
+
+    def _refresh_list_in_background(self) -> None:
+        key = ("list", self.index.id)
+        if self.runtime.flight.running(key):
+            return
+
+        def work() -> None:
+            try:
+                self.runtime.flight.run(key, self.refresh_list)
+            except UpstreamError:
+                pass  # already logged and remembered
+            except Exception:
+                log.exception("%s: refreshing the project list failed", self.index.fullname)
+
+        threading.Thread(target=work, name=f"mirror-list-{self.index.id}", daemon=True).start()
+
+    def refresh_list(self) -> NameList | None:
+        """Fetch upstream's project list and store it as a blob (replacing the old one)."""
+        session = self.app.sessions()
+        try:
+            state = session.get(MirrorState, self.index.id)
+            etag = state.list_etag if state is not None and state.list_sha256 else None
+            old_sha = state.list_sha256 if state is not None else None
+        finally:
+            session.close()
+        try:
+            answer = self.runtime.upstream.fetch_list(self.mirror_url, etag=etag)
+        except UpstreamError as error:
+            log.warning("%s: project list: %s", self.index.fullname, error)
+            self.runtime.failures.put((self.index.id, "+list"), str(error), RETRY_DELAY)
+            raise
+        now = time.time()
+        if isinstance(answer, NotModified) and old_sha:
+            self._store_list_state(old_sha, None, now, etag, answer.serial)
+            return self.runtime.name_list(self.index.id, old_sha)
+        if isinstance(answer, NotModified):
+            raise UpstreamError(f"upstream {safe_url(self.mirror_url)} answered 304 unasked")
+        blob = self.app.files.put_bytes(encode_names(answer.names))
+        self._store_list_state(blob.sha256, len(answer.names), now, answer.etag, answer.serial,
+                               old_sha=old_sha)
+        return self.runtime.name_list(self.index.id, blob.sha256)
+
+    def _store_list_state(self, sha256: str, count: int | None, checked: float,
+                          etag: str | None, serial: int | None, old_sha: str | None = None) -> None:
+        session = self.app.sessions(write=True)
+        try:
+            state = session.get(MirrorState, self.index.id)
+            if state is None:
+                state = MirrorState(index_id=self.index.id)
+                session.add(state)
+            state.list_sha256 = sha256
+            if count is not None:
+                state.list_count = count
+            state.list_checked = checked
+            state.list_etag = (etag or "")[:400] or None
+            state.list_serial = serial
+            session.flush()
+            if old_sha and old_sha != sha256:
+                collect_blob(session, self.app.files, old_sha)
+            session.info["wrote"] = False
+        except BaseException:
+            finish(session, commit=False)
+            raise
+        try:
+            finish(session, commit=True)
+        except IntegrityError:
+            log.warning("%s: project list state not stored (index deleted?)", self.index.fullname)
+
+
+def collect_blob(session: Session, files: Any, sha256: str) -> None:
+    """Remove blob ``sha256`` after the commit unless a hosted file, a mirrored file or a
+    project list still refers to it."""
+    from ..packages.models import File
+
+    used = session.execute(
+        select(func.count(File.id)).where(
+            (File.sha256 == sha256) | (File.metadata_sha256 == sha256)
+        )
+    ).scalar_one()
+    used += session.execute(
+        select(func.count(MirrorFile.id)).where(MirrorFile.sha256 == sha256)
+    ).scalar_one()
+    used += session.execute(
+        select(func.count()).select_from(MirrorState).where(MirrorState.list_sha256 == sha256)
+    ).scalar_one()
+    if not used:
+        after_commit(session, lambda: files.remove(sha256))

@@ -1,0 +1,80 @@
+"""The ``mirror`` index type: its options (named as devpi names them) and its registration
+with the core through hooks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import hookimpl
+from ..indexes.types import (
+    COMMON_OPTIONS,
+    IndexType,
+    Option,
+    OptionError,
+    to_bool,
+    to_int,
+    to_url,
+)
+
+
+def to_expiry(key: str, value: Any) -> int:
+    seconds = to_int(key, value)
+    if seconds < 0:
+        raise OptionError(f"'{key}' option must not be negative")
+    return seconds
+
+
+def to_web_url_fmt(key: str, value: Any) -> str:
+    if not isinstance(value, str) or "{name}" not in value:
+        raise OptionError(f"'{key}' option must be a string containing '{{name}}'")
+    return value
+
+
+class MirrorType(IndexType):
+    """An index whose projects come from an upstream simple index, cached locally.
+
+    ``mirror_cache_expiry`` has no stored default: an index without it follows the server's
+    ``--mirror-cache-expiry``, so changing the server option affects every such mirror.
+    """
+
+    name = "mirror"
+    is_mirror = True
+    dropped = frozenset(
+        {"bases", "acl_upload", "mirror_whitelist", "mirror_whitelist_inheritance",
+         "pypi_whitelist"}
+    )
+    options = {
+        **COMMON_OPTIONS,
+        "mirror_url": Option(to_url),
+        "mirror_cache_expiry": Option(to_expiry),
+        "mirror_web_url_fmt": Option(to_web_url_fmt),
+        "mirror_no_project_list": Option(to_bool),
+        "mirror_use_external_urls": Option(to_bool),
+        "mirror_ignore_serial_header": Option(to_bool),
+        # devpi proxies PEP 658 metadata only when asked; pyshelf passes upstream's metadata
+        # through unless this is set to false.
+        "mirror_provides_core_metadata": Option(to_bool),
+    }
+    required = ("mirror_url",)
+
+    def make_backend(self, *, session: Any, index: Any, app: Any) -> Any:
+        from .backend import MirrorBackend
+
+        return MirrorBackend(session=session, index=index, app=app)
+
+
+@hookimpl
+def pyshelf_get_index_types() -> list[type[IndexType]]:
+    return [MirrorType]
+
+
+@hookimpl
+def pyshelf_pyramid_configure(config: Any) -> None:
+    config.scan("pyshelf_server.mirror.views")
+
+
+@hookimpl
+def pyshelf_server_stop(registry: Any) -> None:
+    from .runtime import close_runtime
+
+    close_runtime(registry.pyshelf)
