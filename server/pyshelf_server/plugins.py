@@ -17,6 +17,7 @@ ENTRY_POINT_GROUP = "pyshelf_server"
 CORE_PLUGINS = (
     "pyshelf_server.security",
     "pyshelf_server.indexes.types",
+    "pyshelf_server.mirror.types",
 )
 
 

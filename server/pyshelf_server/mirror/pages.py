@@ -305,7 +305,9 @@ class MirrorPages:
             session.flush()
             if old_sha and old_sha != sha256:
                 collect_blob(session, self.app.files, old_sha)
-            session.info["wrote"] = False
+            if old_sha == sha256:
+                # Only a changed list is a change clients see (stage listings include it).
+                session.info["wrote"] = False
         except BaseException:
             finish(session, commit=False)
             raise

@@ -176,9 +176,14 @@ class Upstream:
 
     @contextmanager
     def stream(self, url: str) -> Iterator[httpx.Response]:
-        """The response to ``GET url``, its body not read yet; a non-success is an error."""
+        """The response to ``GET url``, its body not read yet; a non-success is an error.
+
+        The body is asked for as stored (``identity``): upstream's hash is of those bytes, and
+        an archive served with a ``Content-Encoding`` must not be unpacked on the way.
+        """
+        headers = {"Accept-Encoding": "identity"}
         try:
-            with self.client.stream("GET", url) as response:
+            with self.client.stream("GET", url, headers=headers) as response:
                 check_status(response, url)
                 yield response
         except (httpx.HTTPError, httpx.InvalidURL) as error:

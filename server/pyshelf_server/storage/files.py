@@ -109,6 +109,24 @@ class FileStore:
             tmp.unlink(missing_ok=True)
             raise
 
+    def temporary(self, prefix: str = "blob-") -> Path:
+        """A new empty file in the store's temporary directory, for :meth:`adopt`."""
+        fd, name = tempfile.mkstemp(dir=self.tmpdir, prefix=prefix)
+        os.close(fd)
+        return Path(name)
+
+    def adopt(self, path: Path, *, sha256: str, size: int) -> StoredBlob:
+        """Move ``path`` (a complete, fsynced file in the temporary directory whose sha256 the
+        caller computed while writing it) into the store, without copying it again."""
+        target = self.path(sha256)
+        if target.exists():
+            path.unlink(missing_ok=True)
+            return StoredBlob(sha256, size, target, created=False)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+        _fsync_dir(target.parent)
+        return StoredBlob(sha256, size, target, created=True)
+
     def remove(self, sha256: str) -> None:
         self.path(sha256).unlink(missing_ok=True)
 

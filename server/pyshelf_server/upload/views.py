@@ -98,7 +98,7 @@ def legacy_upload(request: Any) -> Response:
         return _ok(outcome.reason)
     if not version:
         raise APIError(400, "invalid metadata: missing version")
-    filename = content.filename.replace("\\", "/").rsplit("/", 1)[-1]
+    filename = content.filename
     outcome = uploads.upload_release(
         index=index,
         name=name,

@@ -1,0 +1,157 @@
+"""Answering a request for a mirrored file (``+f/…`` or ``+e/…``, release file or ``.metadata``):
+from the store when it is there, else by finding its link on the cached project page and
+downloading it (see ``mirror.files``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any
+
+from pyramid.httpexceptions import HTTPFound
+from sqlalchemy import delete, select
+
+from ..names import normalize_name
+from ..responses import APIError, result
+from ..simple.negotiation import wants_api_json
+from .files import STREAM_AFTER, FileRecord, record_file, stored_response, streamed_response
+from .links import METADATA_SUFFIX, file_key, url_key, verifying_hash
+from .models import MirrorFile, MirrorProject
+from .upstream import safe_url
+
+
+def serve_file(backend: Any, request: Any, first: str, second: str, filename: str) -> Any:
+    """The answer for one file of ``backend``'s mirror, or None when the mirror has no such
+    file (the caller answers 404)."""
+    index, app = backend.index, backend.app
+    if first == "+e":
+        kind, first, second = "+e", second, ""
+    else:
+        kind = "+f"
+    key = file_key(first, second)
+    session = backend.session
+    row = session.execute(
+        select(MirrorFile).where(
+            MirrorFile.index_id == index.id, MirrorFile.filename == filename, MirrorFile.key == key
+        )
+    ).scalar_one_or_none()
+    if row is not None and not wants_api_json(request):
+        path = app.files.path(row.sha256)
+        if path.exists():
+            return stored_response(request, path, row.sha256, filename, row.stored)
+        # The blob went missing (removed from the store by hand): fetch it again.
+        _forget_row(app, row.id)
+    found = find_link(backend, kind, first, second, filename)
+    if found is None:
+        return None
+    project, link = found
+    if wants_api_json(request):
+        return _file_meta(project, link, row.stored if row is not None else None)
+    downloads = backend.runtime.downloads
+    record = FileRecord(
+        index_id=index.id, project=project, filename=filename, key=key,
+        version=link.get("version"), url=link["url"],
+    )
+    completed = downloads.completed.get((index.id, filename, key))
+    if completed and app.files.exists(completed):
+        return stored_response(request, app.files.path(completed), completed, filename, None)
+    sha256 = (link.get("hashes") or {}).get("sha256")
+    if sha256 and app.files.exists(sha256):
+        # The same content is stored already (another index has it): no download needed.
+        record_file(app, record, sha256, app.files.path(sha256).stat().st_size)
+        return stored_response(request, app.files.path(sha256), sha256, filename, None)
+    if backend.offline:
+        raise APIError(404, f"{filename} is not cached and the server is in offline mode")
+    if index.options.get("mirror_use_external_urls"):
+        return HTTPFound(location=link["url"])
+    download = downloads.start_or_join(record, link.get("hashes") or {})
+    limit = float(app.settings.request_timeout) * 2 + 10
+    download.wait(lambda: download.answered, limit)
+    # HEAD (uv asks before downloading) waits for the whole file so its headers are final.
+    download.wait(lambda: download.finished, limit if request.method == "HEAD" else STREAM_AFTER)
+    handle = download.reader()
+    if handle is None:
+        if download.error is not None:
+            raise APIError(502, f"{index.fullname}: {download.error}")
+        assert download.sha256 is not None
+        path = app.files.path(download.sha256)
+        return stored_response(request, path, download.sha256, filename, None)
+    return streamed_response(request, download, handle)
+
+
+def find_link(
+    backend: Any, kind: str, first: str, second: str, filename: str
+) -> tuple[str, dict[str, Any]] | None:
+    """(project, link) of the file at this URL, from the cached project pages. A file asked
+    for before its page (a URL remembered by a client) makes the page be fetched."""
+    metadata = filename.endswith(METADATA_SUFFIX)
+    release = filename[: -len(METADATA_SUFFIX)] if metadata else filename
+    rows = backend.session.execute(
+        select(MirrorProject.name, MirrorProject.links).where(
+            MirrorProject.index_id == backend.index.id,
+            MirrorProject.name.in_(_candidates(release)),
+        )
+    ).all()
+    pages = [(name, links or []) for name, links in rows]
+    if not pages and not backend.offline:
+        guess = _likely_project(release)
+        state = backend.page(guess) if guess else None
+        if state is not None:
+            pages = [(state.name, state.links)]
+    for name, links in pages:
+        for link in links:
+            if link.get("filename") != release or url_key(link) != (kind, first, second):
+                continue
+            if not metadata:
+                return name, link
+            core = link.get("core_metadata")
+            if not isinstance(core, dict) or not core:
+                return None
+            return name, {
+                "filename": filename,
+                "url": link["url"] + METADATA_SUFFIX,
+                "hashes": core,
+                "version": link.get("version"),
+            }
+    return None
+
+
+def _candidates(filename: str) -> list[str]:
+    """Every project name a distribution file name can start with."""
+    names = {normalize_name(filename[:i]) for i, c in enumerate(filename) if c == "-" and i}
+    return sorted(names)[:50]
+
+
+def _likely_project(filename: str) -> str | None:
+    if filename.endswith(".whl"):
+        return normalize_name(filename.split("-")[0])
+    for position, char in enumerate(filename[:-1]):
+        if char == "-" and filename[position + 1].isdigit() and position:
+            return normalize_name(filename[:position])
+    return None
+
+
+def _file_meta(project: str, link: dict[str, Any], stored: datetime | None) -> Any:
+    data: dict[str, Any] = {
+        "last_modified": format_datetime(
+            (stored or datetime.now(UTC)).astimezone(UTC), usegmt=True
+        ),
+        "project": project,
+        "version": link.get("version"),
+        "url": safe_url(link["url"]),
+    }
+    found = verifying_hash(link.get("hashes") or {})
+    if found is not None:
+        data["hash_spec"] = f"{found[0]}={found[1]}"
+        data["hashes"] = dict(link["hashes"])
+    return result("releasefilemeta", data)
+
+
+def _forget_row(app: Any, row_id: int) -> None:
+    session = app.sessions(write=True)
+    try:
+        session.execute(delete(MirrorFile).where(MirrorFile.id == row_id))
+        session.info["wrote"] = False
+        session.commit()
+    finally:
+        session.close()

@@ -1,0 +1,120 @@
+"""The legacy upload protocol: what is stored, overwrite rules, docs, registration."""
+
+import hashlib
+
+import pytest
+
+from pyshelf_server.testing import make_sdist, make_wheel
+
+
+@pytest.fixture
+def dev(shelf):
+    shelf.create_index("root/dev")
+    shelf.create_index("root/prod", volatile=False)
+    return shelf
+
+
+def test_upload_answers_exactly_200_with_empty_body(dev):
+    filename, content = make_wheel("pkg", "1.0", summary="A package", requires_python=">=3.9")
+    response = dev.upload("root/dev", filename, content, name="pkg", version="1.0")
+    assert response.status == "200 OK"
+    assert response.body == b""
+    version = dev.json("GET", "/root/dev/pkg/1.0").json["result"]
+    # Metadata comes from the file itself when the form does not send it.
+    assert version["summary"] == "A package"
+    assert version["requires_python"] == ">=3.9"
+    assert version["classifiers"] == []
+    link = version["+links"][0]
+    assert link["href"] == f"http://localhost/root/dev/+f/{hashlib.sha256(content).hexdigest()[:3]}/" \
+        f"{hashlib.sha256(content).hexdigest()[3:16]}/{filename}"
+    assert link["log"][0]["what"] == "upload" and link["log"][0]["who"] == "root"
+
+
+def test_form_metadata_wins_over_missing_file_metadata(dev):
+    filename, content = make_sdist("pkg", "1.0")
+    dev.upload("root/dev", filename, content, name="pkg", version="1.0", summary="from form", license="MIT")
+    version = dev.json("GET", "/root/dev/pkg/1.0").json["result"]
+    assert version["summary"] == "from form"
+    assert version["license"] == "MIT"
+
+
+def test_volatile_index_overwrites_and_logs(dev):
+    filename, content = make_wheel("pkg", "1.0")
+    dev.upload("root/dev", filename, content, name="pkg", version="1.0")
+    _, other = make_wheel("pkg", "1.0", summary="changed")
+    dev.upload("root/dev", filename, other, name="pkg", version="1.0")
+    link = dev.json("GET", "/root/dev/pkg/1.0").json["result"]["+links"][0]
+    assert link["hashes"]["sha256"] == hashlib.sha256(other).hexdigest()
+    assert link["log"][-1]["what"] == "overwrite" and link["log"][-1]["count"] == 1
+    # The old content's URL is gone.
+    old = hashlib.sha256(content).hexdigest()
+    dev.test.get(f"/root/dev/+f/{old[:3]}/{old[3:16]}/{filename}", status=410)
+
+
+def test_non_volatile_accepts_identical_and_refuses_different(dev):
+    filename, content = make_wheel("pkg", "1.0")
+    dev.upload("root/prod", filename, content, name="pkg", version="1.0")
+    response = dev.upload("root/prod", filename, content, name="pkg", version="1.0")
+    assert response.status == "200 Upload of identical file to non volatile index."
+    _, other = make_wheel("pkg", "1.0", summary="different")
+    response = dev.upload("root/prod", filename, other, name="pkg", version="1.0", status=409)
+    assert response.status == f"409 {filename} already exists in non-volatile index"
+
+
+def test_register_creates_version_without_files(dev):
+    dev.test.post("/root/dev/", {":action": "submit", "name": "pkg", "version": "2.0", "summary": "s"},
+                  headers=dev.auth("root"), status=200)
+    assert dev.json("GET", "/root/dev/pkg/2.0").json["result"]["summary"] == "s"
+
+
+def test_doc_upload_uses_latest_version(dev):
+    import io
+    import zipfile
+
+    filename, content = make_wheel("pkg", "1.0")
+    dev.upload("root/dev", filename, content, name="pkg", version="1.0")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as docs:
+        docs.writestr("index.html", "<h1>docs</h1>")
+    dev.test.post("/root/dev/", [(":action", "doc_upload"), ("name", "pkg")],
+                  upload_files=[("content", "pkg-1.0.doc.zip", buffer.getvalue())],
+                  headers=dev.auth("root"), status=200)
+    links = dev.json("GET", "/root/dev/pkg/1.0").json["result"]["+links"]
+    assert [link["rel"] for link in links] == ["releasefile", "doczip"]
+    # Docs are not release files: not on the simple page.
+    assert "doc.zip" not in dev.test.get("/root/dev/+simple/pkg/").text
+
+
+def test_doc_upload_needs_a_zip_and_a_version(dev):
+    response = dev.test.post("/root/dev/", [(":action", "doc_upload"), ("name", "nothing")],
+                             upload_files=[("content", "x.zip", b"PK")], headers=dev.auth("root"), expect_errors=True)
+    assert response.status_int == 400
+    assert "no releases" in response.status
+    dev.upload("root/dev", *make_wheel("pkg", "1.0"), name="pkg", version="1.0")
+    response = dev.test.post("/root/dev/", [(":action", "doc_upload"), ("name", "pkg"), ("version", "1.0")],
+                             upload_files=[("content", "x.zip", b"not a zip")], headers=dev.auth("root"),
+                             expect_errors=True)
+    assert response.status_int == 400
+
+
+def test_core_metadata_is_extracted_from_wheels(dev):
+    filename, content = make_wheel("pkg", "1.0", summary="meta!")
+    dev.upload("root/dev", filename, content, name="pkg", version="1.0")
+    page = dev.test.get("/root/dev/+simple/pkg/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}).json
+    entry = page["files"][0]
+    metadata_url = "/" + entry["url"].replace("../", "") + ".metadata"
+    body = dev.test.get(metadata_url).body
+    assert b"Summary: meta!" in body
+    assert entry["core-metadata"] == {"sha256": hashlib.sha256(body).hexdigest()}
+
+
+def test_digests_are_checked_when_sent(dev):
+    filename, content = make_wheel("pkg", "1.0")
+    response = dev.upload("root/dev", filename, content, name="pkg", version="1.0", sha256_digest="0" * 64, status=400)
+    assert "sha256_digest" in response.status
+    dev.upload("root/dev", filename, content, name="pkg", version="1.0", status=400,
+               blake2_256_digest="0" * 64)
+    dev.upload("root/dev", filename, content, name="pkg", version="1.0",
+               sha256_digest=hashlib.sha256(content).hexdigest(),
+               md5_digest=hashlib.md5(content).hexdigest(),
+               blake2_256_digest=hashlib.blake2b(content, digest_size=32).hexdigest())
