@@ -1,0 +1,222 @@
+"""pyshelf's benchmark, run by hand: ``make bench BENCH_ARGS="--with-devpi --repeat 3"``.
+
+Starts pyshelf (and devpi-server from ``.venv-devpi`` when asked) on fresh server directories,
+fills each with the same 200 projects x 10 versions and a 3,000-version project, then measures
+the scenarios of ``bench/README.md`` one server after the other (never both at once: this is a
+2-core machine).  Prints one table with pyshelf, devpi, the ratio, the target and Python's
+static file server as a reference, and writes everything to ``bench/results/``.
+
+This is not a test: it asserts nothing about timings and is not part of ``make test``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from load import wrk_available  # noqa: E402
+from report import anomalies, table  # noqa: E402
+from scenarios import Bench  # noqa: E402
+from servers import Devpi, Pyshelf, ensure_core_venv, ensure_devpi_venv  # noqa: E402
+
+SCENARIOS = ["startup", "simple", "list", "big", "upload", "static"]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--with-devpi",
+        action="store_true",
+        help="also run devpi-server (creates .venv-devpi when missing)",
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="repetitions; medians are reported")
+    parser.add_argument("--duration", type=float, default=10, help="seconds per load window")
+    parser.add_argument("--projects", type=int, default=200)
+    parser.add_argument(
+        "--versions", type=int, default=10, help="versions per project (wheel + sdist each)"
+    )
+    parser.add_argument("--big-versions", type=int, default=3000)
+    parser.add_argument("--upload-count", type=int, default=400, help="files per upload repetition")
+    parser.add_argument(
+        "--upload-seconds", type=float, default=20, help="time cap per upload repetition"
+    )
+    parser.add_argument(
+        "--upload-workers", type=int, default=8, help="concurrent upload connections"
+    )
+    parser.add_argument("--populate-timeout", type=float, default=1200)
+    parser.add_argument(
+        "--core-only",
+        action="store_true",
+        help="run the pyshelf server from .venv-bench (the server alone, no plugins; "
+        "made on first use) instead of .venv",
+    )
+    parser.add_argument(
+        "--pyshelf-threads", type=int, default=None, help="default: the server's own"
+    )
+    parser.add_argument("--devpi-threads", type=int, default=None, help="default: devpi's own (50)")
+    parser.add_argument(
+        "--scenarios",
+        default=",".join(SCENARIOS),
+        help=f"comma-separated subset of {','.join(SCENARIOS)}",
+    )
+    parser.add_argument(
+        "--tool",
+        choices=["auto", "wrk", "httpx"],
+        default="auto",
+        help="GET load generator (auto: wrk when installed)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="an extra, discarded pass of each pyshelf scenario under py-spy",
+    )
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--keep", action="store_true", help="keep the server directories")
+    args = parser.parse_args(argv)
+    args.scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    unknown = set(args.scenarios) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    return args
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def run_server(
+    kind: type, args: argparse.Namespace, workdir: Path, profiler: object = None
+) -> tuple[dict, dict | None]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    threads = args.pyshelf_threads if kind is Pyshelf else args.devpi_threads
+    server = kind(workdir, threads=threads)
+    bench = Bench(server, args, log, profiler=profiler)
+    log(f"== {server.name} {server.version()}")
+    static = None
+    try:
+        bench.start_fresh()
+        bench.populate()
+        if "big" in args.scenarios:
+            bench.populate_big()
+        if "simple" in args.scenarios:
+            bench.simple_pages()
+        if "list" in args.scenarios:
+            bench.project_list()
+        if "big" in args.scenarios:
+            bench.big_page()
+        if "upload" in args.scenarios:
+            bench.uploads()
+        if "static" in args.scenarios and kind is Pyshelf:
+            static = bench.static_reference(workdir)
+        bench.finish()
+        if "startup" in args.scenarios:
+            bench.fresh_startups(lambda d: kind(d, threads=threads), workdir)
+    finally:
+        server.stop()
+    bench.results["version"] = {"value": None, "text": server.version()}
+    return bench.results, static
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    results_dir = HERE / "results"
+    results_dir.mkdir(exist_ok=True)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    workroot = Path(tempfile.mkdtemp(prefix="pyshelf-bench-"))
+    profiler = None
+    if args.profile:
+        from profiling import Profiler
+
+        profiler = Profiler(results_dir / f"profile-{stamp}")
+    tool = (
+        "wrk"
+        if args.tool == "wrk" or (args.tool == "auto" and wrk_available())
+        else "httpx asyncio loop"
+    )
+    log(
+        f"load tool: {tool}; repeat {args.repeat}; window {args.duration:g} s; "
+        f"{args.projects} projects x {args.versions} versions; work dir {workroot}"
+    )
+    if args.with_devpi and not ensure_devpi_venv(create=True):
+        log("devpi-server could not be installed; running pyshelf alone")
+        args.with_devpi = False
+    if args.core_only:
+        Pyshelf.bin_dir = ensure_core_venv()
+    log(f"pyshelf from {Pyshelf.bin_dir.parent}")
+    try:
+        pyshelf, static = run_server(Pyshelf, args, workroot / "pyshelf", profiler)
+        devpi = run_server(Devpi, args, workroot / "devpi")[0] if args.with_devpi else None
+    finally:
+        if not args.keep:
+            shutil.rmtree(workroot, ignore_errors=True)
+    machine = {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "memory_gb": _memory_gb(),
+    }
+    document = {
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "machine": machine,
+        "tool": tool,
+        "args": {k: v for k, v in vars(args).items() if k != "json"} | {"json": str(args.json)},
+        "pyshelf": pyshelf,
+        "devpi": devpi,
+        "static": static,
+    }
+    text = table(pyshelf, devpi, static)
+    notes = anomalies("pyshelf", pyshelf) + (anomalies("devpi", devpi) if devpi else [])
+    log("")
+    log(
+        f"pyshelf {pyshelf['version']['text']}"
+        + (f" vs devpi-server {devpi['version']['text']}" if devpi else "")
+        + f"; {tool}; medians of {args.repeat}; {machine['cpus']} CPUs, Python {machine['python']}"
+    )
+    log(text)
+    for label, key in (("pyshelf", pyshelf), ("devpi", devpi)):
+        if key and key.get("rss_end_mb"):
+            timeline = ", ".join(
+                f"{name} {kb / 1024:.0f}" for name, kb in key["rss_end_mb"]["timeline_kb"]
+            )
+            log(f"{label} resident MB over the run: {timeline}")
+    for note in notes:
+        log("! " + note)
+    if profiler is not None:
+        from profiling import summarise
+
+        for path in profiler.profiles.values():
+            log("")
+            log(summarise(path))
+    document["notes"] = notes
+    document["markdown"] = table(pyshelf, devpi, static, markdown=True)
+    out = json.dumps(document, indent=2, default=str)
+    (results_dir / f"bench-{stamp}.json").write_text(out)
+    (results_dir / f"bench-{stamp}.md").write_text(document["markdown"] + "\n")
+    if args.json:
+        args.json.write_text(out)
+    log(f"\nresults: {results_dir / f'bench-{stamp}.json'}")
+    return 0
+
+
+def _memory_gb() -> float:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    return 0.0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,313 @@
+"""Start, time, measure and stop the servers under test.
+
+Why a module of its own: every scenario needs the same three things from a server — a fresh
+server directory, the wall-clock time from ``exec`` to the first ``200``, and its resident
+memory — and they must be taken the same way for pyshelf, devpi-server and the static file
+reference, or the ratios mean nothing.  Each server runs as a real subprocess on a free
+loopback port; nothing here ever listens on or talks to anything but 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import http.client
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+MAIN_BIN = REPO / ".venv" / "bin"
+DEVPI_VENV = REPO / ".venv-devpi"
+CORE_VENV = REPO / ".venv-bench"
+ROOT_PASSWORD = "bench-root-password"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def rss_kb(pid: int) -> int:
+    """VmRSS of ``pid`` plus all its descendants, in kB (0 when gone)."""
+    total = 0
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                todo.extend(int(child) for child in task.read_text().split())
+            except OSError:
+                pass
+    return total
+
+
+def wait_for_200(port: int, path: str, deadline: float, process: subprocess.Popen) -> bool:
+    """Poll ``GET path`` every 5 ms with the stdlib client (no import cost on our side)."""
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", path, headers={"Accept": "application/json"})
+            status = conn.getresponse().status
+            conn.close()
+            if status == 200:
+                return True
+        except OSError:
+            pass
+        time.sleep(0.005)
+    return False
+
+
+class Server:
+    """One server process on a loopback port, with its own server directory and log."""
+
+    name = "server"
+    ready_path = "/+api"
+
+    def __init__(self, workdir: Path, *, threads: int | None = None) -> None:
+        self.workdir = Path(workdir)
+        self.serverdir = self.workdir / f"{self.name}-serverdir"
+        self.log_path = self.workdir / f"{self.name}.log"
+        self.threads = threads
+        self.port = 0
+        self.process: subprocess.Popen | None = None
+        self._log = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def init_command(self) -> list[str]:
+        raise NotImplementedError
+
+    def server_command(self) -> list[str]:
+        raise NotImplementedError
+
+    def version(self) -> str:
+        return "?"
+
+    def init(self) -> float:
+        """Create a fresh server directory; returns the seconds it took."""
+        if self.serverdir.exists():
+            shutil.rmtree(self.serverdir)
+        started = time.monotonic()
+        subprocess.run(self.init_command(), check=True, capture_output=True, timeout=300)
+        return time.monotonic() - started
+
+    def start(self, timeout: float = 120) -> float:
+        """Start the server; returns the seconds from exec to the first 200 on ``ready_path``."""
+        self.port = free_port()
+        self._log = open(self.log_path, "ab")
+        started = time.monotonic()
+        self.process = subprocess.Popen(
+            self.server_command(), stdout=self._log, stderr=subprocess.STDOUT, cwd=self.workdir
+        )
+        if not wait_for_200(self.port, self.ready_path, started + timeout, self.process):
+            tail = self.log_path.read_text(errors="replace")[-3000:]
+            self.stop()
+            raise RuntimeError(f"{self.name} did not answer 200 on {self.ready_path}:\n{tail}")
+        return time.monotonic() - started
+
+    def rss_kb(self) -> int:
+        return rss_kb(self.pid) if self.process else 0
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+class Pyshelf(Server):
+    """pyshelf from a venv: ``.venv`` (the server with every plugin installed there) by default,
+    or ``.venv-bench`` (the server alone, see ``ensure_core_venv``)."""
+
+    name = "pyshelf"
+    bin_dir = MAIN_BIN
+
+    def init_command(self) -> list[str]:
+        return [
+            str(self.bin_dir / "pyshelf-init"),
+            "--serverdir",
+            str(self.serverdir),
+            "--root-passwd",
+            ROOT_PASSWORD,
+        ]
+
+    def server_command(self) -> list[str]:
+        command = [
+            str(self.bin_dir / "pyshelf-server"),
+            "--serverdir",
+            str(self.serverdir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
+        if self.threads:
+            command += ["--threads", str(self.threads)]
+        return command
+
+    def version(self) -> str:
+        out = subprocess.run(
+            [
+                str(self.bin_dir / "python"),
+                "-c",
+                "import pyshelf_server; print(pyshelf_server.__version__)",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        return out.stdout.strip() or "?"
+
+
+class Devpi(Server):
+    """devpi-server from the side venv, without the root/pypi mirror (nothing upstream)."""
+
+    name = "devpi"
+
+    def init_command(self) -> list[str]:
+        return [
+            str(DEVPI_VENV / "bin" / "devpi-init"),
+            "--serverdir",
+            str(self.serverdir),
+            "--no-root-pypi",
+            "--root-passwd",
+            ROOT_PASSWORD,
+        ]
+
+    def server_command(self) -> list[str]:
+        command = [
+            str(DEVPI_VENV / "bin" / "devpi-server"),
+            "--serverdir",
+            str(self.serverdir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
+        if self.threads:
+            command += ["--threads", str(self.threads)]
+        return command
+
+    def version(self) -> str:
+        out = subprocess.run(
+            [str(DEVPI_VENV / "bin" / "devpi-server"), "--version"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        return (
+            (out.stdout.strip() or out.stderr.strip()).splitlines()[-1]
+            if out.returncode == 0
+            else "?"
+        )
+
+
+class StaticServer(Server):
+    """The reference point: ``python -m http.server`` (ThreadingHTTPServer, HTTP/1.0) serving
+    a saved copy of a page from disk, under the same path pyshelf serves it at."""
+
+    name = "static"
+    ready_path = "/"
+
+    def __init__(self, workdir: Path) -> None:
+        super().__init__(workdir)
+        self.root = self.workdir / "static-root"
+
+    def save(self, path: str, body: bytes) -> None:
+        target = self.root / path.strip("/") / "index.html"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(body)
+
+    def init(self) -> float:
+        self.root.mkdir(parents=True, exist_ok=True)
+        return 0.0
+
+    def server_command(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "http.server",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+            str(self.root),
+        ]
+
+    def version(self) -> str:
+        return "Python " + sys.version.split()[0] + " http.server"
+
+
+def devpi_available() -> bool:
+    return (DEVPI_VENV / "bin" / "devpi-server").exists()
+
+
+def ensure_devpi_venv(create: bool) -> bool:
+    """Make ``.venv-devpi`` with devpi-server when asked.  The client tests (tests/client/
+    conftest.py) create the same venv: same lock file, same marker, same pin, so whoever comes
+    first installs and the other reuses it."""
+    marker = DEVPI_VENV / ".pyshelf-installed"
+    if devpi_available() and marker.exists():
+        return True
+    if not create:
+        return devpi_available()
+    with open(REPO / ".venv-devpi.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not marker.exists():
+            if not (DEVPI_VENV / "bin" / "python").exists():
+                subprocess.run(["python3", "-m", "venv", str(DEVPI_VENV)], check=True, timeout=300)
+            subprocess.run(
+                [str(DEVPI_VENV / "bin" / "pip"), "install", "-q", "devpi-server>=6.10,<7"],
+                check=True,
+                timeout=900,
+                capture_output=True,
+                env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+            )
+            marker.touch()
+    return devpi_available()
+
+
+def ensure_core_venv() -> Path:
+    """``.venv-bench``: the server package alone (editable), without the plugins other parts
+    of the tree install into ``.venv`` — the core's figures, unaffected by work in progress
+    elsewhere.  Returns its bin directory."""
+    bin_dir = CORE_VENV / "bin"
+    if not (bin_dir / "pyshelf-server").exists():
+        python = shutil.which("python3.11") or shutil.which("python3") or sys.executable
+        subprocess.run([python, "-m", "venv", str(CORE_VENV)], check=True, timeout=300)
+        subprocess.run(
+            [str(bin_dir / "pip"), "install", "-q", "-e", str(REPO / "server")],
+            check=True,
+            timeout=900,
+            capture_output=True,
+            env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+        )
+    return bin_dir
