@@ -65,14 +65,31 @@ def init_main(argv: list[str] | None = None) -> None:
     _add(parser, "--db-url", "", "database URL (default: SQLite in the server directory)")
     parser.add_argument("--root-passwd", default=None, help="password of the root user "
                         "(default: a random one, printed once and stored in SERVERDIR/.root-password)")
+    parser.add_argument("--mirror-url", default=None, help="upstream of the root/pypi mirror "
+                        "(default: the index pip uses here: PIP_INDEX_URL, pip's global.index-url, "
+                        "else pip's built-in default)")
+    parser.add_argument("--no-root-pypi", action="store_true",
+                        help="do not create the root/pypi mirror")
     args = parser.parse_args(argv)
+    mirror_url, web_url_fmt = None, None
+    if not args.no_root_pypi:
+        from .mirror.pipconfig import PipConfigError, pip_index_url, web_url_format
+
+        try:
+            mirror_url = args.mirror_url or pip_index_url()
+        except PipConfigError as error:
+            _fail(str(error))
+        if not mirror_url.startswith(("http://", "https://")):
+            _fail(f"the mirror URL must be an http(s) URL, not {mirror_url!r}; pass --mirror-url")
+        web_url_fmt = web_url_format(mirror_url)
     settings = ServerSettings(serverdir=args.serverdir, db_url=args.db_url or None)
     password = args.root_passwd
     generated = password is None
     if generated:
         password = secrets.token_urlsafe(18)
     try:
-        initialise(settings, root_password=password)
+        initialise(settings, root_password=password, mirror_url=mirror_url,
+                   mirror_web_url_fmt=web_url_fmt)
     except ServerDirError as error:
         _fail(str(error))
     except Exception as error:  # e.g. an unreachable database

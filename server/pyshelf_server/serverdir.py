@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from . import __version__, migrations
 from .db import ServerState, SessionFactory, make_engine, new_token
+from .indexes.models import Index
 from .settings import ServerSettings
 
 
@@ -31,8 +32,18 @@ def read_secret(settings: ServerSettings) -> bytes:
     return settings.secret_file.read_text().strip().encode("ascii")
 
 
-def initialise(settings: ServerSettings, *, root_password: str) -> None:
-    """Create a new server directory. Refuses an existing one."""
+def initialise(
+    settings: ServerSettings,
+    *,
+    root_password: str,
+    mirror_url: str | None = None,
+    mirror_web_url_fmt: str | None = None,
+) -> None:
+    """Create a new server directory. Refuses an existing one.
+
+    With ``mirror_url``, also create ``root/pypi``: a non-volatile mirror of that index, as
+    devpi-init does.
+    """
     if is_initialised(settings):
         raise ServerDirError(f"{settings.serverdir} is already initialised; refusing to overwrite it")
     settings.serverdir.mkdir(parents=True, exist_ok=True)
@@ -57,7 +68,14 @@ def initialise(settings: ServerSettings, *, root_password: str) -> None:
                 raise ServerDirError("the database already holds data; refusing to initialise it")
             from .accounts.services import UserService
 
-            UserService(session).create("root", password=root_password, check_name=False)
+            root = UserService(session).create("root", password=root_password, check_name=False)
+            if mirror_url:
+                options = {"title": "PyPI", "mirror_url": mirror_url}
+                if mirror_web_url_fmt:
+                    options["mirror_web_url_fmt"] = mirror_web_url_fmt
+                session.add(
+                    Index(user=root, name="pypi", type="mirror", volatile=False, options=options)
+                )
             session.commit()
             # A fresh server starts at serial 0, as devpi's does.
             session.execute(ServerState.__table__.update().values(serial=0))

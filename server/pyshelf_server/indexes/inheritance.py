@@ -12,7 +12,7 @@ The rules are devpi's (see the protocol notes, section 11):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Container, Iterable, Iterator
 from typing import Any
 
 from .backends import Link, StageBackend
@@ -127,17 +127,40 @@ class Inheritance:
                 return True
         return False
 
-    def project_lists(self, index: IndexInfo) -> list[tuple[IndexInfo, list[str]]]:
-        """Per stage in order, its project names not listed by an earlier stage."""
+    def project_lists(self, index: IndexInfo) -> list[tuple[IndexInfo, Iterable[str]]]:
+        """Per stage in order, its project names not listed by an earlier stage.
+
+        Small lists are read and sorted now. A backend with ``streams_project_names`` (a
+        mirror: about a million names upstream) hands out a sorted list that stays usable after
+        the request's session is closed; its section is filtered lazily while the answer is
+        streamed, against the names of every earlier section.
+        """
         seen: set[str] = set()
-        sections = []
+        streamed: list[Container[str]] = []
+        sections: list[tuple[IndexInfo, Iterable[str]]] = []
         index_type = self.type_for(index)
         for stage in self.resolution_order(index):
-            names = [
+            backend = self.backend_for(stage)
+            names = backend.project_names()
+            if getattr(backend, "streams_project_names", False):
+                filtered = index_type.filter_projects(index, names)
+                sections.append((stage, _unlisted(filtered, frozenset(seen), tuple(streamed))))
+                streamed.append(names)  # type: ignore[arg-type]
+                continue
+            listed = sorted(
                 n
-                for n in index_type.filter_projects(index, self.backend_for(stage).project_names())
-                if n not in seen
-            ]
-            seen.update(names)
-            sections.append((stage, sorted(names)))
+                for n in index_type.filter_projects(index, names)
+                if n not in seen and not any(n in earlier for earlier in streamed)
+            )
+            seen.update(listed)
+            sections.append((stage, listed))
         return sections
+
+
+def _unlisted(
+    names: Iterable[str], seen: frozenset[str], streamed: tuple[Container[str], ...]
+) -> Iterator[str]:
+    for name in names:
+        if name in seen or any(name in earlier for earlier in streamed):
+            continue
+        yield name

@@ -51,16 +51,15 @@ def _gone_or_missing(request: Any, info: Any, filename: str, prefix: str) -> API
 
 
 def _blob_response(request: Any, sha256: str, filename: str, modified: datetime) -> Response:
-    etag = f'"{sha256}"'
     path = request.registry.pyshelf.files.path(sha256)
-    if etag in request.if_none_match:
+    if sha256 in request.if_none_match:
         response = Response(status=304)
     else:
         try:
             response = FileResponse(str(path), request=request, content_type=_content_type(filename))
         except FileNotFoundError:
             raise APIError(404, "file content is missing from the store") from None
-    response.headers["ETag"] = etag
+    response.headers["ETag"] = f'"{sha256}"'
     response.headers["Cache-Control"] = IMMUTABLE
     response.headers["Last-Modified"] = format_datetime(modified.astimezone(UTC), usegmt=True)
     return response

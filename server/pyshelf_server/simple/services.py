@@ -50,13 +50,20 @@ class SimpleService:
         body = render(project, links, url_prefix)
         # Building may have refreshed a mirror, which changes the tokens: take them again.
         token, fresh_until = inheritance.cache_token(index, project)
+        # Stages may qualify their answer (a mirror serving a stale copy says so).
+        headers: list[tuple[str, str]] = []
+        for stage in inheritance.resolution_order(index):
+            stage_headers = getattr(self.shelf.backend(stage), "page_headers", None)
+            if stage_headers is not None:
+                headers.extend(stage_headers(project).items())
         page = CachedPage(
             body=body,
             content_type=media_type,
-            etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
+            etag=hashlib.sha256(body).hexdigest()[:32],
             token=(config_token, token),
             state_token=state_token,
             fresh_until=fresh_until,
+            headers=tuple(headers),
         )
         self.cache.put(key, page)
         return page
@@ -74,4 +81,4 @@ def _fresh(entry: CachedPage, now: float) -> bool:
 
 
 def page_headers(page: CachedPage) -> dict[str, Any]:
-    return {"ETag": page.etag, "Vary": "Accept, User-Agent"}
+    return {"ETag": f'"{page.etag}"', "Vary": "Accept, User-Agent"}

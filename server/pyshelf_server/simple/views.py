@@ -14,7 +14,7 @@ from ..responses import APIError
 from ..views.helpers import absolute, require, root_url
 from .negotiation import is_installer, simple_format, wants_simple_json
 from .render import HTML_TYPE, JSON_TYPE
-from .services import SimpleService
+from .services import SimpleService, page_headers
 
 RELATIVE_PREFIX = "../../../../"
 
@@ -77,7 +77,7 @@ def project_page(request: Any) -> Response:
     )
     if page is None:
         raise APIError(404, f"no project {normalized!r} on index {index.fullname}")
-    headers = {"ETag": page.etag, "Vary": "Accept, User-Agent", **dict(page.headers)}
+    headers = {**page_headers(page), **dict(page.headers)}
     if page.etag in request.if_none_match:
         response = Response(status=304)
         response.headers.update(headers)
