@@ -6,15 +6,14 @@ from __future__ import annotations
 import hashlib
 import json
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import pytest
-
 from pyshelf_server.testing import Shelf
 
 UPSTREAM = "https://upstream.example/simple/"
 FILES = "https://files.upstream.example/packages/"
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
-PIP_ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.1, text/html;q=0.01"
 
 
 def sha256(data: bytes) -> str:
@@ -46,6 +45,11 @@ class MirrorShelf(Shelf):
 
     def page_json(self, path: str) -> dict[str, Any]:
         return json.loads(self.simple(path).body)
+
+    def download(self, page: str, url: str, *, status: int = 200, **kw: Any) -> Any:
+        """GET the file at ``url`` as given on the simple page at ``page``."""
+        path = urlsplit(urljoin("http://localhost" + page, url)).path
+        return self.test.get(path, status=status, expect_errors=status >= 400, **kw)
 
 
 @pytest.fixture

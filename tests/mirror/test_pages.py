@@ -26,7 +26,8 @@ def test_first_request_fetches_json_and_serves_links(mirror, httpx_mock):
     page = json.loads(response.body)
     [entry] = page["files"]
     digest = sha256(WHEEL)
-    assert entry["url"] == f"../../../../root/pypi/+f/{digest[:3]}/{digest[3:16]}/hello-1.0-py3-none-any.whl"
+    path = f"root/pypi/+f/{digest[:3]}/{digest[3:16]}/hello-1.0-py3-none-any.whl"
+    assert entry["url"] == "../../../../" + path
     assert entry["hashes"] == {"sha256": digest}
     assert entry["requires-python"] == ">=3.8"
     assert page["versions"] == ["1.0"]
@@ -186,13 +187,13 @@ def test_offline_mode_serves_cached_pages_and_lists_only_stored_files(make_app, 
     httpx_mock.add_response(url=PAGE, json=two)
     httpx_mock.add_response(url=FILES + "hello-1.0-py3-none-any.whl", content=WHEEL)
     files = online.page_json("/root/pypi/+simple/hello/")["files"]
-    online.test.get("/root/pypi/+simple/hello/" + files[0]["url"])
+    online.download("/root/pypi/+simple/hello/", files[0]["url"])
     offline = MirrorShelf(make_app(offline_mode=True))
     page = offline.page_json("/root/pypi/+simple/hello/")
     assert [f["filename"] for f in page["files"]] == ["hello-1.0-py3-none-any.whl"]
     offline.simple("/root/pypi/+simple/other/", status=404)
-    assert offline.test.get("/root/pypi/+simple/hello/" + files[0]["url"]).body == WHEEL
-    offline.test.get("/root/pypi/+simple/hello/" + files[1]["url"], status=404)
+    assert offline.download("/root/pypi/+simple/hello/", files[0]["url"]).body == WHEEL
+    offline.download("/root/pypi/+simple/hello/", files[1]["url"], status=404)
 
 
 def test_refresh_forces_a_new_fetch(make_mirror, httpx_mock):
