@@ -7,9 +7,9 @@ from pyshelf_server.testing import make_sdist, make_wheel
 from .conftest import BROWSER
 
 
-def setup_alice(web, description="A *markdown* description."):
+def setup_alice(web):
     web.create_user("alice", title="Alice", description="Builds things")
-    web.create_index("alice/dev", user="alice", password="secret", bases="root/prod" if False else "",
+    web.create_index("alice/dev", user="alice", password="secret",
                      description="Alice's development index")
     return web
 
@@ -125,7 +125,9 @@ def test_version_page_metadata_files_and_downloads(web):
                "Classifier": "Programming Language :: Python :: 3",
                "Project-URL": "Source, https://example.invalid/src"},
     )
-    sdist, content = make_sdist("Fancy_Lib", "1.2.0")
+    # The last upload's metadata wins: the sdist carries the same description.
+    sdist, content = make_sdist("Fancy_Lib", "1.2.0", summary="A fancy library",
+                                description="# Fancy\n\nSome **bold** text.")
     web.upload("alice/dev", sdist, content, name="Fancy_Lib", version="1.2.0", user="alice",
                password="secret")
     href = web.json("GET", "/alice/dev/fancy-lib/1.2.0").json["result"]["+links"][0]["href"]
@@ -136,7 +138,7 @@ def test_version_page_metadata_files_and_downloads(web):
     text = page.text
     assert "A fancy library" in text
     assert "&gt;=3.9" in text
-    print(text); assert "<strong>bold</strong>" in text
+    assert "<strong>bold</strong>" in text
     assert "requests&gt;=2" in text
     assert "Alice Example" in text and "MIT" in text
     assert 'href="https://example.invalid/src"' in text

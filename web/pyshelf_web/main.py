@@ -1,0 +1,166 @@
+"""The plugin: its options, its routes and views, and the server hooks that keep search current.
+
+Registered under the ``pyshelf_server`` entry-point group; ``pyshelf_pyramid_configure`` includes
+this module, which builds the plugin's process-wide state (``registry.pyshelf_web``).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from pyshelf_server import hookimpl
+from pyshelf_server.cli import env_default, env_name
+from pyshelf_server.routes import NAME
+
+from .description import DescriptionCache
+from .docs import DocsLimits, DocStore
+from .predicates import HtmlWanted
+from .search.indexer import REBUILD, Indexer
+from .search.whoosh_index import SearchIndex
+from .templating import STATIC_PREFIX, make_environment
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DOCS_MAX_SIZE = 200 * 1024 * 1024
+
+
+class WebState:
+    """The plugin's process-wide parts, on the registry as ``registry.pyshelf_web``."""
+
+    def __init__(self, app: Any) -> None:
+        options = app.settings.options
+        serverdir = Path(app.settings.serverdir)
+        docs_root = Path(options.get("documentation_path") or serverdir / "docs")
+        max_size = int(options.get("docs_max_size") or DEFAULT_DOCS_MAX_SIZE)
+        self.docs = DocStore(docs_root, limits=DocsLimits(max_total_bytes=max_size))
+        self.search = SearchIndex(serverdir / "search-index")
+        self.search.open()
+        self.indexer = Indexer(
+            app=app, search=self.search, docs=self.docs, marker=serverdir / "search-index.pending"
+        )
+        self.templates = make_environment()
+        self.descriptions = DescriptionCache()
+
+
+# -- server hooks ------------------------------------------------------------------------------
+
+
+@hookimpl
+def pyshelf_add_parser_options(parser: Any) -> None:
+    group = parser.add_argument_group("web (pyshelf-web)")
+    group.add_argument(
+        "--documentation-path",
+        default=env_default("--documentation-path", ""),
+        help="where uploaded docs zips are unpacked "
+        f"[{env_name('--documentation-path')}, default: SERVERDIR/docs]",
+    )
+    group.add_argument(
+        "--docs-max-size",
+        type=int,
+        default=env_default("--docs-max-size", DEFAULT_DOCS_MAX_SIZE),
+        help="largest unpacked size of one docs zip, in bytes "
+        f"[{env_name('--docs-max-size')}, default: %(default)s]",
+    )
+    group.add_argument(
+        "--recreate-search-index",
+        action="store_true",
+        help="rebuild the search index from the database, then exit",
+    )
+
+
+@hookimpl
+def pyshelf_pyramid_configure(config: Any, settings: Any) -> None:
+    config.include("pyshelf_web.main")
+
+
+def includeme(config: Any) -> None:
+    config.registry.pyshelf_web = WebState(config.registry.pyshelf)
+    config.add_view_predicate("html_wanted", HtmlWanted)
+    u, i, p, v = ("{%s:%s}" % (part, NAME) for part in ("user", "index", "project", "version"))  # noqa: UP031
+    factory = "pyshelf_server.resources.IndexContext"
+    config.add_route("web.search", "/+search", factory="pyshelf_server.resources.RootContext")
+    config.add_route("web.search.index", f"/{u}/{i}/+search", factory=factory)
+    # The core's version route matches exactly four segments, so these longer paths are ours.
+    config.add_route("web.doc.raw", f"/{u}/{i}/{p}/{v}/+doc/*path", factory=factory)
+    config.add_route("web.doc.raw.bare", f"/{u}/{i}/{p}/{v}/+doc", factory=factory)
+    config.add_route("web.doc.frame", f"/{u}/{i}/{p}/{v}/+d/*path", factory=factory)
+    config.add_route("web.doc.frame.bare", f"/{u}/{i}/{p}/{v}/+d", factory=factory)
+    # Versioned, so browsers may keep the assets for a long time.
+    month = 86400 * 30
+    config.add_static_view(STATIC_PREFIX.lstrip("/"), "pyshelf_web:static", cache_max_age=month)
+    for module in ("pages", "project", "docs", "search", "status", "errors"):
+        config.scan(f"pyshelf_web.views.{module}")
+
+
+def _web(request_or_registry: Any) -> WebState:
+    registry = getattr(request_or_registry, "registry", request_or_registry)
+    return registry.pyshelf_web
+
+
+@hookimpl
+def pyshelf_cmdline_run(registry: Any) -> int | None:
+    if not registry.pyshelf.settings.options.get("recreate_search_index"):
+        return None
+    web = _web(registry)
+    web.search.recreate()
+    web.indexer.process([REBUILD])
+    print(f"search index recreated: {web.search.doc_count()} documents", file=sys.stdout)
+    return 0
+
+
+@hookimpl
+def pyshelf_server_start(registry: Any) -> None:
+    web = _web(registry)
+    # A new or changed schema, or work left pending by a crash: fill the index from the
+    # database in the background; searching works (on what is there) meanwhile.
+    if web.search.needs_rebuild or web.indexer.interrupted:
+        web.indexer.queue_rebuild()
+    web.indexer.start()
+
+
+@hookimpl
+def pyshelf_server_stop(registry: Any) -> None:
+    _web(registry).indexer.stop()
+
+
+@hookimpl
+def pyshelf_on_upload(request: Any, index: Any, project: str, version: str, file: Any) -> None:
+    _web(request).indexer.queue_project(index.fullname, project)
+
+
+@hookimpl
+def pyshelf_on_docs_upload(request: Any, index: Any, project: str, version: str, file: Any) -> None:
+    _web(request).indexer.queue_project(index.fullname, project)
+
+
+@hookimpl
+def pyshelf_on_push(request: Any, source: Any, target: str, project: str, version: str) -> None:
+    # A push to another server (target is a URL) changes nothing here.
+    if "://" not in target:
+        _web(request).indexer.queue_project(target, project)
+
+
+@hookimpl
+def pyshelf_on_remove(request: Any, index: Any, project: str, version: str | None) -> None:
+    _web(request).indexer.queue_project(index.fullname, project)
+
+
+@hookimpl
+def pyshelf_get_status_info(request: Any) -> dict[str, Any]:
+    indexer = _web(request).indexer
+    return {
+        "metrics": [
+            ["pyshelf_web_search_queue_size", "gauge", indexer.queue_size],
+            ["pyshelf_web_search_errors", "counter", indexer.errors],
+        ],
+        "search-index": {
+            "documents": _web(request).search.doc_count(),
+            "queue": indexer.queue_size,
+            "errors": indexer.errors,
+            "last-error": indexer.last_error,
+            "last-indexed": indexer.last_run,
+        },
+    }

@@ -1,0 +1,35 @@
+"""Which requests get HTML: the ``html_wanted`` view predicate.
+
+devpi-web's rule: a GET or HEAD whose ``Accept`` header does not ask for JSON (neither the API's
+``application/json`` nor PEP 691's simple JSON), from something that is not an installer, is a
+browser (or a person with curl) and gets a page. Everything else keeps the core's JSON and
+simple answers on the same URLs. Views with this predicate have more predicates than the core's,
+so Pyramid tries them first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyshelf_server.simple.negotiation import is_installer, wants_api_json, wants_simple_json
+
+
+def wants_html(request: Any) -> bool:
+    if request.method not in ("GET", "HEAD"):
+        return False
+    if getattr(request, "is_upload", False):
+        return False
+    return not (wants_api_json(request) or wants_simple_json(request) or is_installer(request))
+
+
+class HtmlWanted:
+    def __init__(self, value: bool, config: Any) -> None:
+        self.value = bool(value)
+
+    def text(self) -> str:
+        return f"html_wanted = {self.value}"
+
+    phash = text
+
+    def __call__(self, context: Any, request: Any) -> bool:
+        return wants_html(request) == self.value

@@ -1,0 +1,279 @@
+"""The background indexer: the one thread that writes the search index.
+
+Requests never touch Whoosh for writing. The server's hooks (upload, docs, push, remove) fire
+after their transaction committed and only *queue* the project concerned; this thread reads the
+project's committed state from the database through the index type's ``StageBackend`` and
+replaces its documents. Queued work is coalesced (ten uploads of one project are one update).
+
+A marker file is present while work is queued or running, so a server that died with work
+pending rebuilds the index at its next start instead of silently missing updates.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from pyshelf_server.db import read_state
+from sqlalchemy import func, select
+
+from ..docs import DocsError, DocStore, pages
+from ..versions import newest_first, preferred
+from .whoosh_index import MAX_DESCRIPTION, SearchIndex, joined_name, project_key
+
+log = logging.getLogger(__name__)
+
+REBUILD = ("rebuild",)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        return " ".join(str(v) for v in value)
+    return str(value)
+
+
+def docs_sha256(versions: dict[str, dict[str, Any]]) -> str | None:
+    """The docs zip of the newest version that has one."""
+    for version in newest_first(versions):
+        for link in versions[version].get("+links", []):
+            if link.get("rel") == "doczip" and link.get("hashes", {}).get("sha256"):
+                return link["hashes"]["sha256"]
+    return None
+
+
+def project_document(
+    index_name: str, project: str, versions: dict[str, dict[str, Any]], docs: str | None
+) -> dict[str, Any] | None:
+    if not versions:
+        return None
+    chosen = preferred(versions) or next(iter(versions))
+    meta = versions[chosen]
+    name = _text(meta.get("name")) or project
+    return {
+        "key": project_key(index_name, project),
+        "type": "project",
+        "index": index_name,
+        "project": project,
+        "joined": joined_name(name),
+        "name": name,
+        "summary": _text(meta.get("summary"))[:2000],
+        "description": _text(meta.get("description"))[:MAX_DESCRIPTION],
+        "keywords": _text(meta.get("keywords"))[:2000],
+        "version": chosen,
+        "docs": docs or "",
+    }
+
+
+class Indexer:
+    def __init__(self, *, app: Any, search: SearchIndex, docs: DocStore, marker: Path) -> None:
+        self.app = app
+        self.search = search
+        self.docs = docs
+        self.marker = marker
+        # An ordered set: tasks are ("project", index, name), ("index", index) or REBUILD.
+        self._pending: dict[tuple[str, ...], None] = {}
+        self._busy = False
+        self._cond = threading.Condition()
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+        self.errors = 0
+        # After a failure the marker stays, so the next start rebuilds what may be missing.
+        self.failed = False
+        self.last_error: str | None = None
+        self.last_run: float | None = None
+
+    # -- queueing (any thread) -------------------------------------------------------------
+
+    def queue_project(self, index_name: str, project: str) -> None:
+        self._queue(("project", index_name, project))
+
+    def queue_index(self, index_name: str) -> None:
+        """Re-read a whole index, or drop it from the search index when it no longer exists."""
+        self._queue(("index", index_name))
+
+    def queue_rebuild(self) -> None:
+        self._queue(REBUILD)
+
+    def _queue(self, task: tuple[str, ...]) -> None:
+        with self._cond:
+            if not self._pending and not self._busy:
+                self._mark_dirty(True)
+            self._pending[task] = None
+            self._cond.notify_all()
+        self.start()
+
+    @property
+    def queue_size(self) -> int:
+        with self._cond:
+            return len(self._pending) + (1 if self._busy else 0)
+
+    # -- the thread ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        with self._cond:
+            if self._thread is not None or self._stopped:
+                return
+            self._thread = threading.Thread(
+                target=self._run, name="pyshelf-web-indexer", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Finish the work queued so far, then end the thread."""
+        self.wait_idle(timeout)
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._pending or self._busy:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._thread is None:
+                    return False
+                self._cond.wait(remaining)
+        return True
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._stopped:
+                    self._cond.wait()
+                if self._stopped and not self._pending:
+                    return
+                batch = list(self._pending)
+                self._pending.clear()
+                self._busy = True
+            try:
+                self.process(batch)
+            except Exception as error:  # keep the thread alive; the marker forces a rebuild
+                self.errors += 1
+                self.last_error = f"{type(error).__name__}: {error}"
+                log.exception("search indexing failed")
+                self.failed = True
+            finally:
+                with self._cond:
+                    self._busy = False
+                    if not self._pending and not self.failed:
+                        self._mark_dirty(False)
+                    self._cond.notify_all()
+
+    def _mark_dirty(self, dirty: bool) -> None:
+        try:
+            if dirty:
+                self.marker.parent.mkdir(parents=True, exist_ok=True)
+                self.marker.touch()
+            else:
+                self.marker.unlink(missing_ok=True)
+        except OSError:
+            log.warning("cannot update %s", self.marker)
+
+    @property
+    def interrupted(self) -> bool:
+        """Whether a previous run stopped with work pending."""
+        return self.marker.exists()
+
+    # -- the work (indexer thread, or synchronously for --recreate-search-index) ---------------
+
+    def process(self, batch: Iterable[tuple[str, ...]]) -> None:
+        batch = list(batch)
+        app = self.app
+        session = app.sessions()
+        try:
+            snapshot = app.registry.snapshot(session, read_state(session)[2])
+            writer = self.search.writer()
+            try:
+                if REBUILD in batch:
+                    self._rebuild(writer, session, snapshot)
+                else:
+                    for task in batch:
+                        if task[0] == "project":
+                            self._index_project(writer, session, snapshot, task[1], task[2])
+                        elif task[0] == "index":
+                            self._index_whole(writer, session, snapshot, task[1])
+            except BaseException:
+                writer.cancel()
+                raise
+            self.search.commit(writer, replace_all=REBUILD in batch)
+        finally:
+            session.close()
+        self.search.needs_rebuild = False
+        self.last_run = time.time()
+
+    def _backend(self, session: Any, info: Any) -> Any:
+        return self.app.index_type(info.type).make_backend(
+            session=session, index=info, app=self.app
+        )
+
+    def _names(self, session: Any, info: Any) -> Iterable[str]:
+        backend = self._backend(session, info)
+        if info.is_mirror:
+            # Never the mirror's whole name list: only what was fetched, when it can tell.
+            fetched = getattr(backend, "fetched_project_names", None)
+            return list(fetched()) if fetched is not None else []
+        return list(backend.project_names())
+
+    def _rebuild(self, writer: Any, session: Any, snapshot: Any) -> None:
+        for info in snapshot.by_name.values():
+            for name in self._names(session, info):
+                self._index_project(writer, session, snapshot, info.fullname, name, rebuilding=True)
+
+    def _index_whole(self, writer: Any, session: Any, snapshot: Any, index_name: str) -> None:
+        SearchIndex.remove_index(writer, index_name)
+        info = snapshot.get(index_name)
+        if info is None:
+            return
+        for name in self._names(session, info):
+            self._index_project(writer, session, snapshot, index_name, name, rebuilding=True)
+
+    def _index_project(
+        self,
+        writer: Any,
+        session: Any,
+        snapshot: Any,
+        index_name: str,
+        project: str,
+        *,
+        rebuilding: bool = False,
+    ) -> None:
+        info = snapshot.get(index_name)
+        if info is None:
+            SearchIndex.remove_index(writer, index_name)
+            return
+        versions = self._backend(session, info).versions(project) or {}
+        docs = docs_sha256(versions)
+        previous = None if rebuilding else self.search.stored_docs(index_name, project)
+        doc = project_document(index_name, project, versions, docs)
+        page_list = None
+        if doc is not None and (rebuilding or docs != previous):
+            page_list = self._pages(docs) if docs else []
+        SearchIndex.write_project(writer, index_name, project, doc, page_list)
+        if previous and previous != docs:
+            self._collect_docs(session, previous)
+
+    def _pages(self, sha256: str) -> list[Any]:
+        try:
+            directory = self.docs.ensure(sha256, self.app.files.path(sha256))
+        except (DocsError, OSError) as error:
+            log.warning("cannot unpack docs %s: %s", sha256, error)
+            return []
+        return list(pages(directory))
+
+    def _collect_docs(self, session: Any, sha256: str) -> None:
+        """Remove an unpacked docs tree no stored docs zip refers to any more."""
+        from pyshelf_server.packages.models import File
+
+        used = session.execute(
+            select(func.count(File.id)).where(File.sha256 == sha256)
+        ).scalar_one()
+        if not used:
+            self.docs.remove(sha256)

@@ -1,0 +1,338 @@
+"""The Whoosh index: its schema, writing documents, and ranked, highlighted queries.
+
+Two kinds of documents live in one index:
+
+* ``project``: one per project per index (``user/index``), describing its preferred version
+  (name, summary, description, keywords);
+* ``page``: one per HTML page of the project's newest documentation.
+
+Only the indexer thread writes (see ``indexer.py``); requests only read. The index lives in the
+server directory and survives restarts; a ``schema-version`` file next to it makes a changed
+schema trigger a rebuild instead of a crash.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import shutil
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from whoosh import highlight, index, writing
+from whoosh import query as q
+from whoosh.analysis import LowercaseFilter, RegexTokenizer, StemmingAnalyzer
+from whoosh.fields import ID, STORED, TEXT, Schema
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = "1"
+# Name parts: "Foo.Bar_baz" is found as "foo", "bar" and "baz", whatever the separators.
+NAME_TOKENS = re.compile(r"[A-Za-z0-9]+")
+MAX_DESCRIPTION = 50_000
+
+
+def name_analyzer() -> Any:
+    return RegexTokenizer(NAME_TOKENS.pattern) | LowercaseFilter()
+
+
+def make_schema() -> Schema:
+    prose = StemmingAnalyzer()
+    return Schema(
+        key=ID(unique=True, stored=True),
+        type=ID(stored=True),
+        index=ID(stored=True),
+        project=ID(stored=True),
+        # The name without any separators ("foobarbaz"), so that every spelling matches.
+        joined=ID(),
+        name=TEXT(stored=True, analyzer=name_analyzer()),
+        summary=TEXT(stored=True, analyzer=prose),
+        description=TEXT(stored=True, analyzer=prose),
+        keywords=TEXT(stored=True, analyzer=prose),
+        title=TEXT(stored=True, analyzer=prose),
+        text=TEXT(stored=True, analyzer=prose),
+        version=STORED(),
+        path=STORED(),
+        docs=STORED(),
+    )
+
+
+def joined_name(name: str) -> str:
+    return "".join(NAME_TOKENS.findall(name)).lower()
+
+
+def normalized_name(name: str) -> str:
+    return "-".join(NAME_TOKENS.findall(name)).lower()
+
+
+def project_key(index_name: str, project: str) -> str:
+    return f"project:{index_name}:{project}"
+
+
+def page_key(index_name: str, project: str, path: str) -> str:
+    return f"page:{index_name}:{project}:{path}"
+
+
+class _MarkFormatter(highlight.Formatter):
+    """Matches wrapped in ``<mark>``; everything else HTML-escaped."""
+
+    between = " … "
+
+    def _text(self, text: str) -> str:
+        return html.escape(text, quote=False)
+
+    def format_token(self, text: str, token: Any, replace: bool = False) -> str:
+        return (
+            "<mark>"
+            + html.escape(highlight.get_text(text, token, replace), quote=False)
+            + "</mark>"
+        )
+
+
+@dataclass
+class Match:
+    """One hit: a project in one index, or one of its documentation pages."""
+
+    type: str
+    index: str
+    project: str
+    name: str
+    version: str
+    score: float
+    tier: int
+    summary: str = ""
+    highlights: dict[str, str] = field(default_factory=dict)
+    path: str = ""
+    title: str = ""
+
+
+@dataclass
+class ProjectGroup:
+    """Every hit of one project, in all indexes searched."""
+
+    project: str
+    name: str
+    tier: int
+    score: float
+    matches: list[Match] = field(default_factory=list)
+
+
+class SearchIndex:
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self.schema = make_schema()
+        self._lock = threading.Lock()
+        self._index: Any = None
+        # True when the index was (re)created empty and the indexer must fill it.
+        self.needs_rebuild = False
+
+    # -- opening ---------------------------------------------------------------------------
+
+    def open(self) -> None:
+        marker = self.directory / "schema-version"
+        current = marker.read_text().strip() if marker.exists() else None
+        if current == SCHEMA_VERSION and index.exists_in(str(self.directory)):
+            try:
+                self._index = index.open_dir(str(self.directory))
+                return
+            except Exception:
+                log.exception("search index unreadable; recreating it")
+        self.recreate()
+
+    def recreate(self) -> None:
+        with self._lock:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._index = index.create_in(str(self.directory), self.schema)
+            (self.directory / "schema-version").write_text(SCHEMA_VERSION + "\n")
+            self.needs_rebuild = True
+
+    @property
+    def ix(self) -> Any:
+        if self._index is None:
+            self.open()
+        return self._index
+
+    def doc_count(self) -> int:
+        return self.ix.doc_count()
+
+    # -- writing (indexer thread only) -------------------------------------------------------
+
+    def writer(self) -> Any:
+        # A small memory budget: documents are small and the server must stay lean.
+        return self.ix.writer(limitmb=32)
+
+    @staticmethod
+    def write_project(
+        writer: Any,
+        index_name: str,
+        project: str,
+        doc: dict[str, Any] | None,
+        pages: Iterable[Any] | None,
+    ) -> None:
+        """Replace what the index holds about ``project`` in ``index_name``.
+
+        ``doc`` None removes the project (and its pages). ``pages`` None keeps the pages as
+        they are (the docs did not change); a list replaces them.
+        """
+        if doc is None or pages is not None:
+            writer.delete_by_query(
+                q.And(
+                    [
+                        q.Term("type", "page"),
+                        q.Term("index", index_name),
+                        q.Term("project", project),
+                    ]
+                )
+            )
+        if doc is None:
+            writer.delete_by_term("key", project_key(index_name, project))
+            return
+        writer.update_document(**doc)
+        for page in pages or ():
+            writer.add_document(
+                key=page_key(index_name, project, page.path),
+                type="page",
+                index=index_name,
+                project=project,
+                name=doc["name"],
+                version=doc["version"],
+                title=page.title,
+                text=page.text,
+                path=page.path,
+            )
+
+    @staticmethod
+    def remove_index(writer: Any, index_name: str) -> None:
+        writer.delete_by_term("index", index_name)
+
+    @staticmethod
+    def commit(writer: Any, *, replace_all: bool = False) -> None:
+        writer.commit(mergetype=writing.CLEAR if replace_all else None)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def stored_projects(
+        self, index_name: str, projects: Iterable[str]
+    ) -> dict[str, dict[str, Any]]:
+        """Stored fields of these projects' documents in ``index_name`` (for list pages)."""
+        found: dict[str, dict[str, Any]] = {}
+        with self.ix.searcher() as searcher:
+            for project in projects:
+                fields = searcher.document(key=project_key(index_name, project))
+                if fields:
+                    found[project] = fields
+        return found
+
+    def stored_docs(self, index_name: str, project: str) -> str | None:
+        """The sha256 of the docs zip whose pages are indexed for this project, if any."""
+        with self.ix.searcher() as searcher:
+            fields = searcher.document(key=project_key(index_name, project))
+        return (fields or {}).get("docs")
+
+    def indexes_present(self) -> set[str]:
+        with self.ix.searcher() as searcher:
+            return {term.decode() for term in searcher.lexicon("index")}
+
+    def search(
+        self, text: str, *, indexes: Iterable[str] | None = None, limit: int = 500
+    ) -> list[ProjectGroup]:
+        """Projects matching ``text``, best first, grouped by project.
+
+        Ranking is by tier first, then by Whoosh's BM25F score: the exact name (in any of its
+        spellings), then every query word in the name, then summary or keyword matches, then
+        anything else (descriptions, documentation).
+        """
+        words = NAME_TOKENS.findall(text)
+        if not words:
+            return []
+        query = self._query(text, words)
+        allowed = None
+        if indexes is not None:
+            allowed = q.Or([q.Term("index", name) for name in indexes]) if indexes else None
+            if allowed is None:
+                return []
+        groups: dict[str, ProjectGroup] = {}
+        with self.ix.searcher() as searcher:
+            results = searcher.search(query, limit=limit, filter=allowed, terms=True)
+            results.formatter = _MarkFormatter()
+            results.fragmenter = highlight.ContextFragmenter(maxchars=200, surround=60)
+            for hit in results:
+                match = self._match(hit, text, words)
+                group = groups.get(match.project)
+                if group is None:
+                    group = groups[match.project] = ProjectGroup(
+                        project=match.project, name=match.name, tier=match.tier, score=match.score
+                    )
+                group.matches.append(match)
+                if (match.tier, -match.score) < (group.tier, -group.score):
+                    group.tier, group.score = match.tier, match.score
+        ordered = sorted(groups.values(), key=lambda g: (g.tier, -g.score, g.project))
+        for group in ordered:
+            group.matches.sort(key=lambda m: (m.type != "project", m.tier, -m.score, m.index))
+        return ordered
+
+    def _query(self, text: str, words: list[str]) -> Any:
+        lowered = [w.lower() for w in words]
+        per_word = []
+        for position, word in enumerate(lowered):
+            alternatives: list[Any] = [q.Term("name", word, boost=8.0)]
+            if position == len(lowered) - 1 and len(word) >= 2:
+                # The last word may be unfinished: "reque" finds "requests" by name.
+                alternatives.append(q.Prefix("name", word, boost=2.0))
+            for fieldname, boost in (
+                ("summary", 3.0),
+                ("keywords", 3.0),
+                ("title", 1.5),
+                ("description", 1.0),
+                ("text", 1.0),
+            ):
+                terms = list(self.schema[fieldname].process_text(word, mode="query"))
+                alternatives.extend(q.Term(fieldname, term, boost=boost) for term in terms)
+            per_word.append(q.Or(alternatives))
+        exact = [
+            q.Term("project", normalized_name(text), boost=50.0),
+            q.Term("joined", joined_name(text), boost=30.0),
+        ]
+        return q.Or([*exact, q.And(per_word)])
+
+    @staticmethod
+    def _tier(fields: dict[str, Any], text: str, words: list[str], matched: set[str]) -> int:
+        if fields.get("type") == "project" and (
+            fields.get("project") == normalized_name(text)
+            or joined_name(fields.get("name", "")) == joined_name(text)
+        ):
+            return 0
+        name_words = {w.lower() for w in NAME_TOKENS.findall(fields.get("name", ""))}
+        if fields.get("type") == "project" and all(w.lower() in name_words for w in words):
+            return 1
+        if "summary" in matched or "keywords" in matched:
+            return 2
+        return 3
+
+    def _match(self, hit: Any, text: str, words: list[str]) -> Match:
+        fields = hit.fields()
+        matched = {fieldname for fieldname, _term in (hit.matched_terms() or [])}
+        highlights = {}
+        for fieldname in ("summary", "description", "keywords", "text"):
+            if fieldname in matched and fields.get(fieldname):
+                snippet = hit.highlights(fieldname, top=2)
+                if snippet:
+                    highlights[fieldname] = snippet
+        return Match(
+            type=fields.get("type", "project"),
+            index=fields.get("index", ""),
+            project=fields.get("project", ""),
+            name=fields.get("name", "") or fields.get("project", ""),
+            version=fields.get("version", "") or "",
+            score=float(hit.score or 0.0),
+            tier=self._tier(fields, text, words, matched),
+            summary=fields.get("summary", "") or "",
+            highlights=highlights,
+            path=fields.get("path", "") or "",
+            title=fields.get("title", "") or "",
+        )

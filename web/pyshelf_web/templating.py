@@ -1,0 +1,177 @@
+"""Rendering pages: one Jinja2 environment owned by the plugin, and the headers every page gets.
+
+Autoescaping is on for every template, so metadata, index descriptions and names can never
+inject markup; the only ``Markup`` that reaches a template is sanitised description HTML and
+search highlights that escape everything but their own ``<mark>`` tags.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from pyramid.response import Response
+from pyshelf_server.views.helpers import absolute
+
+from . import __version__
+
+# Pages load only the plugin's own CSS and JS. Images may come from anywhere over HTTPS because
+# long descriptions show badges; nothing may frame the site except the site itself.
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
+    "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-src 'self'; frame-ancestors 'self'"
+)
+STATIC_PREFIX = f"/+static-{__version__}"
+PAGE_HEADERS = {
+    "Content-Security-Policy": PAGE_CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "SAMEORIGIN",
+}
+
+
+def filesize(value: Any) -> str:
+    if value is None:
+        return ""
+    size = float(value)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size < 1024 or unit == "TB":
+            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return str(value)
+
+
+def timestamp(value: Any) -> str:
+    if value is None or value == "":
+        return ""
+    if isinstance(value, int | float):
+        value = datetime.fromtimestamp(value, UTC)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return str(value)
+
+
+def number(value: Any) -> str:
+    try:
+        return f"{int(value):,}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def make_environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("pyshelf_web", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["filesize"] = filesize
+    env.filters["timestamp"] = timestamp
+    env.filters["number"] = number
+    return env
+
+
+class Links:
+    """URLs of the pages, absolute so that ``--outside-url`` and ``X-Outside-Url`` hold."""
+
+    def __init__(self, request: Any) -> None:
+        self.request = request
+
+    def _route(self, name: str, **parts: Any) -> str:
+        return absolute(self.request, self.request.route_path(name, **parts))
+
+    def root(self) -> str:
+        return self._route("root")
+
+    def user(self, user: str) -> str:
+        return self._route("user", user=user, slash="")
+
+    def index(self, fullname: str, **query: Any) -> str:
+        user, index = fullname.split("/", 1)
+        url = self._route("index", user=user, index=index, slash="")
+        return url + ("?" + urlencode(query) if query else "")
+
+    def project(self, fullname: str, project: str) -> str:
+        user, index = fullname.split("/", 1)
+        return self._route("project", user=user, index=index, project=project, slash="")
+
+    def version(self, fullname: str, project: str, version: str) -> str:
+        user, index = fullname.split("/", 1)
+        return self._route(
+            "version", user=user, index=index, project=project, version=version, slash=""
+        )
+
+    def docs(
+        self, fullname: str, project: str, version: str, path: str = "", raw: bool = False
+    ) -> str:
+        user, index = fullname.split("/", 1)
+        return self._route(
+            "web.doc.raw" if raw else "web.doc.frame",
+            user=user,
+            index=index,
+            project=project,
+            version=version,
+            path=path,
+        )
+
+    def file(self, href: str) -> str:
+        return absolute(self.request, href)
+
+    def search(self, index: str | None = None, **query: Any) -> str:
+        if index:
+            user, name = index.split("/", 1)
+            url = self._route("web.search.index", user=user, index=name)
+        else:
+            url = self._route("web.search")
+        return url + ("?" + urlencode(query) if query else "")
+
+    def status(self) -> str:
+        return self._route("status")
+
+    def static(self, path: str) -> str:
+        # Built by hand: Pyramid's static_path would percent-encode the "+" of the prefix.
+        return absolute(self.request, f"{STATIC_PREFIX}/{path}")
+
+
+class Page:
+    """A slice of a long list, for pagination."""
+
+    def __init__(self, items: list[Any], number: int, size: int) -> None:
+        self.total = len(items)
+        self.size = size
+        self.count = max(1, math.ceil(self.total / size))
+        self.number = number
+        self.items = items[(number - 1) * size : number * size]
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.count
+
+
+def render(request: Any, template: str, *, status: int = 200, **context: Any) -> Response:
+    web = request.registry.pyshelf_web
+    body = web.templates.get_template(template).render(
+        request=request,
+        links=Links(request),
+        web_version=__version__,
+        server_version=request.registry.pyshelf.version,
+        **context,
+    )
+    response = Response(
+        body=body.encode("utf-8"), status=status, content_type="text/html", charset="utf-8"
+    )
+    response.headers.update(PAGE_HEADERS)
+    # The same URL answers JSON to the API: caches must keep the two apart.
+    response.vary = ("Accept", "User-Agent")
+    return response

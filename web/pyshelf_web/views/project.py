@@ -1,0 +1,130 @@
+"""``/{user}/{index}/{project}`` and ``/{user}/{index}/{project}/{version}`` as pages."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+from urllib.parse import quote, urlparse
+
+from pyramid.httpexceptions import HTTPFound
+from pyramid.view import view_config
+from pyshelf_server.names import normalize_name
+from pyshelf_server.responses import APIError
+from pyshelf_server.views.helpers import absolute
+
+from ..catalog import download_total, file_rows, project_versions, toxresults
+from ..templating import render
+
+
+def redirect_to_normalized(request: Any) -> None:
+    """devpi answers a project name that is not normalised with a redirect; so do the pages."""
+    project = request.matchdict["project"]
+    normalized = normalize_name(project)
+    if normalized == project:
+        return
+    path = request.path_info.split("/")
+    # /user/index/project[/...]: the project is the fourth element of the split path.
+    path[3] = normalized
+    query = ("?" + request.query_string) if request.query_string else ""
+    raise HTTPFound(location=absolute(request, quote("/".join(path), safe="/@+")) + query)
+
+
+def versions_or_404(request: Any) -> tuple[Any, str, list[Any]]:
+    redirect_to_normalized(request)
+    info = request.context.index
+    project = request.matchdict["project"]
+    entries = project_versions(request, info, project)
+    if entries is None:
+        raise APIError(404, f"no project {project!r}")
+    return info, project, entries
+
+
+@view_config(route_name="project", request_method=("GET", "HEAD"), html_wanted=True)
+def project_page(request: Any) -> Any:
+    info, project, entries = versions_or_404(request)
+    display = entries[0].data.get("name") if entries else project
+    return render(
+        request,
+        "project.html",
+        index=info,
+        project=project,
+        display=display or project,
+        entries=entries,
+        downloads=download_total(request, entries),
+        latest=entries[0] if entries else None,
+    )
+
+
+def web_url(value: Any) -> str | None:
+    """A URL from metadata, only when it is http(s): ``javascript:`` and friends never become
+    links."""
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    return value if urlparse(value).scheme in ("http", "https") else None
+
+
+def project_urls(data: dict[str, Any]) -> list[tuple[str, str | None, str]]:
+    """(label, URL or None, original text) for the home page, download URL and Project-URLs."""
+    found = []
+    if data.get("home_page"):
+        found.append(("Homepage", web_url(data["home_page"]), str(data["home_page"])))
+    if data.get("download_url"):
+        found.append(("Download", web_url(data["download_url"]), str(data["download_url"])))
+    for entry in data.get("project_urls") or []:
+        label, _, url = str(entry).partition(",")
+        if not url:
+            label, url = "URL", label
+        found.append((label.strip() or "URL", web_url(url), url.strip()))
+    return found
+
+
+def classifier_groups(classifiers: Any) -> OrderedDict[str, list[str]]:
+    groups: OrderedDict[str, list[str]] = OrderedDict()
+    for classifier in sorted(str(c) for c in classifiers or []):
+        head, _, rest = classifier.partition(" :: ")
+        groups.setdefault(head, []).append(rest or head)
+    return groups
+
+
+@view_config(route_name="version", request_method=("GET", "HEAD"), html_wanted=True)
+def version_page(request: Any) -> Any:
+    info, project, entries = versions_or_404(request)
+    version = request.matchdict["version"]
+    entry = next((e for e in entries if e.version == version), None)
+    if entry is None:
+        raise APIError(404, f"The version {version} of project {project} does not exist.")
+    data = entry.data
+    links = entry.release_links
+    rows = file_rows(request, links)
+    files = []
+    for link in links:
+        row = rows.get(link["href"])
+        files.append(
+            {
+                "link": link,
+                "row": row,
+                "filename": link["href"].rsplit("/", 1)[-1],
+                "sha256": (link.get("hashes") or {}).get("sha256", ""),
+                "toxresults": toxresults(request, data, link["href"]),
+            }
+        )
+    web = request.registry.pyshelf_web
+    return render(
+        request,
+        "version.html",
+        index=info,
+        project=project,
+        entry=entry,
+        data=data,
+        display=data.get("name") or project,
+        files=files,
+        downloads=sum((f["row"].download_count or 0) for f in files if f["row"] is not None),
+        description=web.descriptions.render(
+            str(data.get("description") or ""), str(data.get("description_content_type") or "")
+        ),
+        urls=project_urls(data),
+        classifiers=classifier_groups(data.get("classifiers")),
+        requires_dist=[str(r) for r in data.get("requires_dist") or []],
+        other_versions=[e.version for e in entries[:12]],
+    )

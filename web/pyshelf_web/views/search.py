@@ -1,0 +1,74 @@
+"""``/+search?query=…`` over every index, ``/{user}/{index}/+search`` within one index (and the
+indexes it inherits from).
+
+Whoosh holds the hosted projects (and fetched mirrored ones); a mirror's full name list is never
+put into Whoosh. Instead, names are looked up by prefix on the mirror's own stored list, when
+its backend offers ``project_names_with_prefix(prefix, limit)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.view import view_config
+
+from ..search.whoosh_index import normalized_name
+from ..templating import Page, render
+from . import page_number
+
+GROUPS_PER_PAGE = 20
+MAX_QUERY = 200
+MIRROR_NAMES = 20
+
+
+def _mirror_names(request: Any, mirrors: list[Any], text: str) -> list[tuple[str, str]]:
+    prefix = normalized_name(text)
+    found: list[tuple[str, str]] = []
+    if not prefix:
+        return found
+    for info in mirrors:
+        lookup = getattr(request.shelf.backend(info), "project_names_with_prefix", None)
+        if lookup is None:
+            continue
+        found.extend((info.fullname, name) for name in lookup(prefix, MIRROR_NAMES))
+    return found[:MIRROR_NAMES]
+
+
+def _search(request: Any, scope: Any) -> Any:
+    text = request.GET.get("query", "").strip()[:MAX_QUERY]
+    number = page_number(request)
+    snapshot = request.shelf.snapshot
+    if scope is None:
+        indexes = None
+        mirrors = [i for i in snapshot.by_name.values() if i.is_mirror]
+    else:
+        order = request.shelf.inheritance.resolution_order(scope)
+        indexes = [i.fullname for i in order]
+        mirrors = [i for i in order if i.is_mirror]
+    groups = request.registry.pyshelf_web.search.search(text, indexes=indexes) if text else []
+    # An index deleted since it was indexed: hide its hits now, and let the indexer drop them.
+    for group in groups:
+        gone = {m.index for m in group.matches if snapshot.get(m.index) is None}
+        for name in gone:
+            request.registry.pyshelf_web.indexer.queue_index(name)
+        group.matches = [m for m in group.matches if m.index not in gone]
+    groups = [g for g in groups if g.matches]
+    page = Page(groups, number, GROUPS_PER_PAGE)
+    return render(
+        request,
+        "search.html",
+        query=text,
+        scope=scope,
+        page=page,
+        mirror_names=_mirror_names(request, mirrors, text) if text and number == 1 else [],
+    )
+
+
+@view_config(route_name="web.search", request_method=("GET", "HEAD"), html_wanted=True)
+def search_all(request: Any) -> Any:
+    return _search(request, None)
+
+
+@view_config(route_name="web.search.index", request_method=("GET", "HEAD"), html_wanted=True)
+def search_index(request: Any) -> Any:
+    return _search(request, request.context.index)
