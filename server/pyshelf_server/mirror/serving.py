@@ -14,7 +14,8 @@ from sqlalchemy import delete, select
 from ..names import normalize_name
 from ..responses import APIError, result
 from ..simple.negotiation import wants_api_json
-from .files import STREAM_AFTER, FileRecord, record_file, stored_response, streamed_response
+from . import files
+from .files import FileRecord, record_file, stored_response, streamed_response
 from .links import METADATA_SUFFIX, file_key, url_key, verifying_hash
 from .models import MirrorFile, MirrorProject
 from .upstream import safe_url
@@ -68,7 +69,8 @@ def serve_file(backend: Any, request: Any, first: str, second: str, filename: st
     limit = float(app.settings.request_timeout) * 2 + 10
     download.wait(lambda: download.answered, limit)
     # HEAD (uv asks before downloading) waits for the whole file so its headers are final.
-    download.wait(lambda: download.finished, limit if request.method == "HEAD" else STREAM_AFTER)
+    wait = limit if request.method == "HEAD" else files.STREAM_AFTER
+    download.wait(lambda: download.finished, wait)
     handle = download.reader()
     if handle is None:
         if download.error is not None:

@@ -1,0 +1,250 @@
+"""Mirrored files: downloaded once, verified, stored; served from disk afterwards."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+import pytest
+
+from .conftest import FILES, UPSTREAM, file_entry, json_page, sha256
+
+PAGE = UPSTREAM + "hello/"
+WHEEL_NAME = "hello-1.0-py3-none-any.whl"
+WHEEL = b"wheel bytes " * 1000
+SIMPLE = "/root/dev/+simple/hello/"
+
+
+def serve_page(httpx_mock, *entries):
+    httpx_mock.add_response(url=PAGE, json=json_page("hello", list(entries)), is_reusable=True)
+
+
+def file_url(mirror, filename=WHEEL_NAME):
+    for entry in mirror.page_json(SIMPLE)["files"]:
+        if entry["filename"] == filename:
+            return entry["url"]
+    raise AssertionError(f"{filename} not listed")
+
+
+def blobs(app_dir):
+    return sorted(p.name for p in (app_dir / "files").rglob("*") if p.is_file())
+
+
+def test_first_download_stores_the_file_and_later_ones_come_from_disk(mirror, httpx_mock):
+    serve_page(httpx_mock, file_entry(WHEEL_NAME, WHEEL))
+    httpx_mock.add_response(url=FILES + WHEEL_NAME, content=WHEEL)
+    url = file_url(mirror)
+    first = mirror.download(SIMPLE, url)
+    assert first.body == WHEEL
+    second = mirror.download(SIMPLE, url)
+    assert second.body == WHEEL
+    assert second.headers["Cache-Control"] == "max-age=365000000, immutable, public"
+    assert second.headers["Content-Type"] == "application/octet-stream"
+    file_requests = [r for r in httpx_mock.get_requests() if r.url == FILES + WHEEL_NAME]
+    assert len(file_requests) == 1
+    assert file_requests[0].headers["Accept-Encoding"] == "identity"
+
+
+def test_hash_mismatch_keeps_nothing_and_answers_502(mirror, httpx_mock, tmp_path):
+    serve_page(httpx_mock, file_entry(WHEEL_NAME, WHEEL))
+    httpx_mock.add_response(url=FILES + WHEEL_NAME, content=b"tampered", is_reusable=True)
+    url = file_url(mirror)
+    before = blobs(tmp_path / "server")
+    response = mirror.download(SIMPLE, url, status=502)
+    assert "does not match its sha256" in response.json["message"]
+    assert blobs(tmp_path / "server") == before
+    # Nothing was kept: the next request tries again (and fails again).
+    mirror.download(SIMPLE, url, status=502)
+
+
+def test_broken_transfer_keeps_nothing_and_answers_502(mirror, httpx_mock, tmp_path):
+    serve_page(httpx_mock, file_entry(WHEEL_NAME, WHEEL))
+
+    def broken(request):
+        def body():
+            yield WHEEL[:100]
+            raise httpx.ReadError("connection reset by peer")
+
+        return httpx.Response(200, headers={"Content-Length": str(len(WHEEL))},
+                              stream=_Stream(body()))
+
+    httpx_mock.add_callback(broken, url=FILES + WHEEL_NAME)
+    url = file_url(mirror)
+    before = blobs(tmp_path / "server")
+    response = mirror.download(SIMPLE, url, status=502)
+    assert "broke off" in response.json["message"]
+    assert blobs(tmp_path / "server") == before
+    assert not list((tmp_path / "server" / "files" / "tmp").iterdir())
+
+
+def test_short_body_without_hash_is_a_broken_transfer(mirror, httpx_mock):
+    serve_page(httpx_mock, {"filename": "hello-1.0.tar.gz", "url": FILES + "hello-1.0.tar.gz",
+                            "hashes": {}})
+    httpx_mock.add_response(url=FILES + "hello-1.0.tar.gz", content=b"short",
+                            headers={"Content-Length": "999"})
+    url = file_url(mirror, "hello-1.0.tar.gz")
+    assert "/+e/" in url
+    response = mirror.download(SIMPLE, url, status=502)
+    assert "5 of 999 bytes" in response.json["message"]
+
+
+class _Stream(httpx.SyncByteStream):
+    def __init__(self, chunks):
+        self.chunks = chunks
+
+    def __iter__(self):
+        yield from self.chunks
+
+
+def test_concurrent_first_requests_cause_one_download(mirror, httpx_mock):
+    serve_page(httpx_mock, file_entry(WHEEL_NAME, WHEEL))
+    calls = []
+
+    def slow(request):
+        calls.append(request)
+        time.sleep(0.5)
+        return httpx.Response(200, content=WHEEL)
+
+    httpx_mock.add_callback(slow, url=FILES + WHEEL_NAME, is_reusable=True)
+    url = file_url(mirror)
+    results = []
+
+    def fetch():
+        results.append(mirror.download(SIMPLE, url).body)
+
+    threads = [threading.Thread(target=fetch) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert results == [WHEEL] * 6
+    assert len(calls) == 1
+
+
+def test_slow_download_is_streamed_and_last_byte_waits_for_verification(
+    mirror, httpx_mock, monkeypatch
+):
+    from pyshelf_server.mirror import files
+
+    monkeypatch.setattr(files, "STREAM_AFTER", 0.05)
+    serve_page(httpx_mock, file_entry(WHEEL_NAME, WHEEL))
+
+    def slow(request):
+        def body():
+            for start in range(0, len(WHEEL), 3000):
+                time.sleep(0.05)
+                yield WHEEL[start:start + 3000]
+
+        return httpx.Response(200, headers={"Content-Length": str(len(WHEEL)),
+                                            "Content-Type": "application/x-wheel"},
+                              stream=_Stream(body()))
+
+    httpx_mock.add_callback(slow, url=FILES + WHEEL_NAME)
+    response = mirror.download(SIMPLE, file_url(mirror))
+    assert response.body == WHEEL
+    assert response.headers["X-Accel-Buffering"] == "no"
+    assert response.headers["Content-Type"] == "application/x-wheel"
+    assert "Cache-Control" not in response.headers
+
+
+def test_streamed_download_with_wrong_hash_is_cut_short(mirror, httpx_mock, monkeypatch):
+    from pyshelf_server.mirror import files
+
+    monkeypatch.setattr(files, "STREAM_AFTER", 0.05)
+    serve_page(httpx_mock, file_entry(WHEEL_NAME, WHEEL))
+    tampered = b"X" * len(WHEEL)
+
+    def slow(request):
+        def body():
+            for start in range(0, len(tampered), 3000):
+                time.sleep(0.05)
+                yield tampered[start:start + 3000]
+
+        return httpx.Response(200, stream=_Stream(body()))
+
+    httpx_mock.add_callback(slow, url=FILES + WHEEL_NAME)
+    with pytest.raises(files.DownloadFailed):
+        mirror.download(SIMPLE, file_url(mirror))
+
+
+def test_head_waits_for_the_download(mirror, httpx_mock):
+    serve_page(httpx_mock, file_entry(WHEEL_NAME, WHEEL))
+    httpx_mock.add_response(url=FILES + WHEEL_NAME, content=WHEEL)
+    url = file_url(mirror)
+    from urllib.parse import urljoin, urlsplit
+
+    path = urlsplit(urljoin("http://localhost" + SIMPLE, url)).path
+    head = mirror.test.head(path)
+    assert head.headers["Content-Length"] == str(len(WHEEL))
+    assert mirror.download(SIMPLE, url).body == WHEEL
+
+
+def test_core_metadata_is_fetched_verified_and_cached(mirror, httpx_mock):
+    metadata = b"Metadata-Version: 2.1\nName: hello\nVersion: 1.0\n"
+    serve_page(httpx_mock, file_entry(WHEEL_NAME, WHEEL,
+                                      **{"core-metadata": {"sha256": sha256(metadata)}}))
+    httpx_mock.add_response(url=FILES + WHEEL_NAME + ".metadata", content=metadata)
+    url = file_url(mirror)
+    for _ in range(2):
+        response = mirror.download(SIMPLE, url + ".metadata")
+        assert response.body == metadata
+        assert response.headers["Content-Type"].startswith("text/plain")
+
+
+def test_wrong_core_metadata_is_a_502(mirror, httpx_mock):
+    serve_page(httpx_mock, file_entry(WHEEL_NAME, WHEEL, **{"core-metadata": {"sha256": "0" * 64}}))
+    httpx_mock.add_response(url=FILES + WHEEL_NAME + ".metadata", content=b"other")
+    mirror.download(SIMPLE, file_url(mirror) + ".metadata", status=502)
+
+
+def test_unknown_file_and_wrong_hash_path_are_404(mirror, httpx_mock):
+    serve_page(httpx_mock, file_entry(WHEEL_NAME, WHEEL))
+    url = file_url(mirror)
+    mirror.download(SIMPLE, url.replace(WHEEL_NAME, "hello-9.9-py3-none-any.whl"), status=404)
+    digest = sha256(WHEEL)
+    mirror.download(SIMPLE, url.replace(digest[3:16], "0" * 13), status=404)
+
+
+def test_file_requested_before_its_page_fetches_the_page(mirror, httpx_mock):
+    serve_page(httpx_mock, file_entry(WHEEL_NAME, WHEEL))
+    httpx_mock.add_response(url=FILES + WHEEL_NAME, content=WHEEL)
+    digest = sha256(WHEEL)
+    path = f"/root/pypi/+f/{digest[:3]}/{digest[3:16]}/{WHEEL_NAME}"
+    assert mirror.test.get(path).body == WHEEL
+
+
+def test_use_external_urls_redirects_uncached_files(make_mirror, httpx_mock):
+    mirror = make_mirror(mirror_use_external_urls=True)
+    serve_page(httpx_mock, file_entry(WHEEL_NAME, WHEEL))
+    response = mirror.download(SIMPLE, file_url(mirror), status=302)
+    assert response.headers["Location"] == FILES + WHEEL_NAME
+
+
+def test_releasefilemeta_json_names_the_upstream_url(mirror, httpx_mock):
+    serve_page(httpx_mock, file_entry(WHEEL_NAME, WHEEL))
+    response = mirror.download(SIMPLE, file_url(mirror), headers={"Accept": "application/json"})
+    meta = response.json["result"]
+    assert response.json["type"] == "releasefilemeta"
+    assert meta["url"] == FILES + WHEEL_NAME
+    assert meta["hashes"] == {"sha256": sha256(WHEEL)}
+    assert meta["version"] == "1.0"
+
+
+def test_removing_a_mirrored_project_drops_page_and_files(mirror, httpx_mock, tmp_path):
+    serve_page(httpx_mock, file_entry(WHEEL_NAME, WHEEL))
+    httpx_mock.add_response(url=FILES + WHEEL_NAME, content=WHEEL, is_reusable=True)
+    url = file_url(mirror)
+    mirror.download(SIMPLE, url)
+    assert sha256(WHEEL) in blobs(tmp_path / "server")
+    mirror.json("DELETE", "/root/pypi/hello", user="root", status=200)
+    assert sha256(WHEEL) not in blobs(tmp_path / "server")
+    mirror.json("DELETE", "/root/pypi/hello", user="root", status=404)
+    # The next request fetches page and file again.
+    assert mirror.download(SIMPLE, file_url(mirror)).body == WHEEL
+    assert len([r for r in httpx_mock.get_requests() if r.url == PAGE]) == 2
+
+
+def test_only_root_or_owner_may_remove_mirrored_projects(mirror, httpx_mock):
+    mirror.create_user("alice")
+    mirror.json("DELETE", "/root/pypi/hello", user="alice", password="secret", status=403)
