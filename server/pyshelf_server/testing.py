@@ -208,7 +208,7 @@ def make_app(tmp_path: Path) -> Iterator[Any]:
         from .db import make_engine
         from .plugins import make_plugin_manager
 
-        settings = make_settings(tmp_path / "server", **overrides)
+        settings = make_settings(tmp_path / "app-serverdir", **overrides)
         engine = make_engine(settings.database_url)
         engines.append(engine)
         pm = make_plugin_manager(load_entry_points=load_entry_points, extra=list(plugins))

@@ -1,0 +1,69 @@
+"""pyshelf-init and pyshelf-server as commands: set-up, refusals, schema versions."""
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+BIN = Path(sys.executable).parent
+
+
+def run(*args, **kw):
+    return subprocess.run([str(BIN / args[0]), *args[1:]], capture_output=True, text=True, timeout=60, **kw)
+
+
+def test_init_generates_and_stores_a_root_password(tmp_path):
+    serverdir = tmp_path / "server"
+    result = run("pyshelf-init", "--serverdir", str(serverdir))
+    assert result.returncode == 0, result.stderr
+    stored = serverdir / ".root-password"
+    password = stored.read_text().strip()
+    assert len(password) >= 20 and password in result.stdout
+    assert stat.S_IMODE(os.stat(stored).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(serverdir / ".secret").st_mode) == 0o600
+
+
+def test_init_refuses_an_existing_server_directory(tmp_path):
+    serverdir = tmp_path / "server"
+    assert run("pyshelf-init", "--serverdir", str(serverdir), "--root-passwd", "x").returncode == 0
+    secret = (serverdir / ".secret").read_text()
+    result = run("pyshelf-init", "--serverdir", str(serverdir), "--root-passwd", "y")
+    assert result.returncode != 0
+    assert "already initialised" in result.stderr and "Traceback" not in result.stderr
+    assert (serverdir / ".secret").read_text() == secret
+
+
+def test_server_on_a_new_directory_says_to_run_init(tmp_path):
+    result = run("pyshelf-server", "--serverdir", str(tmp_path / "nothing"), "--port", "0")
+    assert result.returncode != 0
+    assert "pyshelf-init" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_server_refuses_a_newer_schema_and_migrates_an_older_one(tmp_path):
+    serverdir = tmp_path / "server"
+    assert run("pyshelf-init", "--serverdir", str(serverdir), "--root-passwd", "x").returncode == 0
+    engine = create_engine(f"sqlite:///{serverdir / 'pyshelf.sqlite3'}")
+    with engine.begin() as conn:
+        head = conn.execute(text("select version_num from alembic_version")).scalar_one()
+        conn.execute(text("update alembic_version set version_num = 'ffffffff'"))
+    result = run("pyshelf-server", "--serverdir", str(serverdir), "--port", "0")
+    assert result.returncode != 0 and "newer" in result.stderr
+
+    # An older schema: pretend the database is at the first revision and not yet at head.
+    with engine.begin() as conn:
+        conn.execute(text("update alembic_version set version_num = :v"), {"v": head})
+    if head != "0001":
+        with engine.begin() as conn:
+            conn.execute(text("update alembic_version set version_num = '0001'"))
+        result = run("pyshelf-server", "--serverdir", str(serverdir), "--port", "0")
+        assert result.returncode != 0 and "--migrate" in result.stderr
+    engine.dispose()
+
+
+def test_version_lists_plugins():
+    result = run("pyshelf-server", "--version")
+    assert result.returncode == 0
+    assert result.stdout.startswith("pyshelf-server ")

@@ -1,0 +1,134 @@
+"""A tiny plugin that uses every hook, proving the server calls each of them."""
+
+import argparse
+
+from pyramid.response import Response
+
+from pyshelf_server import hookimpl
+from pyshelf_server.cli import server_parser, settings_from_args
+from pyshelf_server.indexes.backends import Link
+from pyshelf_server.plugins import make_plugin_manager
+from pyshelf_server.testing import Shelf, make_wheel
+
+
+class RecordingPlugin:
+    def __init__(self):
+        self.calls = []
+
+    @hookimpl
+    def pyshelf_add_parser_options(self, parser):
+        parser.add_argument("--recording-flag", default="off")
+
+    @hookimpl
+    def pyshelf_pyramid_configure(self, config, settings):
+        self.calls.append("configure")
+        config.add_route("recording.hello", "/+recording")
+        config.add_view(lambda request: Response("hello from a plugin"), route_name="recording.hello")
+
+    @hookimpl
+    def pyshelf_indexconfig_defaults(self, index_type):
+        return {"uploadtrigger_recording": None} if index_type == "stage" else None
+
+    @hookimpl
+    def pyshelf_on_upload(self, request, index, project, version, file):
+        self.calls.append(("upload", index.fullname, project, version, file.filename))
+        return "the recorder failed on purpose" if project == "failing" else None
+
+    @hookimpl
+    def pyshelf_on_docs_upload(self, index, project, version):
+        self.calls.append(("docs", index.fullname, project, version))
+
+    @hookimpl
+    def pyshelf_on_push(self, source, target, project, version):
+        self.calls.append(("push", source.fullname, target, project, version))
+
+    @hookimpl
+    def pyshelf_on_remove(self, index, project, version):
+        self.calls.append(("remove", index.fullname, project, version))
+
+    @hookimpl
+    def pyshelf_simple_extra_links(self, index, project):
+        return [Link(filename=f"{project}-extra.tar.gz", path="elsewhere/extra.tar.gz", hashes={}, stage="plugin")]
+
+    @hookimpl
+    def pyshelf_authcheck(self, request, identity):
+        if request.path == "/+locked" and identity is None:
+            return Response("locked", status=401)
+        return None
+
+    @hookimpl
+    def pyshelf_permits(self, request, context, permission, identity):
+        # Nobody may read the index named "secret" except root.
+        index = getattr(context, "_index", None)
+        if permission == "pkg_read" and index is not None and index.name == "secret":
+            return identity is not None and identity.username == "root"
+        return None
+
+    @hookimpl
+    def pyshelf_get_status_info(self, request):
+        return {"recording": "yes", "metrics": [["recording_calls", "counter", len(self.calls)]]}
+
+
+def test_every_hook_is_called(make_app):
+    plugin = RecordingPlugin()
+    shelf = Shelf(make_app(plugins=[plugin]))
+    assert "configure" in plugin.calls
+    assert shelf.test.get("/+recording").text == "hello from a plugin"
+
+    config = shelf.create_index("root/dev").json["result"]
+    assert config["uploadtrigger_recording"] is None
+    shelf.json("PATCH", "/root/dev", ["uploadtrigger_recording=http://ci.example/job"], user="root")
+
+    shelf.upload("root/dev", *make_wheel("pkg", "1.0"), name="pkg", version="1.0")
+    assert ("upload", "root/dev", "pkg", "1.0", "pkg-1.0-py3-none-any.whl") in plugin.calls
+    response = shelf.upload("root/dev", *make_wheel("failing", "1.0"), name="failing", version="1.0")
+    assert response.status == "200 OK, but a trigger plugin failed: the recorder failed on purpose"
+
+    import io
+    import zipfile
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as docs:
+        docs.writestr("index.html", "docs")
+    shelf.test.post("/root/dev/", [(":action", "doc_upload"), ("name", "pkg"), ("version", "1.0")],
+                    upload_files=[("content", "pkg-1.0.doc.zip", buffer.getvalue())], headers=shelf.auth("root"))
+    assert ("docs", "root/dev", "pkg", "1.0") in plugin.calls
+
+    shelf.create_index("root/prod")
+    shelf.json("PUSH", "/root/dev", {"name": "pkg", "version": "1.0", "targetindex": "root/prod"}, user="root")
+    assert ("push", "root/dev", "root/prod", "pkg", "1.0") in plugin.calls
+
+    assert "pkg-extra.tar.gz" in shelf.test.get("/root/dev/+simple/pkg/").text
+
+    shelf.json("DELETE", "/root/dev/pkg/1.0", user="root")
+    assert ("remove", "root/dev", "pkg", "1.0") in plugin.calls
+
+    shelf.test.get("/+locked", status=401)
+
+    shelf.create_index("root/secret")
+    shelf.upload("root/secret", *make_wheel("hidden", "1.0"), name="hidden", version="1.0")
+    shelf.test.get("/root/secret/+simple/hidden/", status=401)
+    shelf.test.get("/root/secret/+simple/hidden/", headers=shelf.auth("root"), status=200)
+
+    status = shelf.json("GET", "/+status").json["result"]
+    assert status["recording"] == "yes"
+    assert status["metrics"][0][0] == "recording_calls"
+
+
+def test_plugin_options_reach_the_settings():
+    plugin = RecordingPlugin()
+    pm = make_plugin_manager(load_entry_points=False, extra=[plugin])
+    args = server_parser(pm).parse_args(["--recording-flag", "on", "--port", "4000"])
+    settings = settings_from_args(args)
+    assert settings.options["recording_flag"] == "on"
+    assert settings.port == 4000
+
+
+def test_environment_provides_option_defaults(monkeypatch):
+    monkeypatch.setenv("PYSHELF_PORT", "4321")
+    monkeypatch.setenv("PYSHELF_OFFLINE_MODE", "yes")
+    pm = make_plugin_manager(load_entry_points=False)
+    settings = settings_from_args(server_parser(pm).parse_args([]))
+    assert settings.port == 4321 and settings.offline_mode is True
+    settings = settings_from_args(server_parser(pm).parse_args(["--port", "5000"]))
+    assert settings.port == 5000
+    assert isinstance(server_parser(pm), argparse.ArgumentParser)

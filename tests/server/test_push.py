@@ -1,0 +1,64 @@
+"""Pushing a version to another index, on this server and to another server."""
+
+import pytest
+
+from pyshelf_server.testing import make_sdist, make_wheel
+
+
+@pytest.fixture
+def dev(shelf):
+    shelf.create_user("alice")
+    shelf.create_index("root/dev")
+    shelf.create_index("root/prod", volatile=False)
+    shelf.upload("root/dev", *make_wheel("pkg", "1.0", summary="s"), name="pkg", version="1.0")
+    shelf.upload("root/dev", *make_sdist("pkg", "1.0"), name="pkg", version="1.0")
+    return shelf
+
+
+def test_push_copies_files_metadata_and_logs(dev):
+    response = dev.json("PUSH", "/root/dev", {"name": "pkg", "version": "1.0", "targetindex": "root/prod"}, user="root")
+    assert response.json["type"] == "actionlog"
+    actions = response.json["result"]
+    assert actions[0] == [200, "register", "pkg", "1.0", "->", "root/prod"]
+    assert [a[1] for a in actions[1:]] == ["store_releasefile", "store_releasefile"]
+    version = dev.json("GET", "/root/prod/pkg/1.0").json["result"]
+    assert version["summary"] == "s"
+    log = version["+links"][0]["log"]
+    assert [entry["what"] for entry in log] == ["upload", "push"]
+    assert log[-1]["src"] == "root/dev" and log[-1]["dst"] == "root/prod"
+    # Pushing again onto the non-volatile index is refused.
+    dev.json("PUSH", "/root/dev", {"name": "pkg", "version": "1.0", "targetindex": "root/prod"}, user="root", status=409)
+
+
+def test_push_with_post_and_json(dev):
+    dev.json("POST", "/root/dev", {"name": "pkg", "version": "1.0", "targetindex": "root/prod"}, user="root", status=200)
+
+
+def test_push_needs_upload_rights_on_the_target(dev):
+    body = {"name": "pkg", "version": "1.0", "targetindex": "root/prod"}
+    response = dev.json("PUSH", "/root/dev", body, user="alice", password="secret", status=401)
+    assert "cannot upload" in response.json["message"]
+    dev.json("PUSH", "/root/dev", body, status=401)
+
+
+def test_push_errors(dev):
+    dev.json("PUSH", "/root/dev", {"name": "pkg", "version": "9.9", "targetindex": "root/prod"}, user="root", status=404)
+    dev.json("PUSH", "/root/dev", {"name": "pkg", "version": "1.0", "targetindex": "root/nope"}, user="root", status=404)
+    dev.json("PUSH", "/root/dev", {"name": "pkg", "version": "1.0", "targetindex": "root/prod",
+                                  "no_docs": True, "only_docs": True}, user="root", status=400)
+
+
+def test_push_to_another_server(dev, make_live_server):
+    other = make_live_server()
+    other.create_index("root/remote")
+    response = dev.json("PUSH", "/root/dev", {
+        "name": "pkg", "version": "1.0", "posturl": f"{other.url}/root/remote/",
+        "username": "root", "password": other.root_password}, user="root")
+    codes = [action[0] for action in response.json["result"]]
+    assert codes == [200, 200]
+    listing = other.request("GET", "/root/remote/pkg").json()["result"]
+    assert len(listing["1.0"]["+links"]) == 2
+    response = dev.json("PUSH", "/root/dev", {
+        "name": "pkg", "version": "1.0", "posturl": f"{other.url}/root/remote/",
+        "username": "root", "password": "wrong"}, user="root", status=502)
+    assert response.json["result"][0][0] == 401
