@@ -23,10 +23,10 @@ class WebShelf(Shelf):
     def web(self) -> Any:
         return self.app.registry.pyshelf_web
 
-    def page(self, path: str, status: int = 200, **kw: Any) -> Any:
+    def page(self, path: str, status: int | str = 200, **kw: Any) -> Any:
         headers = {**BROWSER, **kw.pop("headers", {})}
         return self.test.get(path, headers=headers, status=status,
-                             expect_errors=status >= 400, **kw)
+                             expect_errors=status == "*" or int(status) >= 400, **kw)
 
     def upload_docs(self, fullname: str, content: bytes, *, name: str, version: str,
                     user: str = "root", password: str | None = None, status: Any = 200) -> Any:

@@ -58,7 +58,8 @@ def safe_member_path(name: str) -> PurePosixPath | None:
 def _is_special(info: zipfile.ZipInfo) -> bool:
     """Symlinks, devices and the like, as recorded by Unix zip tools in the high bits."""
     mode = info.external_attr >> 16
-    return bool(mode) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+    # Many tools record only permission bits (no file type): those are regular files.
+    return bool(stat.S_IFMT(mode)) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 class DocStore:

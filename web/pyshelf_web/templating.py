@@ -85,7 +85,10 @@ class Links:
         self.request = request
 
     def _route(self, name: str, **parts: Any) -> str:
-        return absolute(self.request, self.request.route_path(name, **parts))
+        # Pyramid percent-encodes "+" ("/%2Bsearch"); the server decodes both spellings alike
+        # (pip sends "%2Bf"), and names cannot contain "+", so show the readable one.
+        path = self.request.route_path(name, **parts).replace("%2B", "+")
+        return absolute(self.request, path)
 
     def root(self) -> str:
         return self._route("root")

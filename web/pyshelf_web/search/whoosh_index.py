@@ -234,9 +234,10 @@ class SearchIndex:
             fields = searcher.document(key=project_key(index_name, project))
         return (fields or {}).get("docs")
 
-    def indexes_present(self) -> set[str]:
+    def documents_of(self, index_name: str) -> int:
+        """How many documents belong to ``index_name`` (deleted ones not counted)."""
         with self.ix.searcher() as searcher:
-            return {term.decode() for term in searcher.lexicon("index")}
+            return len(searcher.search(q.Term("index", index_name), limit=None))
 
     def search(
         self, text: str, *, indexes: Iterable[str] | None = None, limit: int = 500
