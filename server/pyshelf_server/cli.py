@@ -56,6 +56,7 @@ def _fail(message: str) -> None:
 
 
 def init_main(argv: list[str] | None = None) -> None:
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
     from .serverdir import ServerDirError, initialise
 
     parser = argparse.ArgumentParser(

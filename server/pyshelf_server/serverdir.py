@@ -47,13 +47,17 @@ def initialise(
     if is_initialised(settings):
         raise ServerDirError(f"{settings.serverdir} is already initialised; refusing to overwrite it")
     settings.serverdir.mkdir(parents=True, exist_ok=True)
-    if any(p.name not in (".root-password",) for p in settings.serverdir.iterdir()):
+    if any(settings.serverdir.iterdir()):
         raise ServerDirError(
             f"{settings.serverdir} is not empty; refusing to initialise a server in it"
         )
     os.chmod(settings.serverdir, 0o700)
     settings.files_dir.mkdir(exist_ok=True)
     write_private(settings.secret_file, secrets.token_urlsafe(48))
+    if settings.db_url:
+        # Remembered so that later starts find the database without --db-url; it may hold a
+        # password, hence private.
+        write_private(settings.db_url_file, settings.db_url + "\n")
 
     engine = make_engine(settings.database_url)
     try:

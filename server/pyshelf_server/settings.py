@@ -35,7 +35,18 @@ class ServerSettings:
 
     @property
     def database_url(self) -> str:
-        return self.db_url or f"sqlite:///{self.serverdir / 'pyshelf.sqlite3'}"
+        """The URL given, else the one ``pyshelf-init --db-url`` recorded, else SQLite in the
+        server directory."""
+        if self.db_url:
+            return self.db_url
+        recorded = self.db_url_file
+        if recorded.exists():
+            return recorded.read_text().strip()
+        return f"sqlite:///{self.serverdir / 'pyshelf.sqlite3'}"
+
+    @property
+    def db_url_file(self) -> Path:
+        return self.serverdir / ".db-url"
 
     @property
     def files_dir(self) -> Path:
