@@ -55,12 +55,13 @@ def test_slow_upstream_pages_are_waited_for_in_parallel_and_block_nothing_else(
         # ... while a cached page is answered at once.
         response, elapsed = get("warm")
         assert response.status_code == 200
-        assert elapsed < 0.25
+        # Milliseconds on an idle machine; the bound leaves room for a loaded test machine.
+        assert elapsed < 1.0
         for thread in threads:
             thread.join(60)
         wall = time.monotonic() - started
         assert sorted(results) == sorted(names[1:])
         assert all(r.status_code == 200 for r, _ in results.values())
-        assert wall < DELAY + 2, f"8 cold pages took {wall:.1f}s"
+        assert wall < DELAY + 3, f"8 cold pages took {wall:.1f}s"
     finally:
         upstream.stop()
