@@ -35,6 +35,7 @@ ROWS = [
     Row("populate", "populate 4,000 files (token)", "files/s", True),
     Row("populate_big", "populate 3,000 versions (token)", "files/s", True),
     Row("big_first_ms", "3,000-version page, first fetch", "ms", False, max_value=50),
+    Row("big_json_first_ms", "3,000-version page JSON, first fetch", "ms", False, max_value=50),
     Row("big_html_p50_ms", "3,000-version page HTML, c1 p50", "ms", False, max_value=50),
     Row("big_json_p50_ms", "3,000-version page JSON, c1 p50", "ms", False, max_value=50),
     Row("startup_fresh", "startup, fresh server dir", "s", False, max_value=1.0),

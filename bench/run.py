@@ -26,8 +26,8 @@ sys.path.insert(0, str(HERE))
 
 from load import wrk_available  # noqa: E402
 from report import anomalies, table  # noqa: E402
-from scenarios import Bench  # noqa: E402
-from servers import Devpi, Pyshelf, ensure_core_venv, ensure_devpi_venv  # noqa: E402
+from servers import Pyshelf, ensure_core_venv, ensure_devpi_venv  # noqa: E402
+from session import run_session  # noqa: E402
 
 SCENARIOS = ["startup", "simple", "list", "big", "upload", "static"]
 
@@ -80,6 +80,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="an extra, discarded pass of each pyshelf scenario under py-spy",
     )
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="niceness for the whole run (e.g. -10 on a machine shared with test suites)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--keep", action="store_true", help="keep the server directories")
     args = parser.parse_args(argv)
@@ -94,41 +100,10 @@ def log(message: str) -> None:
     print(message, flush=True)
 
 
-def run_server(
-    kind: type, args: argparse.Namespace, workdir: Path, profiler: object = None
-) -> tuple[dict, dict | None]:
-    workdir.mkdir(parents=True, exist_ok=True)
-    threads = args.pyshelf_threads if kind is Pyshelf else args.devpi_threads
-    server = kind(workdir, threads=threads)
-    bench = Bench(server, args, log, profiler=profiler)
-    log(f"== {server.name} {server.version()}")
-    static = None
-    try:
-        bench.start_fresh()
-        bench.populate()
-        if "big" in args.scenarios:
-            bench.populate_big()
-        if "simple" in args.scenarios:
-            bench.simple_pages()
-        if "list" in args.scenarios:
-            bench.project_list()
-        if "big" in args.scenarios:
-            bench.big_page()
-        if "upload" in args.scenarios:
-            bench.uploads()
-        if "static" in args.scenarios and kind is Pyshelf:
-            static = bench.static_reference(workdir)
-        bench.finish()
-        if "startup" in args.scenarios:
-            bench.fresh_startups(lambda d: kind(d, threads=threads), workdir)
-    finally:
-        server.stop()
-    bench.results["version"] = {"value": None, "text": server.version()}
-    return bench.results, static
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.nice:
+        os.nice(args.nice)  # inherited by the servers, wrk and py-spy started below
     results_dir = HERE / "results"
     results_dir.mkdir(exist_ok=True)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -138,11 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         from profiling import Profiler
 
         profiler = Profiler(results_dir / f"profile-{stamp}")
-    tool = (
-        "wrk"
-        if args.tool == "wrk" or (args.tool == "auto" and wrk_available())
-        else "httpx asyncio loop"
-    )
+    if args.tool == "wrk" or (args.tool == "auto" and wrk_available()):
+        tool = "wrk -t1"
+    else:
+        tool = "httpx asyncio loop"
     log(
         f"load tool: {tool}; repeat {args.repeat}; window {args.duration:g} s; "
         f"{args.projects} projects x {args.versions} versions; work dir {workroot}"
@@ -153,42 +127,43 @@ def main(argv: list[str] | None = None) -> int:
     if args.core_only:
         Pyshelf.bin_dir = ensure_core_venv()
     log(f"pyshelf from {Pyshelf.bin_dir.parent}")
+    load_before = os.getloadavg()
     try:
-        pyshelf, static = run_server(Pyshelf, args, workroot / "pyshelf", profiler)
-        devpi = run_server(Devpi, args, workroot / "devpi")[0] if args.with_devpi else None
+        results = run_session(args, workroot, log, profiler)
     finally:
         if not args.keep:
             shutil.rmtree(workroot, ignore_errors=True)
+    pyshelf, devpi, static = results["pyshelf"], results.get("devpi"), results["static"]
     machine = {
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "memory_gb": _memory_gb(),
+        "loadavg_before": load_before,
+        "loadavg_after": os.getloadavg(),
     }
     document = {
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "machine": machine,
         "tool": tool,
-        "args": {k: v for k, v in vars(args).items() if k != "json"} | {"json": str(args.json)},
-        "pyshelf": pyshelf,
-        "devpi": devpi,
-        "static": static,
+        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        **results,
     }
-    text = table(pyshelf, devpi, static)
     notes = anomalies("pyshelf", pyshelf) + (anomalies("devpi", devpi) if devpi else [])
     log("")
+    versions = f"pyshelf {pyshelf['version']['text']}"
+    if devpi:
+        versions += f" vs devpi-server {devpi['version']['text']}"
     log(
-        f"pyshelf {pyshelf['version']['text']}"
-        + (f" vs devpi-server {devpi['version']['text']}" if devpi else "")
-        + f"; {tool}; medians of {args.repeat}; {machine['cpus']} CPUs, Python {machine['python']}"
+        f"{versions}; {tool}; medians of {args.repeat}; {machine['cpus']} CPUs, "
+        f"Python {machine['python']}; load average {load_before[0]:.1f} before, "
+        f"{machine['loadavg_after'][0]:.1f} after"
     )
-    log(text)
-    for label, key in (("pyshelf", pyshelf), ("devpi", devpi)):
-        if key and key.get("rss_end_mb"):
-            timeline = ", ".join(
-                f"{name} {kb / 1024:.0f}" for name, kb in key["rss_end_mb"]["timeline_kb"]
-            )
-            log(f"{label} resident MB over the run: {timeline}")
+    log(table(pyshelf, devpi, static))
+    for label, entry in (("pyshelf", pyshelf), ("devpi", devpi)):
+        if entry and entry.get("rss_end_mb"):
+            timeline = entry["rss_end_mb"]["timeline_kb"]
+            log(f"{label} resident MB: " + ", ".join(f"{n} {kb / 1024:.0f}" for n, kb in timeline))
     for note in notes:
         log("! " + note)
     if profiler is not None:

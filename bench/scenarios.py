@@ -1,15 +1,19 @@
-"""The scenarios, each run the same way against every server.
+"""The scenarios, run the same way against every server, repetitions interleaved.
 
-Why this shape: one ``Bench`` per server holds its process, credentials and the raw samples;
-each scenario method adds ``results[key] = {"value": median, "samples": […], …}`` so that
-``report.py`` can line the servers up key by key.  Repetitions are back to back and the
-median is reported; every repetition keeps its own raw wrk/upload figures in the JSON.
-Before any load, each page is fetched once and its status and link count recorded, so a
-fast wrong answer (a 404, an empty page) cannot pass for a fast right one.
+Why this shape: the machine has 2 cores and is shared with other work (test suites of the
+other engineers), so the background load drifts over minutes.  Running all of pyshelf's
+repetitions and then all of devpi's would let that drift into the ratios.  Instead every
+server stays up, and ``run.py`` runs repetition 1 of a scenario on pyshelf, then on devpi,
+then on the static reference, then repetition 2, and so on; the median of each server's
+repetitions is reported, and each sample keeps the 1-minute load average it ran under.
+
+Before any load each page is fetched once and its status and link count recorded, so a fast
+wrong answer (a 404, an empty page) cannot pass for a fast right one.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import statistics
 import time
@@ -35,7 +39,28 @@ def count_links(body: str) -> int:
     return len(re.findall(r"<a ", body)) or body.count('"filename"')
 
 
+def loadavg() -> float:
+    return os.getloadavg()[0]
+
+
+def get_scenarios(args: Any, groups: list[str]) -> list[tuple[str, str, dict[str, str], int]]:
+    """(key, path, headers, connections) of the GET scenarios in the chosen groups."""
+    hosted = f"/{w.HOSTED}/+simple/{w.project_name(args.projects // 2)}/"
+    out = []
+    if "simple" in groups:
+        for c in (1, 16):
+            out += [(f"simple_html_c{c}", hosted, HTML, c), (f"simple_json_c{c}", hosted, JSON, c)]
+    if "list" in groups:
+        out += [(f"project_list_c{c}", f"/{w.HOSTED}/+simple/", HTML, c) for c in (1, 16)]
+    if "big" in groups:
+        big = f"/{w.CHILD}/+simple/{w.BIG_PROJECT}/"
+        out += [("big_html_c1", big, HTML, 1), ("big_json_c1", big, JSON, 1)]
+    return out
+
+
 class Bench:
+    """One server under test, its credentials and its samples."""
+
     def __init__(
         self, server: Server, args: Any, log: Callable[[str], None], profiler: Any = None
     ) -> None:
@@ -44,18 +69,18 @@ class Bench:
         self.log = log
         self.profiler = profiler
         self.results: dict[str, dict[str, Any]] = {}
+        self.runs: dict[str, list[dict[str, Any]]] = {}
         self.memory: list[tuple[str, int]] = []
         self.creds: w.Credentials | None = None
-        self.hosted_project = w.project_name(args.projects // 2)
+
+    @property
+    def name(self) -> str:
+        return self.server.name
 
     # -- helpers --------------------------------------------------------------------------
 
     def note_memory(self, label: str) -> None:
         self.memory.append((label, self.server.rss_kb()))
-
-    def record(self, key: str, samples: list[float], **details: Any) -> None:
-        self.results[key] = {"value": median(samples), "samples": samples, **details}
-        self.log(f"  {key}: {median(samples):.4g}  samples={[round(s, 4) for s in samples]}")
 
     def probe(self, path: str, headers: dict[str, str]) -> dict[str, Any]:
         """One request before the load: status, size, links, and its time (cold or warm)."""
@@ -70,18 +95,80 @@ class Bench:
             "body": response.content,
         }
 
-    def _profile(self, name: str, seconds: float) -> Any:
+    def profile(self, name: str, seconds: float) -> Any:
         if self.profiler is None:
             return nullcontext()
-        return self.profiler.record(self.server.pid, f"{self.server.name}-{name}", seconds)
+        return self.profiler.record(self.server.pid, f"{self.name}-{name}", seconds)
 
-    def get_scenario(self, key: str, path: str, headers: dict[str, str], connections: int) -> None:
+    def add_run(self, key: str, value: float, **details: Any) -> None:
+        self.runs.setdefault(key, []).append({"value": value, "loadavg": loadavg(), **details})
+        self.log(f"  {self.name:8} {key:18} {value:10.4g}   (load avg {loadavg():.1f})")
+
+    # -- setup ----------------------------------------------------------------------------
+
+    def start_fresh(self) -> None:
+        self.results["init"] = {"value": self.server.init(), "unit": "s"}
+        first = self.server.start()
+        self.add_run("startup_fresh", first)
+        self.log(f"  started {self.name} in {first:.2f} s on {self.server.url}")
+        self.note_memory("fresh start")
+        self.creds = w.setup(self.server.url)
+
+    def _populate(self, key: str, index: str, bodies: list[tuple[bytes, str]]) -> None:
+        self.log(f"  {self.name}: {key}, {len(bodies)} files into {index} ...")
+        result = upload_files(
+            f"{self.server.url}/{index}/",
+            bodies,
+            headers=self.creds.token_headers,
+            workers=self.args.upload_workers,
+            max_seconds=self.args.populate_timeout,
+        )
+        self.results[key] = {"value": result.files_per_s, "unit": "files/s", **result.as_dict()}
+        self.log(
+            f"  {self.name}: {key}: {result.ok}/{len(bodies)} files in {result.seconds:.1f} s "
+            f"({result.files_per_s:.1f} files/s) statuses={result.statuses}"
+        )
+        self.note_memory(f"after {key}")
+
+    def populate(self, bodies: list[tuple[bytes, str]]) -> None:
+        self._populate("populate", w.HOSTED, bodies)
+
+    def populate_big(self, bodies: list[tuple[bytes, str]]) -> None:
+        self._populate("populate_big", w.BIG, bodies)
+
+    # -- GET scenarios --------------------------------------------------------------------
+
+    def prepare_get(self, key: str, path: str, headers: dict[str, str]) -> bool:
         probe = self.probe(path, headers)
+        self.results[key] = {"probe": {k: v for k, v in probe.items() if k != "body"}}
+        if key in ("big_html_c1", "big_json_c1"):  # the first answer, nothing cached yet
+            first = "big_first_ms" if key == "big_html_c1" else "big_json_first_ms"
+            self.results[first] = {"value": probe["ms"], "unit": "ms", **self.results[key]["probe"]}
+            self.log(
+                f"  {self.name:8} {first:18} {probe['ms']:10.4g}   ({probe['status']}, "
+                f"{probe['links']} links, {probe['bytes']} bytes)"
+            )
         if probe["status"] != 200:
-            self.log(f"  {key}: probe answered {probe['status']}, skipped")
-            self.results[key] = {"value": 0.0, "samples": [], "error": f"status {probe['status']}"}
+            self.results[key]["error"] = f"probe answered {probe['status']}"
+            self.log(f"  {self.name}: {key}: probe answered {probe['status']}, skipped")
+            return False
+        return True
+
+    def run_get(self, key: str, path: str, headers: dict[str, str], connections: int) -> None:
+        if self.results.get(key, {}).get("error"):
             return
-        runs = [
+        run = get_load(
+            self.server.url + path,
+            connections=connections,
+            duration=self.args.duration,
+            headers=headers,
+            tool=self.args.tool,
+        )
+        self.add_run(key, run.rps, **run.as_dict())
+
+    def profile_get(self, key: str, path: str, headers: dict[str, str], connections: int) -> None:
+        """A discarded extra pass under py-spy."""
+        with self.profile(key, self.args.duration):
             get_load(
                 self.server.url + path,
                 connections=connections,
@@ -89,215 +176,81 @@ class Bench:
                 headers=headers,
                 tool=self.args.tool,
             )
-            for _ in range(self.args.repeat)
-        ]
-        if self.profiler is not None:
-            with self._profile(key, self.args.duration):
-                get_load(
-                    self.server.url + path,
-                    connections=connections,
-                    duration=self.args.duration,
-                    headers=headers,
-                    tool=self.args.tool,
-                )
-        self.record(
-            key,
-            [run.rps for run in runs],
-            unit="req/s",
-            path=path,
-            probe={k: v for k, v in probe.items() if k != "body"},
-            non_2xx=sum(run.non_2xx for run in runs),
-            socket_errors=sum(run.socket_errors for run in runs),
-            latency_ms=runs[len(runs) // 2].latency_ms,
-            runs=[run.as_dict() for run in runs],
-        )
-        self.note_memory(key)
 
-    # -- setup ----------------------------------------------------------------------------
+    # -- uploads --------------------------------------------------------------------------
 
-    def start_fresh(self) -> None:
-        self.results["init"] = {"value": self.server.init(), "unit": "s"}
-        first = self.server.start()
-        self.results["startup_fresh"] = {"value": first, "samples": [first], "unit": "s"}
-        self.log(f"  started {self.server.name} in {first:.2f} s on {self.server.url}")
-        self.note_memory("fresh start")
-        self.creds = w.setup(self.server.url)
-
-    def populate(self) -> None:
-        projects = [w.project_name(i) for i in range(self.args.projects)]
-        versions = [f"1.{j}" for j in range(self.args.versions)]
+    def run_upload(self, kind: str, rep: int, profiled: bool = False) -> None:
+        headers = self.creds.token_headers if kind == "token" else self.creds.basic_headers
+        projects = [f"up-{kind}-r{rep}-{i:02d}" for i in range(20)]
+        versions = [f"2.{j}" for j in range(max(1, self.args.upload_count // 40))]
         bodies = w.bodies_for(projects, versions)
-        self.log(f"  populating {w.HOSTED}: {len(bodies)} files …")
-        result = upload_files(
-            f"{self.server.url}/{w.HOSTED}/",
-            bodies,
-            headers=self.creds.token_headers,
-            workers=self.args.upload_workers,
-            max_seconds=self.args.populate_timeout,
-        )
-        self.results["populate"] = {
-            "value": result.files_per_s,
-            "unit": "files/s",
-            **result.as_dict(),
-        }
-        self.log(
-            f"  populate: {result.ok}/{len(bodies)} files in {result.seconds:.1f} s "
-            f"({result.files_per_s:.1f} files/s) statuses={result.statuses}"
-        )
-        self.note_memory("after populate")
-
-    def populate_big(self) -> None:
-        versions = [f"{1 + j // 1000}.{j % 1000}" for j in range(self.args.big_versions)]
-        bodies = w.bodies_for([w.BIG_PROJECT], versions, sdist=False)
-        self.log(f"  populating {w.BIG}/{w.BIG_PROJECT}: {len(bodies)} versions …")
-        result = upload_files(
-            f"{self.server.url}/{w.BIG}/",
-            bodies,
-            headers=self.creds.token_headers,
-            workers=self.args.upload_workers,
-            max_seconds=self.args.populate_timeout,
-        )
-        self.results["populate_big"] = {
-            "value": result.files_per_s,
-            "unit": "files/s",
-            **result.as_dict(),
-        }
-        self.log(
-            f"  populate big: {result.ok}/{len(bodies)} in {result.seconds:.1f} s "
-            f"({result.files_per_s:.1f} files/s) statuses={result.statuses}"
-        )
-        self.note_memory("after big populate")
-
-    # -- scenarios ------------------------------------------------------------------------
-
-    def simple_pages(self) -> None:
-        path = f"/{w.HOSTED}/+simple/{self.hosted_project}/"
-        for connections in (1, 16):
-            self.get_scenario(f"simple_html_c{connections}", path, HTML, connections)
-            self.get_scenario(f"simple_json_c{connections}", path, JSON, connections)
-
-    def project_list(self) -> None:
-        path = f"/{w.HOSTED}/+simple/"
-        for connections in (1, 16):
-            self.get_scenario(f"project_list_c{connections}", path, HTML, connections)
-
-    def big_page(self) -> None:
-        path = f"/{w.CHILD}/+simple/{w.BIG_PROJECT}/"
-        first = self.probe(path, HTML)  # the first answer: nothing cached yet
-        first_json = self.probe(path, JSON)
-        self.results["big_first_ms"] = {
-            "value": first["ms"],
-            "unit": "ms",
-            "status": first["status"],
-            "links": first["links"],
-            "bytes": first["bytes"],
-            "json_ms": first_json["ms"],
-            "json_links": first_json["links"],
-        }
-        self.log(
-            f"  big page first fetch: {first['status']} {first['links']} links "
-            f"{first['bytes']} bytes in {first['ms']:.1f} ms (json {first_json['ms']:.1f} ms)"
-        )
-        self.get_scenario("big_html_c1", path, HTML, 1)
-        self.get_scenario("big_json_c1", path, JSON, 1)
-        for key in ("big_html_c1", "big_json_c1"):
-            if self.results[key].get("latency_ms"):
-                lat = self.results[key]["latency_ms"]
-                self.results[key.replace("_c1", "_p50_ms")] = {
-                    "value": lat.get("p50", lat.get("mean", 0.0)),
-                    "unit": "ms",
-                    "latency_ms": lat,
-                }
-
-    def uploads(self) -> None:
-        for kind, headers in (
-            ("token", self.creds.token_headers),
-            ("basic", self.creds.basic_headers),
+        with (
+            self.profile(f"upload_{kind}", self.args.upload_seconds) if profiled else nullcontext()
         ):
-            runs = []
-            passes = self.args.repeat + (1 if self.profiler is not None else 0)
-            for rep in range(passes):
-                projects = [f"up-{kind}-r{rep}-{i:02d}" for i in range(20)]
-                versions = [f"2.{j}" for j in range(max(1, self.args.upload_count // 40))]
-                bodies = w.bodies_for(projects, versions)
-                profiled = rep == self.args.repeat
-                with (
-                    self._profile(f"upload_{kind}", self.args.upload_seconds)
-                    if profiled
-                    else nullcontext()
-                ):
-                    result = upload_files(
-                        f"{self.server.url}/{w.UPLOADS}/",
-                        bodies,
-                        headers=headers,
-                        workers=self.args.upload_workers,
-                        max_seconds=self.args.upload_seconds,
-                    )
-                if not profiled:
-                    runs.append(result)
-            failures = {k: v for run in runs for k, v in run.statuses.items() if k != "200"}
-            self.record(
-                f"upload_{kind}",
-                [run.files_per_s for run in runs],
-                unit="files/s",
-                failures=failures,
-                runs=[run.as_dict() for run in runs],
+            result = upload_files(
+                f"{self.server.url}/{w.UPLOADS}/",
+                bodies,
+                headers=headers,
+                workers=self.args.upload_workers,
+                max_seconds=self.args.upload_seconds,
             )
-            self.note_memory(f"upload_{kind}")
+        if not profiled:
+            self.add_run(f"upload_{kind}", result.files_per_s, **result.as_dict())
 
-    def static_reference(self, workdir: Path) -> dict[str, Any]:
-        """Save pyshelf's simple page and serve it with ``python -m http.server``."""
-        path = f"/{w.HOSTED}/+simple/{self.hosted_project}/"
-        page = self.probe(path, HTML)
-        static = StaticServer(workdir)
-        static.init()
-        static.save(path, page["body"])
-        static.start()
-        out: dict[str, Any] = {"version": static.version()}
-        try:
-            for connections in (1, 16):
-                runs = [
-                    get_load(
-                        static.url + path,
-                        connections=connections,
-                        duration=self.args.duration,
-                        tool=self.args.tool,
-                    )
-                    for _ in range(self.args.repeat)
-                ]
-                out[f"simple_html_c{connections}"] = {
-                    "value": median([run.rps for run in runs]),
-                    "samples": [run.rps for run in runs],
-                    "non_2xx": sum(run.non_2xx for run in runs),
-                    "socket_errors": sum(run.socket_errors for run in runs),
-                    "unit": "req/s",
-                }
-                rps = out[f"simple_html_c{connections}"]["value"]
-                self.log(f"  static c{connections}: {rps:.1f} req/s")
-            out["rss_kb"] = static.rss_kb()
-        finally:
-            static.stop()
-        return out
+    # -- the end --------------------------------------------------------------------------
 
-    def finish(self) -> None:
-        """Resident memory at the end of the run, then restarts on the filled server dir."""
+    def end_memory(self) -> None:
         rss = self.server.rss_kb()
         self.results["rss_end_mb"] = {"value": rss / 1024, "unit": "MB", "timeline_kb": self.memory}
-        self.log(f"  resident memory at the end: {rss / 1024:.1f} MB")
-        self.server.stop()
-        samples = []
-        for _ in range(self.args.repeat):
-            samples.append(self.server.start())
-            self.server.stop()
-        self.record("startup_data", samples, unit="s")
+        self.log(f"  {self.name:8} {'rss_end_mb':18} {rss / 1024:10.4g}")
 
-    def fresh_startups(self, factory: Callable[[Path], Server], workdir: Path) -> None:
-        """More fresh-directory startups, each on a newly initialised directory."""
-        samples = list(self.results["startup_fresh"]["samples"])
-        for i in range(self.args.repeat - 1):
-            other = factory(workdir / f"fresh-{i}")
-            other.workdir.mkdir(parents=True, exist_ok=True)
-            other.init()
-            samples.append(other.start())
+    def restart(self) -> None:
+        """Startup time on the filled server directory."""
+        self.server.stop()
+        self.add_run("startup_data", self.server.start())
+
+    def fresh_startup(self, factory: Callable[[Path], Server], workdir: Path) -> None:
+        """Startup time on a newly initialised directory."""
+        other = factory(workdir)
+        other.workdir.mkdir(parents=True, exist_ok=True)
+        other.init()
+        try:
+            self.add_run("startup_fresh", other.start())
+        finally:
             other.stop()
-        self.record("startup_fresh", samples, unit="s")
+
+    def summarise(self) -> dict[str, Any]:
+        """Medians of the repetitions, with the raw runs kept alongside."""
+        for key, runs in self.runs.items():
+            values = [run["value"] for run in runs]
+            entry = self.results.setdefault(key, {})
+            entry.update(value=median(values), samples=values, runs=runs)
+            if any("non_2xx" in run for run in runs):
+                entry["non_2xx"] = sum(run.get("non_2xx", 0) for run in runs)
+                entry["socket_errors"] = sum(run.get("socket_errors", 0) for run in runs)
+            if any("statuses" in run for run in runs):
+                entry["failures"] = {
+                    k: v for run in runs for k, v in run.get("statuses", {}).items() if k != "200"
+                }
+            if key.startswith("big_") and key.endswith("_c1"):
+                middle = sorted(runs, key=lambda run: run["value"])[len(runs) // 2]
+                latency = middle.get("latency_ms", {})
+                self.results[key.replace("_c1", "_p50_ms")] = {
+                    "value": latency.get("p50", latency.get("mean", 0.0)),
+                    "unit": "ms",
+                    "latency_ms": latency,
+                }
+        return self.results
+
+
+class StaticBench(Bench):
+    """The reference: pyshelf's simple page saved to disk, served by ``python -m http.server``."""
+
+    def __init__(self, workdir: Path, args: Any, log: Callable[[str], None]) -> None:
+        super().__init__(StaticServer(workdir), args, log)
+
+    def serve(self, path: str, body: bytes) -> None:
+        self.server.init()
+        self.server.save(path, body)
+        self.server.start()
+        self.results["version"] = {"text": self.server.version()}
