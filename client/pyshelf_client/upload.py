@@ -236,6 +236,9 @@ def post_file(hub: Hub, ref: IndexRef, item: UploadFile) -> Any:
 def _progress(hub: Hub, item: UploadFile) -> Iterator[Any]:
     # On stderr and transient: a terminal shows the bar, logs get only the summary line.
     console = Console(file=hub.stderr, highlight=False)
+    if not console.is_terminal:
+        yield lambda n: None
+        return
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import subprocess
 import sys
@@ -22,7 +23,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from pyshelf_server.testing import LiveServer, free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,6 +31,8 @@ BIN = Path(sys.executable).parent
 PYSHELF = BIN / "pyshelf"
 ROOT_PASSWORD = "root-test-password"
 COMMAND_TIMEOUT = 240
+# Long enough for a test's setup, short enough to wait for in the expiry test.
+SHORT_TOKEN_SECONDS = 20
 
 
 # -- devpi-server ----------------------------------------------------------------------------
@@ -45,9 +47,7 @@ def ensure_devpi_venv() -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not marker.exists():
             if not (DEVPI_VENV / "bin" / "python").exists():
-                subprocess.run(
-                    ["python3", "-m", "venv", str(DEVPI_VENV)], check=True, timeout=300
-                )
+                subprocess.run(["python3", "-m", "venv", str(DEVPI_VENV)], check=True, timeout=300)
             subprocess.run(
                 [str(DEVPI_VENV / "bin" / "pip"), "install", "-q", "devpi-server>=6.10,<7"],
                 check=True,
@@ -92,7 +92,7 @@ class DevpiServer:
             )
         # A restart keeps the port, so clients pointed at the server keep working.
         self.port = self.port or free_port()
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [
                 str(self.venv / "bin" / "devpi-server"),
@@ -141,11 +141,14 @@ class ServerHandle:
     root_password: str
     process: Any
 
-    def expire_logins(self) -> None:
-        """Make every login token issued so far invalid, the way time would."""
+    def expire_logins(self, clientdir: Path) -> None:
+        """Make the login tokens in *clientdir* invalid, the way time would."""
         if self.kind == "pyshelf":
-            # Started with --login-token-seconds 2 (see fresh_server): just wait.
-            time.sleep(2.5)
+            # Started with short-lived tokens (see fresh_server): wait until the last one
+            # the client holds has run out.
+            logins = json.loads((clientdir / "auth.json").read_text())["logins"]
+            last = max(login["expires"] for login in logins.values())
+            time.sleep(max(0.0, last - time.time()) + 0.5)
         else:
             # devpi-server without --secretfile signs tokens with a new secret per start.
             self.process.stop()
@@ -177,7 +180,7 @@ def fresh_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ser
         live = LiveServer(
             tmp_path / "pyshelf-server",
             root_password=ROOT_PASSWORD,
-            args=["--login-token-seconds", "2", "--max-upload-size", "10000"],
+            args=["--login-token-seconds", str(SHORT_TOKEN_SECONDS), "--max-upload-size", "10000"],
         ).start()
         yield ServerHandle("pyshelf", live.url, live.root_password, live)
         live.stop()

@@ -116,13 +116,16 @@ def test_user_management(cli, server, names, make_cli):
     cli("user", "--delete", user, "-y")
     assert user not in cli("user", "-l").stdout.split()
 
-    assert "unknown user option 'colour'" in cli.fails("user", "-m", "root", "colour=red", code=2).error_line
+    err = cli.fails("user", "-m", "root", "colour=red", code=2).error_line
+    assert "unknown user option 'colour'" in err
 
 
 def test_index_management(cli, server, names):
     ws = setup_user(cli, server, names)
     user = ws["user"]
-    shown = cli("index", "-c", "staging", "bases=" + ws["prod"], "volatile=False", f"acl_upload={user}").stdout
+    shown = cli(
+        "index", "-c", "staging", f"bases={ws['prod']}", "volatile=False", f"acl_upload={user}"
+    ).stdout
     assert f"{server.url}/{user}/staging:" in shown
     assert f"bases={ws['prod']}" in shown and "volatile=False" in shown
 
@@ -138,7 +141,8 @@ def test_index_management(cli, server, names):
 
     err = cli.fails("index", "staging", "colour=red").error_line
     assert "400" in err and "colour" in err
-    assert "malformed argument 'colour'" in cli.fails("index", "staging", "colour", code=2).error_line
+    err = cli.fails("index", "staging", "colour", code=2).error_line
+    assert "malformed argument 'colour'" in err
 
     # A non-volatile index cannot be deleted until it is made volatile.
     err = cli.fails("index", "--delete", "staging", "-y").error_line
@@ -256,7 +260,10 @@ def test_getjson_and_mirror_refresh(cli, server, names, project_factory):
     page = httpx.get(f"{server.url}/{ws['user']}/mirror/+simple/{name}/", timeout=30)
     assert page.status_code == 200 and ".whl" in page.text
     upload = cli.fails(
-        "upload", "--no-isolation", "--index", f"{ws['user']}/mirror",
+        "upload",
+        "--no-isolation",
+        "--index",
+        f"{ws['user']}/mirror",
         cwd=project_factory(name, "1.1", docs=None),
     )
     assert "404" in upload.stderr or "mirror" in upload.stderr
@@ -296,8 +303,17 @@ def test_set_cfg_then_plain_pip_install(cli, server, names, project_factory, tmp
     # And uv through uv.toml.
     uv_target = tmp_path / "uv-target"
     proc = subprocess.run(
-        [str(Path(sys.executable).parent / "uv"), "pip", "install", "--no-deps",
-         "--target", str(uv_target), "--python", sys.executable, name],
+        [
+            str(Path(sys.executable).parent / "uv"),
+            "pip",
+            "install",
+            "--no-deps",
+            "--target",
+            str(uv_target),
+            "--python",
+            sys.executable,
+            name,
+        ],
         env={**env, "UV_NO_CACHE": "1"},
         capture_output=True,
         text=True,
@@ -333,9 +349,11 @@ def test_doc_zip_is_a_zip_of_the_html(cli, server, names, project_factory, tmp_p
 def test_sphinx_docs(cli, server, names, project_factory, tmp_path):
     setup_user(cli, server, names)
     name = names("sphinx-")
-    out = cli("upload", "--no-isolation", "--with-docs", cwd=project_factory(name, "1.0", docs="sphinx"))
+    project = project_factory(name, "1.0", docs="sphinx")
+    out = cli("upload", "--no-isolation", "--with-docs", cwd=project)
     assert f"uploaded {name}-1.0.doc.zip" in out.stdout
-    url = [line for line in cli("list", name).stdout.splitlines() if ".doc.zip" in line][0].split()[0]
+    lines = cli("list", name).stdout.splitlines()
+    url = next(line for line in lines if ".doc.zip" in line).split()[0]
     (tmp_path / "doc.zip").write_bytes(httpx.get(url, timeout=30).content)
     with zipfile.ZipFile(tmp_path / "doc.zip") as zf:
         assert "index.html" in zf.namelist()
@@ -348,6 +366,7 @@ def test_expired_login_forces_a_new_login_and_large_upload_is_refused(
     ws = setup_user(cli, server, names)
     name = names("exp-")
     project = project_factory(name, "1.0", docs=None)
+    cli("login", ws["user"], "--password", ws["password"])
     cli("upload", "--no-isolation", "--formats", "sdist", cwd=project)
 
     # Larger than the server's 10 kB limit: 413 with a message, non-zero exit.
@@ -355,7 +374,7 @@ def test_expired_login_forces_a_new_login_and_large_upload_is_refused(
     refused = cli.fails("upload", "--no-isolation", "--formats", "sdist", cwd=big)
     assert "413" in refused.stderr
 
-    server.expire_logins()
+    server.expire_logins(cli.clientdir)
     out = cli("use")
     # pyshelf's short token is known to be expired locally; devpi's restarted server no
     # longer accepts the token. Either way the client says so and forgets the login.
