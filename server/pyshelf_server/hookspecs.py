@@ -115,6 +115,14 @@ def pyshelf_on_remove(request: Any, index: Any, project: str, version: str | Non
 
 
 @hookspec
+def pyshelf_on_mirror_project_changed(app: Any, index: Any, project: str) -> None:
+    """A mirror stored a newly fetched or changed project page, or dropped one upstream no
+    longer has, after its own transaction committed. Called from whatever thread fetched it
+    (often not a request's); ``app`` is the ``AppState``, ``index`` the mirror's ``IndexInfo``.
+    """
+
+
+@hookspec
 def pyshelf_simple_extra_links(request: Any, index: Any, project: str) -> list[Any] | None:
     """Return extra :class:`pyshelf_server.indexes.backends.Link` objects for a project's simple page."""
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from ..indexes.backends import Link
@@ -159,6 +159,38 @@ class MirrorBackend:
                 )
             ).scalars()
         )
+
+    # -- what the web plugin shows (never waits for upstream) -----------------------------
+
+    def project_names_with_prefix(self, prefix: str, limit: int) -> list[str]:
+        """Names from the stored project list that start with ``prefix`` (normalised)."""
+        names = self._name_list()
+        return names.with_prefix(prefix, limit) if names is not None else []
+
+    def fetched_project_names(self) -> list[str]:
+        """The projects whose page has been fetched and is cached."""
+        return list(
+            self.session.execute(
+                select(MirrorProject.name).where(MirrorProject.index_id == self.index.id)
+            ).scalars()
+        )
+
+    def upstream_status(self) -> dict[str, Any]:
+        """Facts about the upstream's health for the status page."""
+        state = self.session.get(MirrorState, self.index.id)
+        cached = self.session.execute(
+            select(func.count(MirrorProject.id)).where(MirrorProject.index_id == self.index.id)
+        ).scalar_one()
+        failures = self.runtime.failures
+        error = failures.get((self.index.id, None)) or failures.get((self.index.id, "+list"))
+        checked = state.list_checked if state is not None and state.list_sha256 else None
+        return {
+            "project list": f"{state.list_count} names" if checked else "not fetched yet",
+            "list checked": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(checked))
+            if checked else "never",
+            "cached project pages": cached,
+            "last error": error or "none",
+        }
 
     # -- files -------------------------------------------------------------------------
 

@@ -199,6 +199,8 @@ class MirrorPages:
                 if not changed:
                     session.info["wrote"] = False
                 session.commit()
+                if changed:
+                    self._announce(state.name)
                 return state
             except IntegrityError:
                 # Another process stored the same page meanwhile (or the index was deleted).
@@ -218,6 +220,16 @@ class MirrorPages:
             session.commit()
         finally:
             session.close()
+        self._announce(name)
+
+    def _announce(self, name: str) -> None:
+        """Tell plugins (the web's search) that a cached page appeared, changed or went."""
+        try:
+            self.app.pm.hook.pyshelf_on_mirror_project_changed(
+                app=self.app, index=self.index, project=name
+            )
+        except Exception:  # a plugin's bug must not fail the page that was fetched
+            log.exception("%s: a plugin failed on the change of %s", self.index.fullname, name)
 
     def forget(self, name: str) -> None:
         self.runtime.not_found.forget((self.index.id, name))

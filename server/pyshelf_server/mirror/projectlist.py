@@ -48,6 +48,34 @@ class NameList:
                 hi = start
         return False
 
+    def with_prefix(self, prefix: str, limit: int) -> list[str]:
+        """Up to ``limit`` names starting with ``prefix``, in order: a binary search for the
+        first one, then a short walk (the web plugin's name lookup)."""
+        if not prefix or "\n" in prefix or limit <= 0:
+            return []
+        target = prefix.encode("utf-8")
+        data = self.data
+        lo, hi = 0, len(data)
+        # As in __contains__, lo and hi are line starts; this finds the first line >= target.
+        while lo < hi:
+            mid = (lo + hi) // 2
+            newline = data.rfind(b"\n", lo, mid)
+            start = lo if newline < 0 else newline + 1
+            end = data.find(b"\n", start)
+            if data[start:end] < target:
+                lo = end + 1
+            else:
+                hi = start
+        found: list[str] = []
+        while lo < len(data) and len(found) < limit:
+            end = data.find(b"\n", lo)
+            line = data[lo:end]
+            if not line.startswith(target):
+                break
+            found.append(line.decode("utf-8"))
+            lo = end + 1
+        return found
+
     def iter_chunks(self) -> Iterator[list[bytes]]:
         """The names as lists of bytes, a slice of the blob at a time."""
         data = self.data
