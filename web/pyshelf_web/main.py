@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,16 @@ log = logging.getLogger(__name__)
 DEFAULT_DOCS_MAX_SIZE = 200 * 1024 * 1024
 
 
+# The WebState of each running AppState, for hooks that get the app but no request (a mirror
+# fetching pages in a background thread). Weak, so in-process test apps can go away.
+_BY_APP: weakref.WeakKeyDictionary[Any, WebState] = weakref.WeakKeyDictionary()
+
+
 class WebState:
     """The plugin's process-wide parts, on the registry as ``registry.pyshelf_web``."""
 
     def __init__(self, app: Any) -> None:
+        _BY_APP[app] = self
         options = app.settings.options
         serverdir = Path(app.settings.serverdir)
         docs_root = Path(options.get("documentation_path") or serverdir / "docs")
@@ -146,6 +153,13 @@ def pyshelf_on_push(request: Any, source: Any, target: str, project: str, versio
 @hookimpl
 def pyshelf_on_remove(request: Any, index: Any, project: str, version: str | None) -> None:
     _web(request).indexer.queue_project(index.fullname, project)
+
+
+@hookimpl
+def pyshelf_on_mirror_project_changed(app: Any, index: Any, project: str) -> None:
+    web = _BY_APP.get(app)
+    if web is not None:
+        web.indexer.queue_project(index.fullname, project)
 
 
 @hookimpl

@@ -70,6 +70,19 @@ def project_document(
     }
 
 
+def mirror_document(index_name: str, project: str, display: str) -> dict[str, Any]:
+    return {
+        "key": project_key(index_name, project),
+        "type": "project",
+        "index": index_name,
+        "project": project,
+        "joined": joined_name(display),
+        "name": display,
+        "version": "",
+        "docs": "",
+    }
+
+
 class Indexer:
     def __init__(self, *, app: Any, search: SearchIndex, docs: DocStore, marker: Path) -> None:
         self.app = app
@@ -249,7 +262,15 @@ class Indexer:
         if info is None:
             SearchIndex.remove_index(writer, index_name)
             return
-        versions = self._backend(session, info).versions(project) or {}
+        backend = self._backend(session, info)
+        if info.is_mirror:
+            # Mirrored projects are indexed by name only, from the cached page: asking the
+            # backend for versions could make it revalidate the page upstream.
+            display = backend.display_name(project)
+            doc = mirror_document(index_name, project, display) if display else None
+            SearchIndex.write_project(writer, index_name, project, doc, None if doc else [])
+            return
+        versions = backend.versions(project) or {}
         docs = docs_sha256(versions)
         previous = None if rebuilding else self.search.stored_docs(index_name, project)
         doc = project_document(index_name, project, versions, docs)

@@ -1,0 +1,69 @@
+"""The web's view of mirrors: the mirror page shows settings, not names; fetched projects are
+searchable; names are found by prefix on the stored list; the status page shows health."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.mirror.conftest import UPSTREAM, file_entry, json_page
+
+LIST_TYPE = {"Content-Type": "application/vnd.pypi.simple.v1+json"}
+
+
+@pytest.fixture
+def mirrored(web):
+    web.create_index("root/pypi", type="mirror", mirror_url=UPSTREAM,
+                     mirror_cache_expiry="600", title="Upstream mirror",
+                     mirror_no_project_list=True)
+    web.create_index("root/dev", bases="root/pypi")
+    return web
+
+
+def test_mirror_index_page_shows_settings_not_names(mirrored):
+    page = mirrored.page("/root/pypi")
+    assert UPSTREAM in page.text
+    assert "600 seconds" in page.text
+    assert "Upstream mirror" in page.text
+    stage = mirrored.page("/root/dev")
+    assert "also looked up in the mirror" in stage.text
+
+
+def test_fetched_mirror_project_is_searchable(mirrored, httpx_mock):
+    httpx_mock.add_response(url=UPSTREAM + "hello-world/", headers=LIST_TYPE, json=json_page(
+        "Hello_World", [file_entry("hello_world-1.0-py3-none-any.whl", b"x")]))
+    mirrored.test.get("/root/pypi/+simple/hello-world/",
+                      headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    mirrored.indexed()
+    page = mirrored.page("/+search?query=hello_world")
+    assert "Hello_World" in page.text
+    assert 'href="http://localhost/root/pypi"' in page.text
+    # The project page of a mirrored project lists its versions from the cached page.
+    project = mirrored.page("/root/pypi/hello-world")
+    assert "1.0" in project.text
+
+
+def test_mirror_names_found_by_prefix_on_the_stored_list(make_app, httpx_mock):
+    from pyshelf_web import main
+
+    from .conftest import WebShelf
+
+    web = WebShelf(make_app(plugins=[main]))
+    web.create_index("root/pypi", type="mirror", mirror_url=UPSTREAM)
+    names = ["requests", "requests-oauthlib", "requests-toolbelt", "rich", "six"]
+    httpx_mock.add_response(url=UPSTREAM, headers=LIST_TYPE, json={
+        "meta": {"api-version": "1.1"}, "projects": [{"name": n} for n in names]})
+    # Fetch the list the way an installer listing does; the search then only reads it.
+    web.test.get("/root/pypi/+simple/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    page = web.page("/+search?query=requests")
+    found = re.findall(r'href="http://localhost/root/pypi/([^"]+)">\1</a>', page.text)
+    assert found == ["requests", "requests-oauthlib", "requests-toolbelt"]
+    assert web.web.search.documents_of("root/pypi") == 0  # the list is never put in Whoosh
+    web.web.indexer.stop()
+
+
+def test_status_page_shows_mirror_health(mirrored):
+    page = mirrored.page("/+status")
+    assert "root/pypi" in page.text
+    assert "cached project pages" in page.text
