@@ -43,6 +43,10 @@ class MirrorShelf(Shelf):
                                  status=status, expect_errors=status >= 400)
         return response
 
+    @property
+    def files_dir(self) -> Any:
+        return self.app.registry.pyshelf.settings.files_dir
+
     def page_json(self, path: str) -> dict[str, Any]:
         return json.loads(self.simple(path).body)
 

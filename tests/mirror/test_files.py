@@ -27,8 +27,8 @@ def file_url(mirror, filename=WHEEL_NAME):
     raise AssertionError(f"{filename} not listed")
 
 
-def blobs(app_dir):
-    return sorted(p.name for p in (app_dir / "files").rglob("*") if p.is_file())
+def blobs(mirror):
+    return sorted(p.name for p in mirror.files_dir.rglob("*") if p.is_file())
 
 
 def test_first_download_stores_the_file_and_later_ones_come_from_disk(mirror, httpx_mock):
@@ -50,10 +50,10 @@ def test_hash_mismatch_keeps_nothing_and_answers_502(mirror, httpx_mock, tmp_pat
     serve_page(httpx_mock, file_entry(WHEEL_NAME, WHEEL))
     httpx_mock.add_response(url=FILES + WHEEL_NAME, content=b"tampered", is_reusable=True)
     url = file_url(mirror)
-    before = blobs(tmp_path / "server")
+    before = blobs(mirror)
     response = mirror.download(SIMPLE, url, status=502)
     assert "does not match its sha256" in response.json["message"]
-    assert blobs(tmp_path / "server") == before
+    assert blobs(mirror) == before
     # Nothing was kept: the next request tries again (and fails again).
     mirror.download(SIMPLE, url, status=502)
 
@@ -71,11 +71,11 @@ def test_broken_transfer_keeps_nothing_and_answers_502(mirror, httpx_mock, tmp_p
 
     httpx_mock.add_callback(broken, url=FILES + WHEEL_NAME)
     url = file_url(mirror)
-    before = blobs(tmp_path / "server")
+    before = blobs(mirror)
     response = mirror.download(SIMPLE, url, status=502)
     assert "broke off" in response.json["message"]
-    assert blobs(tmp_path / "server") == before
-    assert not list((tmp_path / "server" / "files" / "tmp").iterdir())
+    assert blobs(mirror) == before
+    assert not list((mirror.files_dir / "tmp").iterdir())
 
 
 def test_short_body_without_hash_is_a_broken_transfer(mirror, httpx_mock):
@@ -236,9 +236,9 @@ def test_removing_a_mirrored_project_drops_page_and_files(mirror, httpx_mock, tm
     httpx_mock.add_response(url=FILES + WHEEL_NAME, content=WHEEL, is_reusable=True)
     url = file_url(mirror)
     mirror.download(SIMPLE, url)
-    assert sha256(WHEEL) in blobs(tmp_path / "server")
+    assert sha256(WHEEL) in blobs(mirror)
     mirror.json("DELETE", "/root/pypi/hello", user="root", status=200)
-    assert sha256(WHEEL) not in blobs(tmp_path / "server")
+    assert sha256(WHEEL) not in blobs(mirror)
     mirror.json("DELETE", "/root/pypi/hello", user="root", status=404)
     # The next request fetches page and file again.
     assert mirror.download(SIMPLE, file_url(mirror)).body == WHEEL
