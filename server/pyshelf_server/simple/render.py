@@ -51,7 +51,11 @@ def project_html(name: str, links: list[Link], url_prefix: str) -> bytes:
             reason = "" if link.yanked is True else str(link.yanked)
             attrs.append(f'data-yanked="{escape(reason)}"')
         if link.core_metadata:
-            spec = "sha256=" + link.core_metadata["sha256"] if "sha256" in link.core_metadata else "true"
+            spec = (
+                "sha256=" + link.core_metadata["sha256"]
+                if "sha256" in link.core_metadata
+                else "true"
+            )
             attrs.append(f'data-dist-info-metadata="{escape(spec)}"')
             attrs.append(f'data-core-metadata="{escape(spec)}"')
         lines.append(f"    <a {' '.join(attrs)}>{escape(link.filename)}</a><br>")
@@ -92,32 +96,43 @@ def project_json(name: str, links: list[Link], url_prefix: str) -> bytes:
     return json.dumps(page, separators=(",", ":")).encode("utf-8")
 
 
+def _batches(names: Iterable[str], size: int = 5000) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for name in names:
+        batch.append(name)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+# A mirror's list holds about a million names: the per-name work below is kept to C-level
+# string operations on whole batches (escaping, joining), not a Python call per name.
+
+
 def project_list_html(names: Iterable[str]) -> Iterator[bytes]:
     yield (
         "<!DOCTYPE html>\n<html>\n  <head>\n"
         f'    <meta name="pypi:repository-version" content="{API_VERSION}">\n'
         "    <title>Simple index</title>\n  </head>\n  <body>\n"
     ).encode()
-    batch: list[str] = []
-    for name in names:
-        quoted = escape(name)
-        batch.append(f'    <a href="{quoted}/">{quoted}</a><br>\n')
-        if len(batch) >= 2000:
-            yield "".join(batch).encode("utf-8")
-            batch = []
-    batch.append("  </body>\n</html>\n")
-    yield "".join(batch).encode("utf-8")
+    line = '    <a href="%s/">%s</a><br>\n'
+    for batch in _batches(names):
+        # Escaping the joined batch once escapes every name ("\n" is left alone).
+        quoted = escape("\n".join(batch)).split("\n")
+        yield "".join([line % (q, q) for q in quoted]).encode("utf-8")
+    yield b"  </body>\n</html>\n"
 
 
 def project_list_json(names: Iterable[str]) -> Iterator[bytes]:
     yield b'{"meta":{"api-version":"' + API_VERSION.encode() + b'"},"projects":['
-    first = True
-    batch: list[str] = []
-    for name in names:
-        batch.append(("" if first else ",") + '{"name":' + json.dumps(name) + "}")
-        first = False
-        if len(batch) >= 2000:
-            yield "".join(batch).encode("utf-8")
-            batch = []
-    batch.append("]}")
-    yield "".join(batch).encode("utf-8")
+    separator = ""
+    for batch in _batches(names):
+        # json.dumps of the batch gives '"a","b"'; inside a JSON string every quote is
+        # escaped, so '","' occurs only between names and can be widened into objects.
+        dumped = json.dumps(batch, separators=(",", ":"))[1:-1]
+        objects = '{"name":' + dumped.replace('","', '"},{"name":"') + "}"
+        yield (separator + objects).encode("utf-8")
+        separator = ","
+    yield b"]}"
