@@ -7,6 +7,7 @@ pyshelf list NAME[SPECIFIER]    the files of the newest matching version (--all:
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -123,8 +124,9 @@ def show_toxresults(hub: Hub, release: dict[str, Any], links: list[dict[str, Any
     for link in links:
         if link.get("rel") != "toxresult" or link.get("for_href") != release.get("href"):
             continue
-        reply = hub.request("GET", str(link["href"]), ok=None)
-        data = reply.data if reply.is_json else None
+        # Asking for JSON would get the file's metadata; the result itself is the file.
+        reply = hub.request("GET", str(link["href"]), accept_json=False, ok=None)
+        data = reply.data if reply.is_json else _parse_json(reply.text)
         if not isinstance(data, dict):
             hub.line(f"  tox result {link['href']}: unreadable ({reply.status})")
             continue
@@ -143,3 +145,10 @@ def show_toxresults(hub: Hub, release: dict[str, Any], links: list[dict[str, Any
                 hub.line(f"    command {step.get('command')} exited {step.get('retcode')}:")
                 for text in str(step.get("output", "")).splitlines():
                     hub.line(f"      {text}")
+
+
+def _parse_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None

@@ -56,6 +56,10 @@ def test_use_login_logoff(cli, server, names):
     assert f"current index: root/{index}" in out
     assert f"pip index URL: {server.url}/root/{index}/+simple/" in out
 
+    # A full index URL works as well as USER/INDEX.
+    other = cli("use", f"{server.url}/root/{index}").stdout
+    assert f"current index: root/{index}" in other
+
     urls = cli("use", "--urls").stdout
     assert f"simpleindex: {server.url}/root/{index}/+simple/" in urls
     assert f"pypisubmit: {server.url}/root/{index}/" in urls
@@ -285,6 +289,19 @@ def test_set_cfg_then_plain_pip_install(cli, server, names, project_factory, tmp
     assert "[pyshelf]" in pypirc.read_text()
     assert "token" not in pypirc.read_text().lower()
 
+    # With --always-set-cfg yes, switching the index rewrites the configuration.
+    cli("index", "-c", "other")
+    cli("use", "--always-set-cfg", "yes")
+    out = cli("use", "other").stdout
+    assert "wrote pip configuration" in out
+    assert f"{cli_index(cli)}/+simple/" in pip_conf.read_text()
+    assert cli_index(cli).endswith("/other")
+    cli("use", "--always-set-cfg", "no")
+    cli("use", "dev")
+    assert "/other/+simple/" in pip_conf.read_text()
+    cli("use", "--set-cfg")
+    assert f"index-url = {simple}" in pip_conf.read_text()
+
     # Plain pip, in the user's environment: it finds the index through pip.conf alone.
     target = tmp_path / "target"
     env = dict(cli.env)
@@ -332,6 +349,15 @@ def test_pyshelf_install_runs_pip_with_the_index(cli, server, names, project_fac
     out = cli("install", "--no-deps", "--target", str(target), name, env=env).stdout
     assert "Successfully installed" in out
     assert (target / name.replace("-", "_") / "__init__.py").exists()
+
+    # pip's own options pass through unchanged, here a requirements file.
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text(f"{name}==1.0\n")
+    target2 = tmp_path / "target2"
+    out = cli("install", "-r", str(requirements), "--no-deps", "--target", str(target2), env=env)
+    assert (target2 / name.replace("-", "_") / "__init__.py").exists()
+    assert "Successfully installed" in out.stdout
+    cli.fails("install", "--no-deps", "--target", str(target2), names("missing-"), env=env)
 
 
 def test_doc_zip_is_a_zip_of_the_html(cli, server, names, project_factory, tmp_path):
@@ -394,3 +420,34 @@ def test_expired_login_forces_a_new_login_and_large_upload_is_refused(
 def cli_index(cli) -> str:
     state = json.loads((cli.clientdir / "current.json").read_text())
     return state["index"][len(state["root"]) :]
+
+
+def test_list_failures_shows_tox_results(cli, server, names, project_factory):
+    setup_user(cli, server, names)
+    name = names("tox-")
+    cli(
+        "upload",
+        "--no-isolation",
+        "--formats",
+        "wheel",
+        cwd=project_factory(name, "1.0", docs=None),
+    )
+    file_url = cli("list", name).stdout.split()[0]
+    toxresult = {
+        "reportversion": "1",
+        "host": "ci-runner",
+        "platform": "linux",
+        "testenvs": {
+            "py311": {
+                "setup": [{"command": ["pip", "install"], "retcode": "0", "output": ""}],
+                "test": [{"command": ["pytest"], "retcode": "1", "output": "E   boom"}],
+            }
+        },
+    }
+    posted = httpx.post(
+        file_url, json=toxresult, headers={"Accept": "application/json"}, timeout=30
+    )
+    assert posted.status_code == 200, posted.text
+    out = cli("list", "-f", name).stdout
+    assert "py311 ci-runner linux: tests FAILED" in out
+    assert "E   boom" in out
