@@ -51,9 +51,7 @@ class AppState:
         for types in pm.hook.pyshelf_get_index_types():
             for type_class in types or ():
                 self.index_types[type_class.name] = type_class()
-        self.registry = IndexRegistry(
-            {name for name, t in self.index_types.items() if t.is_mirror}
-        )
+        self.registry = IndexRegistry({name for name, t in self.index_types.items() if t.is_mirror})
         self.page_cache = PageCache()
         self.downloads = DownloadCounter(self.sessions)
         session = self.sessions()

@@ -44,10 +44,18 @@ def env_default(option: str, default: Any) -> Any:
 def _add(parser: argparse.ArgumentParser, option: str, default: Any, help: str, **kw: Any) -> None:
     value = env_default(option, default)
     if isinstance(default, bool):
-        parser.add_argument(option, action="store_true", default=value, help=f"{help} [{env_name(option)}]")
+        parser.add_argument(
+            option, action="store_true", default=value, help=f"{help} [{env_name(option)}]"
+        )
     else:
         kind = type(default) if default is not None else str
-        parser.add_argument(option, type=kind, default=value, help=f"{help} [{env_name(option)}, default: %(default)s]", **kw)
+        parser.add_argument(
+            option,
+            type=kind,
+            default=value,
+            help=f"{help} [{env_name(option)}, default: %(default)s]",
+            **kw,
+        )
 
 
 def _fail(message: str) -> None:
@@ -64,13 +72,22 @@ def init_main(argv: list[str] | None = None) -> None:
     )
     _add(parser, "--serverdir", str(DEFAULT_SERVERDIR), "the server directory to create")
     _add(parser, "--db-url", "", "database URL (default: SQLite in the server directory)")
-    parser.add_argument("--root-passwd", default=None, help="password of the root user "
-                        "(default: a random one, printed once and stored in SERVERDIR/.root-password)")
-    parser.add_argument("--mirror-url", default=None, help="upstream of the root/pypi mirror "
-                        "(default: the index pip uses here: PIP_INDEX_URL, pip's global.index-url, "
-                        "else pip's built-in default)")
-    parser.add_argument("--no-root-pypi", action="store_true",
-                        help="do not create the root/pypi mirror")
+    parser.add_argument(
+        "--root-passwd",
+        default=None,
+        help="password of the root user "
+        "(default: a random one, printed once and stored in SERVERDIR/.root-password)",
+    )
+    parser.add_argument(
+        "--mirror-url",
+        default=None,
+        help="upstream of the root/pypi mirror "
+        "(default: the index pip uses here: PIP_INDEX_URL, pip's global.index-url, "
+        "else pip's built-in default)",
+    )
+    parser.add_argument(
+        "--no-root-pypi", action="store_true", help="do not create the root/pypi mirror"
+    )
     args = parser.parse_args(argv)
     mirror_url, web_url_fmt = None, None
     if not args.no_root_pypi:
@@ -89,8 +106,9 @@ def init_main(argv: list[str] | None = None) -> None:
     if generated:
         password = secrets.token_urlsafe(18)
     try:
-        initialise(settings, root_password=password, mirror_url=mirror_url,
-                   mirror_web_url_fmt=web_url_fmt)
+        initialise(
+            settings, root_password=password, mirror_url=mirror_url, mirror_web_url_fmt=web_url_fmt
+        )
     except ServerDirError as error:
         _fail(str(error))
     except Exception as error:  # e.g. an unreachable database
@@ -106,31 +124,56 @@ def init_main(argv: list[str] | None = None) -> None:
 
 def server_parser(pm: Any) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pyshelf-server", description="Run the pyshelf server.")
-    parser.add_argument("--version", action="store_true", help="print the version and the loaded plugins")
+    parser.add_argument(
+        "--version", action="store_true", help="print the version and the loaded plugins"
+    )
     _add(parser, "--serverdir", str(DEFAULT_SERVERDIR), "the server directory")
     _add(parser, "--host", "127.0.0.1", "address to listen on")
     _add(parser, "--port", 3141, "port to listen on")
     _add(parser, "--threads", 16, "worker threads")
-    _add(parser, "--db-url", "", "database URL (default: SQLite in the server directory; "
-         "postgresql+psycopg://… for PostgreSQL)")
+    _add(
+        parser,
+        "--db-url",
+        "",
+        "database URL (default: SQLite in the server directory; "
+        "postgresql+psycopg://… for PostgreSQL)",
+    )
     _add(parser, "--outside-url", "", "the URL clients reach the server at, when behind a proxy")
     _add(parser, "--absolute-urls", False, "use absolute URLs on simple pages")
-    _add(parser, "--allow-user-registration", False, "let anyone create a user (devpi's default; off here)")
+    _add(
+        parser,
+        "--allow-user-registration",
+        False,
+        "let anyone create a user (devpi's default; off here)",
+    )
     _add(parser, "--max-upload-size", DEFAULT_MAX_UPLOAD_SIZE, "largest accepted upload in bytes")
     _add(parser, "--login-token-seconds", 36000, "how long a login token is valid")
     _add(parser, "--mirror-cache-expiry", 1800, "seconds a mirrored page stays fresh")
     _add(parser, "--request-timeout", 60.0, "seconds to wait for an upstream index")
     _add(parser, "--offline-mode", False, "serve mirrors only from what is cached")
     _add(parser, "--debug", False, "log every request")
-    parser.add_argument("--migrate", action="store_true", help="upgrade the database schema and exit")
+    parser.add_argument(
+        "--migrate", action="store_true", help="upgrade the database schema and exit"
+    )
     pm.hook.pyshelf_add_parser_options(parser=parser)
     return parser
 
 
 CORE_OPTIONS = {
-    "serverdir", "host", "port", "threads", "db_url", "outside_url", "absolute_urls",
-    "allow_user_registration", "max_upload_size", "login_token_seconds", "mirror_cache_expiry",
-    "request_timeout", "offline_mode", "debug",
+    "serverdir",
+    "host",
+    "port",
+    "threads",
+    "db_url",
+    "outside_url",
+    "absolute_urls",
+    "allow_user_registration",
+    "max_upload_size",
+    "login_token_seconds",
+    "mirror_cache_expiry",
+    "request_timeout",
+    "offline_mode",
+    "debug",
 }
 
 
@@ -139,7 +182,9 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
     core = {k: values[k] for k in CORE_OPTIONS}
     core["db_url"] = core["db_url"] or None
     core["outside_url"] = core["outside_url"] or None
-    extra = {k: v for k, v in values.items() if k not in CORE_OPTIONS and k not in ("version", "migrate")}
+    extra = {
+        k: v for k, v in values.items() if k not in CORE_OPTIONS and k not in ("version", "migrate")
+    }
     return ServerSettings(**core, options=extra)
 
 
@@ -181,7 +226,9 @@ def server_main(argv: list[str] | None = None) -> None:
     if state == migrations.SchemaState.NEWER:
         _fail("the database schema is newer than this pyshelf-server; upgrade pyshelf-server")
     if state == migrations.SchemaState.OLDER:
-        _fail("the database schema is older than this pyshelf-server; run 'pyshelf-server --migrate'")
+        _fail(
+            "the database schema is older than this pyshelf-server; run 'pyshelf-server --migrate'"
+        )
     if state == migrations.SchemaState.EMPTY:
         _fail("the database is empty; run 'pyshelf-init' first")
     serve(settings, pm=pm, engine=engine)

@@ -14,7 +14,7 @@ from .plugins import make_plugin_manager
 from .security import SecurityPolicy
 from .serverdir import read_secret
 from .settings import ServerSettings
-
+from .simple.fastpath import SimpleFastPath
 
 # Modules holding @view_config views; scanned explicitly so that nothing else is imported as a
 # side effect (the migrations' env.py, for one, runs when imported).
@@ -56,8 +56,11 @@ def make_app(
     config.include(".routes")
     # The shelf tween sits above the exception view tween so it sees error answers too and
     # rolls their transactions back.
-    config.add_tween("pyshelf_server.tweens.shelf_tween_factory", over="pyramid.tweens.excview_tween_factory")
+    config.add_tween(
+        "pyshelf_server.tweens.shelf_tween_factory", over="pyramid.tweens.excview_tween_factory"
+    )
     pm.hook.pyshelf_pyramid_configure(config=config, settings=settings)
     for module in VIEW_MODULES:
         config.scan(module)
-    return config.make_wsgi_app()
+    app = config.make_wsgi_app()
+    return SimpleFastPath(app, state)

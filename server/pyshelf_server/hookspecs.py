@@ -102,9 +102,7 @@ def pyshelf_on_docs_upload(request: Any, index: Any, project: str, version: str,
 
 
 @hookspec
-def pyshelf_on_push(
-    request: Any, source: Any, target: str, project: str, version: str
-) -> None:
+def pyshelf_on_push(request: Any, source: Any, target: str, project: str, version: str) -> None:
     """A version was pushed from ``source`` to the index ``target`` (``user/index``, or a URL for
     a push to another server), after the transaction committed."""
 
@@ -124,7 +122,7 @@ def pyshelf_on_mirror_project_changed(app: Any, index: Any, project: str) -> Non
 
 @hookspec
 def pyshelf_simple_extra_links(request: Any, index: Any, project: str) -> list[Any] | None:
-    """Return extra :class:`pyshelf_server.indexes.backends.Link` objects for a project's simple page."""
+    """Return extra links (:class:`pyshelf_server.indexes.backends.Link`) for a simple page."""
 
 
 @hookspec

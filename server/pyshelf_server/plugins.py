@@ -7,9 +7,10 @@ from typing import Any
 
 import pluggy
 
-from . import hookspecs
-
-from . import hookimpl  # noqa: E402,F401  (one marker for core and plugins)
+from . import (
+    hookimpl,  # noqa: F401  (one marker for core and plugins)
+    hookspecs,
+)
 
 ENTRY_POINT_GROUP = "pyshelf_server"
 
@@ -21,7 +22,9 @@ CORE_PLUGINS = (
 )
 
 
-def make_plugin_manager(*, load_entry_points: bool = True, extra: list[Any] = ()) -> pluggy.PluginManager:
+def make_plugin_manager(
+    *, load_entry_points: bool = True, extra: list[Any] = ()
+) -> pluggy.PluginManager:
     import importlib
 
     pm = pluggy.PluginManager("pyshelf")

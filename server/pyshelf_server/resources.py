@@ -50,7 +50,9 @@ class IndexContext:
         route = request.matched_route.name if request.matched_route else ""
         # Creating an index is the one request about an index that does not exist yet.
         creating = request.method == "PUT" and route == "index"
-        self._index: IndexInfo | None = None if creating else request.shelf.require_index(self.fullname)
+        self._index: IndexInfo | None = (
+            None if creating else request.shelf.require_index(self.fullname)
+        )
 
     @classmethod
     def for_index(cls, request: Any, index: IndexInfo) -> IndexContext:
@@ -73,7 +75,11 @@ class IndexContext:
         owner = user_principal(index.user)
         acl: list[Any] = [
             (Allow, ROOT, ROOT_ALLOWED),
-            (Allow, owner, (Permission.INDEX_MODIFY, Permission.INDEX_DELETE, Permission.DELETE_ENTRY)),
+            (
+                Allow,
+                owner,
+                (Permission.INDEX_MODIFY, Permission.INDEX_DELETE, Permission.DELETE_ENTRY),
+            ),
             (Allow, Everyone, Permission.PKG_READ),
         ]
         for entry in index.options.get("acl_upload", []):
@@ -82,4 +88,3 @@ class IndexContext:
             acl.append((Allow, acl_principal(entry), Permission.TOXRESULT_UPLOAD))
         acl.append(DENY_ALL)
         return acl
-

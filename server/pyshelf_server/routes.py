@@ -27,7 +27,9 @@ def includeme(config: Any) -> None:
     config.add_route("api.index", f"/{u}/{i}/+api", factory=index)
     config.add_route("simple.list", f"/{u}/{i}/+simple" + OPTIONAL_SLASH, factory=index)
     config.add_route("simple.refresh", f"/{u}/{i}/+simple/{{project}}/refresh", factory=index)
-    config.add_route("simple.project", f"/{u}/{i}/+simple/{{project}}" + OPTIONAL_SLASH, factory=index)
+    config.add_route(
+        "simple.project", f"/{u}/{i}/+simple/{{project}}" + OPTIONAL_SLASH, factory=index
+    )
     config.add_route("files.entry", f"/{u}/{i}/+f/{{a}}/{{b}}/{{filename}}", factory=index)
     config.add_route("files.external", f"/{u}/{i}/+e/{{path:.+}}", factory=index)
     config.add_route("user", f"/{u}" + OPTIONAL_SLASH, factory=user)

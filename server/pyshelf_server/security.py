@@ -35,7 +35,7 @@ from .permissions import user_principal
 
 password_context = CryptContext(schemes=["argon2", "bcrypt"], deprecated="auto")
 
-TOKEN_SALT = "pyshelf-login"
+TOKEN_SALT = "pyshelf-login"  # noqa: S105 - a signing salt, not a secret
 
 
 def hash_password(password: str) -> str:

@@ -45,7 +45,9 @@ def initialise(
     devpi-init does.
     """
     if is_initialised(settings):
-        raise ServerDirError(f"{settings.serverdir} is already initialised; refusing to overwrite it")
+        raise ServerDirError(
+            f"{settings.serverdir} is already initialised; refusing to overwrite it"
+        )
     settings.serverdir.mkdir(parents=True, exist_ok=True)
     if any(settings.serverdir.iterdir()):
         raise ServerDirError(

@@ -55,9 +55,15 @@ def cheap_password_hashing() -> None:
 class LiveServer:
     """A real ``pyshelf-server`` process."""
 
-    def __init__(self, serverdir: Path, *, root_password: str = ROOT_PASSWORD,
-                 args: list[str] | None = None, env: dict[str, str] | None = None,
-                 init_args: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        serverdir: Path,
+        *,
+        root_password: str = ROOT_PASSWORD,
+        args: list[str] | None = None,
+        env: dict[str, str] | None = None,
+        init_args: list[str] | None = None,
+    ) -> None:
         self.serverdir = Path(serverdir)
         self.root_password = root_password
         self.args = list(args or [])
@@ -74,21 +80,39 @@ class LiveServer:
     def init(self) -> None:
         if not (self.serverdir / ".serverversion").exists():
             subprocess.run(
-                [str(BIN / "pyshelf-init"), "--serverdir", str(self.serverdir),
-                 "--root-passwd", self.root_password, *self.init_args],
-                check=True, capture_output=True, timeout=120,
+                [
+                    str(BIN / "pyshelf-init"),
+                    "--serverdir",
+                    str(self.serverdir),
+                    "--root-passwd",
+                    self.root_password,
+                    *self.init_args,
+                ],
+                check=True,
+                capture_output=True,
+                timeout=120,
             )
 
     def start(self, timeout: float = 30) -> LiveServer:
         self.init()
         self.port = free_port()
         env = {**os.environ, **self.env}
-        log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        log = open(self.log_path, "ab")
         self._log = log
         self.process = subprocess.Popen(
-            [str(BIN / "pyshelf-server"), "--serverdir", str(self.serverdir),
-             "--host", "127.0.0.1", "--port", str(self.port), *self.args],
-            stdout=log, stderr=subprocess.STDOUT, env=env,
+            [
+                str(BIN / "pyshelf-server"),
+                "--serverdir",
+                str(self.serverdir),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                *self.args,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -122,8 +146,12 @@ class LiveServer:
 
     def login(self, user: str = "root", password: str | None = None) -> str:
         password = self.root_password if password is None and user == "root" else password
-        response = httpx.post(self.url + "/+login", json={"user": user, "password": password},
-                              headers={"Accept": "application/json"}, timeout=30)
+        response = httpx.post(
+            self.url + "/+login",
+            json={"user": user, "password": password},
+            headers={"Accept": "application/json"},
+            timeout=30,
+        )
         response.raise_for_status()
         return response.json()["result"]["password"]
 
@@ -132,8 +160,14 @@ class LiveServer:
         value = base64.b64encode(f"{user}:{token}".encode()).decode()
         return {"X-Devpi-Auth": value, "Accept": "application/json"}
 
-    def request(self, method: str, path: str, *, auth: tuple[str, str | None] | None = ("root", None),
-                **kw: Any) -> httpx.Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        auth: tuple[str, str | None] | None = ("root", None),
+        **kw: Any,
+    ) -> httpx.Response:
         headers = {"Accept": "application/json", **kw.pop("headers", {})}
         if auth is not None:
             user, password = auth
@@ -145,16 +179,28 @@ class LiveServer:
         response = self.request("PUT", f"/{name}", json={"password": password, **fields})
         assert response.status_code == 201, response.text
 
-    def create_index(self, fullname: str, auth: tuple[str, str | None] = ("root", None), **options: Any) -> dict[str, Any]:
+    def create_index(
+        self, fullname: str, auth: tuple[str, str | None] = ("root", None), **options: Any
+    ) -> dict[str, Any]:
         response = self.request("PUT", f"/{fullname}", json=options, auth=auth)
         assert response.status_code == 200, response.text
         return response.json()["result"]
 
-    def upload(self, fullname: str, path: Path, *, name: str, version: str,
-               auth: tuple[str, str | None] = ("root", None), **fields: str) -> httpx.Response:
+    def upload(
+        self,
+        fullname: str,
+        path: Path,
+        *,
+        name: str,
+        version: str,
+        auth: tuple[str, str | None] = ("root", None),
+        **fields: str,
+    ) -> httpx.Response:
         with open(path, "rb") as content:
             return self.request(
-                "POST", f"/{fullname}/", auth=auth,
+                "POST",
+                f"/{fullname}/",
+                auth=auth,
                 data={":action": "file_upload", "name": name, "version": version, **fields},
                 files={"content": (path.name, content)},
                 headers={"Accept": "*/*"},
@@ -229,34 +275,68 @@ class Shelf:
         self.test = webtest.TestApp(app)
 
     def auth(self, user: str, password: str | None = None) -> dict[str, str]:
-        return basic_auth(user, ROOT_PASSWORD if password is None and user == "root" else password or "")
+        return basic_auth(
+            user, ROOT_PASSWORD if password is None and user == "root" else password or ""
+        )
 
-    def json(self, method: str, path: str, body: Any = None, *, user: str | None = None,
-             password: str | None = None, status: Any = None, **kw: Any) -> Any:
+    def json(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        user: str | None = None,
+        password: str | None = None,
+        status: Any = None,
+        **kw: Any,
+    ) -> Any:
         headers = {"Accept": "application/json", **kw.pop("headers", {})}
         if user is not None:
             headers.update(self.auth(user, password))
         params = json.dumps(body).encode() if body is not None else b""
         if body is not None:
             headers["Content-Type"] = "application/json"
-        return self.test.request(path, method=method, body=params, headers=headers,
-                                 status=status, expect_errors=status is not None, **kw)
+        return self.test.request(
+            path,
+            method=method,
+            body=params,
+            headers=headers,
+            status=status,
+            expect_errors=status is not None,
+            **kw,
+        )
 
     def create_user(self, name: str, password: str = "secret", **fields: Any) -> Any:
-        return self.json("PUT", f"/{name}", {"password": password, **fields}, user="root", status=201)
+        return self.json(
+            "PUT", f"/{name}", {"password": password, **fields}, user="root", status=201
+        )
 
-    def create_index(self, fullname: str, *, user: str = "root", password: str | None = None,
-                     **options: Any) -> Any:
+    def create_index(
+        self, fullname: str, *, user: str = "root", password: str | None = None, **options: Any
+    ) -> Any:
         return self.json("PUT", f"/{fullname}", options, user=user, password=password, status=200)
 
-    def upload(self, fullname: str, filename: str, content: bytes, *, name: str, version: str,
-               user: str = "root", password: str | None = None, status: Any = 200,
-               **fields: str) -> Any:
+    def upload(
+        self,
+        fullname: str,
+        filename: str,
+        content: bytes,
+        *,
+        name: str,
+        version: str,
+        user: str = "root",
+        password: str | None = None,
+        status: Any = 200,
+        **fields: str,
+    ) -> Any:
         form = [(":action", "file_upload"), ("name", name), ("version", version), *fields.items()]
         return self.test.post(
-            f"/{fullname}/", form,
+            f"/{fullname}/",
+            form,
             upload_files=[("content", filename, content)],
-            headers=self.auth(user, password), status=status, expect_errors=True,
+            headers=self.auth(user, password),
+            status=status,
+            expect_errors=True,
         )
 
 
@@ -268,8 +348,16 @@ def shelf(make_app: Any) -> Shelf:
 # -- distributions built in memory ----------------------------------------------------------
 
 
-def _metadata(name: str, version: str, *, summary: str = "", requires_python: str | None = None,
-              description: str = "", requires_dist: list[str] = (), extra: dict[str, str] | None = None) -> str:
+def _metadata(
+    name: str,
+    version: str,
+    *,
+    summary: str = "",
+    requires_python: str | None = None,
+    description: str = "",
+    requires_dist: list[str] = (),
+    extra: dict[str, str] | None = None,
+) -> str:
     lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
     if summary:
         lines.append(f"Summary: {summary}")
@@ -295,7 +383,10 @@ def make_wheel(name: str, version: str, **meta: Any) -> tuple[str, bytes]:
     files = {
         f"{dist}/__init__.py": f"__version__ = {version!r}\n",
         f"{info}/METADATA": _metadata(name, version, **meta),
-        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: pyshelf-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{info}/WHEEL": (
+            "Wheel-Version: 1.0\nGenerator: pyshelf-tests\nRoot-Is-Purelib: true\n"
+            "Tag: py3-none-any\n"
+        ),
     }
     record = "".join(f"{path},,\n" for path in files) + f"{info}/RECORD,,\n"
     files[f"{info}/RECORD"] = record

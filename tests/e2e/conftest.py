@@ -16,7 +16,9 @@ def isolated_env(tmp_path: Path) -> dict[str, str]:
     """An environment in which pip, uv and twine see none of this machine's configuration."""
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "TWINE_", "DEVPI_"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "TWINE_", "DEVPI_"))
+    }
     env.update(
         HOME=str(home),
         XDG_CONFIG_HOME=str(home / ".config"),
@@ -29,8 +31,14 @@ def isolated_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def run(args: list[str], *, env: dict[str, str], cwd: Path | None = None, check: bool = True,
-        timeout: float = 180) -> subprocess.CompletedProcess[str]:
+def run(
+    args: list[str],
+    *,
+    env: dict[str, str],
+    cwd: Path | None = None,
+    check: bool = True,
+    timeout: float = 180,
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(
@@ -60,7 +68,18 @@ def write_project(root: Path, name: str, version: str, *, summary: str = "a test
 
 
 def build(project: Path, env: dict[str, str]) -> Path:
-    run([str(BIN / "python"), "-m", "build", "--no-isolation", "--outdir", str(project / "dist"), str(project)], env=env)
+    run(
+        [
+            str(BIN / "python"),
+            "-m",
+            "build",
+            "--no-isolation",
+            "--outdir",
+            str(project / "dist"),
+            str(project),
+        ],
+        env=env,
+    )
     return project / "dist"
 
 

@@ -33,8 +33,9 @@ class StaticIndex:
     """``StaticIndex(root, {"project": [(filename, content), …]}, delay=…)``: ``url`` is the
     simple index URL (``http://127.0.0.1:PORT/simple/``)."""
 
-    def __init__(self, root: Path, projects: dict[str, list[tuple[str, bytes]]],
-                 *, delay: float = 0.0) -> None:
+    def __init__(
+        self, root: Path, projects: dict[str, list[tuple[str, bytes]]], *, delay: float = 0.0
+    ) -> None:
         self.root = root
         (root / "files").mkdir(parents=True, exist_ok=True)
         simple = root / "simple"

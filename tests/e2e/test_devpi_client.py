@@ -19,8 +19,12 @@ class Devpi:
         self.cwd = cwd
 
     def __call__(self, *args: str, check: bool = True, cwd: Path | None = None):
-        return run([str(BIN / "devpi"), "--clientdir", str(self.clientdir), *args],
-                   env=self.env, cwd=cwd or self.cwd, check=check)
+        return run(
+            [str(BIN / "devpi"), "--clientdir", str(self.clientdir), *args],
+            env=self.env,
+            cwd=cwd or self.cwd,
+            check=check,
+        )
 
 
 def test_devpi_workflow(make_live_server, tmp_path, env):
@@ -40,7 +44,9 @@ def test_devpi_workflow(make_live_server, tmp_path, env):
     devpi("index", "-c", "dev", "bases=root/base")
     devpi("index", "-c", "prod", "volatile=False")
     devpi("login", "alice", "--password", "secret")
-    out = devpi("index", "-c", "alice/dev", "bases=root/dev", "acl_upload=alice", "volatile=False").stdout
+    out = devpi(
+        "index", "-c", "alice/dev", "bases=root/dev", "acl_upload=alice", "volatile=False"
+    ).stdout
     assert "volatile=False" in out and "bases=root/dev" in out
     devpi("use", "alice/dev")
 
@@ -105,6 +111,19 @@ def test_devpi_install_uses_login_token_in_pip_url(make_live_server, tmp_path, e
     dist = build(write_project(tmp_path, "installme", "2.0"), env)
     devpi("upload", "--from-dir", str(dist))
     target = tmp_path / "target"
-    run([str(BIN / "python"), "-m", "pip", "install", "--no-deps", "--target", str(target),
-         "--index-url", f"{server.url}/root/dev/+simple/", "installme==2.0"], env=env)
+    run(
+        [
+            str(BIN / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--target",
+            str(target),
+            "--index-url",
+            f"{server.url}/root/dev/+simple/",
+            "installme==2.0",
+        ],
+        env=env,
+    )
     assert (target / "installme" / "__init__.py").read_text() == "VERSION = '2.0'\n"

@@ -23,26 +23,77 @@ def layered(make_live_server):
 def test_twine_upload_then_pip_and_uv_install_through_inheritance(layered, tmp_path, env):
     server = layered
     dist = build(write_project(tmp_path, "layered-pkg", "1.0"), env)
-    run([str(BIN / "twine"), "upload", "--non-interactive", "--repository-url", f"{server.url}/root/dev/",
-         "-u", "root", "-p", server.root_password, *map(str, sorted(dist.iterdir()))], env=env)
+    run(
+        [
+            str(BIN / "twine"),
+            "upload",
+            "--non-interactive",
+            "--repository-url",
+            f"{server.url}/root/dev/",
+            "-u",
+            "root",
+            "-p",
+            server.root_password,
+            *map(str, sorted(dist.iterdir())),
+        ],
+        env=env,
+    )
 
     target = tmp_path / "pip-target"
-    run([str(BIN / "python"), "-m", "pip", "install", "--no-deps", "--target", str(target),
-         "--index-url", f"{server.url}/alice/dev/+simple/", "layered-pkg"], env=env)
+    run(
+        [
+            str(BIN / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--target",
+            str(target),
+            "--index-url",
+            f"{server.url}/alice/dev/+simple/",
+            "layered-pkg",
+        ],
+        env=env,
+    )
     assert (target / "layered_pkg" / "__init__.py").exists()
 
     venv = tmp_path / "uv-venv"
     run([str(BIN / "uv"), "venv", str(venv)], env=env)
-    run([str(BIN / "uv"), "pip", "install", "--python", str(venv / "bin" / "python"),
-         "--index-url", f"{server.url}/alice/dev/+simple/", "layered-pkg==1.0"], env=env)
+    run(
+        [
+            str(BIN / "uv"),
+            "pip",
+            "install",
+            "--python",
+            str(venv / "bin" / "python"),
+            "--index-url",
+            f"{server.url}/alice/dev/+simple/",
+            "layered-pkg==1.0",
+        ],
+        env=env,
+    )
     assert list((venv / "lib").glob("python*/site-packages/layered_pkg/__init__.py"))
 
 
 def test_twine_with_a_wrong_password_gets_the_basic_challenge(layered, tmp_path, env):
     server = layered
     dist = build(write_project(tmp_path, "anon-pkg", "1.0"), env)
-    result = run([str(BIN / "twine"), "upload", "--non-interactive", "--repository-url", f"{server.url}/alice/dev/",
-                  "-u", "alice", "-p", "wrong", *map(str, sorted(dist.iterdir()))], env=env, check=False)
+    result = run(
+        [
+            str(BIN / "twine"),
+            "upload",
+            "--non-interactive",
+            "--repository-url",
+            f"{server.url}/alice/dev/",
+            "-u",
+            "alice",
+            "-p",
+            "wrong",
+            *map(str, sorted(dist.iterdir())),
+        ],
+        env=env,
+        check=False,
+    )
     assert result.returncode != 0
     assert "401" in result.stdout + result.stderr
     response = httpx.post(f"{server.url}/alice/dev/", data={":action": "file_upload"})
@@ -54,8 +105,22 @@ def test_twine_upload_refused_for_other_user(layered, tmp_path, env):
     server = layered
     server.create_user("bob", "bobpw")
     dist = build(write_project(tmp_path, "bob-pkg", "1.0"), env)
-    result = run([str(BIN / "twine"), "upload", "--non-interactive", "--repository-url", f"{server.url}/alice/dev/",
-                  "-u", "bob", "-p", "bobpw", *map(str, sorted(dist.iterdir()))], env=env, check=False)
+    result = run(
+        [
+            str(BIN / "twine"),
+            "upload",
+            "--non-interactive",
+            "--repository-url",
+            f"{server.url}/alice/dev/",
+            "-u",
+            "bob",
+            "-p",
+            "bobpw",
+            *map(str, sorted(dist.iterdir())),
+        ],
+        env=env,
+        check=False,
+    )
     assert result.returncode != 0
     assert "403" in result.stdout + result.stderr
 
@@ -63,7 +128,19 @@ def test_twine_upload_refused_for_other_user(layered, tmp_path, env):
 def test_uv_publish(layered, tmp_path, env):
     server = layered
     dist = build(write_project(tmp_path, "uv-published", "0.3"), env)
-    run([str(BIN / "uv"), "publish", "--publish-url", f"{server.url}/alice/dev/",
-         "--username", "alice", "--password", "secret", *map(str, sorted(dist.iterdir()))], env=env)
+    run(
+        [
+            str(BIN / "uv"),
+            "publish",
+            "--publish-url",
+            f"{server.url}/alice/dev/",
+            "--username",
+            "alice",
+            "--password",
+            "secret",
+            *map(str, sorted(dist.iterdir())),
+        ],
+        env=env,
+    )
     page = httpx.get(f"{server.url}/alice/dev/+simple/uv-published/").text
     assert "uv_published-0.3-py3-none-any.whl" in page

@@ -9,7 +9,6 @@ import time
 
 import httpx
 import pytest
-
 from pyshelf_server.testing import make_wheel
 
 pytestmark = pytest.mark.e2e
@@ -26,10 +25,10 @@ def test_interrupted_upload_leaves_nothing_behind(make_live_server):
     filename, content = make_wheel("dropped", "1.0", description="x" * 200_000)
     boundary = "pyshelfboundary"
     head = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\":action\"\r\n\r\nfile_upload\r\n"
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\ndropped\r\n"
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"version\"\r\n\r\n1.0\r\n"
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"content\"; filename=\"{filename}\"\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name=":action"\r\n\r\nfile_upload\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="name"\r\n\r\ndropped\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="version"\r\n\r\n1.0\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="content"; filename="{filename}"\r\n'
         "Content-Type: application/octet-stream\r\n\r\n"
     ).encode()
     tail = f"\r\n--{boundary}--\r\n".encode()
@@ -50,7 +49,12 @@ def test_interrupted_upload_leaves_nothing_behind(make_live_server):
     assert server.request("GET", "/root/dev").json()["result"]["projects"] == []
     assert stored_files(server) == []
     # The same upload completed afterwards works.
-    assert server.upload("root/dev", _write(server, filename, content), name="dropped", version="1.0").status_code == 200
+    assert (
+        server.upload(
+            "root/dev", _write(server, filename, content), name="dropped", version="1.0"
+        ).status_code
+        == 200
+    )
 
 
 def _write(server, filename, content):
@@ -83,9 +87,13 @@ def test_many_concurrent_uploads_all_land(make_live_server):
 
     def upload(i):
         filename, content = make_wheel(f"conc{i}", "1.0")
-        response = httpx.post(f"{server.url}/root/dev/", headers=headers, timeout=60,
-                              data={":action": "file_upload", "name": f"conc{i}", "version": "1.0"},
-                              files={"content": (filename, content)})
+        response = httpx.post(
+            f"{server.url}/root/dev/",
+            headers=headers,
+            timeout=60,
+            data={":action": "file_upload", "name": f"conc{i}", "version": "1.0"},
+            files={"content": (filename, content)},
+        )
         return response.status_code
 
     with concurrent.futures.ThreadPoolExecutor(8) as pool:

@@ -1,10 +1,14 @@
 """Who may do what: anonymous, the owner, another user and root, on every kind of action."""
 
 import pytest
-
 from pyshelf_server.testing import make_wheel
 
-ACTORS = {"anonymous": None, "owner": ("alice", "secret"), "other": ("bob", "secret"), "root": ("root", None)}
+ACTORS = {
+    "anonymous": None,
+    "owner": ("alice", "secret"),
+    "other": ("bob", "secret"),
+    "root": ("root", None),
+}
 
 
 @pytest.fixture
@@ -13,7 +17,9 @@ def world(shelf):
     shelf.create_user("bob")
     shelf.create_index("alice/dev", user="alice", password="secret")
     filename, content = make_wheel("pkg", "1.0")
-    shelf.upload("alice/dev", filename, content, name="pkg", version="1.0", user="alice", password="secret")
+    shelf.upload(
+        "alice/dev", filename, content, name="pkg", version="1.0", user="alice", password="secret"
+    )
     return shelf
 
 
@@ -30,13 +36,20 @@ def test_everyone_reads(world, actor):
     assert call(world, actor, "GET", "/alice/dev/+simple/pkg/") == 200
 
 
-@pytest.mark.parametrize(("actor", "expected"), [("anonymous", 401), ("owner", 200), ("other", 403), ("root", 403)])
+@pytest.mark.parametrize(
+    ("actor", "expected"), [("anonymous", 401), ("owner", 200), ("other", 403), ("root", 403)]
+)
 def test_upload_follows_acl_upload(world, actor, expected):
     filename, content = make_wheel("pkg", "2.0")
     credentials = ACTORS[actor]
     headers = world.auth(*credentials) if credentials else {}
-    response = world.test.post("/alice/dev/", [(":action", "file_upload"), ("name", "pkg"), ("version", "2.0")],
-                               upload_files=[("content", filename, content)], headers=headers, expect_errors=True)
+    response = world.test.post(
+        "/alice/dev/",
+        [(":action", "file_upload"), ("name", "pkg"), ("version", "2.0")],
+        upload_files=[("content", filename, content)],
+        headers=headers,
+        expect_errors=True,
+    )
     assert response.status_int == expected
     if expected == 401:
         assert response.headers["WWW-Authenticate"] == 'Basic realm="pypi"'
@@ -44,37 +57,54 @@ def test_upload_follows_acl_upload(world, actor, expected):
         assert response.status == "403 no permission to submit"
 
 
-@pytest.mark.parametrize(("actor", "expected"), [("anonymous", 401), ("owner", 200), ("other", 403), ("root", 200)])
+@pytest.mark.parametrize(
+    ("actor", "expected"), [("anonymous", 401), ("owner", 200), ("other", 403), ("root", 200)]
+)
 def test_modify_index(world, actor, expected):
     assert call(world, actor, "PATCH", "/alice/dev", ["title=t"]) == expected
 
 
-@pytest.mark.parametrize(("actor", "expected"), [("anonymous", 401), ("owner", 200), ("other", 403), ("root", 200)])
+@pytest.mark.parametrize(
+    ("actor", "expected"), [("anonymous", 401), ("owner", 200), ("other", 403), ("root", 200)]
+)
 def test_delete_version(world, actor, expected):
     assert call(world, actor, "DELETE", "/alice/dev/pkg/1.0") == expected
 
 
-@pytest.mark.parametrize(("actor", "expected"), [("anonymous", 401), ("owner", 201), ("other", 403), ("root", 201)])
+@pytest.mark.parametrize(
+    ("actor", "expected"), [("anonymous", 401), ("owner", 201), ("other", 403), ("root", 201)]
+)
 def test_delete_index(world, actor, expected):
     assert call(world, actor, "DELETE", "/alice/dev") == expected
 
 
-@pytest.mark.parametrize(("actor", "expected"), [("anonymous", 401), ("owner", 200), ("other", 403), ("root", 200)])
+@pytest.mark.parametrize(
+    ("actor", "expected"), [("anonymous", 401), ("owner", 200), ("other", 403), ("root", 200)]
+)
 def test_create_index_in_namespace(world, actor, expected):
     assert call(world, actor, "PUT", "/alice/new", {}) == expected
 
 
-@pytest.mark.parametrize(("actor", "expected"), [("anonymous", 401), ("owner", 200), ("other", 403), ("root", 200)])
+@pytest.mark.parametrize(
+    ("actor", "expected"), [("anonymous", 401), ("owner", 200), ("other", 403), ("root", 200)]
+)
 def test_delete_user(world, actor, expected):
     assert call(world, actor, "DELETE", "/alice") == expected
 
 
 def test_acl_upload_special_principals(world):
     filename, content = make_wheel("pkg", "3.0")
-    world.json("PATCH", "/alice/dev", ["acl_upload=:AUTHENTICATED:"], user="alice", password="secret")
-    world.upload("alice/dev", filename, content, name="pkg", version="3.0", user="bob", password="secret")
+    world.json(
+        "PATCH", "/alice/dev", ["acl_upload=:AUTHENTICATED:"], user="alice", password="secret"
+    )
+    world.upload(
+        "alice/dev", filename, content, name="pkg", version="3.0", user="bob", password="secret"
+    )
     world.json("PATCH", "/alice/dev", ["acl_upload=:anonymous:"], user="alice", password="secret")
     filename, content = make_wheel("pkg", "4.0")
-    response = world.test.post("/alice/dev/", [(":action", "file_upload"), ("name", "pkg"), ("version", "4.0")],
-                               upload_files=[("content", filename, content)])
+    response = world.test.post(
+        "/alice/dev/",
+        [(":action", "file_upload"), ("name", "pkg"), ("version", "4.0")],
+        upload_files=[("content", filename, content)],
+    )
     assert response.status_int == 200

@@ -1,7 +1,6 @@
 """Every malformed request gets a clear 4xx, never a 500, and leaves nothing behind."""
 
 import pytest
-
 from pyshelf_server.testing import make_wheel
 
 
@@ -16,22 +15,34 @@ def stored_blobs(shelf):
     return sorted(p.name for p in root.rglob("*") if p.is_file() and p.parent.name != "tmp")
 
 
-@pytest.mark.parametrize(("fields", "filename", "reason"), [
-    ({"name": "pkg", "version": "1.0"}, "pkg-1.0.exe", "not a valid archive name"),
-    ({"name": "pkg", "version": "1.0"}, "other-1.0-py3-none-any.whl", "does not match project name"),
-    ({"name": "pkg", "version": "1.0"}, "pkg-2.0-py3-none-any.whl", "does not contain version"),
-    ({"name": "pkg", "version": "1.0"}, "../pkg-1.0-py3-none-any.whl", None),
-    ({"name": "../etc", "version": "1.0"}, "pkg-1.0-py3-none-any.whl", "invalid metadata"),
-    ({"name": "pkg", "version": "<script>"}, "pkg-1.0-py3-none-any.whl", "invalid metadata"),
-    ({"version": "1.0"}, "pkg-1.0-py3-none-any.whl", "missing name"),
-    ({"name": "pkg"}, "pkg-1.0-py3-none-any.whl", "missing version"),
-    ({"name": "pkg", "version": "1.0"}, "pkg-1.0-py3-none-any.whl%00.txt", None),
-])
+@pytest.mark.parametrize(
+    ("fields", "filename", "reason"),
+    [
+        ({"name": "pkg", "version": "1.0"}, "pkg-1.0.exe", "not a valid archive name"),
+        (
+            {"name": "pkg", "version": "1.0"},
+            "other-1.0-py3-none-any.whl",
+            "does not match project name",
+        ),
+        ({"name": "pkg", "version": "1.0"}, "pkg-2.0-py3-none-any.whl", "does not contain version"),
+        ({"name": "pkg", "version": "1.0"}, "../pkg-1.0-py3-none-any.whl", None),
+        ({"name": "../etc", "version": "1.0"}, "pkg-1.0-py3-none-any.whl", "invalid metadata"),
+        ({"name": "pkg", "version": "<script>"}, "pkg-1.0-py3-none-any.whl", "invalid metadata"),
+        ({"version": "1.0"}, "pkg-1.0-py3-none-any.whl", "missing name"),
+        ({"name": "pkg"}, "pkg-1.0-py3-none-any.whl", "missing version"),
+        ({"name": "pkg", "version": "1.0"}, "pkg-1.0-py3-none-any.whl%00.txt", None),
+    ],
+)
 def test_bad_uploads(dev, fields, filename, reason):
     _, content = make_wheel("pkg", "1.0")
     form = [(":action", "file_upload"), *fields.items()]
-    response = dev.test.post("/root/dev/", form, upload_files=[("content", filename, content)],
-                             headers=dev.auth("root"), expect_errors=True)
+    response = dev.test.post(
+        "/root/dev/",
+        form,
+        upload_files=[("content", filename, content)],
+        headers=dev.auth("root"),
+        expect_errors=True,
+    )
     assert response.status_int == 400, response.status
     if reason:
         assert reason in response.status
@@ -40,29 +51,55 @@ def test_bad_uploads(dev, fields, filename, reason):
 
 
 def test_a_wheel_that_is_not_a_zip(dev):
-    response = dev.test.post("/root/dev/", [(":action", "file_upload"), ("name", "pkg"), ("version", "1.0")],
-                             upload_files=[("content", "pkg-1.0-py3-none-any.whl", b"garbage")],
-                             headers=dev.auth("root"), expect_errors=True)
+    response = dev.test.post(
+        "/root/dev/",
+        [(":action", "file_upload"), ("name", "pkg"), ("version", "1.0")],
+        upload_files=[("content", "pkg-1.0-py3-none-any.whl", b"garbage")],
+        headers=dev.auth("root"),
+        expect_errors=True,
+    )
     assert response.status_int == 400
     assert stored_blobs(dev) == []
 
 
 def test_missing_action_or_content(dev):
-    response = dev.test.post("/root/dev/", [("name", "pkg")], upload_files=[("content", "x.whl", b"x")],
-                             headers=dev.auth("root"), expect_errors=True)
+    response = dev.test.post(
+        "/root/dev/",
+        [("name", "pkg")],
+        upload_files=[("content", "x.whl", b"x")],
+        headers=dev.auth("root"),
+        expect_errors=True,
+    )
     assert response.status_int == 400
-    response = dev.test.post("/root/dev/", {":action": "fly", "name": "pkg"}, headers=dev.auth("root"), expect_errors=True)
+    response = dev.test.post(
+        "/root/dev/",
+        {":action": "fly", "name": "pkg"},
+        headers=dev.auth("root"),
+        expect_errors=True,
+    )
     assert response.status == "400 action 'fly' not supported"
-    response = dev.test.post("/root/dev/", {":action": "file_upload", "name": "pkg", "version": "1"},
-                             headers=dev.auth("root"), expect_errors=True)
+    response = dev.test.post(
+        "/root/dev/",
+        {":action": "file_upload", "name": "pkg", "version": "1"},
+        headers=dev.auth("root"),
+        expect_errors=True,
+    )
     assert response.status_int == 400
 
 
 def test_truncated_multipart_body(dev):
-    body = (b"--xyz\r\nContent-Disposition: form-data; name=\":action\"\r\n\r\nfile_upload\r\n"
-            b"--xyz\r\nContent-Disposition: form-data; name=\"content\"; filename=\"pkg-1.0.tar.gz\"\r\n\r\nabc")
-    response = dev.test.post("/root/dev/", body, content_type="multipart/form-data; boundary=xyz",
-                             headers=dev.auth("root"), expect_errors=True)
+    body = (
+        b'--xyz\r\nContent-Disposition: form-data; name=":action"\r\n\r\nfile_upload\r\n'
+        b'--xyz\r\nContent-Disposition: form-data; name="content"; '
+        b'filename="pkg-1.0.tar.gz"\r\n\r\nabc'
+    )
+    response = dev.test.post(
+        "/root/dev/",
+        body,
+        content_type="multipart/form-data; boundary=xyz",
+        headers=dev.auth("root"),
+        expect_errors=True,
+    )
     assert 400 <= response.status_int < 500
     assert stored_blobs(dev) == []
 
@@ -79,31 +116,50 @@ def test_too_large_upload(make_app):
     assert stored_blobs(shelf) == []
 
 
-@pytest.mark.parametrize(("method", "path", "body", "status"), [
-    ("PUT", "/root/x", b"{not json", 400),
-    ("PATCH", "/root/dev", b"{not json", 400),
-    ("PATCH", "/root/dev", b"", 400),
-    ("PATCH", "/root/dev", b"42", 400),
-    ("PUT", "/root/x", b"[1]", 400),
-    ("POST", "/+login", b"\xff\xfe", 400),
-    ("PUSH", "/root/dev", b"{}", 400),
-    ("PUSH", "/root/dev", b'{"name": "x", "version": "1", "targetindex": "nope"}', 400),
-    ("PUSH", "/root/dev", b'{"name": "x", "version": "1", "targetindex": "root/dev", "extra": 1}', 400),
-    ("GET", "/nobody/nothing", b"", 404),
-    ("GET", "/root/nothing/+simple/", b"", 404),
-    ("GET", "/root/dev/+simple/nothing/", b"", 404),
-    ("GET", "/root/dev/+f/abc/def/nothing.whl", b"", 404),
-    ("DELETE", "/root/dev/nothing/1.0", b"", 404),
-    ("GET", "/root/dev/pkg/1.0/../../../etc", b"", 404),
-    ("POST", "/root/dev/+f/abc/def/x.whl", b"{}", 404),
-    ("GET", "/+nothing", b"", 404),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("PUT", "/root/x", b"{not json", 400),
+        ("PATCH", "/root/dev", b"{not json", 400),
+        ("PATCH", "/root/dev", b"", 400),
+        ("PATCH", "/root/dev", b"42", 400),
+        ("PUT", "/root/x", b"[1]", 400),
+        ("POST", "/+login", b"\xff\xfe", 400),
+        ("PUSH", "/root/dev", b"{}", 400),
+        ("PUSH", "/root/dev", b'{"name": "x", "version": "1", "targetindex": "nope"}', 400),
+        (
+            "PUSH",
+            "/root/dev",
+            b'{"name": "x", "version": "1", "targetindex": "root/dev", "extra": 1}',
+            400,
+        ),
+        ("GET", "/nobody/nothing", b"", 404),
+        ("GET", "/root/nothing/+simple/", b"", 404),
+        ("GET", "/root/dev/+simple/nothing/", b"", 404),
+        ("GET", "/root/dev/+f/abc/def/nothing.whl", b"", 404),
+        ("DELETE", "/root/dev/nothing/1.0", b"", 404),
+        ("GET", "/root/dev/pkg/1.0/../../../etc", b"", 404),
+        ("POST", "/root/dev/+f/abc/def/x.whl", b"{}", 404),
+        ("GET", "/+nothing", b"", 404),
+    ],
+)
 def test_malformed_api_requests(dev, method, path, body, status):
-    response = dev.test.request(path, method=method, body=body, headers={
-        **dev.auth("root"), "Accept": "application/json", "Content-Type": "application/json"}, expect_errors=True)
+    response = dev.test.request(
+        path,
+        method=method,
+        body=body,
+        headers={
+            **dev.auth("root"),
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+        },
+        expect_errors=True,
+    )
     assert response.status_int == status, response.text
     assert response.headers["Content-Type"] == "application/json"
-    assert isinstance(response.json["message"], str) and "\n" not in response.json["message"].strip()
+    assert (
+        isinstance(response.json["message"], str) and "\n" not in response.json["message"].strip()
+    )
 
 
 def test_non_ascii_project_name_on_simple_page(dev):

@@ -12,7 +12,9 @@ BIN = Path(sys.executable).parent
 
 
 def run(*args, **kw):
-    return subprocess.run([str(BIN / args[0]), *args[1:]], capture_output=True, text=True, timeout=60, **kw)
+    return subprocess.run(
+        [str(BIN / args[0]), *args[1:]], capture_output=True, text=True, timeout=60, **kw
+    )
 
 
 def test_init_generates_and_stores_a_root_password(tmp_path):

@@ -3,7 +3,9 @@
 
 def test_create_defaults_and_string_coercion(shelf):
     shelf.create_index("root/base")
-    result = shelf.create_index("root/dev", bases="root/base", volatile="False", acl_upload="root,:authenticated:").json
+    result = shelf.create_index(
+        "root/dev", bases="root/base", volatile="False", acl_upload="root,:authenticated:"
+    ).json
     assert result["type"] == "indexconfig"
     config = result["result"]
     assert config == {
@@ -28,16 +30,35 @@ def test_owner_is_default_uploader(shelf):
 
 def test_create_errors(shelf):
     shelf.create_index("root/dev")
-    assert shelf.json("PUT", "/root/dev", {}, user="root", status=409).json["message"] == "index 'root/dev' exists"
+    assert (
+        shelf.json("PUT", "/root/dev", {}, user="root", status=409).json["message"]
+        == "index 'root/dev' exists"
+    )
     message = shelf.json("PUT", "/root/x", {"foo": "bar"}, user="root", status=400).json["message"]
     assert message == "indexconfig got unexpected keyword arguments: foo=bar"
-    assert "does not exist" in shelf.json("PUT", "/root/x", {"bases": "root/nope"}, user="root", status=400).json["message"]
-    assert "boolean" in shelf.json("PUT", "/root/x", {"volatile": "maybe"}, user="root", status=400).json["message"]
-    assert "unknown index type" in shelf.json("PUT", "/root/x", {"type": "weird"}, user="root", status=400).json["message"]
+    assert (
+        "does not exist"
+        in shelf.json("PUT", "/root/x", {"bases": "root/nope"}, user="root", status=400).json[
+            "message"
+        ]
+    )
+    assert (
+        "boolean"
+        in shelf.json("PUT", "/root/x", {"volatile": "maybe"}, user="root", status=400).json[
+            "message"
+        ]
+    )
+    assert (
+        "unknown index type"
+        in shelf.json("PUT", "/root/x", {"type": "weird"}, user="root", status=400).json["message"]
+    )
     shelf.json("PUT", "/root/bad:name", {}, user="root", status=400)
     shelf.json("PUT", "/nobody/x", {}, user="root", status=404)
     # pypi_whitelist is a legacy key that is silently dropped.
-    assert "pypi_whitelist" not in shelf.json("PUT", "/root/y", {"pypi_whitelist": "a"}, user="root").json["result"]
+    assert (
+        "pypi_whitelist"
+        not in shelf.json("PUT", "/root/y", {"pypi_whitelist": "a"}, user="root").json["result"]
+    )
 
 
 def test_cycles_are_refused(shelf):
@@ -53,17 +74,23 @@ def test_cycles_are_refused(shelf):
 def test_patch_operations(shelf):
     shelf.create_index("root/dev")
     shelf.create_user("alice")
-    config = shelf.json("PATCH", "/root/dev", ["acl_upload+=alice", "mirror_whitelist=Six,requests"], user="root").json["result"]
+    config = shelf.json(
+        "PATCH", "/root/dev", ["acl_upload+=alice", "mirror_whitelist=Six,requests"], user="root"
+    ).json["result"]
     assert config["acl_upload"] == ["root", "alice"]
     assert config["mirror_whitelist"] == ["six", "requests"]
-    config = shelf.json("PATCH", "/root/dev", ["acl_upload-=root", "title=Dev"], user="root").json["result"]
+    config = shelf.json("PATCH", "/root/dev", ["acl_upload-=root", "title=Dev"], user="root").json[
+        "result"
+    ]
     assert config["acl_upload"] == ["alice"]
     assert config["title"] == "Dev"
-    message = shelf.json("PATCH", "/root/dev", ["acl_upload-=nobody"], user="root", status=400).json["message"]
+    message = shelf.json(
+        "PATCH", "/root/dev", ["acl_upload-=nobody"], user="root", status=400
+    ).json["message"]
     assert message == "The 'acl_upload' setting doesn't have value 'nobody'"
-    assert shelf.json("PATCH", "/root/dev", ["acl_upload-="], user="root", status=400).json["message"] == (
-        "Default values can't be removed."
-    )
+    assert shelf.json("PATCH", "/root/dev", ["acl_upload-="], user="root", status=400).json[
+        "message"
+    ] == ("Default values can't be removed.")
     config = shelf.json("PATCH", "/root/dev", ["title-="], user="root").json["result"]
     assert "title" not in config
     shelf.json("PATCH", "/root/dev", ["type=mirror"], user="root", status=400)
@@ -85,7 +112,9 @@ def test_delete_index(shelf):
     shelf.create_index("root/dev")
     message = shelf.json("DELETE", "/root/prod?force=", user="root", status=403).json["message"]
     assert message == "index root/prod non-volatile, cannot delete"
-    assert shelf.json("DELETE", "/root/dev", user="root", status=201).json == {"message": "index root/dev deleted"}
+    assert shelf.json("DELETE", "/root/dev", user="root", status=201).json == {
+        "message": "index root/dev deleted"
+    }
     shelf.json("GET", "/root/dev", status=404)
 
 

@@ -21,39 +21,70 @@ def test_login_token_works_in_both_headers(shelf):
 
 
 def test_bad_credentials_are_anonymous_not_errors(shelf):
-    for headers in (devpi_auth("root", "wrong"), devpi_auth("nobody", "x"),
-                    {"X-Devpi-Auth": "%%%not-base64"}, {"Authorization": "Basic !!!"},
-                    devpi_auth("root", '["root", [], true].123.forged')):
+    for headers in (
+        devpi_auth("root", "wrong"),
+        devpi_auth("nobody", "x"),
+        {"X-Devpi-Auth": "%%%not-base64"},
+        {"Authorization": "Basic !!!"},
+        devpi_auth("root", '["root", [], true].123.forged'),
+    ):
         api = shelf.json("GET", "/+api", headers=headers).json["result"]
         assert api["authstatus"] == ["noauth", "", []]
 
 
 def test_failed_login_does_not_say_which_part_was_wrong(shelf):
-    wrong_password = shelf.json("POST", "/+login", {"user": "root", "password": "x"}, status=401).json
-    unknown_user = shelf.json("POST", "/+login", {"user": "nobody", "password": "x"}, status=401).json
-    assert wrong_password["message"].replace("root", "X") == unknown_user["message"].replace("nobody", "X")
+    wrong_password = shelf.json(
+        "POST", "/+login", {"user": "root", "password": "x"}, status=401
+    ).json
+    unknown_user = shelf.json(
+        "POST", "/+login", {"user": "nobody", "password": "x"}, status=401
+    ).json
+    assert wrong_password["message"].replace("root", "X") == unknown_user["message"].replace(
+        "nobody", "X"
+    )
     assert shelf.json("POST", "/+login", {"user": "root"}, status=400).json["message"] == (
         "Bad request: no user/password specified"
     )
 
 
 def test_a_token_cannot_be_used_to_log_in(shelf):
-    token = shelf.json("POST", "/+login", {"user": "root", "password": "root-test-password"}).json["result"]["password"]
+    token = shelf.json("POST", "/+login", {"user": "root", "password": "root-test-password"}).json[
+        "result"
+    ]["password"]
     shelf.json("POST", "/+login", {"user": "root", "password": token}, status=401)
 
 
 def test_tokens_expire(make_app):
     shelf = Shelf(make_app(login_token_seconds=1))
-    secret = shelf.json("POST", "/+login", {"user": "root", "password": "root-test-password"}).json["result"]["password"]
-    assert shelf.json("GET", "/+api", headers=devpi_auth("root", secret)).json["result"]["authstatus"][0] == "ok"
+    secret = shelf.json("POST", "/+login", {"user": "root", "password": "root-test-password"}).json[
+        "result"
+    ]["password"]
+    assert (
+        shelf.json("GET", "/+api", headers=devpi_auth("root", secret)).json["result"]["authstatus"][
+            0
+        ]
+        == "ok"
+    )
     time.sleep(2.1)
-    assert shelf.json("GET", "/+api", headers=devpi_auth("root", secret)).json["result"]["authstatus"][0] == "noauth"
+    assert (
+        shelf.json("GET", "/+api", headers=devpi_auth("root", secret)).json["result"]["authstatus"][
+            0
+        ]
+        == "noauth"
+    )
 
 
 def test_a_token_of_one_user_is_not_valid_for_another(shelf):
     shelf.create_user("alice")
-    secret = shelf.json("POST", "/+login", {"user": "alice", "password": "secret"}).json["result"]["password"]
-    assert shelf.json("GET", "/+api", headers=devpi_auth("root", secret)).json["result"]["authstatus"][0] == "noauth"
+    secret = shelf.json("POST", "/+login", {"user": "alice", "password": "secret"}).json["result"][
+        "password"
+    ]
+    assert (
+        shelf.json("GET", "/+api", headers=devpi_auth("root", secret)).json["result"]["authstatus"][
+            0
+        ]
+        == "noauth"
+    )
 
 
 def test_api_answers_and_headers(shelf):
@@ -68,7 +99,10 @@ def test_api_answers_and_headers(shelf):
     assert result["simpleindex"] == "http://localhost/root/dev/+simple/"
     assert result["pypisubmit"] == "http://localhost/root/dev/"
     assert "server-keyvalue-parsing" in result["features"]
-    assert shelf.json("GET", "/root/nope/+api", status=404).json["message"] == "The stage root/nope could not be found."
+    assert (
+        shelf.json("GET", "/root/nope/+api", status=404).json["message"]
+        == "The stage root/nope could not be found."
+    )
 
 
 def test_serial_grows_with_writes(shelf):
@@ -79,5 +113,7 @@ def test_serial_grows_with_writes(shelf):
 
 
 def test_outside_url_header_changes_generated_urls(shelf):
-    result = shelf.json("GET", "/+api", headers={"X-Outside-Url": "https://shelf.example/prefix"}).json["result"]
+    result = shelf.json(
+        "GET", "/+api", headers={"X-Outside-Url": "https://shelf.example/prefix"}
+    ).json["result"]
     assert result["login"] == "https://shelf.example/prefix/+login"

@@ -3,7 +3,6 @@
 import argparse
 
 from pyramid.response import Response
-
 from pyshelf_server import hookimpl
 from pyshelf_server.cli import server_parser, settings_from_args
 from pyshelf_server.indexes.backends import Link
@@ -23,7 +22,9 @@ class RecordingPlugin:
     def pyshelf_pyramid_configure(self, config, settings):
         self.calls.append("configure")
         config.add_route("recording.hello", "/+recording")
-        config.add_view(lambda request: Response("hello from a plugin"), route_name="recording.hello")
+        config.add_view(
+            lambda request: Response("hello from a plugin"), route_name="recording.hello"
+        )
 
     @hookimpl
     def pyshelf_indexconfig_defaults(self, index_type):
@@ -48,7 +49,14 @@ class RecordingPlugin:
 
     @hookimpl
     def pyshelf_simple_extra_links(self, index, project):
-        return [Link(filename=f"{project}-extra.tar.gz", path="elsewhere/extra.tar.gz", hashes={}, stage="plugin")]
+        return [
+            Link(
+                filename=f"{project}-extra.tar.gz",
+                path="elsewhere/extra.tar.gz",
+                hashes={},
+                stage="plugin",
+            )
+        ]
 
     @hookimpl
     def pyshelf_authcheck(self, request, identity):
@@ -81,20 +89,32 @@ def test_every_hook_is_called(make_app):
 
     shelf.upload("root/dev", *make_wheel("pkg", "1.0"), name="pkg", version="1.0")
     assert ("upload", "root/dev", "pkg", "1.0", "pkg-1.0-py3-none-any.whl") in plugin.calls
-    response = shelf.upload("root/dev", *make_wheel("failing", "1.0"), name="failing", version="1.0")
+    response = shelf.upload(
+        "root/dev", *make_wheel("failing", "1.0"), name="failing", version="1.0"
+    )
     assert response.status == "200 OK, but a trigger plugin failed: the recorder failed on purpose"
 
     import io
     import zipfile
+
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as docs:
         docs.writestr("index.html", "docs")
-    shelf.test.post("/root/dev/", [(":action", "doc_upload"), ("name", "pkg"), ("version", "1.0")],
-                    upload_files=[("content", "pkg-1.0.doc.zip", buffer.getvalue())], headers=shelf.auth("root"))
+    shelf.test.post(
+        "/root/dev/",
+        [(":action", "doc_upload"), ("name", "pkg"), ("version", "1.0")],
+        upload_files=[("content", "pkg-1.0.doc.zip", buffer.getvalue())],
+        headers=shelf.auth("root"),
+    )
     assert ("docs", "root/dev", "pkg", "1.0") in plugin.calls
 
     shelf.create_index("root/prod")
-    shelf.json("PUSH", "/root/dev", {"name": "pkg", "version": "1.0", "targetindex": "root/prod"}, user="root")
+    shelf.json(
+        "PUSH",
+        "/root/dev",
+        {"name": "pkg", "version": "1.0", "targetindex": "root/prod"},
+        user="root",
+    )
     assert ("push", "root/dev", "root/prod", "pkg", "1.0") in plugin.calls
 
     assert "pkg-extra.tar.gz" in shelf.test.get("/root/dev/+simple/pkg/").text

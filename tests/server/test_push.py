@@ -1,7 +1,6 @@
 """Pushing a version to another index, on this server and to another server."""
 
 import pytest
-
 from pyshelf_server.testing import make_sdist, make_wheel
 
 
@@ -16,7 +15,12 @@ def dev(shelf):
 
 
 def test_push_copies_files_metadata_and_logs(dev):
-    response = dev.json("PUSH", "/root/dev", {"name": "pkg", "version": "1.0", "targetindex": "root/prod"}, user="root")
+    response = dev.json(
+        "PUSH",
+        "/root/dev",
+        {"name": "pkg", "version": "1.0", "targetindex": "root/prod"},
+        user="root",
+    )
     assert response.json["type"] == "actionlog"
     actions = response.json["result"]
     assert actions[0] == [200, "register", "pkg", "1.0", "->", "root/prod"]
@@ -27,11 +31,23 @@ def test_push_copies_files_metadata_and_logs(dev):
     assert [entry["what"] for entry in log] == ["upload", "push"]
     assert log[-1]["src"] == "root/dev" and log[-1]["dst"] == "root/prod"
     # Pushing again onto the non-volatile index is refused.
-    dev.json("PUSH", "/root/dev", {"name": "pkg", "version": "1.0", "targetindex": "root/prod"}, user="root", status=409)
+    dev.json(
+        "PUSH",
+        "/root/dev",
+        {"name": "pkg", "version": "1.0", "targetindex": "root/prod"},
+        user="root",
+        status=409,
+    )
 
 
 def test_push_with_post_and_json(dev):
-    dev.json("POST", "/root/dev", {"name": "pkg", "version": "1.0", "targetindex": "root/prod"}, user="root", status=200)
+    dev.json(
+        "POST",
+        "/root/dev",
+        {"name": "pkg", "version": "1.0", "targetindex": "root/prod"},
+        user="root",
+        status=200,
+    )
 
 
 def test_push_needs_upload_rights_on_the_target(dev):
@@ -42,23 +58,65 @@ def test_push_needs_upload_rights_on_the_target(dev):
 
 
 def test_push_errors(dev):
-    dev.json("PUSH", "/root/dev", {"name": "pkg", "version": "9.9", "targetindex": "root/prod"}, user="root", status=404)
-    dev.json("PUSH", "/root/dev", {"name": "pkg", "version": "1.0", "targetindex": "root/nope"}, user="root", status=404)
-    dev.json("PUSH", "/root/dev", {"name": "pkg", "version": "1.0", "targetindex": "root/prod",
-                                  "no_docs": True, "only_docs": True}, user="root", status=400)
+    dev.json(
+        "PUSH",
+        "/root/dev",
+        {"name": "pkg", "version": "9.9", "targetindex": "root/prod"},
+        user="root",
+        status=404,
+    )
+    dev.json(
+        "PUSH",
+        "/root/dev",
+        {"name": "pkg", "version": "1.0", "targetindex": "root/nope"},
+        user="root",
+        status=404,
+    )
+    dev.json(
+        "PUSH",
+        "/root/dev",
+        {
+            "name": "pkg",
+            "version": "1.0",
+            "targetindex": "root/prod",
+            "no_docs": True,
+            "only_docs": True,
+        },
+        user="root",
+        status=400,
+    )
 
 
 def test_push_to_another_server(dev, make_live_server):
     other = make_live_server()
     other.create_index("root/remote")
-    response = dev.json("PUSH", "/root/dev", {
-        "name": "pkg", "version": "1.0", "posturl": f"{other.url}/root/remote/",
-        "username": "root", "password": other.root_password}, user="root")
+    response = dev.json(
+        "PUSH",
+        "/root/dev",
+        {
+            "name": "pkg",
+            "version": "1.0",
+            "posturl": f"{other.url}/root/remote/",
+            "username": "root",
+            "password": other.root_password,
+        },
+        user="root",
+    )
     codes = [action[0] for action in response.json["result"]]
     assert codes == [200, 200]
     listing = other.request("GET", "/root/remote/pkg").json()["result"]
     assert len(listing["1.0"]["+links"]) == 2
-    response = dev.json("PUSH", "/root/dev", {
-        "name": "pkg", "version": "1.0", "posturl": f"{other.url}/root/remote/",
-        "username": "root", "password": "wrong"}, user="root", status=502)
+    response = dev.json(
+        "PUSH",
+        "/root/dev",
+        {
+            "name": "pkg",
+            "version": "1.0",
+            "posturl": f"{other.url}/root/remote/",
+            "username": "root",
+            "password": "wrong",
+        },
+        user="root",
+        status=502,
+    )
     assert response.json["result"][0][0] == 401

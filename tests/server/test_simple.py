@@ -3,11 +3,13 @@
 import hashlib
 
 import pytest
-
 from pyshelf_server.testing import make_sdist, make_wheel
 
 JSON = "application/vnd.pypi.simple.v1+json"
-PIP_ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.1, text/html;q=0.01"
+PIP_ACCEPT = (
+    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.1, "
+    "text/html;q=0.01"
+)
 
 
 @pytest.fixture
@@ -25,7 +27,10 @@ def test_html_page(dev):
     assert response.content_type == "text/html"
     assert '<meta name="pypi:repository-version" content="1.1">' in response.text
     sha = hashlib.sha256(dev.wheel[1]).hexdigest()
-    assert f'href="../../../../root/dev/+f/{sha[:3]}/{sha[3:16]}/{dev.wheel[0]}#sha256={sha}"' in response.text
+    assert (
+        f'href="../../../../root/dev/+f/{sha[:3]}/{sha[3:16]}/{dev.wheel[0]}#sha256={sha}"'
+        in response.text
+    )
     assert 'data-requires-python="&gt;=3.8"' in response.text
     assert "Vary" in response.headers and "Accept" in response.headers["Vary"]
 
@@ -48,14 +53,19 @@ def test_json_page_by_negotiation(dev):
 
 
 def test_html_is_chosen_when_preferred(dev):
-    response = dev.test.get("/root/dev/+simple/hello-world/", headers={"Accept": "text/html, application/vnd.pypi.simple.v1+json;q=0.5"})
+    response = dev.test.get(
+        "/root/dev/+simple/hello-world/",
+        headers={"Accept": "text/html, application/vnd.pypi.simple.v1+json;q=0.5"},
+    )
     assert response.content_type == "text/html"
 
 
 def test_non_normalised_names_redirect(dev):
     response = dev.test.get("/root/dev/+simple/Hello_World/", status=302)
     assert response.location.endswith("/root/dev/+simple/hello-world/")
-    response = dev.test.get("/root/dev/Hello.World", headers={"Accept": "application/json"}, status=302)
+    response = dev.test.get(
+        "/root/dev/Hello.World", headers={"Accept": "application/json"}, status=302
+    )
     assert response.location.endswith("/root/dev/hello-world")
 
 
@@ -63,7 +73,9 @@ def test_trailing_slash_redirect_except_for_installers(dev):
     response = dev.test.get("/root/dev/+simple/hello-world", status=302)
     assert response.location.endswith("/root/dev/+simple/hello-world/")
     for agent in ("pip/24.0 CPython", "uv/0.4.0", "setuptools/70"):
-        response = dev.test.get("/root/dev/+simple/hello-world", headers={"User-Agent": agent}, status=200)
+        response = dev.test.get(
+            "/root/dev/+simple/hello-world", headers={"User-Agent": agent}, status=200
+        )
         assert dev.wheel[0] in response.text
         # Without the slash relative links would resolve wrongly: they are absolute here.
         assert 'href="http://localhost/root/dev/+f/' in response.text
@@ -83,7 +95,9 @@ def test_project_list(dev):
     html = dev.test.get("/root/dev/+simple/").text
     assert '<a href="hello-world/">hello-world</a>' in html
     assert dev.test.get("/root/dev/+simple/", headers={"Accept": JSON}).json == {
-        "meta": {"api-version": "1.1"}, "projects": [{"name": "hello-world"}]}
+        "meta": {"api-version": "1.1"},
+        "projects": [{"name": "hello-world"}],
+    }
 
 
 def test_etag_gives_304_and_changes_with_content(dev):
@@ -91,7 +105,9 @@ def test_etag_gives_304_and_changes_with_content(dev):
     etag = first.headers["ETag"]
     dev.test.get("/root/dev/+simple/hello-world/", headers={"If-None-Match": etag}, status=304)
     dev.upload("root/dev", *make_wheel("Hello_World", "2.0"), name="Hello_World", version="2.0")
-    second = dev.test.get("/root/dev/+simple/hello-world/", headers={"If-None-Match": etag}, status=200)
+    second = dev.test.get(
+        "/root/dev/+simple/hello-world/", headers={"If-None-Match": etag}, status=200
+    )
     assert second.headers["ETag"] != etag
     assert "2.0" in second.text
 
@@ -131,7 +147,11 @@ def test_deleted_file_answers_410(dev):
     assert "deleted" in response.json["message"]
     dev.test.get(url, status=410)
     # The wheel is still there, so the version stays.
-    assert dev.json("GET", "/root/dev/hello-world/1.0").json["result"]["+links"][0]["href"].endswith(dev.wheel[0])
+    assert (
+        dev.json("GET", "/root/dev/hello-world/1.0")
+        .json["result"]["+links"][0]["href"]
+        .endswith(dev.wheel[0])
+    )
 
 
 def test_deleting_last_file_removes_version_and_project(dev):

@@ -3,7 +3,6 @@
 import hashlib
 
 import pytest
-
 from pyshelf_server.testing import make_sdist, make_wheel
 
 
@@ -25,14 +24,18 @@ def test_upload_answers_exactly_200_with_empty_body(dev):
     assert version["requires_python"] == ">=3.9"
     assert version["classifiers"] == []
     link = version["+links"][0]
-    assert link["href"] == f"http://localhost/root/dev/+f/{hashlib.sha256(content).hexdigest()[:3]}/" \
+    assert (
+        link["href"] == f"http://localhost/root/dev/+f/{hashlib.sha256(content).hexdigest()[:3]}/"
         f"{hashlib.sha256(content).hexdigest()[3:16]}/{filename}"
+    )
     assert link["log"][0]["what"] == "upload" and link["log"][0]["who"] == "root"
 
 
 def test_form_metadata_wins_over_missing_file_metadata(dev):
     filename, content = make_sdist("pkg", "1.0")
-    dev.upload("root/dev", filename, content, name="pkg", version="1.0", summary="from form", license="MIT")
+    dev.upload(
+        "root/dev", filename, content, name="pkg", version="1.0", summary="from form", license="MIT"
+    )
     version = dev.json("GET", "/root/dev/pkg/1.0").json["result"]
     assert version["summary"] == "from form"
     assert version["license"] == "MIT"
@@ -62,8 +65,12 @@ def test_non_volatile_accepts_identical_and_refuses_different(dev):
 
 
 def test_register_creates_version_without_files(dev):
-    dev.test.post("/root/dev/", {":action": "submit", "name": "pkg", "version": "2.0", "summary": "s"},
-                  headers=dev.auth("root"), status=200)
+    dev.test.post(
+        "/root/dev/",
+        {":action": "submit", "name": "pkg", "version": "2.0", "summary": "s"},
+        headers=dev.auth("root"),
+        status=200,
+    )
     assert dev.json("GET", "/root/dev/pkg/2.0").json["result"]["summary"] == "s"
 
 
@@ -76,9 +83,13 @@ def test_doc_upload_uses_latest_version(dev):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as docs:
         docs.writestr("index.html", "<h1>docs</h1>")
-    dev.test.post("/root/dev/", [(":action", "doc_upload"), ("name", "pkg")],
-                  upload_files=[("content", "pkg-1.0.doc.zip", buffer.getvalue())],
-                  headers=dev.auth("root"), status=200)
+    dev.test.post(
+        "/root/dev/",
+        [(":action", "doc_upload"), ("name", "pkg")],
+        upload_files=[("content", "pkg-1.0.doc.zip", buffer.getvalue())],
+        headers=dev.auth("root"),
+        status=200,
+    )
     links = dev.json("GET", "/root/dev/pkg/1.0").json["result"]["+links"]
     assert [link["rel"] for link in links] == ["releasefile", "doczip"]
     # Docs are not release files: not on the simple page.
@@ -86,21 +97,32 @@ def test_doc_upload_uses_latest_version(dev):
 
 
 def test_doc_upload_needs_a_zip_and_a_version(dev):
-    response = dev.test.post("/root/dev/", [(":action", "doc_upload"), ("name", "nothing")],
-                             upload_files=[("content", "x.zip", b"PK")], headers=dev.auth("root"), expect_errors=True)
+    response = dev.test.post(
+        "/root/dev/",
+        [(":action", "doc_upload"), ("name", "nothing")],
+        upload_files=[("content", "x.zip", b"PK")],
+        headers=dev.auth("root"),
+        expect_errors=True,
+    )
     assert response.status_int == 400
     assert "no releases" in response.status
     dev.upload("root/dev", *make_wheel("pkg", "1.0"), name="pkg", version="1.0")
-    response = dev.test.post("/root/dev/", [(":action", "doc_upload"), ("name", "pkg"), ("version", "1.0")],
-                             upload_files=[("content", "x.zip", b"not a zip")], headers=dev.auth("root"),
-                             expect_errors=True)
+    response = dev.test.post(
+        "/root/dev/",
+        [(":action", "doc_upload"), ("name", "pkg"), ("version", "1.0")],
+        upload_files=[("content", "x.zip", b"not a zip")],
+        headers=dev.auth("root"),
+        expect_errors=True,
+    )
     assert response.status_int == 400
 
 
 def test_core_metadata_is_extracted_from_wheels(dev):
     filename, content = make_wheel("pkg", "1.0", summary="meta!")
     dev.upload("root/dev", filename, content, name="pkg", version="1.0")
-    page = dev.test.get("/root/dev/+simple/pkg/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}).json
+    page = dev.test.get(
+        "/root/dev/+simple/pkg/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
+    ).json
     entry = page["files"][0]
     metadata_url = "/" + entry["url"].replace("../", "") + ".metadata"
     body = dev.test.get(metadata_url).body
@@ -110,11 +132,26 @@ def test_core_metadata_is_extracted_from_wheels(dev):
 
 def test_digests_are_checked_when_sent(dev):
     filename, content = make_wheel("pkg", "1.0")
-    response = dev.upload("root/dev", filename, content, name="pkg", version="1.0", sha256_digest="0" * 64, status=400)
+    response = dev.upload(
+        "root/dev", filename, content, name="pkg", version="1.0", sha256_digest="0" * 64, status=400
+    )
     assert "sha256_digest" in response.status
-    dev.upload("root/dev", filename, content, name="pkg", version="1.0", status=400,
-               blake2_256_digest="0" * 64)
-    dev.upload("root/dev", filename, content, name="pkg", version="1.0",
-               sha256_digest=hashlib.sha256(content).hexdigest(),
-               md5_digest=hashlib.md5(content).hexdigest(),
-               blake2_256_digest=hashlib.blake2b(content, digest_size=32).hexdigest())
+    dev.upload(
+        "root/dev",
+        filename,
+        content,
+        name="pkg",
+        version="1.0",
+        status=400,
+        blake2_256_digest="0" * 64,
+    )
+    dev.upload(
+        "root/dev",
+        filename,
+        content,
+        name="pkg",
+        version="1.0",
+        sha256_digest=hashlib.sha256(content).hexdigest(),
+        md5_digest=hashlib.md5(content).hexdigest(),
+        blake2_256_digest=hashlib.blake2b(content, digest_size=32).hexdigest(),
+    )

@@ -19,9 +19,20 @@ def test_registration_can_be_opened(make_app):
 
 def test_create_user_errors(shelf):
     shelf.create_user("alice")
-    assert shelf.json("PUT", "/alice", {"password": "x"}, user="root", status=409).json["message"] == "user already exists"
-    assert "password" in shelf.json("PUT", "/bob", {"email": "x"}, user="root", status=400).json["message"]
-    assert "aren't allowed" in shelf.json("PUT", "/bad!name", {"password": "x"}, user="root", status=400).json["message"]
+    assert (
+        shelf.json("PUT", "/alice", {"password": "x"}, user="root", status=409).json["message"]
+        == "user already exists"
+    )
+    assert (
+        "password"
+        in shelf.json("PUT", "/bob", {"email": "x"}, user="root", status=400).json["message"]
+    )
+    assert (
+        "aren't allowed"
+        in shelf.json("PUT", "/bad!name", {"password": "x"}, user="root", status=400).json[
+            "message"
+        ]
+    )
     shelf.json("PUT", "/bob", [1, 2], user="root", status=400)
 
 
@@ -45,7 +56,9 @@ def test_modify_ignores_unknown_keys_and_changes_password(shelf):
     assert response.json == {"message": "user updated"}
     assert shelf.json("GET", "/alice").json["result"]["email"] == "new@example.org"
 
-    response = shelf.json("PATCH", "/alice", {"password": "changed"}, user="alice", password="secret")
+    response = shelf.json(
+        "PATCH", "/alice", {"password": "changed"}, user="alice", password="secret"
+    )
     assert response.json["type"] == "userpassword"
     assert response.json["result"]["expiration"] == 36000
     shelf.json("POST", "/+login", {"user": "alice", "password": "secret"}, status=401)
@@ -55,7 +68,9 @@ def test_modify_ignores_unknown_keys_and_changes_password(shelf):
 def test_users_modify_only_themselves(shelf):
     shelf.create_user("alice")
     shelf.create_user("bob")
-    shelf.json("PATCH", "/alice", {"email": "x@example.org"}, user="bob", password="secret", status=403)
+    shelf.json(
+        "PATCH", "/alice", {"email": "x@example.org"}, user="bob", password="secret", status=403
+    )
     shelf.json("PATCH", "/alice", {"email": "x@example.org"}, status=401)
     shelf.json("PATCH", "/alice", {"email": "root@example.org"}, user="root", status=200)
 
@@ -65,8 +80,12 @@ def test_delete_user_refused_with_non_volatile_index(shelf):
     shelf.create_index("alice/prod", user="alice", password="secret", volatile=False)
     response = shelf.json("DELETE", "/alice", user="alice", password="secret", status=403)
     assert "non-volatile" in response.json["message"]
-    shelf.json("PATCH", "/alice/prod", ["volatile=True"], user="alice", password="secret", status=200)
-    assert shelf.json("DELETE", "/alice", user="alice", password="secret").json == {"message": "user 'alice' deleted"}
+    shelf.json(
+        "PATCH", "/alice/prod", ["volatile=True"], user="alice", password="secret", status=200
+    )
+    assert shelf.json("DELETE", "/alice", user="alice", password="secret").json == {
+        "message": "user 'alice' deleted"
+    }
     shelf.json("GET", "/alice", status=404)
     shelf.json("GET", "/alice/prod", status=404)
 

@@ -108,9 +108,13 @@ class UserService:
     def delete(self, user: User) -> None:
         from ..indexes.models import Index
 
-        fixed = self.session.execute(
-            select(Index.name).where(Index.user_id == user.id, Index.volatile.is_(False))
-        ).scalars().all()
+        fixed = (
+            self.session.execute(
+                select(Index.name).where(Index.user_id == user.id, Index.volatile.is_(False))
+            )
+            .scalars()
+            .all()
+        )
         if fixed:
             raise APIError(403, f"user {user.name!r} has non-volatile index: {', '.join(fixed)}")
         from ..packages.services import PackageService

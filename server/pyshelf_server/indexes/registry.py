@@ -85,6 +85,10 @@ class IndexRegistry:
         self._snapshot: IndexSnapshot | None = None
         self._lock = threading.Lock()
 
+    def current(self) -> IndexSnapshot | None:
+        """The last snapshot loaded, whatever its token (callers compare it)."""
+        return self._snapshot
+
     def snapshot(self, session: Session, config_token: str) -> IndexSnapshot:
         current = self._snapshot
         if current is not None and current.token == config_token:

@@ -25,9 +25,9 @@ class IndexService:
 
     def get(self, user: str, name: str) -> Index | None:
         return self.session.execute(
-            select(Index).join(User, User.id == Index.user_id).where(
-                User.name == user, Index.name == name
-            )
+            select(Index)
+            .join(User, User.id == Index.user_id)
+            .where(User.name == user, Index.name == name)
         ).scalar_one_or_none()
 
     def require(self, user: str, name: str) -> Index:

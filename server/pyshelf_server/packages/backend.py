@@ -71,9 +71,17 @@ class HostedBackend:
         )
         stage = self.index.fullname
         links = []
-        for filename, sha256, rp, yanked, reason, size, uploaded, meta_sha, version in (
-            self.session.execute(query)
-        ):
+        for (
+            filename,
+            sha256,
+            rp,
+            yanked,
+            reason,
+            size,
+            uploaded,
+            meta_sha,
+            version,
+        ) in self.session.execute(query):
             links.append(
                 Link(
                     filename=filename,

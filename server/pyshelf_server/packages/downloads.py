@@ -56,7 +56,9 @@ class DownloadCounter:
         try:
             for file_id, n in pending.items():
                 session.execute(
-                    update(File).where(File.id == file_id).values(download_count=File.download_count + n)
+                    update(File)
+                    .where(File.id == file_id)
+                    .values(download_count=File.download_count + n)
                 )
             # Counting is bookkeeping, not a change clients must see: no new serial for it.
             session.info["wrote"] = False

@@ -56,7 +56,9 @@ def _blob_response(request: Any, sha256: str, filename: str, modified: datetime)
         response = Response(status=304)
     else:
         try:
-            response = FileResponse(str(path), request=request, content_type=_content_type(filename))
+            response = FileResponse(
+                str(path), request=request, content_type=_content_type(filename)
+            )
         except FileNotFoundError:
             raise APIError(404, "file content is missing from the store") from None
     response.headers["ETag"] = f'"{sha256}"'
@@ -113,7 +115,9 @@ def _core_metadata(request: Any, filename: str) -> Response:
         raise APIError(404, "no such file")
     if not row.metadata_sha256:
         raise APIError(404, "no core metadata for this file")
-    response = _blob_response(request, row.metadata_sha256, filename + METADATA_SUFFIX, row.upload_time)
+    response = _blob_response(
+        request, row.metadata_sha256, filename + METADATA_SUFFIX, row.upload_time
+    )
     if response.status_code == 200:
         response.content_type = "text/plain"
         response.charset = "utf-8"

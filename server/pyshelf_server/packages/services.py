@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 from ..db import after_commit, new_token, on_rollback
 from ..indexes.models import Index
 from ..names import normalize_name
-from ..responses import APIError
 from ..storage.files import FileStore, StoredBlob
 from .metadata import empty_metadata
 from .models import DeletedFile, File, Project, Version
@@ -59,7 +58,9 @@ class PackageService:
 
     def project(self, index_id: int, name: str) -> Project | None:
         return self.session.execute(
-            select(Project).where(Project.index_id == index_id, Project.name == normalize_name(name))
+            select(Project).where(
+                Project.index_id == index_id, Project.name == normalize_name(name)
+            )
         ).scalar_one_or_none()
 
     def version(self, project: Project, version: str) -> Version | None:
@@ -74,13 +75,17 @@ class PackageService:
         ).scalar_one_or_none()
 
     def deleted_file(self, index_id: int, filename: str, sha_prefix: str) -> DeletedFile | None:
-        return self.session.execute(
-            select(DeletedFile).where(
-                DeletedFile.index_id == index_id,
-                DeletedFile.filename == filename,
-                DeletedFile.sha256.startswith(sha_prefix),
+        return (
+            self.session.execute(
+                select(DeletedFile).where(
+                    DeletedFile.index_id == index_id,
+                    DeletedFile.filename == filename,
+                    DeletedFile.sha256.startswith(sha_prefix),
+                )
             )
-        ).scalars().first()
+            .scalars()
+            .first()
+        )
 
     # -- creation ------------------------------------------------------------------------
 
@@ -94,7 +99,12 @@ class PackageService:
         return project
 
     def ensure_version(
-        self, project: Project, version: str, meta: dict[str, Any] | None = None, *, replace: bool = False
+        self,
+        project: Project,
+        version: str,
+        meta: dict[str, Any] | None = None,
+        *,
+        replace: bool = False,
     ) -> Version:
         """Get or create ``version``. New versions get every metadata key with a default; on an
         existing version only the keys given are updated (or all of them with ``replace``)."""
@@ -250,7 +260,9 @@ class PackageService:
                     DeletedFile(index_id=file.index_id, filename=file.filename, sha256=file.sha256)
                 )
         # Tox results belong to their release file.
-        for result in self.session.execute(select(File).where(File.for_file_id == file.id)).scalars():
+        for result in self.session.execute(
+            select(File).where(File.for_file_id == file.id)
+        ).scalars():
             self._drop_file(result, tombstone=tombstone)
         shas = [file.sha256] + ([file.metadata_sha256] if file.metadata_sha256 else [])
         self.session.delete(file)

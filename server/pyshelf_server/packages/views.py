@@ -41,7 +41,10 @@ def _redirect_to_normalized(request: Any, project: str) -> None:
         path = f"/{parts['user']}/{parts['index']}/{normalized}"
         if "version" in parts:
             path += f"/{parts['version']}"
-        raise HTTPFound(location=absolute(request, path) + (("?" + request.query_string) if request.query_string else ""))
+        raise HTTPFound(
+            location=absolute(request, path)
+            + (("?" + request.query_string) if request.query_string else "")
+        )
 
 
 @view_config(route_name="project", request_method=("GET", "HEAD"))
@@ -103,7 +106,9 @@ def delete_version(request: Any) -> Any:
     packages = PackageService(request.db, request.registry.pyshelf.files)
     found = packages.version(row, version) if row is not None else None
     if found is None:
-        raise APIError(404, f"The version {version} of project {request.matchdict['project']} does not exist.")
+        raise APIError(
+            404, f"The version {version} of project {request.matchdict['project']} does not exist."
+        )
     if not info.volatile and "force" not in request.GET:
         raise APIError(403, "cannot delete version on non-volatile index")
     packages.delete_version(found)

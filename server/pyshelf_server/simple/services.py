@@ -35,7 +35,11 @@ class SimpleService:
         inheritance = self.shelf.inheritance
         token, fresh_until = inheritance.cache_token(index, project)
         token = (config_token, token)
-        if entry is not None and entry.token == token and (fresh_until is None or now < fresh_until):
+        if (
+            entry is not None
+            and entry.token == token
+            and (fresh_until is None or now < fresh_until)
+        ):
             entry.state_token = state_token
             entry.fresh_until = fresh_until
             return entry

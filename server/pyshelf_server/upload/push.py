@@ -78,15 +78,23 @@ class PushService:
             for result in results:
                 if result.for_file_id not in copied:
                     continue
-                row = self._copy(result, target, target_version, who, stage, copied[result.for_file_id])
-                outcome.actions.append([200, "store_toxresult", f"{target.fullname}/+f/{row.hash_path}"])
+                row = self._copy(
+                    result, target, target_version, who, stage, copied[result.for_file_id]
+                )
+                outcome.actions.append(
+                    [200, "store_toxresult", f"{target.fullname}/+f/{row.hash_path}"]
+                )
         if not no_docs:
             for doc in docs:
                 row = self._copy(doc, target, target_version, who, stage)
                 outcome.docs.append(file_info(target, project.name, version, row))
-                outcome.actions.append([200, "store_doczip", project.name, version, "->", target.fullname])
+                outcome.actions.append(
+                    [200, "store_doczip", project.name, version, "->", target.fullname]
+                )
         if not selected and not outcome.docs:
-            raise APIError(404, f"there are no files for {name} {version} on stage {source.fullname}")
+            raise APIError(
+                404, f"there are no files for {name} {version} on stage {source.fullname}"
+            )
         return outcome
 
     def _copy(
@@ -100,16 +108,16 @@ class PushService:
     ) -> File:
         existing = self.packages.file_by_name(target.id, file.filename)
         if existing is not None and not target.volatile:
-            raise APIError(409, f"{file.filename} already exists in non-volatile index {target.fullname}")
+            raise APIError(
+                409, f"{file.filename} already exists in non-volatile index {target.fullname}"
+            )
         blob = StoredBlob(file.sha256, file.size, self.files.path(file.sha256), created=False)
         metadata_blob = None
         if file.metadata_sha256:
             metadata_blob = StoredBlob(
                 file.metadata_sha256, 0, self.files.path(file.metadata_sha256), created=False
             )
-        log = list(file.log or []) + [
-            log_entry("push", who, target.fullname, src=stage.fullname)
-        ]
+        log = [*(file.log or []), log_entry("push", who, target.fullname, src=stage.fullname)]
         return self.packages.add_file(
             index=target,
             version=version,
@@ -144,7 +152,9 @@ class PushService:
         meta = dict(version_row.meta or {})
         outcome = PushResult()
         auth = (username, password) if username is not None else None
-        fields = {k: v for k, v in meta.items() if v not in ("", [], None) and not k.startswith("+")}
+        fields = {
+            k: v for k, v in meta.items() if v not in ("", [], None) and not k.startswith("+")
+        }
         with httpx.Client(timeout=timeout, auth=auth, follow_redirects=False) as client:
             if register_project:
                 response = client.post(posturl, data={":action": "submit", **fields})
@@ -171,7 +181,12 @@ class PushService:
                         posturl, data=form, files={"content": (file.filename, content)}
                     )
                 outcome.actions.append(
-                    [response.status_code, "upload", f"{source.fullname}/+f/{file.hash_path}", response.reason_phrase]
+                    [
+                        response.status_code,
+                        "upload",
+                        f"{source.fullname}/+f/{file.hash_path}",
+                        response.reason_phrase,
+                    ]
                 )
         last = outcome.actions[-1][0] if outcome.actions else 200
         outcome.status = 200 if last in (200, 201) else 502

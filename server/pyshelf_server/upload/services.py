@@ -213,8 +213,9 @@ class UploadService:
             if not index.volatile:
                 raise APIError(409, f"{filename} already exists in non-volatile index")
             count = sum(1 for e in existing.log or [] if e.get("what") == "overwrite") + 1
-            log = list(existing.log or []) + [
-                log_entry("overwrite", uploader, index.fullname, count=count)
+            log = [
+                *(existing.log or []),
+                log_entry("overwrite", uploader, index.fullname, count=count),
             ]
         project = self.packages.ensure_project(index, name)
         version_row = self.packages.ensure_version(project, version, meta)

@@ -117,7 +117,9 @@ def legacy_upload(request: Any) -> Response:
 def _queue(request: Any, hook_name: str, index: Any, file: Any) -> None:
     hook = getattr(request.registry.pyshelf.pm.hook, hook_name)
     request.pyshelf_events.append(
-        lambda: hook(request=request, index=index, project=file.project, version=file.version, file=file)
+        lambda: hook(
+            request=request, index=index, project=file.project, version=file.version, file=file
+        )
     )
 
 
@@ -134,8 +136,17 @@ def push(request: Any) -> Any:
     body = json_body(request, allow_empty=False)
     if not isinstance(body, dict):
         raise APIError(400, "push request must be a JSON object")
-    known = {"name", "version", "targetindex", "posturl", "username", "password",
-             "register_project", "no_docs", "only_docs"}
+    known = {
+        "name",
+        "version",
+        "targetindex",
+        "posturl",
+        "username",
+        "password",
+        "register_project",
+        "no_docs",
+        "only_docs",
+    }
     unknown = set(body) - known
     if unknown:
         raise APIError(400, f"unknown keys in push request: {', '.join(sorted(unknown))}")
@@ -173,7 +184,9 @@ def push(request: Any) -> Any:
         raise APIError(405, "index is marked read only")
     target_context = IndexContext.for_index(request, target_info)
     if not request.has_permission(Permission.UPLOAD, target_context):
-        raise APIError(401, f"user {request.authenticated_userid!r} cannot upload to {target_name!r}")
+        raise APIError(
+            401, f"user {request.authenticated_userid!r} cannot upload to {target_name!r}"
+        )
     target = IndexService(request.db, app).require(target_info.user, target_info.name)
     outcome = pusher.push_internal(
         source=info,
@@ -190,7 +203,8 @@ def push(request: Any) -> Any:
         _queue(request, "pyshelf_on_docs_upload", target_info, file)
     hook = app.pm.hook.pyshelf_on_push
     request.pyshelf_events.append(
-        lambda: hook(request=request, source=info, target=target_name, project=name, version=version)
+        lambda: hook(
+            request=request, source=info, target=target_name, project=name, version=version
+        )
     )
     return result("actionlog", outcome.actions)
-

@@ -15,7 +15,9 @@ from ..responses import APIError, json_response, reason_phrase
 log = logging.getLogger(__name__)
 
 
-def error_response(request: Any, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+def error_response(
+    request: Any, status: int, message: str, headers: dict[str, str] | None = None
+) -> Response:
     if getattr(request, "is_upload", False):
         response = Response(
             body=f"<html><body><h1>{status}</h1><p>{_html(message)}</p></body></html>".encode(),

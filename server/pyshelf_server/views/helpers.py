@@ -39,7 +39,9 @@ def require(request: Any, permission: str, context: Any = None, message: str | N
         return
     if request.authenticated_userid is None:
         raise APIError(401, message or "authentication required")
-    raise APIError(403, message or f"user {request.authenticated_userid!r} has no permission {permission}")
+    raise APIError(
+        403, message or f"user {request.authenticated_userid!r} has no permission {permission}"
+    )
 
 
 def flag(request: Any, name: str) -> bool:

@@ -1,0 +1,165 @@
+"""Serving cached simple pages without going through Pyramid.
+
+The simple project page is what installers ask for most, often hundreds of times a second. When
+its rendered page is in the cache and still current, answering it needs one query (is the
+server state unchanged?) and a dictionary lookup; routing, security policy, view derivers and
+an ORM session would cost several times that. This WSGI middleware answers exactly that case
+and passes everything else — a miss, an unusual URL, any doubt — to the application.
+
+It only runs when no plugin takes part in read permissions (``pyshelf_permits`` or
+``pyshelf_authcheck``): with a read lock-down installed every request goes the full way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from webob.acceptparse import create_accept_header
+
+from .. import __version__
+from ..names import normalize_name
+from .negotiation import INSTALLER_AGENT
+from .render import HTML_TYPE, HTML_V1_TYPE, JSON_TYPE
+
+PATTERN = re.compile(r"^/([^+/][^/]*)/([^+/][^/]*)/\+simple/([^/]+)/$")
+OFFERS = [HTML_TYPE, JSON_TYPE, HTML_V1_TYPE]
+RELATIVE_PREFIX = "../../../../"
+
+
+class SimpleFastPath:
+    def __init__(self, app: Callable[..., Iterable[bytes]], state: Any) -> None:
+        self.app = app
+        self.state = state
+        # Callers (the command line, tests) reach the Pyramid registry through the app.
+        self.registry = getattr(app, "registry", None)
+        hook = state.pm.hook
+        self.enabled = (
+            not (hook.pyshelf_permits.get_hookimpls() or hook.pyshelf_authcheck.get_hookimpls())
+            and not state.settings.absolute_urls
+            and not state.settings.outside_url
+        )
+        self.reader = StateReader(state.engine)
+        self.media_types: dict[str, str] = {}
+        self.static_headers = [
+            ("Vary", "Accept, User-Agent"),
+            ("X-Devpi-Api-Version", "2"),
+            ("X-Devpi-Server-Version", __version__),
+            ("X-Devpi-Uuid", state.uuid),
+            ("X-Devpi-Master-Uuid", state.uuid),
+            ("X-Devpi-Primary-Uuid", state.uuid),
+            ("X-Pyshelf-Version", __version__),
+        ]
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        if self.enabled and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            answer = self._try(environ, start_response)
+            if answer is not None:
+                return answer
+        return self.app(environ, start_response)
+
+    def _try(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes] | None:
+        match = PATTERN.match(environ.get("PATH_INFO", ""))
+        if match is None or environ.get("QUERY_STRING"):
+            return None
+        if "HTTP_X_OUTSIDE_URL" in environ or "HTTP_X_DEVPI_ABSOLUTE_URLS" in environ:
+            return None
+        user, index_name, project = match.groups()
+        if not project.isascii() or normalize_name(project) != project:
+            return None
+        # Credentials only matter for reading when a plugin restricts reads (then we are off);
+        # but a request carrying them may be a devpi client expecting its login checked: only
+        # installers and anonymous browsers take the fast path.
+        if ("HTTP_AUTHORIZATION" in environ or "HTTP_X_DEVPI_AUTH" in environ) and not (
+            INSTALLER_AGENT.match(environ.get("HTTP_USER_AGENT", ""))
+        ):
+            return None
+        snapshot = self.state.registry.current()
+        if snapshot is None:
+            return None
+        serial, state_token, config_token = self.reader.read()
+        if snapshot.token != config_token:
+            return None
+        info = snapshot.get(f"{user}/{index_name}")
+        if info is None:
+            return None
+        media_type = self._media_type(environ.get("HTTP_ACCEPT"))
+        page = self.state.page_cache.get((info.id, project, media_type, RELATIVE_PREFIX))
+        if page is None or page.state_token != state_token:
+            return None
+        if page.fresh_until is not None and time.time() >= page.fresh_until:
+            return None
+        headers = [
+            ("ETag", f'"{page.etag}"'),
+            *self.static_headers,
+            *page.headers,
+            ("X-Devpi-Serial", str(serial)),
+        ]
+        if _matches(environ.get("HTTP_IF_NONE_MATCH"), page.etag):
+            start_response("304 Not Modified", headers)
+            return []
+        content_type = (
+            JSON_TYPE if page.content_type == JSON_TYPE else HTML_TYPE + "; charset=utf-8"
+        )
+        headers += [("Content-Type", content_type), ("Content-Length", str(len(page.body)))]
+        start_response("200 OK", headers)
+        return [] if environ["REQUEST_METHOD"] == "HEAD" else [page.body]
+
+    def _media_type(self, accept: str | None) -> str:
+        if not accept:
+            return HTML_TYPE
+        known = self.media_types.get(accept)
+        if known is None:
+            offers = create_accept_header(accept).acceptable_offers(OFFERS)
+            known = offers[0][0] if offers else HTML_TYPE
+            if len(self.media_types) < 1000:
+                self.media_types[accept] = known
+        return known
+
+
+def _matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    return any(
+        tag.strip().strip('"').removeprefix("W/").strip('"') in (etag, "*")
+        for tag in header.split(",")
+    )
+
+
+class StateReader:
+    """Reads the server state row on a connection of its own per thread, outside any ORM
+    session: the cheapest way to learn whether anything changed."""
+
+    QUERY = "SELECT serial, state_token, config_token FROM server_state WHERE id = 1"
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.local = threading.local()
+        self.autocommit = engine.dialect.name == "sqlite"
+
+    def read(self) -> tuple[int, str, str]:
+        connection = getattr(self.local, "connection", None)
+        if connection is None:
+            connection = self.engine.raw_connection()
+            self.local.connection = connection
+        try:
+            cursor = connection.cursor()
+            cursor.execute(self.QUERY)
+            row = cursor.fetchone()
+            cursor.close()
+            if not self.autocommit:
+                connection.rollback()
+        except Exception:
+            self.local.connection = None
+            with contextlib.suppress(Exception):  # it is being discarded anyway
+                connection.close()
+            raise
+        return row[0], row[1], row[2]

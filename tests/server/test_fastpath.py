@@ -1,0 +1,77 @@
+"""The fast path for cached simple pages answers exactly like the full application."""
+
+import pytest
+from pyshelf_server.testing import make_wheel
+
+
+@pytest.fixture
+def counted(shelf):
+    """The shelf, with a counter of the requests that reach Pyramid."""
+    inner = shelf.app.app
+    calls = []
+
+    def counting(environ, start_response):
+        calls.append(environ["PATH_INFO"])
+        return inner(environ, start_response)
+
+    shelf.app.app = counting
+    shelf.calls = calls
+    shelf.create_index("root/dev")
+    shelf.upload("root/dev", *make_wheel("fast", "1.0"), name="fast", version="1.0")
+    return shelf
+
+
+def test_second_request_skips_the_application_and_answers_the_same(counted):
+    full = counted.test.get("/root/dev/+simple/fast/")
+    before = len(counted.calls)
+    fast = counted.test.get("/root/dev/+simple/fast/")
+    assert len(counted.calls) == before
+    assert fast.body == full.body
+    for header in (
+        "Content-Type",
+        "ETag",
+        "Vary",
+        "X-Devpi-Serial",
+        "X-Devpi-Uuid",
+        "X-Devpi-Api-Version",
+    ):
+        assert fast.headers[header] == full.headers[header]
+    counted.test.get(
+        "/root/dev/+simple/fast/", headers={"If-None-Match": full.headers["ETag"]}, status=304
+    )
+    assert len(counted.calls) == before
+
+
+def test_json_is_cached_separately(counted):
+    accept = {"Accept": "application/vnd.pypi.simple.v1+json"}
+    first = counted.test.get("/root/dev/+simple/fast/", headers=accept)
+    second = counted.test.get("/root/dev/+simple/fast/", headers=accept)
+    assert second.headers["Content-Type"] == "application/vnd.pypi.simple.v1+json"
+    assert first.json == second.json
+
+
+def test_a_write_sends_the_next_request_through_the_application(counted):
+    counted.test.get("/root/dev/+simple/fast/")
+    counted.upload("root/dev", *make_wheel("fast", "2.0"), name="fast", version="2.0")
+    before = len(counted.calls)
+    page = counted.test.get("/root/dev/+simple/fast/")
+    assert len(counted.calls) == before + 1
+    assert "fast-2.0-py3-none-any.whl" in page.text
+    # An unrelated write re-confirms the page in the application once, then it is fast again.
+    counted.create_index("root/other")
+    counted.test.get("/root/dev/+simple/fast/")
+    before = len(counted.calls)
+    counted.test.get("/root/dev/+simple/fast/")
+    assert len(counted.calls) == before
+
+
+def test_unusual_requests_take_the_full_path(counted):
+    counted.test.get("/root/dev/+simple/fast/")
+    before = len(counted.calls)
+    counted.test.get("/root/dev/+simple/fast/?x=1")
+    counted.test.get(
+        "/root/dev/+simple/fast/", headers={"X-Outside-Url": "https://elsewhere.example"}
+    )
+    counted.test.get("/root/dev/+simple/fast/", headers=counted.auth("root"))
+    counted.test.get("/root/dev/+simple/Fast/", status=302)
+    assert len(counted.calls) == before + 4
