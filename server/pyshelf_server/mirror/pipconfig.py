@@ -8,6 +8,7 @@ registry's address is written in this code.
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -54,6 +55,13 @@ def pip_index_url(env: Mapping[str, str] | None = None) -> str:
 
 def _pip_builtin(env: Mapping[str, str]) -> tuple[str, str] | None:
     """(simple URL, web site URL) of pip's built-in default index."""
+    return _pip_builtin_for(tuple(sorted(env.items())))
+
+
+@functools.cache
+def _pip_builtin_for(env: tuple[tuple[str, str], ...]) -> tuple[str, str] | None:
+    # Cached: pyshelf-init asks twice (the URL, then its web page format), and each answer
+    # costs a Python start-up.
     code = "from pip._internal.models.index import PyPI; print(PyPI.simple_url); print(PyPI.url)"
     try:
         done = subprocess.run(
