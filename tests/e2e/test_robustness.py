@@ -9,6 +9,7 @@ import time
 
 import httpx
 import pytest
+
 from pyshelf_server.testing import make_wheel
 
 pytestmark = pytest.mark.e2e

@@ -1,6 +1,7 @@
 """Who may do what: anonymous, the owner, another user and root, on every kind of action."""
 
 import pytest
+
 from pyshelf_server.testing import make_wheel
 
 ACTORS = {

@@ -1,6 +1,7 @@
 """Every malformed request gets a clear 4xx, never a 500, and leaves nothing behind."""
 
 import pytest
+
 from pyshelf_server.testing import make_wheel
 
 

@@ -1,6 +1,7 @@
 """The fast path for cached simple pages answers exactly like the full application."""
 
 import pytest
+
 from pyshelf_server.testing import make_wheel
 
 

@@ -2,6 +2,7 @@
 mirror from shadowing private projects (dependency confusion)."""
 
 import pytest
+
 from pyshelf_server import hookimpl
 from pyshelf_server.indexes.backends import Link
 from pyshelf_server.indexes.types import IndexType

@@ -3,6 +3,7 @@
 import argparse
 
 from pyramid.response import Response
+
 from pyshelf_server import hookimpl
 from pyshelf_server.cli import server_parser, settings_from_args
 from pyshelf_server.indexes.backends import Link

@@ -1,6 +1,7 @@
 """Pushing a version to another index, on this server and to another server."""
 
 import pytest
+
 from pyshelf_server.testing import make_sdist, make_wheel
 
 

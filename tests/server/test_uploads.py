@@ -3,6 +3,7 @@
 import hashlib
 
 import pytest
+
 from pyshelf_server.testing import make_sdist, make_wheel
 
 
