@@ -163,8 +163,17 @@ class MirrorBackend:
     # -- what the web plugin shows (never waits for upstream) -----------------------------
 
     def project_names_with_prefix(self, prefix: str, limit: int) -> list[str]:
-        """Names from the stored project list that start with ``prefix`` (normalised)."""
-        names = self._name_list()
+        """Names from the stored project list that start with ``prefix`` (normalised).
+
+        Only reads a list already stored: a search box must not start a download of upstream's
+        whole list (nearly a million names), which costs a minute and hundreds of MB.
+        """
+        if self.index.options.get("mirror_no_project_list"):
+            return []
+        state = self.session.get(MirrorState, self.index.id)
+        if state is None or not state.list_sha256:
+            return []
+        names = self.runtime.name_list(self.index.id, state.list_sha256)
         return names.with_prefix(prefix, limit) if names is not None else []
 
     def fetched_project_names(self) -> list[str]:
