@@ -8,6 +8,7 @@ import zipfile
 from typing import Any
 
 import pytest
+
 from pyshelf_server.testing import Shelf
 
 BROWSER = {

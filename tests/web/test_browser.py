@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from pyshelf_server.testing import LiveServer, make_wheel
 
 from .conftest import make_docs_zip

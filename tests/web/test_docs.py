@@ -5,6 +5,7 @@ from __future__ import annotations
 import zipfile
 
 import pytest
+
 from pyshelf_server.testing import make_wheel
 from pyshelf_web.docs import DocsError, DocsLimits, DocStore, safe_member_path
 

@@ -10,10 +10,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import func, select, tuple_
+
 from pyshelf_server.accounts.models import User
 from pyshelf_server.indexes.registry import IndexInfo
 from pyshelf_server.packages.models import File
-from sqlalchemy import func, select, tuple_
 
 from .versions import latest, newest_first
 

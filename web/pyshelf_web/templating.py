@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from pyramid.response import Response
+
 from pyshelf_server.views.helpers import absolute
 
 from . import __version__

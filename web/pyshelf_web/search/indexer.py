@@ -18,8 +18,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pyshelf_server.db import read_state
 from sqlalchemy import func, select
+
+from pyshelf_server.db import read_state
 
 from ..docs import DocsError, DocStore, pages
 from ..versions import newest_first, preferred

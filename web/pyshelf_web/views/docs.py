@@ -15,6 +15,7 @@ from typing import Any
 from pyramid.httpexceptions import HTTPFound
 from pyramid.response import FileResponse, Response
 from pyramid.view import view_config
+
 from pyshelf_server.responses import APIError
 
 from ..catalog import resolve_version

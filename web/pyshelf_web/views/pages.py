@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pyramid.view import view_config
+
 from pyshelf_server.accounts.services import UserService
 from pyshelf_server.responses import APIError
 

@@ -8,6 +8,7 @@ from urllib.parse import quote, urlparse
 
 from pyramid.httpexceptions import HTTPFound
 from pyramid.view import view_config
+
 from pyshelf_server.names import normalize_name
 from pyshelf_server.responses import APIError
 from pyshelf_server.views.helpers import absolute

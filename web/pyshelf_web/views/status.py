@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pyramid.view import view_config
+
 from pyshelf_server.api.views import status_info
 
 from ..catalog import storage_used
