@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import re
 import subprocess
 import sys
 import time
@@ -64,12 +65,15 @@ class Profiler:
         return pyspy
 
     @contextlib.contextmanager
-    def record(self, pid: int, name: str, seconds: float) -> Iterator[None]:
-        out = self.outdir / f"{name}.collapsed.txt"
+    def record(self, pid: int, name: str, seconds: float, idle: bool = False) -> Iterator[None]:
+        """Sample ``pid``; ``idle`` also keeps threads blocked outside the GIL (fsync, locks,
+        sqlite waits), which is what an upload's wall time is made of."""
+        out = self.outdir / f"{name}{'.idle' if idle else ''}.collapsed.txt"
         process = subprocess.Popen(
             [
                 str(self.pyspy),
                 "record",
+                *(["--idle"] if idle else []),
                 "--pid",
                 str(pid),
                 "--rate",
@@ -99,9 +103,11 @@ class Profiler:
 
 
 def _frames(stack: str) -> list[str]:
-    # raw format: "thread (0x..);func (file:line);func (file:line) count"
+    """Function-level frames, outermost first.  The raw format is
+    ``func (file:line);func (file:line) count``; line numbers are dropped so that one function
+    counts once however many lines of it were sampled."""
     return [
-        frame
+        re.sub(r":\d+\)$", ")", frame)
         for frame in stack.split(";")
         if "(" in frame and not frame.startswith(("thread ", "process "))
     ]
@@ -120,6 +126,7 @@ def summarise(path: Path, top: int = 15) -> str:
     inclusive: collections.Counter[str] = collections.Counter()
     libraries: collections.Counter[str] = collections.Counter()
     total = 0
+    idle = ".idle." in path.name
     for line in path.read_text(errors="replace").splitlines():
         stack, _, count = line.rpartition(" ")
         if not count.isdigit():
@@ -127,6 +134,8 @@ def summarise(path: Path, top: int = 15) -> str:
         frames = _frames(stack)
         if not frames:
             continue
+        if idle and not any("waitress/channel.py" in frame for frame in frames):
+            continue  # an idle worker waiting for a task, the accept loop, a timer thread
         n = int(count)
         total += n
         leaf = frames[-1]
@@ -136,7 +145,8 @@ def summarise(path: Path, top: int = 15) -> str:
             inclusive[frame] += n
     if not total:
         return f"{path.name}: no samples"
-    out = [f"{path.name}: {total} busy samples"]
+    kind = "samples of threads serving a request, waiting or not" if idle else "busy samples"
+    out = [f"{path.name}: {total} {kind}"]
     out.append(
         "  by library (innermost frame): "
         + ", ".join(f"{label} {100 * n / total:.0f}%" for label, n in libraries.most_common(10))

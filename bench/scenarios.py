@@ -95,10 +95,10 @@ class Bench:
             "body": response.content,
         }
 
-    def profile(self, name: str, seconds: float) -> Any:
+    def profile(self, name: str, seconds: float, idle: bool = False) -> Any:
         if self.profiler is None:
             return nullcontext()
-        return self.profiler.record(self.server.pid, f"{self.name}-{name}", seconds)
+        return self.profiler.record(self.server.pid, f"{self.name}-{name}", seconds, idle=idle)
 
     def add_run(self, key: str, value: float, **details: Any) -> None:
         self.runs.setdefault(key, []).append({"value": value, "loadavg": loadavg(), **details})

@@ -47,8 +47,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sample", type=float, default=5.0, help="seconds between samples")
     parser.add_argument("--projects", type=int, default=2000, help="projects in the index")
     parser.add_argument("--repeat", type=int, default=30, help="timed requests per page")
-    parser.add_argument("--no-mirror-list", action="store_true",
-                        help="do not ask the mirror for its project list")
+    parser.add_argument(
+        "--no-mirror-list", action="store_true", help="do not ask the mirror for its project list"
+    )
     return parser.parse_args(argv)
 
 
@@ -65,8 +66,13 @@ class Client:
         token = base64.b64encode(f"root:{ROOT_PASSWORD}".encode()).decode()
         self.auth = {"Authorization": f"Basic {token}"}
 
-    def request(self, method: str, path: str, body: bytes | None = None,
-                headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, bytes]:
         for attempt in range(2):
             try:
                 self.conn.request(method, path, body=body, headers=headers or {})
@@ -91,9 +97,12 @@ class Client:
             if status != 200:
                 raise RuntimeError(f"GET {path} answered {status}")
         times.sort()
-        return {"median_ms": statistics.median(times),
-                "p95_ms": times[min(len(times) - 1, int(len(times) * 0.95))],
-                "max_ms": times[-1], "n": repeat}
+        return {
+            "median_ms": statistics.median(times),
+            "p95_ms": times[min(len(times) - 1, int(len(times) * 0.95))],
+            "max_ms": times[-1],
+            "n": repeat,
+        }
 
 
 def cpu_seconds(pid: int) -> float:
@@ -107,17 +116,24 @@ def wheel_upload(name: str, version: str, index: int) -> tuple[bytes, str]:
 
     words = ["dashboard", "parser", "network", "sqlite", "async", "plotting", "crypto", "cli"]
     summary = f"{name}: a {words[index % len(words)]} helper for benchmarks"
-    description = (f"# {name}\n\nThis project does **{words[index % len(words)]}** work.\n\n"
-                   + "Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 20)
+    description = (
+        f"# {name}\n\nThis project does **{words[index % len(words)]}** work.\n\n"
+        + "Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 20
+    )
     filename, content = make_wheel(name, version, summary=summary, description=description)
     boundary = "benchboundary7f3a"
     parts = []
     for key, value in ((":action", "file_upload"), ("name", name), ("version", version)):
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n'
-                     f"{value}\r\n".encode())
-    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="content"; '
-                 f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'
-                 .encode() + content + b"\r\n")
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n'
+            f"{value}\r\n".encode()
+        )
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="content"; '
+        f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode()
+        + content
+        + b"\r\n"
+    )
     parts.append(f"--{boundary}--\r\n".encode())
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
@@ -143,16 +159,22 @@ def soak(server: Pyshelf, client: Client, args: argparse.Namespace, started: flo
 
     waited = wait_until(search_answers, 60)
     results["search_ready_s"] = None if waited is None else time.monotonic() - started
-    log(f"search answered {results['search_ready_s']:.2f}s after exec"
-        if waited is not None else "search never answered")
+    log(
+        f"search answered {results['search_ready_s']:.2f}s after exec"
+        if waited is not None
+        else "search never answered"
+    )
     if not args.no_mirror_list:
         begun = time.monotonic()
         status, body = client.request(
-            "GET", "/root/pypi/+simple/",
-            headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+            "GET", "/root/pypi/+simple/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
+        )
         count = len(json.loads(body).get("projects", [])) if status == 200 else 0
-        results["mirror_list"] = {"status": status, "names": count,
-                                  "seconds": time.monotonic() - begun}
+        results["mirror_list"] = {
+            "status": status,
+            "names": count,
+            "seconds": time.monotonic() - begun,
+        }
         log(f"mirror list: HTTP {status}, {count} names in {time.monotonic() - begun:.1f}s")
     samples = []
     last_cpu, last_time = cpu_seconds(server.pid), time.monotonic()
@@ -160,8 +182,13 @@ def soak(server: Pyshelf, client: Client, args: argparse.Namespace, started: flo
     while time.monotonic() < end:
         time.sleep(min(args.sample, max(0.0, end - time.monotonic())))
         now, cpu = time.monotonic(), cpu_seconds(server.pid)
-        samples.append({"t": round(now - started, 1), "rss_mb": rss_kb(server.pid) / 1024,
-                        "cpu_pct": 100 * (cpu - last_cpu) / max(now - last_time, 1e-6)})
+        samples.append(
+            {
+                "t": round(now - started, 1),
+                "rss_mb": rss_kb(server.pid) / 1024,
+                "cpu_pct": 100 * (cpu - last_cpu) / max(now - last_time, 1e-6),
+            }
+        )
         last_cpu, last_time = cpu, now
     results["samples"] = samples
     if samples:
@@ -177,18 +204,26 @@ def soak(server: Pyshelf, client: Client, args: argparse.Namespace, started: flo
 
 def big_index(server: Pyshelf, client: Client, args: argparse.Namespace) -> dict:
     results: dict = {}
-    client.request("PUT", "/bench", json.dumps({"password": "bench"}).encode(),
-                   {**client.auth, "Accept": "application/json",
-                    "Content-Type": "application/json"})
-    client.request("PUT", "/bench/web", b"{}", {**client.auth, "Accept": "application/json",
-                                               "Content-Type": "application/json"})
+    client.request(
+        "PUT",
+        "/bench",
+        json.dumps({"password": "bench"}).encode(),
+        {**client.auth, "Accept": "application/json", "Content-Type": "application/json"},
+    )
+    client.request(
+        "PUT",
+        "/bench/web",
+        b"{}",
+        {**client.auth, "Accept": "application/json", "Content-Type": "application/json"},
+    )
     # Uploads as the index's owner: root is not in a new index's acl_upload.
     owner = {"Authorization": "Basic " + base64.b64encode(b"bench:bench").decode()}
     begun = time.monotonic()
     for n in range(args.projects):
         body, content_type = wheel_upload(f"pkg-{n:04d}", "1.0", n)
-        status, _ = client.request("POST", "/bench/web/", body,
-                                   {**owner, "Content-Type": content_type})
+        status, _ = client.request(
+            "POST", "/bench/web/", body, {**owner, "Content-Type": content_type}
+        )
         if status != 200:
             raise RuntimeError(f"upload {n} answered {status}")
     results["upload_s"] = time.monotonic() - begun
@@ -201,8 +236,11 @@ def big_index(server: Pyshelf, client: Client, args: argparse.Namespace) -> dict
 
     lag = wait_until(indexed, 600, step=0.2)
     results["index_lag_after_last_upload_s"] = lag
-    log(f"search index caught up {lag:.1f}s after the last upload" if lag is not None
-        else "search index did not catch up")
+    log(
+        f"search index caught up {lag:.1f}s after the last upload"
+        if lag is not None
+        else "search index did not catch up"
+    )
     middle = f"pkg-{args.projects // 2:04d}"
     pages = {
         "version_page": f"/bench/web/{middle}/1.0",
@@ -215,8 +253,10 @@ def big_index(server: Pyshelf, client: Client, args: argparse.Namespace) -> dict
     }
     for key, path in pages.items():
         results[key] = client.timed(path, BROWSER, args.repeat)
-        log(f"  {key:22} median {results[key]['median_ms']:7.1f} ms   "
-            f"p95 {results[key]['p95_ms']:7.1f} ms")
+        log(
+            f"  {key:22} median {results[key]['median_ms']:7.1f} ms   "
+            f"p95 {results[key]['p95_ms']:7.1f} ms"
+        )
     results["rss_after_mb"] = server.rss_kb() / 1024
     return results
 
@@ -225,8 +265,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="pyshelf-bench-web-"))
     server = Pyshelf(workdir)
-    report: dict = {"when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-                    "args": vars(args), "version": server.version()}
+    report: dict = {
+        "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "args": vars(args),
+        "version": server.version(),
+    }
     try:
         report["init_s"] = server.init()
         # The soak's clock starts at exec, like the ready time.
@@ -237,9 +280,11 @@ def main(argv: list[str] | None = None) -> int:
         report["soak"] = soak(server, client, args, started)
         soaked = report["soak"]
         if soaked.get("samples"):
-            log(f"first {args.minutes:g} min: RSS max {soaked['rss_max_mb']:.1f} MB, "
+            log(
+                f"first {args.minutes:g} min: RSS max {soaked['rss_max_mb']:.1f} MB, "
                 f"CPU mean {soaked['cpu_mean_pct']:.1f}% (max {soaked['cpu_max_pct']:.1f}%), "
-                f"{soaked['cpu_total_s']:.1f} CPU-s in all")
+                f"{soaked['cpu_total_s']:.1f} CPU-s in all"
+            )
         report["big_index"] = big_index(server, client, args)
     finally:
         server.stop()
