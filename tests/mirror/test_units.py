@@ -1,0 +1,126 @@
+"""Pure pieces of the mirror: the compact project list, page parsing, file versions, single
+flight."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from pyshelf_server.mirror import projectlist
+from pyshelf_server.mirror.links import guess_version, local_path, verifying_hash
+from pyshelf_server.mirror.projectlist import NameList, encode_names
+from pyshelf_server.mirror.runtime import SingleFlight
+from pyshelf_server.mirror.upstream import parse_page, parse_project_list, safe_url
+
+NAMES = [*sorted(f"project-{n:05d}" for n in range(3000)), "zope-interface"]
+
+
+@pytest.fixture
+def names():
+    return NameList(encode_names(NAMES))
+
+
+def test_name_list_membership(names):
+    assert len(names) == len(NAMES)
+    for name in (NAMES[0], NAMES[1], NAMES[1500], NAMES[-2], NAMES[-1]):
+        assert name in names
+    for name in ("", "a", "project-0", "project-99999", "zzz", "project-00001\n", 3):
+        assert name not in names
+    assert "x" not in NameList(b"")
+    assert "only" in NameList(b"only")
+
+
+def test_name_list_iterates_in_order_across_slices(names, monkeypatch):
+    monkeypatch.setattr(projectlist, "SLICE", 37)
+    assert list(names) == NAMES
+    assert list(NameList(b"")) == []
+
+
+def test_project_list_from_json_and_html():
+    body = (b'{"meta": {"api-version": "1.0"},'
+            b' "projects": [{"name": "B_b"}, {"name": "a"}, {"name": "b-B"}]}')
+    assert parse_project_list(body, "application/vnd.pypi.simple.v1+json") == ["a", "b-b"]
+    html = b'<a href="/simple/Foo.Bar/">Foo.Bar</a><a href="x/"></a><a>baz</a>'
+    assert parse_project_list(html, "text/html") == ["baz", "foo-bar", "x"]
+
+
+def test_html_page_parsing_resolves_urls_and_attributes():
+    body = (b'<html><head><base href="https://cdn.example/base/"></head><body>'
+            b'<a href="pkg/a-1.0.tar.gz#md5=ABCDEF" data-requires-python="&lt;4">a-1.0.tar.gz</a>'
+            b'<a href="a-2.0.zip" data-yanked="">a-2.0.zip</a>'
+            b'<a href="../../.hidden">x</a>'
+            b'<a href="ftp://x.example/a-3.0.tar.gz">a-3.0.tar.gz</a>')
+    name, links = parse_page(body, "text/html", "https://upstream.example/simple/a/")
+    assert name is None
+    assert [link["url"] for link in links] == [
+        "https://cdn.example/base/pkg/a-1.0.tar.gz", "https://cdn.example/base/a-2.0.zip"]
+    assert links[0]["hashes"] == {"md5": "abcdef"}
+    assert links[0]["requires_python"] == "<4"
+    assert links[1]["yanked"] is True
+
+
+def test_json_page_parsing_skips_unusable_entries():
+    body = (b'{"name": "A", "files": [{"filename": "a-1.0.tar.gz", "url": "a-1.0.tar.gz",'
+            b' "hashes": {"sha256": "not-hex"}, "yanked": "bad", "size": -1},'
+            b' {"url": 3}, "junk", {"filename": "../x", "url": "x"}]}')
+    name, [link] = parse_page(body, "application/vnd.pypi.simple.v1+json",
+                              "https://upstream.example/simple/a/")
+    assert name == "A"
+    assert link == {"filename": "a-1.0.tar.gz", "hashes": {}, "yanked": "bad",
+                    "url": "https://upstream.example/simple/a/a-1.0.tar.gz"}
+
+
+@pytest.mark.parametrize(("project", "filename", "version"), [
+    ("six", "six-1.16.0-py2.py3-none-any.whl", "1.16.0"),
+    ("zope.interface", "zope.interface-5.4.0.tar.gz", "5.4.0"),
+    ("foo-bar", "foo_bar-2.0rc1.zip", "2.0rc1"),
+    ("foo-bar", "Foo-Bar-1.0.tar.bz2", "1.0"),
+    ("setuptools", "setuptools-0.6c11-py2.7.egg", "0.6c11"),
+    ("x", "README.txt", None),
+])
+def test_guess_version(project, filename, version):
+    assert guess_version(project, filename) == version
+
+
+def test_local_paths():
+    def path(hashes):
+        return local_path("root/pypi", {"filename": "a.whl", "url": "u", "hashes": hashes})
+
+    digest = "ab" * 32
+    assert path({"sha256": digest}) == f"root/pypi/+f/{digest[:3]}/{digest[3:16]}/a.whl"
+    assert path({"md5": "cd" * 16}).startswith("root/pypi/+f/cdc/")
+    assert path({}).startswith("root/pypi/+e/")
+    assert verifying_hash({"whirlpool": "00"}) is None
+
+
+def test_safe_url_drops_credentials():
+    assert safe_url("https://u:p@upstream.example:8443/s/") == "https://upstream.example:8443/s/"
+    assert safe_url("https://upstream.example/simple/") == "https://upstream.example/simple/"
+
+
+def test_single_flight_shares_one_call_and_its_error():
+    flight = SingleFlight()
+    calls = []
+
+    def work():
+        calls.append(1)
+        time.sleep(0.2)
+        return "done"
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(flight.run("k", work)))
+               for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == ["done"] * 5 and len(calls) == 1
+
+    def fail():
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError):
+        flight.run("k", fail)
+    assert not flight.running("k")
