@@ -13,7 +13,6 @@ from collections import OrderedDict
 from email.message import Message
 
 from markupsafe import Markup, escape
-from readme_renderer import markdown, rst, txt
 
 # Larger descriptions are shown as plain text: docutils on megabytes of input would hold a
 # request thread for seconds.
@@ -31,6 +30,10 @@ def _content_type(value: str) -> tuple[str, dict[str, str]]:
 def render(text: str, content_type: str = "") -> Markup:
     if not text or not text.strip():
         return Markup("")
+    # Imported on first use: docutils and the Markdown stack cost startup time and memory a
+    # server that never shows a version page does not need.
+    from readme_renderer import markdown, rst, txt
+
     if len(text) > MAX_RENDERED:
         return Markup(txt.render(text[:MAX_RENDERED]))  # noqa: S704 - txt.render escapes
     kind, params = _content_type(content_type)
