@@ -32,7 +32,8 @@ def test_mirror_index_page_shows_settings_not_names(mirrored):
 
 def test_fetched_mirror_project_is_searchable(mirrored, httpx_mock):
     httpx_mock.add_response(url=UPSTREAM + "hello-world/", headers=LIST_TYPE, json=json_page(
-        "Hello_World", [file_entry("hello_world-1.0-py3-none-any.whl", b"x")]))
+        "Hello_World", [file_entry("hello_world-1.0-py3-none-any.whl", b"x", size=1234,
+                                   **{"upload-time": "2024-01-02T03:04:05Z"})]))
     mirrored.test.get("/root/pypi/+simple/hello-world/",
                       headers={"Accept": "application/vnd.pypi.simple.v1+json"})
     mirrored.indexed()
@@ -42,6 +43,10 @@ def test_fetched_mirror_project_is_searchable(mirrored, httpx_mock):
     # The project page of a mirrored project lists its versions from the cached page.
     project = mirrored.page("/root/pypi/hello-world")
     assert "1.0" in project.text
+    # Mirrored files have no row of their own: size and upload time come from upstream's page.
+    version = mirrored.page("/root/pypi/hello-world/1.0").text
+    assert "hello_world-1.0-py3-none-any.whl" in version
+    assert "1.2 KB" in version and "2024-01-02 03:04 UTC" in version
 
 
 def test_mirror_names_found_by_prefix_on_the_stored_list(make_app, httpx_mock):

@@ -98,14 +98,22 @@ def version_page(request: Any) -> Any:
     data = entry.data
     links = entry.release_links
     rows = file_rows(request, links)
+    # Mirrored files have no row here; the merged simple links still know their size and
+    # upload time (when upstream told).
+    simple: dict[str, Any] = {}
+    if any(link["href"] not in rows for link in links):
+        merged = request.shelf.inheritance.links(info, project) or []
+        simple = {link.filename: link for link in merged}
     files = []
     for link in links:
         row = rows.get(link["href"])
+        filename = link["href"].rsplit("/", 1)[-1]
         files.append(
             {
                 "link": link,
                 "row": row,
-                "filename": link["href"].rsplit("/", 1)[-1],
+                "simple": simple.get(filename),
+                "filename": filename,
                 "sha256": (link.get("hashes") or {}).get("sha256", ""),
                 "toxresults": toxresults(request, data, link["href"]),
             }
