@@ -31,7 +31,9 @@ VIEW_MODULES = (
 
 
 def _request_db(request: Request) -> Any:
-    write = request.method not in ("GET", "HEAD", "OPTIONS")
+    # Uploads start reading and switch to writing once the file is stored (see begin_write).
+    upload = request.method == "POST" and request.content_type == "multipart/form-data"
+    write = request.method not in ("GET", "HEAD", "OPTIONS") and not upload
     return request.registry.pyshelf.sessions(write=write)
 
 

@@ -143,6 +143,7 @@ class SessionFactory:
 
     def __call__(self, *, write: bool = False) -> Session:
         session = (self._write if write else self._read)()
+        session.info["write"] = write
         session.info["after_commit"] = []
         session.info["on_rollback"] = []
         return session

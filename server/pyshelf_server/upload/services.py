@@ -34,6 +34,18 @@ RELEASE_SUFFIXES = (".whl", ".tar.gz", ".zip")
 
 
 @dataclass
+class PreparedRelease:
+    """A release file stored and read, not yet recorded in the database."""
+
+    name: str
+    version: str
+    filename: str
+    blob: StoredBlob
+    metadata_blob: StoredBlob | None
+    meta: dict[str, Any]
+
+
+@dataclass
 class UploadOutcome:
     file: FileInfo | None
     reason: str = "OK"
@@ -106,49 +118,61 @@ class UploadService:
         project = self.packages.ensure_project(index, name)
         self.packages.ensure_version(project, version, meta, replace=True)
 
-    def upload_release(
+    def prepare_release(
         self,
         *,
-        index: Index,
         name: str,
         version: str,
         filename: str,
         stream: BinaryIO,
         form_meta: dict[str, Any],
         fields: dict[str, list[str]],
-        uploader: str,
-    ) -> UploadOutcome:
+    ) -> PreparedRelease:
+        """Check, store and read the file: everything an upload does without the database, so
+        that it happens outside the database's write lock."""
         _check_name_version(name, version)
         check_release_filename(filename, name, version)
         blob = self.store_blob(stream)
-        self.packages.forget_blob_on_rollback(blob)
-        check_digests(blob, fields, self.files)
-        path = self.files.path(blob.sha256)
+        created = [blob]
         try:
-            file_meta = from_file(path, filename, self.files.tmpdir)
-        except MetadataError as error:
+            check_digests(blob, fields, self.files)
+            path = self.files.path(blob.sha256)
+            try:
+                file_meta = from_file(path, filename, self.files.tmpdir)
+            except MetadataError as error:
+                if filename.endswith(".whl"):
+                    raise APIError(400, str(error)) from None
+                file_meta = {}
+            metadata_blob = None
             if filename.endswith(".whl"):
-                raise APIError(400, str(error)) from None
-            file_meta = {}
-        metadata_blob = None
-        if filename.endswith(".whl"):
-            metadata_bytes = wheel_metadata_file(path)
-            if metadata_bytes is None:
-                raise APIError(400, f"{filename!r} is not a valid wheel: no METADATA file")
-            metadata_blob = self.files.put_bytes(metadata_bytes)
+                metadata_bytes = wheel_metadata_file(path)
+                if metadata_bytes is None:
+                    raise APIError(400, f"{filename!r} is not a valid wheel: no METADATA file")
+                metadata_blob = self.files.put_bytes(metadata_bytes)
+                created.append(metadata_blob)
+        except BaseException:
+            for stored in created:
+                if stored.created:
+                    self.files.remove(stored.sha256)
+            raise
         meta = {**file_meta, **form_meta}
         meta.pop("name", None)
         meta.pop("version", None)
+        return PreparedRelease(name, version, filename, blob, metadata_blob, meta)
+
+    def store_release(
+        self, index: Index, prepared: PreparedRelease, uploader: str
+    ) -> UploadOutcome:
         return self._store(
             index=index,
-            name=name,
-            version=version,
-            filename=filename,
-            blob=blob,
-            meta=meta,
+            name=prepared.name,
+            version=prepared.version,
+            filename=prepared.filename,
+            blob=prepared.blob,
+            meta=prepared.meta,
             uploader=uploader,
             rel="releasefile",
-            metadata_blob=metadata_blob,
+            metadata_blob=prepared.metadata_blob,
         )
 
     def upload_docs(

@@ -13,7 +13,7 @@ from ..packages.services import PackageService
 from ..permissions import Permission
 from ..resources import IndexContext
 from ..responses import APIError, reason_phrase, result
-from ..views.helpers import json_body, require
+from ..views.helpers import begin_write, json_body, require
 from .push import PushService
 from .services import UploadService
 
@@ -78,39 +78,44 @@ def legacy_upload(request: Any) -> Response:
     name, version = _one(fields, "name"), _one(fields, "version")
     if not name:
         raise APIError(400, "invalid metadata: missing name")
+    who = request.authenticated_userid
+    uploads = UploadService(PackageService(request.db, app.files), app.files, max_size=limit)
+    prepared = None
+    if action == "file_upload":
+        if content is None or not content.filename:
+            raise APIError(400, "content file field not found")
+        if not version:
+            raise APIError(400, "invalid metadata: missing version")
+        prepared = uploads.prepare_release(
+            name=name,
+            version=version,
+            filename=content.filename,
+            stream=content.file,
+            form_meta=from_form(fields),
+            fields=fields,
+        )
+    begin_write(request)
     index = IndexService(request.db, app).require(info.user, info.name)
     packages = PackageService(request.db, app.files)
     uploads = UploadService(packages, app.files, max_size=limit)
-    who = request.authenticated_userid
+    if prepared is not None:
+        outcome = uploads.store_release(index, prepared, who)
+        if outcome.file is not None:
+            _queue(request, "pyshelf_on_upload", info, outcome.file)
+        return _ok(outcome.reason)
     if action == "submit":
         if not version:
             raise APIError(400, "invalid metadata: missing version")
         uploads.register(index, name, version, from_form(fields))
         return _ok()
+    # What is left is doc_upload.
     if content is None or not content.filename:
         raise APIError(400, "content file field not found")
-    if action == "doc_upload":
-        outcome = uploads.upload_docs(
-            index=index, name=name, version=version or None, stream=content.file, uploader=who
-        )
-        if outcome.file is not None:
-            _queue(request, "pyshelf_on_docs_upload", info, outcome.file)
-        return _ok(outcome.reason)
-    if not version:
-        raise APIError(400, "invalid metadata: missing version")
-    filename = content.filename
-    outcome = uploads.upload_release(
-        index=index,
-        name=name,
-        version=version,
-        filename=filename,
-        stream=content.file,
-        form_meta=from_form(fields),
-        fields=fields,
-        uploader=who,
+    outcome = uploads.upload_docs(
+        index=index, name=name, version=version or None, stream=content.file, uploader=who
     )
     if outcome.file is not None:
-        _queue(request, "pyshelf_on_upload", info, outcome.file)
+        _queue(request, "pyshelf_on_docs_upload", info, outcome.file)
     return _ok(outcome.reason)
 
 

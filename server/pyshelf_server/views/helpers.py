@@ -44,6 +44,23 @@ def require(request: Any, permission: str, context: Any = None, message: str | N
     )
 
 
+def begin_write(request: Any) -> None:
+    """Make ``request.db`` a write session from here on.
+
+    Uploads begin with a read session, so that streaming, hashing and fsyncing the file happen
+    without holding the database's write lock; the rows are written after this call. Objects
+    loaded through the old session must be loaded again.
+    """
+    session = request.__dict__.get("db")
+    if session is not None and session.info.get("write"):
+        return
+    if session is not None:
+        session.rollback()
+        session.close()
+    request.__dict__["db"] = request.registry.pyshelf.sessions(write=True)
+    request.shelf.refresh()
+
+
 def flag(request: Any, name: str) -> bool:
     """A query flag in devpi's style: present means on (``?force=``), unless it says false."""
     if name not in request.GET:
