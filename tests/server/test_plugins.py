@@ -153,3 +153,22 @@ def test_environment_provides_option_defaults(monkeypatch):
     settings = settings_from_args(server_parser(pm).parse_args(["--port", "5000"]))
     assert settings.port == 5000
     assert isinstance(server_parser(pm), argparse.ArgumentParser)
+
+
+def test_authcheck_follows_read_permissions(make_app):
+    plugin = RecordingPlugin()
+    shelf = Shelf(make_app(plugins=[plugin]))
+    shelf.create_index("root/secret")
+    shelf.create_index("root/open")
+    for uri, auth, status in [
+        ("/root/open/+simple/x/", {}, 200),
+        ("/root/secret/+simple/x/", {}, 401),
+        ("/root/secret/+f/abc/def/x.whl", {}, 401),
+        ("/root/secret/+f/abc/def/x.whl", shelf.auth("root"), 200),
+        ("/+api", {}, 200),
+        ("/root/secret", {}, 200),
+    ]:
+        response = shelf.test.get(
+            "/+authcheck", headers={"X-Original-URI": uri, **auth}, status="*"
+        )
+        assert response.status_int == status, uri

@@ -156,3 +156,20 @@ def test_digests_are_checked_when_sent(dev):
         md5_digest=hashlib.md5(content).hexdigest(),
         blake2_256_digest=hashlib.blake2b(content, digest_size=32).hexdigest(),
     )
+
+
+def test_tox_results_are_stored_next_to_their_file(dev):
+    filename, content = make_wheel("pkg", "1.0")
+    dev.upload("root/dev", filename, content, name="pkg", version="1.0")
+    sha = hashlib.sha256(content).hexdigest()
+    url = f"/root/dev/+f/{sha[:3]}/{sha[3:16]}/{filename}"
+    # tox results may be posted anonymously by default (acl_toxresult_upload).
+    response = dev.json("POST", url, {"testenvs": {"py311": {"test": [{"retcode": 0}]}}})
+    assert response.json["type"] == "toxresultpath"
+    assert f"{filename}.toxresult-" in response.json["result"]
+    links = dev.json("GET", "/root/dev/pkg/1.0").json["result"]["+links"]
+    result = next(link for link in links if link["rel"] == "toxresult")
+    assert result["for_href"].endswith(url)
+    dev.json("POST", url, [1, 2], status=400)
+    dev.json("PATCH", "/root/dev", ["acl_toxresult_upload=root"], user="root")
+    dev.json("POST", url, {"x": 1}, status=401)

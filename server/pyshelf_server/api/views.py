@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import unquote
 
+from pyramid.response import Response
 from pyramid.view import view_config
 
 from .. import __version__
@@ -112,3 +115,29 @@ def root(request: Any) -> Any:
             user, {index.name: indexes.config_json(index) for index in indexes.of_user(user)}
         )
     return result("list:userconfig", data)
+
+
+_INDEX_PATH = re.compile(r"^/([^+/][^/]*)/([^+/][^/]*)/\+(f|e|simple)(/|$)")
+
+
+@view_config(route_name="authcheck", request_method=("GET", "HEAD"))
+def authcheck(request: Any) -> Any:
+    """For a front proxy's ``auth_request``: may this request's credentials read the URI in
+    ``X-Original-URI``? Files and simple pages need ``pkg_read`` on their index; ``+api`` and
+    ``+login`` are always allowed. The answer is only a status: 200, 401 or 403."""
+    from ..permissions import Permission
+    from ..resources import IndexContext
+
+    original = request.headers.get("X-Original-URI", "")
+    path = unquote(original.split("?", 1)[0])
+    match = _INDEX_PATH.match(path)
+    allowed = True
+    if match:
+        index = request.shelf.index(f"{match.group(1)}/{match.group(2)}")
+        if index is not None:
+            allowed = bool(
+                request.has_permission(Permission.PKG_READ, IndexContext.for_index(request, index))
+            )
+    if allowed:
+        return Response(status=200)
+    return Response(status=401 if request.identity is None else 403)
