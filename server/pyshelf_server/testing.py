@@ -233,12 +233,30 @@ def make_live_server(tmp_path: Path) -> Iterator[Any]:
 # -- in-process application -----------------------------------------------------------------
 
 
+_TEMPLATE: dict[str, Path] = {}
+
+
 def make_settings(serverdir: Path, **overrides: Any) -> Any:
+    """Settings for a server directory at ``serverdir``, initialised if new.
+
+    Running the migrations takes a good part of a second; tests get a copy of one server
+    directory initialised once per test process instead.
+    """
+    import shutil
+    import tempfile
+
     from .serverdir import initialise, is_initialised
     from .settings import ServerSettings
 
     settings = ServerSettings(serverdir=serverdir, **overrides)
-    if not is_initialised(settings):
+    if not is_initialised(settings) and not settings.db_url:
+        template = _TEMPLATE.get("sqlite")
+        if template is None:
+            template = Path(tempfile.mkdtemp(prefix="pyshelf-template-")) / "server"
+            initialise(ServerSettings(serverdir=template), root_password=ROOT_PASSWORD)
+            _TEMPLATE["sqlite"] = template
+        shutil.copytree(template, settings.serverdir)
+    elif not is_initialised(settings):
         initialise(settings, root_password=ROOT_PASSWORD)
     return settings
 
