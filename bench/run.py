@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -26,7 +27,7 @@ sys.path.insert(0, str(HERE))
 
 from load import wrk_available  # noqa: E402
 from report import anomalies, table  # noqa: E402
-from servers import Pyshelf, ensure_core_venv, ensure_devpi_venv  # noqa: E402
+from servers import Pyshelf, ensure_core_venv, ensure_devpi_venv, git_commit  # noqa: E402
 from session import run_session  # noqa: E402
 
 SCENARIOS = ["startup", "simple", "list", "big", "upload", "static"]
@@ -57,8 +58,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--core-only",
         action="store_true",
-        help="run the pyshelf server from .venv-bench (the server alone, no plugins; "
-        "made on first use) instead of .venv",
+        help="run pyshelf from .venv-bench: the last commit's server/ alone (no plugins, "
+        "no uncommitted work), reinstalled when HEAD moves; default: the editable .venv",
     )
     parser.add_argument(
         "--pyshelf-threads", type=int, default=None, help="default: the server's own"
@@ -124,9 +125,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.with_devpi and not ensure_devpi_venv(create=True):
         log("devpi-server could not be installed; running pyshelf alone")
         args.with_devpi = False
+    commit = git_commit()
     if args.core_only:
         Pyshelf.bin_dir = ensure_core_venv()
-    log(f"pyshelf from {Pyshelf.bin_dir.parent}")
+        log(f"pyshelf from {Pyshelf.bin_dir.parent}: a snapshot of commit {commit[:10]}")
+    else:
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "server"],
+            capture_output=True,
+            text=True,
+            cwd=HERE.parent,
+            timeout=60,
+        ).stdout.strip()
+        log(
+            f"pyshelf from {Pyshelf.bin_dir.parent} (editable: commit {commit[:10]}"
+            + (", with uncommitted changes in server/)" if dirty else ")")
+        )
     load_before = os.getloadavg()
     try:
         results = run_session(args, workroot, log, profiler)
@@ -146,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "machine": machine,
         "tool": tool,
+        "commit": commit,
+        "core_only": args.core_only,
         "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         **results,
     }

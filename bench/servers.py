@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import fcntl
 import http.client
+import io
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 from pathlib import Path
 
@@ -295,19 +298,56 @@ def ensure_devpi_venv(create: bool) -> bool:
     return devpi_available()
 
 
+def git_commit() -> str:
+    out = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=60
+    )
+    return out.stdout.strip()
+
+
 def ensure_core_venv() -> Path:
-    """``.venv-bench``: the server package alone (editable), without the plugins other parts
-    of the tree install into ``.venv`` — the core's figures, unaffected by work in progress
-    elsewhere.  Returns its bin directory."""
+    """``.venv-bench``: the server package alone, installed (not editable) from a snapshot of
+    the last commit's ``server/``.  Why: in a checkout that other engineers edit while the
+    benchmark runs, an editable install would measure whatever half-written code is on disk
+    when a server (re)starts, and plugins installed into ``.venv`` would come along.  The
+    snapshot is reinstalled when HEAD moves; its commit is recorded with the results."""
     bin_dir = CORE_VENV / "bin"
-    if not (bin_dir / "pyshelf-server").exists():
+    commit = git_commit()
+    marker = CORE_VENV / ".pyshelf-commit"
+    if not (bin_dir / "python").exists():
         python = shutil.which("python3.11") or shutil.which("python3") or sys.executable
         subprocess.run([python, "-m", "venv", str(CORE_VENV)], check=True, timeout=300)
-        subprocess.run(
-            [str(bin_dir / "pip"), "install", "-q", "-e", str(REPO / "server")],
-            check=True,
-            timeout=900,
-            capture_output=True,
-            env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
-        )
+    if not marker.exists() or marker.read_text().strip() != commit:
+        env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+        with tempfile.TemporaryDirectory(prefix="pyshelf-bench-src-") as tmp:
+            archive = subprocess.run(
+                ["git", "-C", str(REPO), "archive", "HEAD", "server"],
+                check=True,
+                capture_output=True,
+                timeout=120,
+            ).stdout
+            with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+                tar.extractall(tmp, filter="data")
+            subprocess.run(
+                [
+                    str(bin_dir / "pip"),
+                    "install",
+                    "-q",
+                    "--force-reinstall",
+                    "--no-deps",
+                    str(Path(tmp) / "server"),
+                ],
+                check=True,
+                timeout=900,
+                capture_output=True,
+                env=env,
+            )
+            subprocess.run(
+                [str(bin_dir / "pip"), "install", "-q", str(Path(tmp) / "server")],
+                check=True,
+                timeout=900,
+                capture_output=True,
+                env=env,
+            )
+        marker.write_text(commit + "\n")
     return bin_dir
