@@ -41,8 +41,9 @@ SHORT_TOKEN_SECONDS = 20
 def ensure_devpi_venv() -> Path:
     """The side virtualenv with devpi-server, created once and reused by later sessions."""
     marker = DEVPI_VENV / ".pyshelf-installed"
-    lock_path = REPO / ".venv-devpi.lock"
-    with open(lock_path, "w") as lock:
+    # The lock lives inside the (ignored) venv directory; `python -m venv` accepts it existing.
+    DEVPI_VENV.mkdir(exist_ok=True)
+    with open(DEVPI_VENV / ".pyshelf-lock", "w") as lock:
         # Two test sessions (or two engineers) may start at once; only one installs.
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not marker.exists():
