@@ -10,6 +10,8 @@ pyshelf user --delete NAME [-y]                     delete a user and their inde
 from __future__ import annotations
 
 import argparse
+import getpass
+import sys
 import time
 from typing import Any
 
@@ -69,9 +71,11 @@ def _required(name: str, option: str) -> str:
 
 def create(hub: Hub, name: str, values: dict[str, str]) -> int:
     if "password" not in values and "pwhash" not in values:
-        password = hub.ask_password(url=hub.root, username=name)
-        if not password:
-            raise UsageError("a new user needs password=...")
+        if not sys.stdin.isatty():
+            raise UsageError(f"user -c {name} needs password=PASSWORD")
+        password = getpass.getpass(f"password for the new user {name}: ")
+        if not password or getpass.getpass("repeat the password: ") != password:
+            raise UsageError("the passwords are empty or do not match")
         values["password"] = password
     reply = hub.request("PUT", hub.url_for(name), json=values, what=f"create user {name}")
     hub.line(f"user {name} created")

@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from pyshelf_server.testing import LiveServer, free_port
 
 REPO = Path(__file__).resolve().parents[2]

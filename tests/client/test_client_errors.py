@@ -9,6 +9,7 @@ import http.server
 import threading
 
 import pytest
+
 from pyshelf_server.testing import free_port
 
 
@@ -83,6 +84,13 @@ def test_login_without_password_or_terminal(cli, tmp_path):
     )
     err = cli.fails("login", "root", code=2).error_line
     assert "pass --password or set $PYSHELF_PASSWORD" in err
+
+
+def test_new_user_without_password(cli):
+    (cli.clientdir).mkdir()
+    (cli.clientdir / "current.json").write_text('{"root": "http://127.0.0.1:9/"}')
+    err = cli.fails("user", "-c", "bob", "email=bob@example.org", code=2).error_line
+    assert "user -c bob needs password=PASSWORD" in err
 
 
 def test_no_arguments_prints_help(cli):

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 import tomlkit
+
 from pyshelf_client import archives, main, pipconfig
 from pyshelf_client.config import ClientDir, Current, Login
 from pyshelf_client.errors import ClientError, ConnectionFailed, ServerError, UsageError
