@@ -451,3 +451,33 @@ def test_list_failures_shows_tox_results(cli, server, names, project_factory):
     out = cli("list", "-f", name).stdout
     assert "py311 ci-runner linux: tests FAILED" in out
     assert "E   boom" in out
+
+
+def test_isolated_build_gets_its_backend_from_the_index(
+    cli, server, names, project_factory, tmp_path
+):
+    """The default build (isolated, no --no-isolation) installs setuptools into its build
+    environment; here pip finds it on the user's index, uploaded there as a plain file."""
+    ws = setup_user(cli, server, names)
+    wheels = tmp_path / "wheels"
+    # Uses this machine's own pip configuration, like a user fetching a wheel would.
+    download = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
+         "--dest", str(wheels), "setuptools>=68"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )  # fmt: skip
+    if download.returncode != 0:
+        pytest.skip(f"no package index reachable for setuptools: {download.stderr[-300:]}")
+    (setuptools_wheel,) = wheels.glob("setuptools-*.whl")
+    out = cli("upload", str(setuptools_wheel)).stdout
+    assert f"uploaded {setuptools_wheel.name}" in out
+
+    name = names("iso-")
+    env = {
+        "PIP_INDEX_URL": f"{server.url}/{ws['dev']}/+simple/",
+        "PIP_CONFIG_FILE": os.devnull,
+    }
+    out = cli("upload", cwd=project_factory(name, "1.0", docs=None), env=env).stdout
+    assert "2 uploaded" in out
