@@ -481,3 +481,57 @@ def test_isolated_build_gets_its_backend_from_the_index(
     }
     out = cli("upload", cwd=project_factory(name, "1.0", docs=None), env=env).stdout
     assert "2 uploaded" in out
+
+
+def run_on_terminal(
+    cli, args: list[str], answers: list[str], timeout: float = 120
+) -> tuple[int, str]:
+    """Run pyshelf on a pseudo-terminal, typing *answers* at each prompt; return the exit
+    code and everything the terminal showed."""
+    import pty
+    import select
+    import time
+
+    from .conftest import PYSHELF
+
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.chdir(cli.cwd)
+        os.execve(str(PYSHELF), [str(PYSHELF), *args], cli.env)
+    shown = b""
+    pending = list(answers)
+    status = None
+    deadline = time.monotonic() + timeout
+    try:
+        while status is None and time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.5)
+            if ready:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:  # the child closed the terminal
+                    chunk = b""
+                shown += chunk
+                if pending and shown.rstrip().endswith(b":"):
+                    os.write(fd, pending.pop(0).encode() + b"\n")
+                if chunk:
+                    continue
+            done, raw = os.waitpid(pid, os.WNOHANG)
+            if done:
+                status = raw
+        if status is None:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            raise AssertionError(f"pyshelf {args} timed out on the terminal: {shown!r}")
+    finally:
+        os.close(fd)
+    return os.waitstatus_to_exitcode(status), shown.decode(errors="replace")
+
+
+def test_login_prompts_without_echo(cli, server):
+    cli("use", server.url)
+    code, shown = run_on_terminal(cli, ["login", "root"], [server.root_password])
+    assert f"password for user root at {server.url}/" in shown
+    assert server.root_password not in shown
+    assert "logged in as root" in shown
+    assert "logged in as root" in cli("use").stdout
+    assert code == 0
