@@ -21,6 +21,7 @@ from .indexes.inheritance import Inheritance
 from .indexes.registry import IndexInfo, IndexRegistry, IndexSnapshot
 from .indexes.types import IndexType
 from .packages.downloads import DownloadCounter
+from .plugins import plugin_versions
 from .responses import APIError
 from .security import LoginTokens, VerifiedPasswords
 from .settings import ServerSettings
@@ -47,6 +48,8 @@ class AppState:
         self.secret = secret
         self.started = time.time()
         self.version = __version__
+        # Installed plugin distributions and their versions, for /+api, /+status and --version.
+        self.plugins = plugin_versions(pm)
         self.index_types: dict[str, IndexType] = {}
         for types in pm.hook.pyshelf_get_index_types():
             for type_class in types or ():

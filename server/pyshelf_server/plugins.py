@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from importlib import metadata
 from typing import Any
 
 import pluggy
@@ -40,30 +39,14 @@ def make_plugin_manager(
 
 
 def plugin_versions(pm: pluggy.PluginManager) -> dict[str, str]:
-    """Name and version of every installed plugin distribution (not the core modules)."""
-    versions = {}
-    for _plugin, dist in pm.list_plugin_distinfo():
-        versions[dist.project_name] = dist.version
+    """Name and version of every plugin: installed distributions by their metadata, plugins
+    registered by hand (tests, embedding) by their module name."""
+    versions = {dist.project_name: dist.version for _plugin, dist in pm.list_plugin_distinfo()}
+    from_distributions = {id(plugin) for plugin, _dist in pm.list_plugin_distinfo()}
     for plugin in pm.get_plugins():
         name = pm.get_name(plugin) or ""
-        if name in CORE_PLUGINS or not hasattr(plugin, "__name__"):
+        if name in CORE_PLUGINS or id(plugin) in from_distributions:
             continue
-        versions.setdefault(_distribution_of(plugin) or plugin.__name__, _version_of(plugin))
+        label = getattr(plugin, "__name__", type(plugin).__name__)
+        versions[label] = str(getattr(plugin, "__version__", "unknown"))
     return dict(sorted(versions.items()))
-
-
-def _distribution_of(module: Any) -> str | None:
-    top = getattr(module, "__name__", "").split(".")[0]
-    for dist_name in metadata.packages_distributions().get(top, []):
-        return dist_name
-    return None
-
-
-def _version_of(module: Any) -> str:
-    dist = _distribution_of(module)
-    if dist:
-        try:
-            return metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            pass
-    return str(getattr(module, "__version__", "unknown"))

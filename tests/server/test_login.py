@@ -117,3 +117,13 @@ def test_outside_url_header_changes_generated_urls(shelf):
         "GET", "/+api", headers={"X-Outside-Url": "https://shelf.example/prefix"}
     ).json["result"]
     assert result["login"] == "https://shelf.example/prefix/+login"
+
+
+def test_api_lists_loaded_plugins(make_app):
+    from tests.server.test_plugins import RecordingPlugin
+
+    shelf = Shelf(make_app(plugins=[RecordingPlugin()]))
+    plugins = shelf.json("GET", "/+api").json["result"]["plugins"]
+    assert plugins == {"RecordingPlugin": "unknown"}
+    versions = shelf.json("GET", "/+status").json["result"]["versioninfo"]
+    assert "pyshelf-server" in versions and "RecordingPlugin" in versions

@@ -12,7 +12,6 @@ from pyramid.view import view_config
 from .. import __version__
 from ..accounts.services import UserService, user_json
 from ..indexes.services import IndexService
-from ..plugins import plugin_versions
 from ..responses import APIError, result
 from ..views.helpers import absolute, json_body, root_url
 
@@ -31,6 +30,7 @@ def apiconfig(request: Any, index: Any = None) -> dict[str, Any]:
         "login": f"{root_url(request)}/+login",
         "authstatus": _authstatus(request),
         "features": FEATURES,
+        "plugins": request.registry.pyshelf.plugins,
     }
     if index is not None:
         data["index"] = absolute(request, index.fullname)
@@ -85,7 +85,7 @@ def status_info(request: Any) -> dict[str, Any]:
         "serverdir": str(app.settings.serverdir),
         "uuid": app.uuid,
         "role": "STANDALONE",
-        "versioninfo": {"pyshelf-server": __version__, **plugin_versions(app.pm)},
+        "versioninfo": {"pyshelf-server": __version__, **app.plugins},
         "host": app.settings.host,
         "port": app.settings.port,
         "outside-url": app.settings.outside_url,
