@@ -149,3 +149,17 @@ def test_recreate_rebuilds_from_the_database(web):
     assert result_names(web.page("/+search?query=rebuilt")) == []
     web.web.indexer.process([REBUILD])
     assert result_names(web.page("/+search?query=rebuilt")) == ["rebuilt"]
+
+
+def test_results_are_paginated_by_project(web):
+    setup(web)
+    for n in range(23):
+        upload(web, "alice/dev", f"common{n:02d}", summary="shared vocabulary here")
+    web.indexed()
+    first = web.page("/+search?query=vocabulary")
+    assert "23 projects found" in first.text
+    assert len(result_names(first)) == 20 and "Page 1 of 2" in first.text
+    assert first.text.count("<mark>vocabulary</mark>") == 20
+    second = web.page("/+search?query=vocabulary&page=2")
+    assert len(result_names(second)) == 3
+    assert not set(result_names(first)) & set(result_names(second))

@@ -154,6 +154,14 @@ class Page:
         self.number = number
         self.items = items[(number - 1) * size : number * size]
 
+    @classmethod
+    def already_sliced(cls, items: list[Any], total: int, number: int, size: int) -> Page:
+        """A page whose items were cut out by someone else (the search)."""
+        page = cls([], number, size)
+        page.total, page.items = total, items
+        page.count = max(1, math.ceil(total / size))
+        return page
+
     @property
     def has_previous(self) -> bool:
         return self.number > 1

@@ -108,6 +108,9 @@ class Match:
     highlights: dict[str, str] = field(default_factory=dict)
     path: str = ""
     title: str = ""
+    # While the searcher is open: the Whoosh hit and the fields it matched in.
+    hit: Any = None
+    matched: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -119,6 +122,13 @@ class ProjectGroup:
     tier: int
     score: float
     matches: list[Match] = field(default_factory=list)
+
+
+@dataclass
+class SearchResults:
+    total: int
+    groups: list[ProjectGroup]
+    gone: set[str]
 
 
 class SearchIndex:
@@ -219,13 +229,17 @@ class SearchIndex:
     def stored_projects(
         self, index_name: str, projects: Iterable[str]
     ) -> dict[str, dict[str, Any]]:
-        """Stored fields of these projects' documents in ``index_name`` (for list pages)."""
+        """Stored fields of these projects' documents in ``index_name`` (for list pages), found
+        with one query rather than one lookup per project."""
+        keys = {project_key(index_name, project): project for project in projects}
+        if not keys:
+            return {}
         found: dict[str, dict[str, Any]] = {}
         with self.ix.searcher() as searcher:
-            for project in projects:
-                fields = searcher.document(key=project_key(index_name, project))
-                if fields:
-                    found[project] = fields
+            query = q.Or([q.Term("key", key) for key in keys])
+            for hit in searcher.search(query, limit=None, scored=False):
+                fields = hit.fields()
+                found[keys[fields["key"]]] = fields
         return found
 
     def stored_docs(self, index_name: str, project: str) -> str | None:
@@ -240,30 +254,44 @@ class SearchIndex:
             return len(searcher.search(q.Term("index", index_name), limit=None))
 
     def search(
-        self, text: str, *, indexes: Iterable[str] | None = None, limit: int = 500
-    ) -> list[ProjectGroup]:
-        """Projects matching ``text``, best first, grouped by project.
+        self,
+        text: str,
+        *,
+        indexes: Iterable[str] | None = None,
+        existing: set[str] | None = None,
+        offset: int = 0,
+        count: int = 20,
+        limit: int = 500,
+    ) -> SearchResults:
+        """Projects matching ``text``, best first, grouped by project; highlights only for the
+        ``count`` groups from ``offset`` (the page shown).
 
         Ranking is by tier first, then by Whoosh's BM25F score: the exact name (in any of its
         spellings), then every query word in the name, then summary or keyword matches, then
-        anything else (descriptions, documentation).
+        anything else (descriptions, documentation). ``indexes`` limits the search to those
+        indexes; hits of indexes not in ``existing`` (deleted since) are left out and named in
+        the result's ``gone``.
         """
         words = NAME_TOKENS.findall(text)
-        if not words:
-            return []
+        indexes = list(indexes) if indexes is not None else None
+        if not words or indexes == []:
+            return SearchResults(0, [], set())
         query = self._query(text, words)
-        allowed = None
-        if indexes is not None:
-            allowed = q.Or([q.Term("index", name) for name in indexes]) if indexes else None
-            if allowed is None:
-                return []
+        allowed = q.Or([q.Term("index", name) for name in indexes]) if indexes else None
         groups: dict[str, ProjectGroup] = {}
+        gone: set[str] = set()
         with self.ix.searcher() as searcher:
             results = searcher.search(query, limit=limit, filter=allowed, terms=True)
             results.formatter = _MarkFormatter()
-            results.fragmenter = highlight.ContextFragmenter(maxchars=200, surround=60)
+            # Long stored texts are only scanned so far for snippets: enough, and bounded.
+            results.fragmenter = highlight.ContextFragmenter(
+                maxchars=200, surround=60, charlimit=20_000
+            )
             for hit in results:
                 match = self._match(hit, text, words)
+                if existing is not None and match.index not in existing:
+                    gone.add(match.index)
+                    continue
                 group = groups.get(match.project)
                 if group is None:
                     group = groups[match.project] = ProjectGroup(
@@ -272,10 +300,14 @@ class SearchIndex:
                 group.matches.append(match)
                 if (match.tier, -match.score) < (group.tier, -group.score):
                     group.tier, group.score = match.tier, match.score
-        ordered = sorted(groups.values(), key=lambda g: (g.tier, -g.score, g.project))
-        for group in ordered:
-            group.matches.sort(key=lambda m: (m.type != "project", m.tier, -m.score, m.index))
-        return ordered
+            ordered = sorted(groups.values(), key=lambda g: (g.tier, -g.score, g.project))
+            shown = ordered[offset : offset + count]
+            for group in shown:
+                group.matches.sort(key=lambda m: (m.type != "project", m.tier, -m.score, m.index))
+                for match in group.matches:
+                    match.highlights = self._highlights(match.hit, match.matched)
+                    match.hit = None
+        return SearchResults(len(ordered), shown, gone)
 
     def _query(self, text: str, words: list[str]) -> Any:
         lowered = [w.lower() for w in words]
@@ -318,12 +350,6 @@ class SearchIndex:
     def _match(self, hit: Any, text: str, words: list[str]) -> Match:
         fields = hit.fields()
         matched = {fieldname for fieldname, _term in (hit.matched_terms() or [])}
-        highlights = {}
-        for fieldname in ("summary", "description", "keywords", "text"):
-            if fieldname in matched and fields.get(fieldname):
-                snippet = hit.highlights(fieldname, top=2)
-                if snippet:
-                    highlights[fieldname] = snippet
         return Match(
             type=fields.get("type", "project"),
             index=fields.get("index", ""),
@@ -333,7 +359,18 @@ class SearchIndex:
             score=float(hit.score or 0.0),
             tier=self._tier(fields, text, words, matched),
             summary=fields.get("summary", "") or "",
-            highlights=highlights,
             path=fields.get("path", "") or "",
             title=fields.get("title", "") or "",
+            hit=hit,
+            matched=matched,
         )
+
+    @staticmethod
+    def _highlights(hit: Any, matched: set[str]) -> dict[str, str]:
+        found = {}
+        for fieldname in ("summary", "description", "keywords", "text"):
+            if fieldname in matched and hit.get(fieldname):
+                snippet = hit.highlights(fieldname, top=2)
+                if snippet:
+                    found[fieldname] = snippet
+        return found

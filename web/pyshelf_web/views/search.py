@@ -45,15 +45,18 @@ def _search(request: Any, scope: Any) -> Any:
         order = request.shelf.inheritance.resolution_order(scope)
         indexes = [i.fullname for i in order]
         mirrors = [i for i in order if i.is_mirror]
-    groups = request.registry.pyshelf_web.search.search(text, indexes=indexes) if text else []
-    # An index deleted since it was indexed: hide its hits now, and let the indexer drop them.
-    for group in groups:
-        gone = {m.index for m in group.matches if snapshot.get(m.index) is None}
-        for name in gone:
-            request.registry.pyshelf_web.indexer.queue_index(name)
-        group.matches = [m for m in group.matches if m.index not in gone]
-    groups = [g for g in groups if g.matches]
-    page = Page(groups, number, GROUPS_PER_PAGE)
+    web = request.registry.pyshelf_web
+    results = web.search.search(
+        text,
+        indexes=indexes,
+        existing=set(snapshot.by_name),
+        offset=(number - 1) * GROUPS_PER_PAGE,
+        count=GROUPS_PER_PAGE,
+    )
+    # An index deleted since it was indexed: its hits are left out; let the indexer drop them.
+    for name in results.gone:
+        web.indexer.queue_index(name)
+    page = Page.already_sliced(results.groups, results.total, number, GROUPS_PER_PAGE)
     return render(
         request,
         "search.html",
