@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from pyramid.response import Response
 
+from pyshelf_server.permissions import ANONYMOUS, AUTHENTICATED
 from pyshelf_server.views.helpers import absolute
 
 from . import __version__
@@ -65,6 +66,13 @@ def number(value: Any) -> str:
         return str(value)
 
 
+def principal(value: Any) -> str:
+    """An ACL entry as people say it (devpi writes anonymous access as ``:ANONYMOUS:``)."""
+    text = str(value)
+    names = {ANONYMOUS: "anyone", AUTHENTICATED: "any logged-in user"}
+    return names.get(text.upper(), text)
+
+
 def make_environment() -> Environment:
     env = Environment(
         loader=PackageLoader("pyshelf_web", "templates"),
@@ -76,6 +84,7 @@ def make_environment() -> Environment:
     env.filters["filesize"] = filesize
     env.filters["timestamp"] = timestamp
     env.filters["number"] = number
+    env.filters["principal"] = principal
     return env
 
 
