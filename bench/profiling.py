@@ -47,6 +47,18 @@ LIBRARIES = [
 ]
 
 
+OWN_PACKAGES = ("pyshelf_server", "devpi_server")
+# frames of the server that merely dispatch (every request passes through them)
+DISPATCH = ("fastpath.py", "tweens.py", "SimpleFastPath", "post_to_index")
+
+
+def _leaf_in_app(frames: list[str]) -> str | None:
+    for frame in reversed(frames):
+        if not any(d in frame for d in DISPATCH):
+            return frame
+    return frames[-1] if frames else None
+
+
 class Profiler:
     def __init__(self, outdir: Path) -> None:
         self.outdir = outdir
@@ -125,6 +137,8 @@ def summarise(path: Path, top: int = 15) -> str:
     own: collections.Counter[str] = collections.Counter()
     inclusive: collections.Counter[str] = collections.Counter()
     libraries: collections.Counter[str] = collections.Counter()
+    # the innermost frame of the server's own code: which of its lines the time is spent under
+    own_code: collections.Counter[str] = collections.Counter()
     total = 0
     idle = ".idle." in path.name
     for line in path.read_text(errors="replace").splitlines():
@@ -143,6 +157,8 @@ def summarise(path: Path, top: int = 15) -> str:
         libraries[_library(leaf)] += n
         for frame in set(frames):
             inclusive[frame] += n
+        mine = [f for f in frames if any(f"{pkg}/" in f for pkg in OWN_PACKAGES)]
+        own_code[_leaf_in_app(mine) or "(outside the server's code)"] += n
     if not total:
         return f"{path.name}: no samples"
     kind = "samples of threads serving a request, waiting or not" if idle else "busy samples"
@@ -153,6 +169,9 @@ def summarise(path: Path, top: int = 15) -> str:
     )
     out.append("  top self:")
     out += [f"    {100 * n / total:5.1f}%  {frame}" for frame, n in own.most_common(top)]
-    out.append("  top inclusive:")
-    out += [f"    {100 * n / total:5.1f}%  {frame}" for frame, n in inclusive.most_common(top + 10)]
+    out.append("  innermost frame of the server's own code:")
+    out += [f"    {100 * n / total:5.1f}%  {frame}" for frame, n in own_code.most_common(top)]
+    out.append("  top inclusive, the server's own code:")
+    mine = [(f, n) for f, n in inclusive.most_common() if any(f"{p}/" in f for p in OWN_PACKAGES)]
+    out += [f"    {100 * n / total:5.1f}%  {frame}" for frame, n in mine[:top]]
     return "\n".join(out)
