@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from pyshelf_server.testing import make_wheel
 
 from .conftest import BIN, run

@@ -7,6 +7,7 @@ import os
 
 import httpx
 import pytest
+
 from pyshelf_server.mirror.pipconfig import PipConfigError, pip_index_url
 
 from .conftest import BIN, run

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from pyshelf_server.testing import make_sdist, make_wheel
 
 from .conftest import BIN, run

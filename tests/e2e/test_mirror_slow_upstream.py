@@ -7,6 +7,7 @@ import time
 
 import httpx
 import pytest
+
 from pyshelf_server.testing import make_wheel
 
 from .static_upstream import StaticIndex

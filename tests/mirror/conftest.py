@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import pytest
+
 from pyshelf_server.testing import Shelf
 
 UPSTREAM = "https://upstream.example/simple/"

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from pyshelf_server.mirror.pipconfig import pip_index_url, web_url_format
 
 from .conftest import UPSTREAM
