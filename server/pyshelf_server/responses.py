@@ -16,7 +16,11 @@ JSON_CONTENT_TYPE = "application/json"
 
 
 def dump_json(data: Any) -> bytes:
-    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    # A lone surrogate (from a stored value or a message quoting bad input) cannot be UTF-8;
+    # backslashreplace writes it as the JSON escape "\udxxx" instead of failing the answer.
+    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode(
+        "utf-8", "backslashreplace"
+    )
 
 
 def json_response(data: Any, status: int = 200) -> Response:

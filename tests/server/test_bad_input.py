@@ -142,6 +142,17 @@ def test_too_large_upload(make_app):
         ("GET", "/root/dev/pkg/1.0/../../../etc", b"", 404),
         ("POST", "/root/dev/+f/abc/def/x.whl", b"{}", 404),
         ("GET", "/+nothing", b"", 404),
+        # JSON that decodes but cannot be stored or answered again.
+        ("PUT", "/root/x", b"[" * 5000 + b"]" * 5000, 400),
+        ("POST", "/+login", b"[" * 5000 + b"]" * 5000, 400),
+        ("POST", "/+login", b'{"user": "\\udfff", "password": "\\ud800"}', 400),
+        ("PUT", "/someone", b'{"password": "x", "email": "\\ud800"}', 400),
+        ("PUT", "/root/x", b'{"\\ud800": 1}', 400),
+        ("PATCH", "/root/dev", b'["acl_upload+=\\ud800"]', 400),
+        ("PUSH", "/root/dev", b'{"name": "x", "version": "1", "targetindex": "root/\\ud800"}', 400),
+        ("PUT", "/someone", b'{"password": "x", "custom_data": NaN}', 400),
+        ("PATCH", "/root", b'{"custom_data": 1e999}', 400),
+        ("PUT", "/someone", b'{"password": "x", "email": "a\\u0000b"}', 400),
     ],
 )
 def test_malformed_api_requests(dev, method, path, body, status):
@@ -166,3 +177,12 @@ def test_malformed_api_requests(dev, method, path, body, status):
 def test_non_ascii_project_name_on_simple_page(dev):
     response = dev.test.get("/root/dev/+simple/p%C3%A4ckage/", expect_errors=True)
     assert response.status_int == 400
+
+
+def test_answers_with_lone_surrogates_are_still_json():
+    import json
+
+    from pyshelf_server.responses import dump_json
+
+    assert json.loads(dump_json({"message": "bad \ud800"})) == {"message": "bad \ud800"}
+

@@ -153,7 +153,7 @@ def post_toxresult(request: Any) -> Any:
     info, row, _prefix = _lookup(request)
     if row is None or row.rel != "releasefile":
         raise APIError(404, "no release file at this URL")
-    data = json_body(request, allow_empty=False)
+    data = json_body(request, allow_empty=False, allow_nul=True)
     if not isinstance(data, dict):
         raise APIError(400, "tox result must be a JSON object")
     app = request.registry.pyshelf

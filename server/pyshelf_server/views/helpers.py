@@ -20,16 +20,66 @@ def absolute(request: Any, path: str) -> str:
     return f"{root_url(request)}/{path.lstrip('/')}"
 
 
-def json_body(request: Any, *, default: Any = None, allow_empty: bool = True) -> Any:
+def json_body(
+    request: Any, *, default: Any = None, allow_empty: bool = True, allow_nul: bool = False
+) -> Any:
+    """The request's JSON body, refused with 400 unless it is plain JSON that can be stored and
+    answered again: no NaN or infinite numbers (they have no JSON form), no lone surrogates
+    (they have no UTF-8 form) and, unless ``allow_nul``, no NUL characters (PostgreSQL text
+    cannot hold them)."""
     raw = request.body
     if not raw.strip():
         if allow_empty:
             return default
         raise APIError(400, "Bad request: no JSON body")
     try:
-        return json.loads(raw)
+        data = json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float)
+    except _NotFinite:
+        raise APIError(400, "Bad request: numbers must be finite") from None
+    except RecursionError:
+        raise APIError(400, "Bad request: JSON nested too deeply") from None
     except (ValueError, UnicodeDecodeError):
         raise APIError(400, "Bad request: could not decode json") from None
+    problem = _text_problem(data, allow_nul=allow_nul)
+    if problem:
+        raise APIError(400, f"Bad request: {problem}")
+    return data
+
+
+class _NotFinite(Exception):
+    pass
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotFinite(name)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise _NotFinite(text)
+    return value
+
+
+def _text_problem(data: Any, *, allow_nul: bool) -> str | None:
+    """Why a string in ``data`` (keys included) cannot be kept, or None. Iterative: the
+    decoder already bounded the depth."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return "JSON strings must not contain lone surrogates"
+            if not allow_nul and "\x00" in item:
+                return "JSON strings must not contain NUL characters"
+    return None
 
 
 def require(request: Any, permission: str, context: Any = None, message: str | None = None) -> None:
