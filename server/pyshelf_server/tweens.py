@@ -43,7 +43,17 @@ def shelf_tween_factory(handler: Any, registry: Any) -> Any:
             _close(request, commit=False)
             raise
         committed = 200 <= response.status_code < 400
-        serial = _close(request, commit=committed)
+        try:
+            serial = _close(request, commit=committed)
+        except Exception:
+            # The commit itself failed (a constraint, a lost database): nothing was stored, and
+            # the client hears so in the usual form instead of a bare server error.
+            log.exception("finishing %s %s failed", request.method, request.path_qs)
+            from .views.errors import error_response
+
+            committed = False
+            response = error_response(request, 503, "the change could not be stored, try again")
+            serial = _current_serial(request)
         if committed and request.pyshelf_events:
             _fire_events(request, response)
         response.headerlist.extend(static_headers)
@@ -76,22 +86,27 @@ def _close(request: Any, *, commit: bool) -> int | None:
     wrote = bool(session.new or session.dirty or session.deleted or session.info.get("wrote"))
     if not wrote:
         # A read reports the serial it saw; reading it in the same session costs nothing extra
-        # when the view already did.
+        # when the view already did. A session whose flush failed can't be read from any more:
+        # its serial is read afresh after the rollback.
         if shelf is not None and "state" in shelf.__dict__:
             serial = shelf.serial
-        else:
+        elif session.is_active:
             serial = read_state(session)[0]
     try:
         finish(session, commit=commit)
     finally:
         request.__dict__.pop("db", None)
     if serial is None:
-        reader = request.registry.pyshelf.sessions()
-        try:
-            serial = read_state(reader)[0]
-        finally:
-            reader.close()
+        serial = _current_serial(request)
     return serial
+
+
+def _current_serial(request: Any) -> int:
+    reader = request.registry.pyshelf.sessions()
+    try:
+        return read_state(reader)[0]
+    finally:
+        reader.close()
 
 
 def _fire_events(request: Any, response: Any) -> None:

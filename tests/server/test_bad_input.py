@@ -186,3 +186,33 @@ def test_answers_with_lone_surrogates_are_still_json():
 
     assert json.loads(dump_json({"message": "bad \ud800"})) == {"message": "bad \ud800"}
 
+
+def test_a_failed_flush_still_answers_json_with_devpi_headers(dev, monkeypatch):
+    from pyshelf_server.accounts import services
+
+    monkeypatch.setattr(services, "hash_password", lambda password: "\ud800")
+    response = dev.json("PUT", "/someone", {"password": "x"}, user="root", status=500)
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.headers["X-Devpi-Api-Version"] == "2"
+    assert int(response.headers["X-Devpi-Serial"]) >= 0
+    dev.json("GET", "/someone", status=404)
+
+
+def test_a_failed_commit_answers_503_and_stores_nothing(dev, monkeypatch):
+    from pyshelf_server import tweens
+
+    real_finish = tweens.finish
+
+    def failing_finish(session, *, commit):
+        if commit and session.info.get("write"):
+            real_finish(session, commit=False)
+            raise RuntimeError("disk full")
+        real_finish(session, commit=commit)
+
+    monkeypatch.setattr(tweens, "finish", failing_finish)
+    response = dev.json("PUT", "/someone", {"password": "x"}, user="root", status=503)
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json["message"] == "the change could not be stored, try again"
+    assert response.headers["X-Devpi-Api-Version"] == "2"
+    monkeypatch.setattr(tweens, "finish", real_finish)
+    dev.json("GET", "/someone", status=404)
