@@ -71,6 +71,18 @@ def conflict(text: str) -> APIError:
     return APIError(409, text)
 
 
+_CONTROL_ESCAPES = {i: f"\\x{i:02x}" for i in (*range(32), 127)} | {
+    ord("\n"): "\\n",
+    ord("\r"): "\\r",
+    ord("\t"): "\\t",
+}
+
+
+def one_line(text: str) -> str:
+    """An error message as one line: control characters (from quoted input) escaped."""
+    return text.strip().translate(_CONTROL_ESCAPES)
+
+
 def reason_phrase(text: str) -> str:
     """A message squeezed into an HTTP reason phrase: one line, printable latin-1, bounded."""
     line = " ".join(text.split())

@@ -154,7 +154,8 @@ def push(request: Any) -> Any:
     }
     unknown = set(body) - known
     if unknown:
-        raise APIError(400, f"unknown keys in push request: {', '.join(sorted(unknown))}")
+        listed = ", ".join(repr(key) for key in sorted(unknown))
+        raise APIError(400, f"unknown keys in push request: {listed}")
     name, version = body.get("name"), body.get("version")
     if not isinstance(name, str) or not isinstance(version, str) or not name or not version:
         raise APIError(400, "push request needs 'name' and 'version'")

@@ -10,7 +10,7 @@ from pyramid.httpexceptions import HTTPException
 from pyramid.response import Response
 from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config
 
-from ..responses import APIError, json_response, reason_phrase
+from ..responses import APIError, json_response, one_line, reason_phrase
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ def error_response(
         )
         response.status = f"{status} {reason_phrase(message)}"
     else:
-        response = json_response({"message": message}, status=status)
+        response = json_response({"message": one_line(message)}, status=status)
     if status == 401 and "WWW-Authenticate" not in (headers or {}):
         response.headers["WWW-Authenticate"] = 'Basic realm="pypi"'
     for key, value in (headers or {}).items():
