@@ -105,7 +105,9 @@ class UserService:
         self.session.flush()
         return password_changed
 
-    def delete(self, user: User) -> None:
+    def delete(self, user: User, files: Any = None) -> None:
+        """Delete ``user`` with their indexes; ``files`` (the file store) lets the blobs no
+        other index uses go too."""
         from ..indexes.models import Index
 
         fixed = (
@@ -119,7 +121,7 @@ class UserService:
             raise APIError(403, f"user {user.name!r} has non-volatile index: {', '.join(fixed)}")
         from ..packages.services import PackageService
 
-        packages = PackageService(self.session)
+        packages = PackageService(self.session, files)
         for index in self.session.execute(select(Index).where(Index.user_id == user.id)).scalars():
             packages.delete_index_contents(index)
             self.session.delete(index)

@@ -65,5 +65,5 @@ def delete_user(request: Any) -> Any:
     require(request, Permission.USER_DELETE, message=f"no permission to delete user {user.name!r}")
     if user.is_root:
         raise APIError(403, "the root user cannot be deleted")
-    users.delete(user)
+    users.delete(user, request.registry.pyshelf.files)
     return message(f"user {user.name!r} deleted")

@@ -109,7 +109,7 @@ class IndexService:
             raise APIError(403, f"index {index.fullname} non-volatile, cannot delete")
         from ..packages.services import PackageService
 
-        PackageService(self.session).delete_index_contents(index)
+        PackageService(self.session, self.app.files).delete_index_contents(index)
         self.session.delete(index)
         self.session.flush()
         mark_config_changed(self.session)

@@ -18,9 +18,10 @@ from ..indexes.backends import Link
 from ..indexes.registry import IndexInfo
 from ..names import normalize_name
 from ..responses import APIError, reason_phrase
+from ..storage.references import collect_blob
 from .links import to_link, version_data
 from .models import MirrorFile, MirrorProject, MirrorState
-from .pages import MirrorPages, PageState, collect_blob
+from .pages import MirrorPages, PageState
 from .runtime import runtime
 from .upstream import UpstreamError
 

@@ -20,14 +20,15 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..db import after_commit, finish, new_token
+from ..db import finish, new_token
 from ..indexes.registry import IndexInfo
+from ..storage.references import collect_blob
 from .links import guess_version
-from .models import MirrorFile, MirrorProject, MirrorState
+from .models import MirrorProject, MirrorState
 from .projectlist import NameList, encode_names
 from .runtime import NOT_FOUND_SECONDS, RETRY_DELAY, MirrorRuntime
 from .upstream import (
@@ -328,22 +329,3 @@ class MirrorPages:
         except IntegrityError:
             log.warning("%s: project list state not stored (index deleted?)", self.index.fullname)
 
-
-def collect_blob(session: Session, files: Any, sha256: str) -> None:
-    """Remove blob ``sha256`` after the commit unless a hosted file, a mirrored file or a
-    project list still refers to it."""
-    from ..packages.models import File
-
-    used = session.execute(
-        select(func.count(File.id)).where(
-            (File.sha256 == sha256) | (File.metadata_sha256 == sha256)
-        )
-    ).scalar_one()
-    used += session.execute(
-        select(func.count(MirrorFile.id)).where(MirrorFile.sha256 == sha256)
-    ).scalar_one()
-    used += session.execute(
-        select(func.count()).select_from(MirrorState).where(MirrorState.list_sha256 == sha256)
-    ).scalar_one()
-    if not used:
-        after_commit(session, lambda: files.remove(sha256))

@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from ..db import after_commit, new_token, on_rollback
+from ..db import new_token, on_rollback
 from ..indexes.models import Index
 from ..names import normalize_name
 from ..storage.files import FileStore, StoredBlob
+from ..storage.references import collect_blob, release_index_blobs
 from .metadata import empty_metadata
 from .models import DeletedFile, File, Project, Version
 
@@ -230,21 +231,10 @@ class PackageService:
         self.session.flush()
 
     def delete_index_contents(self, index: Index) -> None:
-        shas = set(
-            self.session.execute(select(File.sha256).where(File.index_id == index.id)).scalars()
-        ) | {
-            s
-            for s in self.session.execute(
-                select(File.metadata_sha256).where(File.index_id == index.id)
-            ).scalars()
-            if s
-        }
-        self.session.execute(delete(File).where(File.index_id == index.id))
+        release_index_blobs(self.session, self.files, index.id)
         self.session.execute(delete(Project).where(Project.index_id == index.id))
         self.session.execute(delete(DeletedFile).where(DeletedFile.index_id == index.id))
         self.session.flush()
-        for sha in shas:
-            self._collect_blob(sha)
 
     def _drop_file(self, file: File, *, tombstone: bool) -> None:
         if tombstone:
@@ -271,14 +261,4 @@ class PackageService:
             self._collect_blob(sha)
 
     def _collect_blob(self, sha256: str) -> None:
-        """Remove the blob after commit when no file refers to it any more."""
-        if self.files is None:
-            return
-        still_used = self.session.execute(
-            select(func.count(File.id)).where(
-                or_(File.sha256 == sha256, File.metadata_sha256 == sha256)
-            )
-        ).scalar_one()
-        if not still_used:
-            files = self.files
-            after_commit(self.session, lambda: files.remove(sha256))
+        collect_blob(self.session, self.files, sha256)
