@@ -219,3 +219,17 @@ def test_a_failed_commit_answers_503_and_stores_nothing(dev, monkeypatch):
     assert response.headers["X-Devpi-Api-Version"] == "2"
     monkeypatch.setattr(tweens, "finish", real_finish)
     dev.json("GET", "/someone", status=404)
+
+
+def test_a_refused_different_reupload_leaves_no_blob(dev):
+    dev.create_index("root/prod", volatile=False)
+    filename, content = make_wheel("pkg", "1.0")
+    dev.upload("root/prod", filename, content, name="pkg", version="1.0")
+    before = stored_blobs(dev)
+    _, other = make_wheel("pkg", "1.0", summary="different")
+    response = dev.upload("root/prod", filename, other, name="pkg", version="1.0", status=409)
+    assert response.status == f"409 {filename} already exists in non-volatile index"
+    # Neither the refused wheel nor its extracted METADATA stays in the store.
+    assert stored_blobs(dev) == before
+    dev.upload("root/prod", filename, content, name="pkg", version="1.0")
+    assert stored_blobs(dev) == before

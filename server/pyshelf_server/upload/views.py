@@ -94,9 +94,19 @@ def legacy_upload(request: Any) -> Response:
             form_meta=from_form(fields),
             fields=fields,
         )
-    begin_write(request)
-    index = IndexService(request.db, app).require(info.user, info.name)
+    try:
+        begin_write(request)
+    except BaseException:
+        _discard(app.files, prepared)
+        raise
     packages = PackageService(request.db, app.files)
+    if prepared is not None:
+        # Any refusal from here on (a 409 on a non-volatile index, the index gone meanwhile)
+        # rolls back and takes the blobs this request created with it.
+        packages.forget_blob_on_rollback(prepared.blob)
+        if prepared.metadata_blob is not None:
+            packages.forget_blob_on_rollback(prepared.metadata_blob)
+    index = IndexService(request.db, app).require(info.user, info.name)
     uploads = UploadService(packages, app.files, max_size=limit)
     if prepared is not None:
         outcome = uploads.store_release(index, prepared, who)
@@ -117,6 +127,14 @@ def legacy_upload(request: Any) -> Response:
     if outcome.file is not None:
         _queue(request, "pyshelf_on_docs_upload", info, outcome.file)
     return _ok(outcome.reason)
+
+
+def _discard(files: Any, prepared: Any) -> None:
+    if prepared is None:
+        return
+    for blob in (prepared.blob, prepared.metadata_blob):
+        if blob is not None and blob.created:
+            files.remove(blob.sha256)
 
 
 def _queue(request: Any, hook_name: str, index: Any, file: Any) -> None:
