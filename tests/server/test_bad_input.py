@@ -233,3 +233,21 @@ def test_a_refused_different_reupload_leaves_no_blob(dev):
     assert stored_blobs(dev) == before
     dev.upload("root/prod", filename, content, name="pkg", version="1.0")
     assert stored_blobs(dev) == before
+
+
+@pytest.mark.parametrize(
+    ("path", "location"),
+    [
+        ("/%E7%94%A8/dev/Pkg_Name?ignore_bases=", "/%E7%94%A8/dev/pkg-name?ignore_bases="),
+        ("/%E7%94%A8/dev/Pkg_Name/1.0", "/%E7%94%A8/dev/pkg-name/1.0"),
+        ("/%E7%94%A8/dev/+simple?x=1", "/%E7%94%A8/dev/+simple/?x=1"),
+        ("/%E7%94%A8/dev/+simple/Pkg_Name/?x=1", "/%E7%94%A8/dev/+simple/pkg-name/?x=1"),
+        ("/%E7%94%A8/dev/+simple/pkg", "/%E7%94%A8/dev/+simple/pkg/"),
+    ],
+)
+def test_redirects_are_percent_encoded_and_keep_the_query(shelf, path, location):
+    # A user name a header cannot carry as text.
+    shelf.create_user("%E7%94%A8", "pw")
+    shelf.create_index("%E7%94%A8/dev", user="\u7528", password="pw")
+    response = shelf.test.get(path, status=302)
+    assert response.headers["Location"] == "http://localhost" + location

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyramid.httpexceptions import HTTPFound
 from pyramid.view import view_config
 
 from ..names import normalize_name
 from ..permissions import Permission
 from ..responses import APIError, message, result
 from ..simple.negotiation import is_installer, wants_simple_json
-from ..views.helpers import absolute, flag, require
+from ..views.helpers import absolute, flag, redirect, require
 from .services import PackageService
 
 
@@ -41,10 +40,7 @@ def _redirect_to_normalized(request: Any, project: str) -> None:
         path = f"/{parts['user']}/{parts['index']}/{normalized}"
         if "version" in parts:
             path += f"/{parts['version']}"
-        raise HTTPFound(
-            location=absolute(request, path)
-            + (("?" + request.query_string) if request.query_string else "")
-        )
+        raise redirect(request, path)
 
 
 @view_config(route_name="project", request_method=("GET", "HEAD"))

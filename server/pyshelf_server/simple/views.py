@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyramid.httpexceptions import HTTPFound
 from pyramid.response import Response
 from pyramid.view import view_config
 
 from ..names import normalize_name
 from ..permissions import Permission
 from ..responses import APIError
-from ..views.helpers import absolute, require, root_url
+from ..views.helpers import redirect, require, root_url
 from .negotiation import is_installer, simple_format, wants_simple_json
 from .render import HTML_TYPE, JSON_TYPE
 from .services import SimpleService, page_headers
@@ -34,7 +33,7 @@ def project_list(request: Any) -> Response:
     index = request.context.index
     if request.matched_route.name == "simple.list" and not request.matchdict.get("slash"):
         if not _served_directly(request):
-            response = HTTPFound(location=absolute(request, f"{index.fullname}/+simple/"))
+            response = redirect(request, f"{index.fullname}/+simple/")
             response.headers["Vary"] = "User-Agent"
             return response
     media_type = simple_format(request)
@@ -66,10 +65,10 @@ def project_page(request: Any) -> Response:
         raise APIError(400, "project names must be ASCII")
     normalized = normalize_name(name)
     if normalized != name:
-        return HTTPFound(location=absolute(request, f"{index.fullname}/+simple/{normalized}/"))
+        return redirect(request, f"{index.fullname}/+simple/{normalized}/")
     if request.matched_route.name == "simple.project" and not request.matchdict.get("slash"):
         if not _served_directly(request):
-            return HTTPFound(location=absolute(request, f"{index.fullname}/+simple/{normalized}/"))
+            return redirect(request, f"{index.fullname}/+simple/{normalized}/")
     require(request, Permission.PKG_READ)
     media_type = simple_format(request)
     page = SimpleService(request.shelf).project_page(
@@ -99,4 +98,4 @@ def refresh(request: Any) -> Response:
             refresher = getattr(request.shelf.backend(stage), "refresh", None)
             if refresher is not None:
                 refresher(normalized)
-    return HTTPFound(location=absolute(request, f"{index.fullname}/+simple/{normalized}/"))
+    return redirect(request, f"{index.fullname}/+simple/{normalized}/", keep_query=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 from ..responses import APIError
 
@@ -18,6 +19,21 @@ def root_url(request: Any) -> str:
 
 def absolute(request: Any, path: str) -> str:
     return f"{root_url(request)}/{path.lstrip('/')}"
+
+
+# What may stay unquoted in a path: RFC 3986 pchar and "/".
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+
+
+def redirect(request: Any, path: str, *, keep_query: bool = True) -> Any:
+    """A 302 to ``path`` under the server root. The path is percent-encoded (a header can't
+    carry a user or index name in Chinese) and the query string is kept."""
+    from pyramid.httpexceptions import HTTPFound
+
+    location = absolute(request, quote(path, safe=_PATH_SAFE))
+    if keep_query and request.query_string:
+        location += "?" + request.query_string
+    return HTTPFound(location=location)
 
 
 def json_body(
