@@ -53,6 +53,7 @@ def test_upload_follows_acl_upload(world, actor, expected):
     )
     assert response.status_int == expected
     if expected == 401:
+        assert response.status == "401 Unauthorized"
         assert response.headers["WWW-Authenticate"] == 'Basic realm="pypi"'
     if expected == 403:
         assert response.status == "403 no permission to submit"

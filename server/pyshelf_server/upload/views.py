@@ -65,7 +65,11 @@ def legacy_upload(request: Any) -> Response:
         raise APIError(404, "cannot submit to mirror index")
     if request.shelf.type_for(info).read_only:
         raise APIError(405, "index is marked read only")
-    require(request, Permission.UPLOAD, message="no permission to submit")
+    if not request.has_permission(Permission.UPLOAD, request.context):
+        if request.authenticated_userid is None:
+            # devpi's reason phrase; twine answers the challenge and reports the status.
+            raise APIError(401, "Unauthorized")
+        raise APIError(403, "no permission to submit")
     limit = app.settings.max_upload_size
     if request.content_length is not None and request.content_length > limit + 1024 * 1024:
         raise APIError(413, f"upload is larger than the allowed {limit} bytes")
