@@ -251,3 +251,31 @@ def test_redirects_are_percent_encoded_and_keep_the_query(shelf, path, location)
     shelf.create_index("%E7%94%A8/dev", user="\u7528", password="pw")
     response = shelf.test.get(path, status=302)
     assert response.headers["Location"] == "http://localhost" + location
+
+
+@pytest.mark.parametrize("kind", ["wheel", "sdist"])
+def test_a_metadata_bomb_is_refused_before_it_is_read(dev, kind):
+    """A few KB of gzip can hold megabytes of PKG-INFO; reading it whole cost the server
+    about ten times the metadata's size in memory."""
+    import io
+    import tarfile
+    import zipfile
+
+    metadata = b"Metadata-Version: 2.1\nName: bomb\nVersion: 1.0\nSummary: " + b"a" * 6_000_000
+    buffer = io.BytesIO()
+    if kind == "wheel":
+        filename = "bomb-1.0-py3-none-any.whl"
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("bomb-1.0.dist-info/METADATA", metadata)
+    else:
+        filename = "bomb-1.0.tar.gz"
+        with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+            member = tarfile.TarInfo("bomb-1.0/PKG-INFO")
+            member.size = len(metadata)
+            archive.addfile(member, io.BytesIO(metadata))
+    assert len(buffer.getvalue()) < 100_000
+    response = dev.upload(
+        "root/dev", filename, buffer.getvalue(), name="bomb", version="1.0", status=400
+    )
+    assert "is larger than the allowed" in response.status
+    assert stored_blobs(dev) == []

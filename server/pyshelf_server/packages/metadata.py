@@ -56,6 +56,37 @@ class MetadataError(ValueError):
     """The file's metadata cannot be read."""
 
 
+class MetadataTooLarge(MetadataError):
+    """The archive's metadata file is larger than any real one; reading it could cost
+    gigabytes of memory (a 200 KB gzip can hold 200 MB of PKG-INFO)."""
+
+
+_METADATA_NAMES = ("PKG-INFO", "METADATA")
+
+
+def check_metadata_sizes(path: Path, filename: str) -> None:
+    """Refuse an archive whose metadata files are larger than ``MAX_METADATA_BYTES`` before
+    anything reads them whole. Sizes are the archive's own: a zip member is never decompressed
+    past its declared size, and a tar member's size is exact. Unreadable archives pass: the
+    metadata reader reports those."""
+    sizes: list[tuple[str, int]] = []
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                sizes = [(member.filename, member.file_size) for member in archive.infolist()]
+        elif filename.endswith((".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar")):
+            with tarfile.open(path) as archive:
+                for member in archive:
+                    sizes.append((member.name, member.size))
+    except (zipfile.BadZipFile, tarfile.TarError, OSError, EOFError, ValueError):
+        return
+    for name, size in sizes:
+        if name.rsplit("/", 1)[-1] in _METADATA_NAMES and size > MAX_METADATA_BYTES:
+            raise MetadataTooLarge(
+                f"{filename}: {name} is larger than the allowed {MAX_METADATA_BYTES} bytes"
+            )
+
+
 def empty_metadata() -> dict[str, Any]:
     data: dict[str, Any] = dict.fromkeys(TEXT_FIELDS, "")
     data.update({key: [] for key in LIST_FIELDS})
@@ -95,6 +126,7 @@ def from_file(path: Path, filename: str, scratch_dir: Path) -> dict[str, Any]:
         reader = pkginfo.SDist
     else:
         return {}
+    check_metadata_sizes(path, filename)
     # pkginfo decides the archive format by the file name's extension, and blobs are stored
     # under their hash: give it a hard link with the real name.
     with tempfile.TemporaryDirectory(dir=scratch_dir) as scratch:

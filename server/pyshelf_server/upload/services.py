@@ -24,7 +24,12 @@ from packaging.version import InvalidVersion, Version
 
 from ..indexes.models import Index
 from ..names import filename_error, normalize_name, project_name_error, version_error
-from ..packages.metadata import MetadataError, from_file, wheel_metadata_file
+from ..packages.metadata import (
+    MetadataError,
+    MetadataTooLarge,
+    from_file,
+    wheel_metadata_file,
+)
 from ..packages.models import File
 from ..packages.services import FileInfo, PackageService, log_entry
 from ..responses import APIError
@@ -140,7 +145,7 @@ class UploadService:
             try:
                 file_meta = from_file(path, filename, self.files.tmpdir)
             except MetadataError as error:
-                if filename.endswith(".whl"):
+                if filename.endswith(".whl") or isinstance(error, MetadataTooLarge):
                     raise APIError(400, str(error)) from None
                 file_meta = {}
             metadata_blob = None
