@@ -62,3 +62,18 @@ def test_deleting_a_user_removes_the_blobs_of_their_indexes(shelf):
     assert files.exists(sha)
     shelf.json("DELETE", "/alice", user="root")
     assert not files.exists(sha)
+
+
+def test_an_identical_reupload_to_a_volatile_index_keeps_the_blob(shelf):
+    """The old row was dropped (and its blob found unused) before the new row with the same
+    content was added: the file's bytes and metadata were deleted after the commit."""
+    shelf.create_index("root/dev")
+    filename, content = make_wheel("same", "1.0")
+    shelf.upload("root/dev", filename, content, name="same", version="1.0")
+    shelf.upload("root/dev", filename, content, name="same", version="1.0")
+    files = shelf.app.registry.pyshelf.files
+    assert files.exists(hashlib.sha256(content).hexdigest())
+    link = shelf.json("GET", "/root/dev/same/1.0").json["result"]["+links"][0]["href"]
+    path = link.removeprefix("http://localhost")
+    assert shelf.test.get(path).body == content
+    assert shelf.test.get(path + ".metadata").status_int == 200

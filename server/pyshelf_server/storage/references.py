@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, event, func, select
 from sqlalchemy.orm import Session
 
 from ..db import after_commit
@@ -27,9 +27,21 @@ def blob_in_use(session: Session, sha256: str) -> bool:
 
 
 def collect_blob(session: Session, files: Any, sha256: str) -> None:
-    """Remove blob ``sha256`` after the commit unless something still refers to it."""
-    if files is not None and not blob_in_use(session, sha256):
-        after_commit(session, lambda: files.remove(sha256))
+    """Remove blob ``sha256`` after the commit unless something still refers to it then.
+
+    The check waits for the commit: within one transaction a row may be dropped and another
+    added with the same content (an identical file uploaded again to a volatile index), and
+    the blob is still needed."""
+    if files is not None:
+        session.info.setdefault("collect_blobs", {})[sha256] = files
+
+
+@event.listens_for(Session, "before_commit")
+def _collect_unused_blobs(session: Session) -> None:
+    pending = session.info.pop("collect_blobs", None)
+    for sha256, files in (pending or {}).items():
+        if not blob_in_use(session, sha256):
+            after_commit(session, lambda files=files, sha256=sha256: files.remove(sha256))
 
 
 def release_index_blobs(session: Session, files: Any, index_id: int) -> None:
