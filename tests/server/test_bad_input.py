@@ -279,3 +279,32 @@ def test_a_metadata_bomb_is_refused_before_it_is_read(dev, kind):
     )
     assert "is larger than the allowed" in response.status
     assert stored_blobs(dev) == []
+
+
+@pytest.mark.parametrize("ending", [b"", b"\r\n--xyz", b"\r\n--xyz\r\n"])
+def test_a_multipart_body_cut_in_the_file_stores_nothing(dev, ending):
+    """WebOb parses a body without its closing boundary as complete: half an sdist was
+    stored and answered 200."""
+    from pyshelf_server.testing import make_sdist
+
+    filename, content = make_sdist("cut", "1.0", description="y" * 5000)
+    body = (
+        b'--xyz\r\nContent-Disposition: form-data; name=":action"\r\n\r\nfile_upload\r\n'
+        b'--xyz\r\nContent-Disposition: form-data; name="name"\r\n\r\ncut\r\n'
+        b'--xyz\r\nContent-Disposition: form-data; name="version"\r\n\r\n1.0\r\n'
+        b'--xyz\r\nContent-Disposition: form-data; name="content"; filename="'
+        + filename.encode()
+        + b'"\r\n\r\n'
+        + content[: len(content) // 2]
+        + ending
+    )
+    response = dev.test.request(
+        "/root/dev/",
+        method="POST",
+        body=body,
+        headers={"Content-Type": "multipart/form-data; boundary=xyz", **dev.auth("root")},
+        expect_errors=True,
+    )
+    assert response.status == "400 truncated multipart form data: the closing boundary is missing"
+    assert stored_blobs(dev) == []
+    assert dev.json("GET", "/root/dev").json["result"]["projects"] == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pyramid.response import Response
@@ -39,6 +40,10 @@ def _form_fields(request: Any) -> tuple[dict[str, list[str]], Any]:
         post = request.POST
     except Exception:  # WebOb raises assorted errors on truncated or malformed multipart
         raise APIError(400, "malformed multipart form data") from None
+    if request.content_type == "multipart/form-data" and not _multipart_complete(request):
+        # WebOb takes a body cut short for a complete one, and the last file part for the
+        # whole file: half an sdist would be stored.
+        raise APIError(400, "truncated multipart form data: the closing boundary is missing")
     fields: dict[str, list[str]] = {}
     content = None
     for key, value in post.items():
@@ -50,6 +55,26 @@ def _form_fields(request: Any) -> tuple[dict[str, list[str]], Any]:
             continue
         fields.setdefault(key, []).append(value)
     return fields, content
+
+
+_BOUNDARY = re.compile(r'boundary=(?:"([^"]+)"|([^;\s]+))', re.IGNORECASE)
+# The closing delimiter is looked for this far from the end (the epilogue after it is free).
+_TAIL = 64 * 1024
+
+
+def _multipart_complete(request: Any) -> bool:
+    match = _BOUNDARY.search(request.headers.get("Content-Type", ""))
+    if match is None:
+        return False
+    closing = b"--" + (match.group(1) or match.group(2)).encode("latin-1") + b"--"
+    # Parsing the form made the body seekable (a file of its own when it is large).
+    body = request.body_file_raw
+    size = request.content_length or 0
+    window = _TAIL + len(closing)
+    body.seek(max(0, size - window))
+    tail = body.read(window)
+    body.seek(0)
+    return closing in tail
 
 
 def _one(fields: dict[str, list[str]], key: str) -> str:
