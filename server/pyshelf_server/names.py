@@ -46,6 +46,8 @@ def version_error(version: str) -> str | None:
         return f"invalid version {version!r}"
     if version.strip() != version or "/" in version or "\\" in version:
         return f"invalid version {version!r}"
+    if any(ord(c) < 32 or ord(c) == 127 for c in version):
+        return f"invalid version {version!r}"
     return None
 
 

@@ -117,7 +117,7 @@ def decode_basic(value: str) -> tuple[str, str] | None:
     except UnicodeDecodeError:
         text = raw.decode("latin-1")
     user, sep, secret = text.partition(":")
-    if not sep or not user:
+    if not sep or not user or "\x00" in user:
         return None
     return user, secret
 

@@ -37,8 +37,14 @@ def shelf_tween_factory(handler: Any, registry: Any) -> Any:
         started = time.perf_counter()
         request.pyshelf_events = []
         try:
-            denial = app.pm.hook.pyshelf_authcheck(request=request, identity=request.identity)
-            response = denial if denial is not None else handler(request)
+            if "\x00" in request.environ.get("PATH_INFO", ""):
+                # No name can hold it, and PostgreSQL refuses it in any query.
+                from .views.errors import error_response
+
+                response = error_response(request, 400, "the path must not contain NUL")
+            else:
+                denial = app.pm.hook.pyshelf_authcheck(request=request, identity=request.identity)
+                response = denial if denial is not None else handler(request)
         except BaseException:
             _close(request, commit=False)
             raise

@@ -308,3 +308,34 @@ def test_a_multipart_body_cut_in_the_file_stores_nothing(dev, ending):
     assert response.status == "400 truncated multipart form data: the closing boundary is missing"
     assert stored_blobs(dev) == []
     assert dev.json("GET", "/root/dev").json["result"]["projects"] == []
+
+
+def test_nul_characters_never_reach_the_database(dev):
+    """SQLite stores NUL, PostgreSQL refuses it in any text parameter (a 500 there)."""
+    import base64
+    import io
+    import tarfile
+
+    response = dev.json("GET", "/root%00x", status=400)
+    assert response.json["message"] == "the path must not contain NUL"
+    dev.json("GET", "/root/dev/%00/1.0", status=400)
+    # Credentials naming a user with NUL are bad credentials: anonymous.
+    auth = base64.b64encode(b"root\x00:x").decode()
+    api = dev.json("GET", "/+api", headers={"X-Devpi-Auth": auth}).json["result"]
+    assert api["authstatus"] == ["noauth", "", []]
+    response = dev.test.post(
+        "/root/dev/",
+        {":action": "submit", "name": "pkg", "version": "1.0\x00"},
+        headers=dev.auth("root"),
+        expect_errors=True,
+    )
+    assert response.status_int == 400 and "invalid metadata" in response.status
+    # Metadata read from the file loses its NUL characters.
+    metadata = b"Metadata-Version: 2.1\nName: nul\nVersion: 1.0\nSummary: a\x00b\n"
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        member = tarfile.TarInfo("nul-1.0/PKG-INFO")
+        member.size = len(metadata)
+        archive.addfile(member, io.BytesIO(metadata))
+    dev.upload("root/dev", "nul-1.0.tar.gz", buffer.getvalue(), name="nul", version="1.0")
+    assert dev.json("GET", "/root/dev/nul/1.0").json["result"]["summary"] == "ab"

@@ -99,12 +99,17 @@ def clean_value(key: str, value: Any) -> Any:
             return []
         if isinstance(value, str):
             value = [value]
-        return [str(v) for v in value if v not in (None, "", "UNKNOWN")]
+        return [_text(v) for v in value if v not in (None, "", "UNKNOWN")]
     if value is None or value == "UNKNOWN":
         return ""
     if isinstance(value, list | tuple):
-        return ", ".join(str(v) for v in value)
-    return str(value)
+        return ", ".join(_text(v) for v in value)
+    return _text(value)
+
+
+def _text(value: Any) -> str:
+    # PostgreSQL can't store NUL in text or JSON; no metadata field has a use for it.
+    return str(value).replace("\x00", "")
 
 
 def from_form(fields: dict[str, list[str]]) -> dict[str, Any]:
