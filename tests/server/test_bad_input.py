@@ -153,6 +153,8 @@ def test_too_large_upload(make_app):
         ("PUT", "/someone", b'{"password": "x", "custom_data": NaN}', 400),
         ("PATCH", "/root", b'{"custom_data": 1e999}', 400),
         ("PUT", "/someone", b'{"password": "x", "email": "a\\u0000b"}', 400),
+        ("PUT", "/root/x", b'{"type": ["mirror"]}', 400),
+        ("PUT", "/root/x", b'{"type": 5}', 400),
         # Messages quoting input stay on one line.
         ("PUSH", "/root/dev", b'{"\\r\\nX-Injected": 1}', 400),
         ("PUT", "/root/x", b'{"bad\\nkey": "\\n"}', 400),

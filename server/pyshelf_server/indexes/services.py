@@ -65,7 +65,9 @@ class IndexService:
         if not isinstance(data, dict):
             raise APIError(400, "index configuration must be a JSON object")
         type_name = data.get("type", "stage") or "stage"
-        index_type = self.app.index_type(str(type_name))
+        if not isinstance(type_name, str):
+            raise APIError(400, "the index 'type' must be a string")
+        index_type = self.app.index_type(type_name)
         fullname = f"{owner.name}/{name}"
         config = self._defaults(index_type, owner.name, fullname)
         changes = {k: v for k, v in data.items() if k != "type"}
