@@ -138,6 +138,8 @@ def anomalies(name: str, results: dict[str, Any]) -> list[str]:
         statuses = value.get("statuses")
         if statuses and set(statuses) - {"200"}:
             notes.append(f"{name} {key}: upload statuses {statuses} {value.get('first_errors')}")
+        if key == "big_first_ms" and value.get("links"):
+            notes.append(f"{name} 3,000-version page: {value['links']} links served")
         if value.get("error"):
             notes.append(f"{name} {key}: {value['error']}")
         if any(run.get("capped") for run in value.get("runs", []) if isinstance(run, dict)):

@@ -55,7 +55,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--upload-workers", type=int, default=8, help="concurrent upload connections"
     )
-    parser.add_argument("--populate-timeout", type=float, default=1200)
+    parser.add_argument("--populate-timeout", type=float, default=2400)
+    parser.add_argument(
+        "--devpi-big-seconds",
+        type=float,
+        default=300,
+        help="time cap of devpi's 3,000-version upload (it slows to ~0.5 files/s past 600)",
+    )
     parser.add_argument(
         "--core-only",
         action="store_true",

@@ -49,7 +49,10 @@ def run_session(
             versions = [f"{1 + j // 1000}.{j % 1000}" for j in range(args.big_versions)]
             big = w.bodies_for([w.BIG_PROJECT], versions, sdist=False)
             for bench in benches:
-                bench.populate_big(big)
+                cap = args.populate_timeout
+                if bench.name == "devpi":
+                    cap = min(cap, args.devpi_big_seconds)
+                bench.populate_big(big, cap)
         del bodies
 
         gets = get_scenarios(args, args.scenarios)
