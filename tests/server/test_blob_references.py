@@ -77,3 +77,64 @@ def test_an_identical_reupload_to_a_volatile_index_keeps_the_blob(shelf):
     path = link.removeprefix("http://localhost")
     assert shelf.test.get(path).body == content
     assert shelf.test.get(path + ".metadata").status_int == 200
+
+
+def test_cleanup_of_a_failed_upload_keeps_a_blob_another_upload_committed(shelf):
+    from pyshelf_server.storage.references import discard_unreferenced
+
+    shelf.create_index("root/dev")
+    app = shelf.app.registry.pyshelf
+    filename, content = make_wheel("twice", "1.0")
+    # Upload A stored the bytes first (and will fail); upload B of the same bytes commits.
+    first = app.files.put_bytes(content)
+    assert first.created
+    shelf.upload("root/dev", filename, content, name="twice", version="1.0")
+    discard_unreferenced(app.engine, app.files, first.sha256)
+    assert app.files.exists(first.sha256)
+    assert (
+        shelf.test.get(
+            shelf.json("GET", "/root/dev/twice/1.0")
+            .json["result"]["+links"][0]["href"]
+            .replace("http://localhost", "")
+        ).body
+        == content
+    )
+
+
+def test_an_upload_whose_blob_vanished_is_refused_not_recorded(shelf):
+    from pyshelf_server.packages.services import PackageService
+    from pyshelf_server.storage.references import discard_unreferenced
+    from pyshelf_server.upload.services import UploadService
+
+    shelf.create_index("root/dev")
+    app = shelf.app.registry.pyshelf
+    filename, content = make_wheel("vanish", "1.0")
+    app.files.put_bytes(content)  # upload A's bytes
+    session = app.sessions(write=True)
+    uploads = UploadService(PackageService(session, app.files), app.files, max_size=10**7)
+    import io
+
+    prepared = uploads.prepare_release(
+        name="vanish",
+        version="1.0",
+        filename=filename,
+        stream=io.BytesIO(content),
+        form_meta={},
+        fields={},
+    )
+    assert not prepared.blob.created  # B found A's blob
+    discard_unreferenced(app.engine, app.files, prepared.blob.sha256)  # A fails and cleans up
+    from pyshelf_server.indexes.services import IndexService
+    from pyshelf_server.responses import APIError
+
+    index = IndexService(session, app).require("root", "dev")
+    try:
+        uploads.store_release(index, prepared, "root")
+    except APIError as error:
+        assert error.status == 503
+    else:
+        raise AssertionError("the upload was recorded without its bytes")
+    finally:
+        session.rollback()
+        session.close()
+    shelf.json("GET", "/root/dev/vanish", status=404)

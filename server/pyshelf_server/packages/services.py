@@ -18,7 +18,7 @@ from ..db import new_token, on_rollback
 from ..indexes.models import Index
 from ..names import normalize_name
 from ..storage.files import FileStore, StoredBlob
-from ..storage.references import collect_blob, release_index_blobs
+from ..storage.references import collect_blob, discard_unreferenced, release_index_blobs
 from .metadata import empty_metadata
 from .models import DeletedFile, File, Project, Version
 
@@ -184,8 +184,8 @@ class PackageService:
 
     def forget_blob_on_rollback(self, blob: StoredBlob) -> None:
         if blob.created and self.files is not None:
-            files = self.files
-            on_rollback(self.session, lambda: files.remove(blob.sha256))
+            files, bind = self.files, self.session.get_bind()
+            on_rollback(self.session, lambda: discard_unreferenced(bind, files, blob.sha256))
 
     # -- deletion ------------------------------------------------------------------------
 

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import delete, event, func, select
 from sqlalchemy.orm import Session
 
-from ..db import after_commit
+from ..db import ServerState, after_commit
+from ..responses import APIError
 
 
 def blob_in_use(session: Session, sha256: str) -> bool:
@@ -39,9 +40,52 @@ def collect_blob(session: Session, files: Any, sha256: str) -> None:
 @event.listens_for(Session, "before_commit")
 def _collect_unused_blobs(session: Session) -> None:
     pending = session.info.pop("collect_blobs", None)
+    bind = session.get_bind()
     for sha256, files in (pending or {}).items():
         if not blob_in_use(session, sha256):
-            after_commit(session, lambda files=files, sha256=sha256: files.remove(sha256))
+            after_commit(
+                session,
+                lambda files=files, sha256=sha256: discard_unreferenced(bind, files, sha256),
+            )
+
+
+def discard_unreferenced(bind: Any, files: Any, sha256: str) -> None:
+    """Remove blob ``sha256`` unless a row refers to it, deciding under the write lock.
+
+    Another request may have found this very blob in the store (the same content uploaded at
+    the same moment) and be about to commit a row that refers to it. That request checks,
+    under the same lock and before it commits, that the blob is still there
+    (:func:`require_blobs`). So either its row is committed and seen here, or the blob is gone
+    before it commits and it refuses the upload: never a row without its bytes.
+    """
+    session = Session(bind=bind.execution_options(pyshelf_write=True))
+    try:
+        lock_writes(session)
+        if not blob_in_use(session, sha256):
+            files.remove(sha256)
+        session.rollback()
+    finally:
+        session.close()
+
+
+def require_blobs(session: Session, files: Any, sha256s: list[str]) -> None:
+    """Before committing rows that refer to these blobs: make sure they still exist, holding
+    the write lock until the commit (see :func:`discard_unreferenced`)."""
+    lock_writes(session)
+    for sha256 in sha256s:
+        if not files.exists(sha256):
+            raise APIError(
+                503, "the stored file was removed by a concurrent request; please upload again"
+            )
+
+
+def lock_writes(session: Session) -> None:
+    """Take the database's write lock for the rest of the transaction: SQLite write sessions
+    hold it from their first statement (BEGIN IMMEDIATE); elsewhere lock the state row."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(select(func.count()).select_from(ServerState))
+    else:
+        session.execute(select(ServerState.id).where(ServerState.id == 1).with_for_update())
 
 
 def release_index_blobs(session: Session, files: Any, index_id: int) -> None:

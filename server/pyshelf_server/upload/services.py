@@ -34,6 +34,7 @@ from ..packages.models import File
 from ..packages.services import FileInfo, PackageService, log_entry
 from ..responses import APIError
 from ..storage.files import BlobTooLarge, FileStore, StoredBlob
+from ..storage.references import discard_unreferenced, require_blobs
 
 RELEASE_SUFFIXES = (".whl", ".tar.gz", ".zip")
 
@@ -156,9 +157,10 @@ class UploadService:
                 metadata_blob = self.files.put_bytes(metadata_bytes)
                 created.append(metadata_blob)
         except BaseException:
+            bind = self.packages.session.get_bind()
             for stored in created:
                 if stored.created:
-                    self.files.remove(stored.sha256)
+                    discard_unreferenced(bind, self.files, stored.sha256)
             raise
         meta = {**file_meta, **form_meta}
         meta.pop("name", None)
@@ -246,6 +248,11 @@ class UploadService:
                 *(existing.log or []),
                 log_entry("overwrite", uploader, index.fullname, count=count),
             ]
+        require_blobs(
+            self.packages.session,
+            self.files,
+            [blob.sha256] + ([metadata_blob.sha256] if metadata_blob else []),
+        )
         project = self.packages.ensure_project(index, name)
         version_row = self.packages.ensure_version(project, version, meta)
         row = self.packages.add_file(

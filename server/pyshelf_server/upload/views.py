@@ -14,6 +14,7 @@ from ..packages.services import PackageService
 from ..permissions import Permission
 from ..resources import IndexContext
 from ..responses import APIError, reason_phrase, result
+from ..storage.references import discard_unreferenced
 from ..views.helpers import begin_write, json_body, require
 from .push import PushService
 from .services import UploadService
@@ -126,7 +127,7 @@ def legacy_upload(request: Any) -> Response:
     try:
         begin_write(request)
     except BaseException:
-        _discard(app.files, prepared)
+        _discard(request, prepared)
         raise
     packages = PackageService(request.db, app.files)
     if prepared is not None:
@@ -158,12 +159,13 @@ def legacy_upload(request: Any) -> Response:
     return _ok(outcome.reason)
 
 
-def _discard(files: Any, prepared: Any) -> None:
+def _discard(request: Any, prepared: Any) -> None:
     if prepared is None:
         return
+    app = request.registry.pyshelf
     for blob in (prepared.blob, prepared.metadata_blob):
         if blob is not None and blob.created:
-            files.remove(blob.sha256)
+            discard_unreferenced(app.engine, app.files, blob.sha256)
 
 
 def _queue(request: Any, hook_name: str, index: Any, file: Any) -> None:
