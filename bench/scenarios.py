@@ -190,7 +190,10 @@ class Bench:
         versions = [f"2.{j}" for j in range(max(1, self.args.upload_count // 40))]
         bodies = w.bodies_for(projects, versions)
         with (
-            self.profile(f"upload_{kind}", self.args.upload_seconds) if profiled else nullcontext()
+            # uploads wait on fsync and the write lock outside the GIL: keep idle samples too
+            self.profile(f"upload_{kind}", self.args.upload_seconds, idle=True)
+            if profiled
+            else nullcontext()
         ):
             result = upload_files(
                 f"{self.server.url}/{w.UPLOADS}/",
