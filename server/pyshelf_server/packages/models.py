@@ -34,7 +34,11 @@ class Project(Base):
     change_token: Mapped[str] = mapped_column(String(32), default=new_token)
 
     versions: Mapped[list[Version]] = relationship(
-        back_populates="project", cascade="all, delete-orphan", lazy="selectin"
+        # Loaded only when asked for: a project may have thousands of versions, and an upload
+        # needs one of them.
+        back_populates="project",
+        cascade="all, delete-orphan",
+        lazy="select",
     )
 
 

@@ -65,10 +65,9 @@ class PackageService:
         ).scalar_one_or_none()
 
     def version(self, project: Project, version: str) -> Version | None:
-        for candidate in project.versions:
-            if candidate.version == version:
-                return candidate
-        return None
+        return self.session.execute(
+            select(Version).where(Version.project_id == project.id, Version.version == version)
+        ).scalar_one_or_none()
 
     def file_by_name(self, index_id: int, filename: str) -> File | None:
         return self.session.execute(
