@@ -10,9 +10,10 @@ import pytest
 
 from pyshelf_server.mirror import projectlist
 from pyshelf_server.mirror.links import guess_version, local_path, verifying_hash
+from pyshelf_server.mirror.listparse import parse_project_list
 from pyshelf_server.mirror.projectlist import NameList, encode_names
 from pyshelf_server.mirror.runtime import SingleFlight
-from pyshelf_server.mirror.upstream import parse_page, parse_project_list, safe_url
+from pyshelf_server.mirror.upstream import parse_page, safe_url
 
 NAMES = [*sorted(f"project-{n:05d}" for n in range(3000)), "zope-interface"]
 

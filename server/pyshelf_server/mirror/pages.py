@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -28,13 +29,16 @@ from ..db import finish, new_token
 from ..indexes.registry import IndexInfo
 from ..storage.references import collect_blob
 from .links import guess_version
+from .listparse import BuiltList, ListBuildError, ListContentError, build_list
 from .models import MirrorProject, MirrorState
-from .projectlist import NameList, encode_names
+from .projectlist import NameList
 from .runtime import NOT_FOUND_SECONDS, RETRY_DELAY, MirrorRuntime
 from .upstream import (
     NotFound,
     NotModified,
+    ProjectList,
     ProjectPage,
+    UpstreamContentError,
     UpstreamError,
     UpstreamUnavailable,
     safe_url,
@@ -247,7 +251,7 @@ class MirrorPages:
         state = session.get(MirrorState, self.index.id)
         loaded = None
         if state is not None and state.list_sha256:
-            loaded = self.runtime.name_list(self.index.id, state.list_sha256)
+            loaded = self.runtime.name_list(self.index.id, state.list_sha256, state.list_count)
         if self.offline:
             return loaded
         expired = state is None or time.time() >= (state.list_checked or 0) + self.expiry
@@ -276,7 +280,11 @@ class MirrorPages:
         threading.Thread(target=work, name=f"mirror-list-{self.index.id}", daemon=True).start()
 
     def refresh_list(self) -> NameList | None:
-        """Fetch upstream's project list and store it as a blob (replacing the old one)."""
+        """Fetch upstream's project list and store it as a blob (replacing the old one).
+
+        The body goes to a temporary file and is parsed by a child process (``listparse``), so
+        the server's own memory never holds the list: it is read from the stored blob through
+        a memory map (``projectlist``)."""
         session = self.app.sessions()
         try:
             state = session.get(MirrorState, self.index.id)
@@ -284,22 +292,50 @@ class MirrorPages:
             old_sha = state.list_sha256 if state is not None else None
         finally:
             session.close()
+        files = self.app.files
+        body = files.temporary(prefix="list-body-")
+        encoded: Path | None = files.temporary(prefix="list-")
         try:
-            answer = self.runtime.upstream.fetch_list(self.mirror_url, etag=etag)
-        except UpstreamError as error:
-            log.warning("%s: project list: %s", self.index.fullname, error)
-            self.runtime.failures.put((self.index.id, "+list"), str(error), RETRY_DELAY)
-            raise
-        now = time.time()
-        if isinstance(answer, NotModified) and old_sha:
-            self._store_list_state(old_sha, None, now, etag, answer.serial)
-            return self.runtime.name_list(self.index.id, old_sha)
-        if isinstance(answer, NotModified):
-            raise UpstreamError(f"upstream {safe_url(self.mirror_url)} answered 304 unasked")
-        blob = self.app.files.put_bytes(encode_names(answer.names))
-        self._store_list_state(blob.sha256, len(answer.names), now, answer.etag, answer.serial,
-                               old_sha=old_sha)
-        return self.runtime.name_list(self.index.id, blob.sha256)
+            try:
+                answer = self.runtime.upstream.fetch_list(self.mirror_url, body, etag=etag)
+                built = None
+                if isinstance(answer, ProjectList):
+                    built = self._build_list(answer, encoded)
+            except UpstreamError as error:
+                log.warning("%s: project list: %s", self.index.fullname, error)
+                self.runtime.failures.put((self.index.id, "+list"), str(error), RETRY_DELAY)
+                raise
+            finally:
+                body.unlink(missing_ok=True)
+            now = time.time()
+            if isinstance(answer, NotModified) and old_sha:
+                self._store_list_state(old_sha, None, now, etag, answer.serial)
+                return self.runtime.name_list(self.index.id, old_sha)
+            if isinstance(answer, NotModified) or built is None:
+                raise UpstreamError(f"upstream {safe_url(self.mirror_url)} answered 304 unasked")
+            blob = files.adopt(encoded, sha256=built.sha256, size=built.size)
+            encoded = None
+            self._store_list_state(blob.sha256, built.count, now, answer.etag, answer.serial,
+                                   old_sha=old_sha)
+        finally:
+            if encoded is not None:
+                encoded.unlink(missing_ok=True)
+        return self.runtime.name_list(self.index.id, blob.sha256, count=built.count)
+
+    def _build_list(self, answer: ProjectList, encoded: Path) -> BuiltList:
+        """Parse the downloaded list in a child process, which writes its blob to ``encoded``."""
+        started = time.monotonic()
+        try:
+            built = build_list(answer.path, encoded, answer.content_type)
+        except ListContentError as error:
+            raise UpstreamContentError(f"{error} ({safe_url(self.mirror_url)})") from None
+        except ListBuildError as error:
+            raise UpstreamError(
+                f"the project list of {safe_url(self.mirror_url)} was not stored: {error}"
+            ) from None
+        log.info("%s: project list of %d names (%d bytes received) parsed in %.1fs",
+                 self.index.fullname, built.count, answer.size, time.monotonic() - started)
+        return built
 
     def _store_list_state(self, sha256: str, count: int | None, checked: float,
                           etag: str | None, serial: int | None, old_sha: str | None = None) -> None:

@@ -106,30 +106,34 @@ class MirrorRuntime:
         self.not_found = Memory()
         # (index id, project or None for the whole upstream) -> the failure's message.
         self.failures = Memory()
-        # index id -> (blob sha256, NameList)
+        # index id -> (blob sha256, NameList mapping that blob)
         self._lists: dict[int, tuple[str, NameList]] = {}
         self._lists_lock = threading.Lock()
         from .files import Downloads
 
         self.downloads = Downloads(self)
 
-    def name_list(self, index_id: int, sha256: str) -> NameList | None:
-        """The loaded project list stored as blob ``sha256``; loaded from the store once."""
+    def name_list(self, index_id: int, sha256: str, count: int | None = None) -> NameList | None:
+        """The project list stored as blob ``sha256``, mapped from the store once.
+
+        A newer list replaces the older one here; the older one's map is closed when the last
+        listing still streaming from it is done (by reference counting), not while in use.
+        """
         with self._lists_lock:
             loaded = self._lists.get(index_id)
             if loaded is not None and loaded[0] == sha256:
                 return loaded[1]
-        try:
-            data = self.app.files.path(sha256).read_bytes()
-        except OSError:
-            return None
-        names = NameList(data)
-        with self._lists_lock:
+            try:
+                names = NameList.open(self.app.files.path(sha256), count)
+            except (OSError, ValueError):
+                return None
             self._lists[index_id] = (sha256, names)
         return names
 
     def close(self) -> None:
         self.upstream.close()
+        with self._lists_lock:
+            self._lists.clear()
 
 
 _create_lock = threading.Lock()

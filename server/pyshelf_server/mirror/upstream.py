@@ -1,5 +1,6 @@
-"""Talking to an upstream simple index: one shared httpx client, project pages and the project
-list parsed from PEP 691 JSON or PEP 503 HTML, and a small error tree.
+"""Talking to an upstream simple index: one shared httpx client, project pages parsed from PEP
+691 JSON or PEP 503 HTML, the project list streamed to a file (``listparse`` parses it), and a
+small error tree.
 
 Any PEP 503/691 index works as upstream (another pyshelf or devpi index, pypiserver, a static
 tree served over HTTP). JSON is asked for first; HTML is parsed with the standard library's
@@ -23,14 +24,15 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit, urlunsplit
 
 import httpx
 
 from .. import __version__
-from ..names import filename_error, normalize_name
+from ..names import filename_error
+from .markup import anchors, is_json
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,8 @@ PAGE_ACCEPT = (
     "application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
 )
 USER_AGENT = f"pyshelf-server/{__version__} httpx/{httpx.__version__}"
+# Pieces in which the project list is written to its file while it arrives.
+LIST_CHUNK = 256 * 1024
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 
 
@@ -86,7 +90,12 @@ class NotFound:
 
 @dataclass(frozen=True)
 class ProjectList:
-    names: list[str]
+    """Upstream's project list, its body written to ``path`` as received (not parsed yet: see
+    ``listparse``)."""
+
+    path: Path
+    content_type: str
+    size: int
     etag: str | None
     serial: int | None
 
@@ -161,18 +170,31 @@ class Upstream:
         return ProjectPage(name=display, links=links, etag=response.headers.get("etag"),
                            serial=serial)
 
-    def fetch_list(self, mirror_url: str, *, etag: str | None = None) -> ProjectList | NotModified:
+    def fetch_list(self, mirror_url: str, into: Path, *, etag: str | None = None) -> (
+        ProjectList | NotModified
+    ):
+        """Upstream's project list, its body streamed into the file ``into`` (tens of MB for a
+        large index: never held in memory)."""
         url = mirror_url.rstrip("/") + "/"
         headers = {"Accept": PAGE_ACCEPT}
         if etag:
             headers["If-None-Match"] = etag
-        response = self._get(url, headers)
-        if response.status_code == 304:
-            return NotModified(serial=_serial(response))
-        check_status(response, url)
-        names = parse_project_list(response.content, response.headers.get("content-type", ""))
-        return ProjectList(names=names, etag=response.headers.get("etag"),
-                           serial=_serial(response))
+        try:
+            with self.client.stream("GET", url, headers=headers) as response:
+                if response.status_code == 304:
+                    return NotModified(serial=_serial(response))
+                check_status(response, url)
+                size = 0
+                with open(into, "wb") as out:
+                    for chunk in response.iter_bytes(LIST_CHUNK):
+                        out.write(chunk)
+                        size += len(chunk)
+                return ProjectList(
+                    path=into, content_type=response.headers.get("content-type", ""), size=size,
+                    etag=response.headers.get("etag"), serial=_serial(response),
+                )
+        except (httpx.HTTPError, httpx.InvalidURL) as error:
+            raise translate(error, url) from None
 
     @contextmanager
     def stream(self, url: str) -> Iterator[httpx.Response]:
@@ -213,15 +235,6 @@ def _serial(response: httpx.Response) -> int | None:
         return int(raw) if raw is not None else None
     except ValueError:
         return None
-
-
-def _is_json(content_type: str, body: bytes) -> bool:
-    media = content_type.split(";")[0].strip().lower()
-    if media in ("application/vnd.pypi.simple.v1+json", "application/json"):
-        return True
-    if "html" in media:
-        return False
-    return body.lstrip()[:1] == b"{"
 
 
 # -- links ---------------------------------------------------------------------------------
@@ -275,7 +288,7 @@ def parse_page(
     body: bytes, content_type: str, page_url: str
 ) -> tuple[str | None, list[dict[str, Any]]]:
     """(upstream's name of the project, its links) from a PEP 691 JSON or PEP 503 HTML page."""
-    if _is_json(content_type, body):
+    if is_json(content_type, body):
         return _parse_json_page(body, page_url)
     return None, _parse_html_page(body, page_url)
 
@@ -308,47 +321,6 @@ def _parse_json_page(body: bytes, page_url: str) -> tuple[str | None, list[dict[
     return name, links
 
 
-class _AnchorParser(HTMLParser):
-    """Collects ``<a>`` tags (attributes and text) and the first ``<base href>``."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.base: str | None = None
-        self.anchors: list[tuple[dict[str, str | None], str]] = []
-        self._open: tuple[dict[str, str | None], list[str]] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "base" and self.base is None:
-            self.base = dict(attrs).get("href")
-        elif tag == "a":
-            self._finish()
-            self._open = (dict(attrs), [])
-
-    def handle_data(self, data: str) -> None:
-        if self._open is not None:
-            self._open[1].append(data)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "a":
-            self._finish()
-
-    def _finish(self) -> None:
-        if self._open is not None:
-            self.anchors.append((self._open[0], "".join(self._open[1]).strip()))
-            self._open = None
-
-    def close(self) -> None:
-        super().close()
-        self._finish()
-
-
-def _anchors(body: bytes) -> _AnchorParser:
-    parser = _AnchorParser()
-    parser.feed(body.decode("utf-8", "replace"))
-    parser.close()
-    return parser
-
-
 def _metadata_attr(value: str | None) -> Any:
     if value is None:
         return None
@@ -361,7 +333,7 @@ def _metadata_attr(value: str | None) -> Any:
 
 
 def _parse_html_page(body: bytes, page_url: str) -> list[dict[str, Any]]:
-    parser = _anchors(body)
+    parser = anchors(body)
     base = urljoin(page_url, parser.base) if parser.base else page_url
     links = []
     for attrs, _text in parser.anchors:
@@ -386,30 +358,3 @@ def _parse_html_page(body: bytes, page_url: str) -> list[dict[str, Any]]:
         if link is not None:
             links.append(link)
     return links
-
-
-def _name_only(pairs: list[tuple[str, Any]]) -> Any:
-    # Called for every JSON object of the list: project entries collapse to their name at
-    # once, so ~a million small dicts never exist together.
-    for key, value in pairs:
-        if key == "name" and isinstance(value, str):
-            return value
-    return dict(pairs)
-
-
-def parse_project_list(body: bytes, content_type: str) -> list[str]:
-    """Normalised, sorted, unique project names from a PEP 691 JSON or PEP 503 HTML list."""
-    if _is_json(content_type, body):
-        try:
-            doc = json.loads(body, object_pairs_hook=_name_only)
-        except ValueError:
-            raise UpstreamContentError("upstream sent an invalid JSON project list") from None
-        if not isinstance(doc, dict) or not isinstance(doc.get("projects"), list):
-            raise UpstreamContentError("upstream sent no PEP 691 project list")
-        raw = [n for n in doc["projects"] if isinstance(n, str)]
-    else:
-        raw = [text or (attrs.get("href") or "") for attrs, text in _anchors(body).anchors]
-    names = {normalize_name(n.strip().strip("/")) for n in raw}
-    names.discard("")
-    names.discard("-")
-    return sorted(names)
