@@ -76,3 +76,18 @@ def test_unusual_requests_take_the_full_path(counted):
     counted.test.get("/root/dev/+simple/fast/", headers=counted.auth("root"))
     counted.test.get("/root/dev/+simple/Fast/", status=302)
     assert len(counted.calls) == before + 4
+
+
+def test_project_list_is_cached_and_follows_changes(counted):
+    first = counted.test.get("/root/dev/+simple/")
+    before = len(counted.calls)
+    again = counted.test.get("/root/dev/+simple/")
+    assert len(counted.calls) == before and again.body == first.body
+    counted.test.get(
+        "/root/dev/+simple/", headers={"If-None-Match": first.headers["ETag"]}, status=304
+    )
+    counted.upload("root/dev", *make_wheel("second", "1.0"), name="second", version="1.0")
+    listing = counted.test.get(
+        "/root/dev/+simple/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
+    )
+    assert [p["name"] for p in listing.json["projects"]] == ["fast", "second"]

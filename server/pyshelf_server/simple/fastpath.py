@@ -26,7 +26,8 @@ from ..names import normalize_name
 from .negotiation import INSTALLER_AGENT
 from .render import HTML_TYPE, HTML_V1_TYPE, JSON_TYPE
 
-PATTERN = re.compile(r"^/([^+/][^/]*)/([^+/][^/]*)/\+simple/([^/]+)/$")
+PATTERN = re.compile(r"^/([^+/][^/]*)/([^+/][^/]*)/\+simple/(?:([^/]+)/)?$")
+PROJECT_LIST = "+list"
 OFFERS = [HTML_TYPE, JSON_TYPE, HTML_V1_TYPE]
 RELATIVE_PREFIX = "../../../../"
 
@@ -73,8 +74,12 @@ class SimpleFastPath:
         if "HTTP_X_OUTSIDE_URL" in environ or "HTTP_X_DEVPI_ABSOLUTE_URLS" in environ:
             return None
         user, index_name, project = match.groups()
-        if not project.isascii() or normalize_name(project) != project:
+        if project is None:
+            project, prefix = PROJECT_LIST, ""
+        elif not project.isascii() or normalize_name(project) != project:
             return None
+        else:
+            prefix = RELATIVE_PREFIX
         # Credentials only matter for reading when a plugin restricts reads (then we are off);
         # but a request carrying them may be a devpi client expecting its login checked: only
         # installers and anonymous browsers take the fast path.
@@ -92,7 +97,7 @@ class SimpleFastPath:
         if info is None:
             return None
         media_type = self._media_type(environ.get("HTTP_ACCEPT"))
-        page = self.state.page_cache.get((info.id, project, media_type, RELATIVE_PREFIX))
+        page = self.state.page_cache.get((info.id, project, media_type, prefix))
         if page is None or page.state_token != state_token:
             return None
         if page.fresh_until is not None and time.time() >= page.fresh_until:

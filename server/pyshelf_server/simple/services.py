@@ -12,6 +12,9 @@ from ..indexes.registry import IndexInfo
 from .cache import CachedPage
 from .render import JSON_TYPE, project_html, project_json, project_list_html, project_list_json
 
+# The cache key's project part for an index's project list ("+" never starts a project name).
+PROJECT_LIST = "+list"
+
 
 class SimpleService:
     def __init__(self, shelf: RequestState) -> None:
@@ -68,6 +71,29 @@ class SimpleService:
             state_token=state_token,
             fresh_until=fresh_until,
             headers=tuple(headers),
+        )
+        self.cache.put(key, page)
+        return page
+
+    def cached_project_list(self, index: IndexInfo, media_type: str) -> CachedPage | None:
+        """The project list as one cached page, rebuilt after any write; None when a stage of
+        the order streams its names (a mirror's million names are streamed, never cached)."""
+        _serial, state_token, _config_token = self.shelf.state
+        key = (index.id, PROJECT_LIST, media_type, "")
+        entry = self.cache.get(key)
+        if entry is not None and entry.state_token == state_token:
+            return entry
+        for stage in self.shelf.snapshot.resolution_order(index):
+            if getattr(self.shelf.backend(stage), "streams_project_names", False):
+                return None
+        body = b"".join(self.project_list(index, media_type))
+        page = CachedPage(
+            body=body,
+            content_type=media_type,
+            etag=hashlib.sha256(body).hexdigest()[:32],
+            token=None,
+            state_token=state_token,
+            fresh_until=None,
         )
         self.cache.put(key, page)
         return page

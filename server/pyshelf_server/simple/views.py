@@ -37,11 +37,29 @@ def project_list(request: Any) -> Response:
             response.headers["Vary"] = "User-Agent"
             return response
     media_type = simple_format(request)
+    service = SimpleService(request.shelf)
+    page = service.cached_project_list(index, media_type)
+    if page is not None:
+        return _page_response(request, page)
     response = Response(content_type=None)
     response.headers["Content-Type"] = _content_type(media_type)
     response.headers["Vary"] = "Accept, User-Agent"
     if request.method != "HEAD":
-        response.app_iter = SimpleService(request.shelf).project_list(index, media_type)
+        response.app_iter = service.project_list(index, media_type)
+    return response
+
+
+def _page_response(request: Any, page: Any) -> Response:
+    headers = {**page_headers(page), **dict(page.headers)}
+    if page.etag in request.if_none_match:
+        response = Response(status=304)
+        response.headers.update(headers)
+        return response
+    response = Response(body=page.body if request.method != "HEAD" else b"", content_type=None)
+    response.headers["Content-Type"] = _content_type(page.content_type)
+    response.headers.update(headers)
+    if request.method == "HEAD":
+        response.content_length = len(page.body)
     return response
 
 
@@ -76,17 +94,7 @@ def project_page(request: Any) -> Response:
     )
     if page is None:
         raise APIError(404, f"no project {normalized!r} on index {index.fullname}")
-    headers = {**page_headers(page), **dict(page.headers)}
-    if page.etag in request.if_none_match:
-        response = Response(status=304)
-        response.headers.update(headers)
-        return response
-    response = Response(body=page.body if request.method != "HEAD" else b"", content_type=None)
-    response.headers["Content-Type"] = _content_type(page.content_type)
-    response.headers.update(headers)
-    if request.method == "HEAD":
-        response.content_length = len(page.body)
-    return response
+    return _page_response(request, page)
 
 
 @view_config(route_name="simple.refresh", request_method="POST")
