@@ -152,3 +152,17 @@ def test_index_config_lists_the_mirror_projects(make_mirror, httpx_mock):
     config = mirror.json("GET", "/root/pypi").json["result"]
     assert config["type"] == "mirror"
     assert config["projects"] == ["attrs", "six", "zope-interface"]
+
+
+def test_index_json_streams_the_mirror_names(make_mirror, httpx_mock):
+    mirror = make_mirror(mirror_no_project_list=False)
+    httpx_mock.add_response(url=UPSTREAM, headers={"Content-Type": "text/html"},
+                            text='<html><body><a href="Foo_Bar/">Foo_Bar</a>\n'
+                                 '<a href="baz/">baz</a></body></html>')
+    mirror.page_json("/root/pypi/+simple/")  # fetches and stores the list
+    answer = mirror.json("GET", "/root/pypi")
+    assert answer.headers["Content-Type"] == "application/json"
+    assert answer.json["type"] == "indexconfig"
+    assert answer.json["result"]["type"] == "mirror"
+    assert answer.json["result"]["projects"] == ["baz", "foo-bar"]
+    assert "projects" not in mirror.json("GET", "/root/pypi?no_projects=").json["result"]

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Iterator
 from typing import Any
 
+from pyramid.response import Response
 from pyramid.view import view_config
 
 from ..accounts.services import UserService
 from ..permissions import Permission
 from ..resources import UserContext
-from ..responses import APIError, message, result
+from ..responses import JSON_CONTENT_TYPE, APIError, message, result
 from ..simple.negotiation import is_installer, wants_simple_json
 from ..views.helpers import flag, json_body, require
 from .services import IndexService
@@ -30,8 +33,35 @@ def show_index(request: Any) -> Any:
     index = service.require(info.user, info.name)
     config = service.config_json(index)
     if not flag(request, "no_projects") and "no_projects" not in request.GET:
-        config["projects"] = sorted(request.shelf.backend(info).project_names())
+        backend = request.shelf.backend(info)
+        if getattr(backend, "streams_project_names", False):
+            # A mirror lists every upstream name (about a million): stream them from its
+            # stored list instead of building them as Python strings.
+            return _streamed_indexconfig(config, backend.project_names())
+        config["projects"] = sorted(backend.project_names())
     return result("indexconfig", config)
+
+
+def _streamed_indexconfig(config: dict[str, Any], names: Iterable[str]) -> Response:
+    head = json.dumps({"type": "indexconfig", "result": config})[:-2]
+    separator = ", " if config else ""
+
+    def body() -> Iterator[bytes]:
+        yield f'{head}{separator}"projects": ['.encode()
+        batch: list[str] = []
+        first = True
+        for name in names:
+            batch.append(("" if first else ", ") + json.dumps(name))
+            first = False
+            if len(batch) >= 4096:
+                yield "".join(batch).encode()
+                batch = []
+        batch.append("]}}\n")
+        yield "".join(batch).encode()
+
+    response = Response(app_iter=body(), content_type=None)
+    response.headers["Content-Type"] = JSON_CONTENT_TYPE
+    return response
 
 
 @view_config(route_name="index", request_method="PUT")
