@@ -9,6 +9,7 @@ failed transaction (a freshly stored blob) with ``on_rollback``.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -26,10 +27,13 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 log = logging.getLogger(__name__)
+
+WRITE_LOCK_TIMEOUT = 60
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -120,12 +124,32 @@ def make_engine(url: str, *, pool_size: int = 20) -> Engine:
             cursor.execute("PRAGMA busy_timeout=60000")
             cursor.close()
 
+        # Writers of this process queue on a Python lock before BEGIN IMMEDIATE. SQLite's own
+        # busy handler polls with sleeps that grow to tens of milliseconds, so under concurrent
+        # uploads most time went to sleeping while the lock was already free; a waiter on this
+        # lock wakes the moment it is released. (Other processes still meet SQLite's lock.)
+        write_lock = threading.Lock()
+
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            if conn.get_execution_options().get("pyshelf_write"):
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-            else:
+            if not conn.get_execution_options().get("pyshelf_write"):
                 conn.exec_driver_sql("BEGIN")
+                return
+            if not write_lock.acquire(timeout=WRITE_LOCK_TIMEOUT):
+                raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is busy"))
+            conn.info["pyshelf_write_lock"] = True
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                conn.info.pop("pyshelf_write_lock", None)
+                write_lock.release()
+                raise
+
+        @event.listens_for(engine, "commit")
+        @event.listens_for(engine, "rollback")
+        def _sqlite_end(conn: Any) -> None:
+            if conn.info.pop("pyshelf_write_lock", False):
+                write_lock.release()
 
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)

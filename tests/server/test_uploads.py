@@ -173,3 +173,17 @@ def test_tox_results_are_stored_next_to_their_file(dev):
     dev.json("POST", url, [1, 2], status=400)
     dev.json("PATCH", "/root/dev", ["acl_toxresult_upload=root"], user="root")
     dev.json("POST", url, {"x": 1}, status=401)
+
+
+def test_lost_core_metadata_is_extracted_again(dev):
+    filename, content = make_wheel("pkg", "1.0", summary="again")
+    dev.upload("root/dev", filename, content, name="pkg", version="1.0")
+    page = dev.test.get(
+        "/root/dev/+simple/pkg/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
+    ).json
+    entry = page["files"][0]
+    files = dev.app.registry.pyshelf.files
+    files.remove(entry["core-metadata"]["sha256"])  # as if a crash lost the unsynced blob
+    body = dev.test.get("/" + entry["url"].replace("../", "") + ".metadata").body
+    assert b"Summary: again" in body
+    assert hashlib.sha256(body).hexdigest() == entry["core-metadata"]["sha256"]

@@ -3,6 +3,7 @@ results about them."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import mimetypes
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from ..responses import APIError, message, result
 from ..simple.negotiation import wants_api_json
 from ..storage.files import StoredBlob
 from ..views.helpers import flag, json_body, require
+from .metadata import wheel_metadata_file
 from .models import File
 from .services import PackageService, log_entry
 
@@ -115,6 +117,7 @@ def _core_metadata(request: Any, filename: str) -> Response:
         raise APIError(404, "no such file")
     if not row.metadata_sha256:
         raise APIError(404, "no core metadata for this file")
+    _restore_core_metadata(request.registry.pyshelf.files, row)
     response = _blob_response(
         request, row.metadata_sha256, filename + METADATA_SUFFIX, row.upload_time
     )
@@ -122,6 +125,16 @@ def _core_metadata(request: Any, filename: str) -> Response:
         response.content_type = "text/plain"
         response.charset = "utf-8"
     return response
+
+
+def _restore_core_metadata(files: Any, row: File) -> None:
+    """The METADATA blob is stored without fsync (it is derived from the wheel); should a crash
+    have lost it, extract it again."""
+    if files.exists(row.metadata_sha256):
+        return
+    data = wheel_metadata_file(files.path(row.sha256))
+    if data is not None and hashlib.sha256(data).hexdigest() == row.metadata_sha256:
+        files.put_bytes(data, durable=False)
 
 
 @view_config(route_name="files.entry", request_method="DELETE")

@@ -142,6 +142,17 @@ def from_file(path: Path, filename: str, scratch_dir: Path) -> dict[str, Any]:
         except (ValueError, OSError, zipfile.BadZipFile, EOFError, tarfile.TarError) as error:
             message = str(error).replace(str(named), filename)
             raise MetadataError(f"cannot read metadata of {filename}: {message}") from None
+    return _fields(info)
+
+
+def from_metadata_bytes(data: bytes) -> dict[str, Any]:
+    """Metadata from the bytes of a METADATA or PKG-INFO file."""
+    info = pkginfo.Distribution()
+    info.parse(data)
+    return _fields(info)
+
+
+def _fields(info: Any) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for key in ALL_FIELDS:
         attr = {"platform": "platforms", "supported_platform": "supported_platforms"}.get(key, key)

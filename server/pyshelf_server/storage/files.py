@@ -70,8 +70,8 @@ class FileStore:
             expected_sha256=expected_sha256,
         )
 
-    def put_bytes(self, data: bytes) -> StoredBlob:
-        return self.put_chunks([data])
+    def put_bytes(self, data: bytes, *, durable: bool = True) -> StoredBlob:
+        return self.put_chunks([data], durable=durable)
 
     def put_chunks(
         self,
@@ -79,6 +79,7 @@ class FileStore:
         *,
         max_size: int | None = None,
         expected_sha256: str | None = None,
+        durable: bool = True,
     ) -> StoredBlob:
         digest = hashlib.sha256()
         size = 0
@@ -93,7 +94,8 @@ class FileStore:
                     digest.update(chunk)
                     out.write(chunk)
                 out.flush()
-                os.fsync(out.fileno())
+                if durable:
+                    os.fsync(out.fileno())
             sha256 = digest.hexdigest()
             if expected_sha256 is not None and expected_sha256.lower() != sha256:
                 raise BlobHashMismatch(expected_sha256.lower(), sha256)
@@ -103,7 +105,8 @@ class FileStore:
                 return StoredBlob(sha256, size, target, created=False)
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp, target)
-            _fsync_dir(target.parent)
+            if durable:
+                _fsync_dir(target.parent)
             return StoredBlob(sha256, size, target, created=True)
         except BaseException:
             tmp.unlink(missing_ok=True)

@@ -27,7 +27,9 @@ from ..names import filename_error, normalize_name, project_name_error, version_
 from ..packages.metadata import (
     MetadataError,
     MetadataTooLarge,
+    check_metadata_sizes,
     from_file,
+    from_metadata_bytes,
     wheel_metadata_file,
 )
 from ..packages.models import File
@@ -143,19 +145,27 @@ class UploadService:
         try:
             check_digests(blob, fields, self.files)
             path = self.files.path(blob.sha256)
-            try:
-                file_meta = from_file(path, filename, self.files.tmpdir)
-            except MetadataError as error:
-                if filename.endswith(".whl") or isinstance(error, MetadataTooLarge):
-                    raise APIError(400, str(error)) from None
-                file_meta = {}
             metadata_blob = None
             if filename.endswith(".whl"):
+                try:
+                    check_metadata_sizes(path, filename)
+                except MetadataError as error:
+                    raise APIError(400, str(error)) from None
                 metadata_bytes = wheel_metadata_file(path)
                 if metadata_bytes is None:
                     raise APIError(400, f"{filename!r} is not a valid wheel: no METADATA file")
-                metadata_blob = self.files.put_bytes(metadata_bytes)
+                file_meta = from_metadata_bytes(metadata_bytes)
+                # Derived from the wheel, and extracted again should a crash ever lose it
+                # (files_views): it needs no fsync of its own.
+                metadata_blob = self.files.put_bytes(metadata_bytes, durable=False)
                 created.append(metadata_blob)
+            else:
+                try:
+                    file_meta = from_file(path, filename, self.files.tmpdir)
+                except MetadataError as error:
+                    if isinstance(error, MetadataTooLarge):
+                        raise APIError(400, str(error)) from None
+                    file_meta = {}
         except BaseException:
             bind = self.packages.session.get_bind()
             for stored in created:

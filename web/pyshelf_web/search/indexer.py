@@ -85,8 +85,20 @@ def mirror_document(index_name: str, project: str, display: str) -> dict[str, An
 
 
 class Indexer:
-    def __init__(self, *, app: Any, search: SearchIndex, docs: DocStore, marker: Path) -> None:
+    def __init__(
+        self,
+        *,
+        app: Any,
+        search: SearchIndex,
+        docs: DocStore,
+        marker: Path,
+        batch_delay: float = 1.0,
+    ) -> None:
         self.app = app
+        # How long to gather tasks before indexing them: a burst of uploads then costs one
+        # Whoosh commit (a new segment, sometimes a merge) instead of one each, which halved
+        # upload throughput while the indexer competed for the interpreter.
+        self.batch_delay = batch_delay
         self.search = search
         self.docs = docs
         self.marker = marker
@@ -164,6 +176,9 @@ class Indexer:
                     self._cond.wait()
                 if self._stopped and not self._pending:
                     return
+                deadline = time.monotonic() + self.batch_delay
+                while not self._stopped and (remaining := deadline - time.monotonic()) > 0:
+                    self._cond.wait(remaining)
                 batch = list(self._pending)
                 self._pending.clear()
                 self._busy = True
