@@ -1,0 +1,404 @@
+"""pyshelf's caching-mirror benchmark, run by hand: ``.venv/bin/python bench/mirror.py --with-devpi``.
+
+Measures what a pip user sees through the mirror, next to devpi-server (``--with-devpi``) and
+proxpi (``--with-proxpi``, installed into ``.venv-proxpi`` on first use), against the same
+download straight from the index pip uses (the baseline):
+
+* cold: ``pip download --no-deps --no-cache-dir`` of 15 small pinned packages through a mirror
+  on a fresh server directory (every page and file comes from upstream);
+* warm: the same download again, into a new directory, with pip's cache off, same server;
+* the mirrored ``requests`` simple page under wrk at c1 and c16 (after a warm-up request);
+* pyshelf's resident memory before and after 3 full ``/root/pypi/+simple/`` listings (the
+  ~900,000-name project list).
+
+The upstream index is whatever pip is configured with (``pipconfig.pip_index_url``); no
+registry address is written here.  Load only targets the loopback servers started here.  This
+is not a test: it asserts nothing.  Results go to ``bench/results/mirror-<stamp>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from load import get_load  # noqa: E402
+from servers import (  # noqa: E402
+    DEVPI_VENV,
+    REPO,
+    ROOT_PASSWORD,
+    Devpi,
+    Pyshelf,
+    Server,
+    ensure_devpi_venv,
+    git_commit,
+    wait_for_200,
+)
+from workload import login  # noqa: E402
+
+from pyshelf_server.mirror.pipconfig import pip_index_url  # noqa: E402
+
+PACKAGES = [
+    "six==1.16.0",
+    "idna==3.7",
+    "iniconfig==2.0.0",
+    "packaging==24.1",
+    "attrs==24.2.0",
+    "pluggy==1.5.0",
+    "certifi==2024.8.30",
+    "charset-normalizer==3.3.2",
+    "urllib3==2.2.3",
+    "requests==2.32.3",
+    "tomli==2.0.1",
+    "typing-extensions==4.12.2",
+    "zipp==3.20.2",
+    "colorama==0.4.6",
+    "wheel==0.44.0",
+]
+PAGE_PROJECT = "requests"
+PROXPI_VENV = REPO / ".venv-proxpi"
+JSON_HEADERS = {"Accept": "application/json", "Content-Type": "application/json"}
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def pip_env() -> dict[str, str]:
+    """The caller's environment without any PIP_* setting (this machine's find-links and extra
+    indexes would answer instead of the server), and no pip configuration file."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    env.update(PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1")
+    if os.environ.get("PIP_CERT"):
+        env["PIP_CERT"] = os.environ["PIP_CERT"]
+    return env
+
+
+def pip_download(index_url: str, workdir: Path, timeout: float) -> float:
+    """Seconds for one ``pip download`` of PACKAGES into a new directory, pip's cache off."""
+    target = Path(tempfile.mkdtemp(prefix="dl-", dir=workdir))
+    command = [
+        sys.executable, "-m", "pip", "download", "--no-deps", "--no-cache-dir", "-q",
+        "-d", str(target), "--index-url", index_url, *PACKAGES,
+    ]
+    started = time.monotonic()
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=pip_env())
+    seconds = time.monotonic() - started
+    got = len(list(target.iterdir()))
+    shutil.rmtree(target, ignore_errors=True)
+    if done.returncode != 0 or got != len(PACKAGES):
+        raise RuntimeError(
+            f"pip download from {index_url} failed ({got} files):\n{done.stderr[-2000:]}"
+        )
+    return seconds
+
+
+class PyshelfMirror(Pyshelf):
+    simple_base = "/root/dev/+simple/"
+    page_path = f"/root/pypi/+simple/{PAGE_PROJECT}/"
+
+    def prepare(self) -> None:
+        token = login(self.url, "root", ROOT_PASSWORD)
+        response = httpx.put(
+            self.url + "/root/dev", content=json.dumps({"bases": ["root/pypi"]}),
+            headers={**JSON_HEADERS, **token}, timeout=60,
+        )
+        if response.status_code not in (200, 201):
+            raise RuntimeError(f"PUT root/dev: {response.status_code} {response.text[:300]}")
+
+
+class DevpiMirror(Devpi):
+    """devpi-server with its root/pypi mirror, pointed at pip's index, cache expiry of a day."""
+
+    simple_base = "/root/dev/+simple/"
+    page_path = f"/root/pypi/+simple/{PAGE_PROJECT}/"
+
+    def init_command(self) -> list[str]:
+        return [
+            str(DEVPI_VENV / "bin" / "devpi-init"), "--serverdir", str(self.serverdir),
+            "--root-passwd", ROOT_PASSWORD,
+        ]
+
+    def server_command(self) -> list[str]:
+        return [*super().server_command(), "--mirror-cache-expiry", "86400"]
+
+    def prepare(self) -> None:
+        token = login(self.url, "root", ROOT_PASSWORD)
+        headers = {**JSON_HEADERS, **token}
+        patched = httpx.patch(
+            self.url + "/root/pypi", content=json.dumps([f"mirror_url={pip_index_url()}"]),
+            headers=headers, timeout=60,
+        )
+        if patched.status_code != 200:
+            raise RuntimeError(f"PATCH root/pypi: {patched.status_code} {patched.text[:300]}")
+        response = httpx.put(
+            self.url + "/root/dev", content=json.dumps({"bases": ["root/pypi"]}),
+            headers=headers, timeout=60,
+        )
+        if response.status_code not in (200, 201):
+            raise RuntimeError(f"PUT root/dev: {response.status_code} {response.text[:300]}")
+
+
+class Proxpi(Server):
+    """proxpi under gunicorn (its Docker image's way), threads not processes as its docs ask."""
+
+    name = "proxpi"
+    ready_path = "/"
+    simple_base = "/index/"
+    page_path = f"/index/{PAGE_PROJECT}/"
+
+    def init_command(self) -> list[str]:
+        return ["true"]
+
+    def init(self) -> float:
+        if self.serverdir.exists():
+            shutil.rmtree(self.serverdir)
+        self.serverdir.mkdir(parents=True)
+        return 0.0
+
+    def server_command(self) -> list[str]:
+        return [
+            str(PROXPI_VENV / "bin" / "gunicorn"), "--threads", str(self.threads or 16),
+            "--bind", f"127.0.0.1:{self.port}", "proxpi.server:app",
+        ]
+
+    def start(self, timeout: float = 120) -> float:
+        os.environ.update(
+            PROXPI_INDEX_URL=pip_index_url(), PROXPI_CACHE_DIR=str(self.serverdir),
+            PROXPI_INDEX_TTL="86400",
+        )
+        try:
+            return super().start(timeout)
+        finally:
+            for key in ("PROXPI_INDEX_URL", "PROXPI_CACHE_DIR", "PROXPI_INDEX_TTL"):
+                os.environ.pop(key, None)
+
+    def prepare(self) -> None:
+        pass
+
+    def version(self) -> str:
+        out = subprocess.run(
+            [str(PROXPI_VENV / "bin" / "python"), "-c",
+             "import importlib.metadata as m; print(m.version('proxpi'))"],
+            capture_output=True, text=True, timeout=60,
+        )
+        return out.stdout.strip() or "?"
+
+
+def ensure_proxpi(timeout: float) -> bool:
+    if (PROXPI_VENV / "bin" / "gunicorn").exists():
+        return True
+    try:
+        if not (PROXPI_VENV / "bin" / "python").exists():
+            subprocess.run([sys.executable, "-m", "venv", str(PROXPI_VENV)], check=True,
+                           timeout=300)
+        subprocess.run(
+            [str(PROXPI_VENV / "bin" / "pip"), "install", "-q", "proxpi", "gunicorn"],
+            check=True, timeout=timeout, capture_output=True,
+            env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+        )
+    except (subprocess.SubprocessError, OSError) as exc:
+        log(f"proxpi did not install, skipped: {exc}")
+        return False
+    return (PROXPI_VENV / "bin" / "gunicorn").exists()
+
+
+def full_listing(url: str, timeout: float) -> dict:
+    """GET the whole project list, streamed and thrown away; bytes and seconds."""
+    started = time.monotonic()
+    size = 0
+    with httpx.stream("GET", url, timeout=timeout, headers={"Accept": "text/html"}) as response:
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if time.monotonic() - started > timeout:
+                raise RuntimeError(f"listing of {url} took over {timeout} s")
+        status = response.status_code
+    return {"status": status, "bytes": size, "seconds": time.monotonic() - started}
+
+
+def measure_server(server, args, workdir: Path, out: dict) -> None:
+    cold, warm = [], []
+    for rep in range(args.cold_repeat):
+        server.init()
+        server.start()
+        server.prepare()
+        index_url = server.url + server.simple_base
+        cold.append(pip_download(index_url, workdir, args.pip_timeout))
+        log(f"{server.name} cold #{rep + 1}: {cold[-1]:.2f} s")
+        for _ in range(args.repeat):
+            warm.append(pip_download(index_url, workdir, args.pip_timeout))
+        log(f"{server.name} warm: {', '.join(f'{s:.2f}' for s in warm[-args.repeat:])} s")
+        if rep + 1 < args.cold_repeat:
+            server.stop()
+    out["cold_s"] = {"value": statistics.median(cold), "samples": cold}
+    out["warm_s"] = {"value": statistics.median(warm), "samples": warm}
+    page = server.url + server.page_path
+    warmup = httpx.get(page, headers={"Accept": "text/html"}, timeout=120)
+    out["page"] = {"status": warmup.status_code, "bytes": len(warmup.content),
+                   "links": warmup.text.count("<a ")}
+    for conns in (1, 16):
+        samples = [
+            get_load(page, connections=conns, duration=args.duration,
+                     headers={"Accept": "text/html"}).as_dict()
+            for _ in range(args.repeat)
+        ]
+        out[f"page_c{conns}"] = {
+            "value": statistics.median(s["rps"] for s in samples), "samples": samples
+        }
+        log(f"{server.name} page c{conns}: {out[f'page_c{conns}']['value']:.0f} req/s "
+            f"(non-2xx {sum(s['non_2xx'] for s in samples)})")
+    out["rss_after_page_mb"] = server.rss_kb() / 1024
+
+
+def measure_listing(server: Pyshelf, args, out: dict) -> None:
+    before = server.rss_kb() / 1024
+    listings = []
+    for _ in range(3):
+        listings.append(full_listing(server.url + "/root/pypi/+simple/", args.listing_timeout))
+        log(f"pyshelf full listing: {listings[-1]}; rss {server.rss_kb() / 1024:.0f} MB")
+    after = server.rss_kb() / 1024
+    out["listing"] = listings
+    out["rss_before_list_mb"] = {"value": before}
+    out["rss_after_list_mb"] = {"value": after}
+    out["rss_growth_mb"] = {"value": after - before}
+
+
+def fmt(value) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
+def table(results: dict) -> str:
+    ps, dv, px = results["pyshelf"], results.get("devpi") or {}, results.get("proxpi") or {}
+    direct = results["direct"]["cold_s"]["value"]
+
+    def v(d, key):
+        return (d.get(key) or {}).get("value")
+
+    def ratio(a, b, higher):
+        if a is None or b is None or not a or not b:
+            return "-"
+        return f"{(a / b if higher else b / a):.2f}x"
+
+    def verdict(ok: list[bool | None]) -> str:
+        known = [x for x in ok if x is not None]
+        return "-" if not known else ("met" if all(known) else "MISSED")
+
+    rows = []
+    c, w = v(ps, "cold_s"), v(ps, "warm_s")
+    p1, p16 = v(ps, "page_c1"), v(ps, "page_c16")
+    cx, wx = v(px, "cold_s"), v(px, "warm_s")
+    rows.append(("cold download, 15 pkgs", "s", c, v(dv, "cold_s"), cx, direct,
+                 False, "≤1.1x direct, < proxpi",
+                 verdict([c <= 1.1 * direct if c else None, c < cx if c and cx else None])))
+    rows.append(("warm download, 15 pkgs", "s", w, v(dv, "warm_s"), wx, direct,
+                 False, "< proxpi", verdict([w < wx if w and wx else None])))
+    for conns, val in ((1, p1), (16, p16)):
+        d, x = v(dv, f"page_c{conns}"), v(px, f"page_c{conns}")
+        rows.append((f"{PAGE_PROJECT} page, c{conns}",
+                     "req/s", val, d, x, None, True, "≥10x devpi, ≥2x proxpi",
+                     verdict([val >= 10 * d if d and val else None,
+                              val >= 2 * x if x and val else None])))
+    growth = v(ps, "rss_growth_mb")
+    if growth is not None:
+        rows.append(("RSS growth, 3 full listings", "MB", growth, None, None, None, False,
+                     "no growth (≤ 5 MB)", verdict([growth <= 5])))
+        rows.append(("RSS after listings", "MB", v(ps, "rss_after_list_mb"), None, None, None,
+                     False, "", ""))
+    head = (f"{'scenario':30} {'unit':5} {'pyshelf':>8} {'devpi':>8} {'ratio':>7} "
+            f"{'proxpi':>8} {'ratio':>7} {'direct':>7}  {'target':24} verdict")
+    lines = [head, "-" * len(head)]
+    for label, unit, p, d, x, base, higher, target, ok in rows:
+        lines.append(
+            f"{label:30} {unit:5} {fmt(p):>8} {fmt(d):>8} {ratio(p, d, higher):>7} "
+            f"{fmt(x):>8} {ratio(p, x, higher):>7} {fmt(base):>7}  {target:24} {ok}"
+        )
+    return "\n".join(lines)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--with-devpi", action="store_true")
+    parser.add_argument("--with-proxpi", action="store_true")
+    parser.add_argument("--cold-repeat", type=int, default=1,
+                        help="cold downloads (each on a fresh server directory)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="warm downloads per cold one, and page load windows")
+    parser.add_argument("--duration", type=float, default=5, help="seconds per wrk window")
+    parser.add_argument("--pip-timeout", type=float, default=600)
+    parser.add_argument("--listing-timeout", type=float, default=120)
+    parser.add_argument("--no-listing", action="store_true", help="skip the memory scenario")
+    parser.add_argument("--json", type=Path)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    upstream = pip_index_url(pip_env())
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    results: dict = {
+        "stamp": stamp, "commit": git_commit(), "packages": PACKAGES,
+        "python": platform.python_version(), "cpus": os.cpu_count(),
+        "loadavg_before": os.getloadavg(), "args": {k: str(v) for k, v in vars(args).items()},
+    }
+    workdir = Path(tempfile.mkdtemp(prefix="pyshelf-mirror-bench-"))
+    servers: list = [PyshelfMirror(workdir)]
+    if args.with_devpi and ensure_devpi_venv(create=True):
+        servers.append(DevpiMirror(workdir))
+    if args.with_proxpi and ensure_proxpi(timeout=240):
+        servers.append(Proxpi(workdir))
+    try:
+        direct = [pip_download(upstream, workdir, args.pip_timeout)
+                  for _ in range(args.cold_repeat)]
+        results["direct"] = {"cold_s": {"value": statistics.median(direct), "samples": direct}}
+        log(f"direct from pip's index: {direct}")
+        for server in servers:
+            out = results[server.name] = {"version": server.version()}
+            try:
+                measure_server(server, args, workdir, out)
+                if server.name == "pyshelf" and not args.no_listing:
+                    measure_listing(server, args, out)
+            except Exception as exc:  # one server failing must not lose the others' figures
+                log(f"{server.name} failed: {exc}")
+                out["error"] = str(exc)
+                out["log_tail"] = server.log_path.read_text(errors="replace")[-3000:]
+            finally:
+                server.stop()
+    finally:
+        for server in servers:
+            server.stop()
+    results["loadavg_after"] = os.getloadavg()
+    text = table(results)
+    versions = ", ".join(f"{s.name} {results[s.name].get('version')}" for s in servers)
+    header = (f"{versions}; medians (cold x{args.cold_repeat}, warm/page x{args.repeat}); "
+              f"{os.cpu_count()} CPUs, Python {platform.python_version()}; load average "
+              f"{results['loadavg_before'][0]:.1f} before, {results['loadavg_after'][0]:.1f} after")
+    print(header)
+    print(text)
+    out_dir = HERE / "results"
+    out_dir.mkdir(exist_ok=True)
+    target = args.json or out_dir / f"mirror-{stamp}.json"
+    results["table"] = header + "\n" + text
+    target.write_text(json.dumps(results, indent=2, default=str))
+    log(f"results in {target}")
+    shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
