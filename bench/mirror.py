@@ -1,4 +1,4 @@
-"""pyshelf's caching-mirror benchmark, run by hand: ``.venv/bin/python bench/mirror.py --with-devpi``.
+"""pyshelf's caching-mirror benchmark, run by hand: ``python bench/mirror.py --with-devpi``.
 
 Measures what a pip user sees through the mirror, next to devpi-server (``--with-devpi``) and
 proxpi (``--with-proxpi``, installed into ``.venv-proxpi`` on first use), against the same
@@ -46,7 +46,6 @@ from servers import (  # noqa: E402
     Server,
     ensure_devpi_venv,
     git_commit,
-    wait_for_200,
 )
 from workload import login  # noqa: E402
 
@@ -92,8 +91,18 @@ def pip_download(index_url: str, workdir: Path, timeout: float) -> float:
     """Seconds for one ``pip download`` of PACKAGES into a new directory, pip's cache off."""
     target = Path(tempfile.mkdtemp(prefix="dl-", dir=workdir))
     command = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--no-cache-dir", "-q",
-        "-d", str(target), "--index-url", index_url, *PACKAGES,
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--no-cache-dir",
+        "-q",
+        "-d",
+        str(target),
+        "--index-url",
+        index_url,
+        *PACKAGES,
     ]
     started = time.monotonic()
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=pip_env())
@@ -114,8 +123,10 @@ class PyshelfMirror(Pyshelf):
     def prepare(self) -> None:
         token = login(self.url, "root", ROOT_PASSWORD)
         response = httpx.put(
-            self.url + "/root/dev", content=json.dumps({"bases": ["root/pypi"]}),
-            headers={**JSON_HEADERS, **token}, timeout=60,
+            self.url + "/root/dev",
+            content=json.dumps({"bases": ["root/pypi"]}),
+            headers={**JSON_HEADERS, **token},
+            timeout=60,
         )
         if response.status_code not in (200, 201):
             raise RuntimeError(f"PUT root/dev: {response.status_code} {response.text[:300]}")
@@ -129,8 +140,11 @@ class DevpiMirror(Devpi):
 
     def init_command(self) -> list[str]:
         return [
-            str(DEVPI_VENV / "bin" / "devpi-init"), "--serverdir", str(self.serverdir),
-            "--root-passwd", ROOT_PASSWORD,
+            str(DEVPI_VENV / "bin" / "devpi-init"),
+            "--serverdir",
+            str(self.serverdir),
+            "--root-passwd",
+            ROOT_PASSWORD,
         ]
 
     def server_command(self) -> list[str]:
@@ -140,14 +154,18 @@ class DevpiMirror(Devpi):
         token = login(self.url, "root", ROOT_PASSWORD)
         headers = {**JSON_HEADERS, **token}
         patched = httpx.patch(
-            self.url + "/root/pypi", content=json.dumps([f"mirror_url={pip_index_url()}"]),
-            headers=headers, timeout=60,
+            self.url + "/root/pypi",
+            content=json.dumps([f"mirror_url={pip_index_url()}"]),
+            headers=headers,
+            timeout=60,
         )
         if patched.status_code != 200:
             raise RuntimeError(f"PATCH root/pypi: {patched.status_code} {patched.text[:300]}")
         response = httpx.put(
-            self.url + "/root/dev", content=json.dumps({"bases": ["root/pypi"]}),
-            headers=headers, timeout=60,
+            self.url + "/root/dev",
+            content=json.dumps({"bases": ["root/pypi"]}),
+            headers=headers,
+            timeout=60,
         )
         if response.status_code not in (200, 201):
             raise RuntimeError(f"PUT root/dev: {response.status_code} {response.text[:300]}")
@@ -172,13 +190,18 @@ class Proxpi(Server):
 
     def server_command(self) -> list[str]:
         return [
-            str(PROXPI_VENV / "bin" / "gunicorn"), "--threads", str(self.threads or 16),
-            "--bind", f"127.0.0.1:{self.port}", "proxpi.server:app",
+            str(PROXPI_VENV / "bin" / "gunicorn"),
+            "--threads",
+            str(self.threads or 16),
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "proxpi.server:app",
         ]
 
     def start(self, timeout: float = 120) -> float:
         os.environ.update(
-            PROXPI_INDEX_URL=pip_index_url(), PROXPI_CACHE_DIR=str(self.serverdir),
+            PROXPI_INDEX_URL=pip_index_url(),
+            PROXPI_CACHE_DIR=str(self.serverdir),
             PROXPI_INDEX_TTL="86400",
         )
         try:
@@ -192,9 +215,14 @@ class Proxpi(Server):
 
     def version(self) -> str:
         out = subprocess.run(
-            [str(PROXPI_VENV / "bin" / "python"), "-c",
-             "import importlib.metadata as m; print(m.version('proxpi'))"],
-            capture_output=True, text=True, timeout=60,
+            [
+                str(PROXPI_VENV / "bin" / "python"),
+                "-c",
+                "import importlib.metadata as m; print(m.version('proxpi'))",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         return out.stdout.strip() or "?"
 
@@ -204,11 +232,14 @@ def ensure_proxpi(timeout: float) -> bool:
         return True
     try:
         if not (PROXPI_VENV / "bin" / "python").exists():
-            subprocess.run([sys.executable, "-m", "venv", str(PROXPI_VENV)], check=True,
-                           timeout=300)
+            subprocess.run(
+                [sys.executable, "-m", "venv", str(PROXPI_VENV)], check=True, timeout=300
+            )
         subprocess.run(
             [str(PROXPI_VENV / "bin" / "pip"), "install", "-q", "proxpi", "gunicorn"],
-            check=True, timeout=timeout, capture_output=True,
+            check=True,
+            timeout=timeout,
+            capture_output=True,
             env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
         )
     except (subprocess.SubprocessError, OSError) as exc:
@@ -241,26 +272,33 @@ def measure_server(server, args, workdir: Path, out: dict) -> None:
         log(f"{server.name} cold #{rep + 1}: {cold[-1]:.2f} s")
         for _ in range(args.repeat):
             warm.append(pip_download(index_url, workdir, args.pip_timeout))
-        log(f"{server.name} warm: {', '.join(f'{s:.2f}' for s in warm[-args.repeat:])} s")
+        log(f"{server.name} warm: {', '.join(f'{s:.2f}' for s in warm[-args.repeat :])} s")
         if rep + 1 < args.cold_repeat:
             server.stop()
     out["cold_s"] = {"value": statistics.median(cold), "samples": cold}
     out["warm_s"] = {"value": statistics.median(warm), "samples": warm}
     page = server.url + server.page_path
     warmup = httpx.get(page, headers={"Accept": "text/html"}, timeout=120)
-    out["page"] = {"status": warmup.status_code, "bytes": len(warmup.content),
-                   "links": warmup.text.count("<a ")}
+    out["page"] = {
+        "status": warmup.status_code,
+        "bytes": len(warmup.content),
+        "links": warmup.text.count("<a "),
+    }
     for conns in (1, 16):
         samples = [
-            get_load(page, connections=conns, duration=args.duration,
-                     headers={"Accept": "text/html"}).as_dict()
+            get_load(
+                page, connections=conns, duration=args.duration, headers={"Accept": "text/html"}
+            ).as_dict()
             for _ in range(args.repeat)
         ]
         out[f"page_c{conns}"] = {
-            "value": statistics.median(s["rps"] for s in samples), "samples": samples
+            "value": statistics.median(s["rps"] for s in samples),
+            "samples": samples,
         }
-        log(f"{server.name} page c{conns}: {out[f'page_c{conns}']['value']:.0f} req/s "
-            f"(non-2xx {sum(s['non_2xx'] for s in samples)})")
+        log(
+            f"{server.name} page c{conns}: {out[f'page_c{conns}']['value']:.0f} req/s "
+            f"(non-2xx {sum(s['non_2xx'] for s in samples)})"
+        )
     out["rss_after_page_mb"] = server.rss_kb() / 1024
 
 
@@ -303,25 +341,81 @@ def table(results: dict) -> str:
     c, w = v(ps, "cold_s"), v(ps, "warm_s")
     p1, p16 = v(ps, "page_c1"), v(ps, "page_c16")
     cx, wx = v(px, "cold_s"), v(px, "warm_s")
-    rows.append(("cold download, 15 pkgs", "s", c, v(dv, "cold_s"), cx, direct,
-                 False, "≤1.1x direct, < proxpi",
-                 verdict([c <= 1.1 * direct if c else None, c < cx if c and cx else None])))
-    rows.append(("warm download, 15 pkgs", "s", w, v(dv, "warm_s"), wx, direct,
-                 False, "< proxpi", verdict([w < wx if w and wx else None])))
+    rows.append(
+        (
+            "cold download, 15 pkgs",
+            "s",
+            c,
+            v(dv, "cold_s"),
+            cx,
+            direct,
+            False,
+            "≤1.1x direct, < proxpi",
+            verdict([c <= 1.1 * direct if c else None, c < cx if c and cx else None]),
+        )
+    )
+    rows.append(
+        (
+            "warm download, 15 pkgs",
+            "s",
+            w,
+            v(dv, "warm_s"),
+            wx,
+            direct,
+            False,
+            "< proxpi",
+            verdict([w < wx if w and wx else None]),
+        )
+    )
     for conns, val in ((1, p1), (16, p16)):
         d, x = v(dv, f"page_c{conns}"), v(px, f"page_c{conns}")
-        rows.append((f"{PAGE_PROJECT} page, c{conns}",
-                     "req/s", val, d, x, None, True, "≥10x devpi, ≥2x proxpi",
-                     verdict([val >= 10 * d if d and val else None,
-                              val >= 2 * x if x and val else None])))
+        rows.append(
+            (
+                f"{PAGE_PROJECT} page, c{conns}",
+                "req/s",
+                val,
+                d,
+                x,
+                None,
+                True,
+                "≥10x devpi, ≥2x proxpi",
+                verdict(
+                    [val >= 10 * d if d and val else None, val >= 2 * x if x and val else None]
+                ),
+            )
+        )
     growth = v(ps, "rss_growth_mb")
     if growth is not None:
-        rows.append(("RSS growth, 3 full listings", "MB", growth, None, None, None, False,
-                     "no growth (≤ 5 MB)", verdict([growth <= 5])))
-        rows.append(("RSS after listings", "MB", v(ps, "rss_after_list_mb"), None, None, None,
-                     False, "", ""))
-    head = (f"{'scenario':30} {'unit':5} {'pyshelf':>8} {'devpi':>8} {'ratio':>7} "
-            f"{'proxpi':>8} {'ratio':>7} {'direct':>7}  {'target':24} verdict")
+        rows.append(
+            (
+                "RSS growth, 3 full listings",
+                "MB",
+                growth,
+                None,
+                None,
+                None,
+                False,
+                "no growth (≤ 5 MB)",
+                verdict([growth <= 5]),
+            )
+        )
+        rows.append(
+            (
+                "RSS after listings",
+                "MB",
+                v(ps, "rss_after_list_mb"),
+                None,
+                None,
+                None,
+                False,
+                "",
+                "",
+            )
+        )
+    head = (
+        f"{'scenario':30} {'unit':5} {'pyshelf':>8} {'devpi':>8} {'ratio':>7} "
+        f"{'proxpi':>8} {'ratio':>7} {'direct':>7}  {'target':24} verdict"
+    )
     lines = [head, "-" * len(head)]
     for label, unit, p, d, x, base, higher, target, ok in rows:
         lines.append(
@@ -335,10 +429,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--with-devpi", action="store_true")
     parser.add_argument("--with-proxpi", action="store_true")
-    parser.add_argument("--cold-repeat", type=int, default=1,
-                        help="cold downloads (each on a fresh server directory)")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="warm downloads per cold one, and page load windows")
+    parser.add_argument(
+        "--cold-repeat",
+        type=int,
+        default=1,
+        help="cold downloads (each on a fresh server directory)",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="warm downloads per cold one, and page load windows"
+    )
     parser.add_argument("--duration", type=float, default=5, help="seconds per wrk window")
     parser.add_argument("--pip-timeout", type=float, default=600)
     parser.add_argument("--listing-timeout", type=float, default=120)
@@ -352,9 +451,13 @@ def main(argv=None) -> int:
     upstream = pip_index_url(pip_env())
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     results: dict = {
-        "stamp": stamp, "commit": git_commit(), "packages": PACKAGES,
-        "python": platform.python_version(), "cpus": os.cpu_count(),
-        "loadavg_before": os.getloadavg(), "args": {k: str(v) for k, v in vars(args).items()},
+        "stamp": stamp,
+        "commit": git_commit(),
+        "packages": PACKAGES,
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "loadavg_before": os.getloadavg(),
+        "args": {k: str(v) for k, v in vars(args).items()},
     }
     workdir = Path(tempfile.mkdtemp(prefix="pyshelf-mirror-bench-"))
     servers: list = [PyshelfMirror(workdir)]
@@ -363,8 +466,9 @@ def main(argv=None) -> int:
     if args.with_proxpi and ensure_proxpi(timeout=240):
         servers.append(Proxpi(workdir))
     try:
-        direct = [pip_download(upstream, workdir, args.pip_timeout)
-                  for _ in range(args.cold_repeat)]
+        direct = [
+            pip_download(upstream, workdir, args.pip_timeout) for _ in range(args.cold_repeat)
+        ]
         results["direct"] = {"cold_s": {"value": statistics.median(direct), "samples": direct}}
         log(f"direct from pip's index: {direct}")
         for server in servers:
@@ -385,9 +489,11 @@ def main(argv=None) -> int:
     results["loadavg_after"] = os.getloadavg()
     text = table(results)
     versions = ", ".join(f"{s.name} {results[s.name].get('version')}" for s in servers)
-    header = (f"{versions}; medians (cold x{args.cold_repeat}, warm/page x{args.repeat}); "
-              f"{os.cpu_count()} CPUs, Python {platform.python_version()}; load average "
-              f"{results['loadavg_before'][0]:.1f} before, {results['loadavg_after'][0]:.1f} after")
+    header = (
+        f"{versions}; medians (cold x{args.cold_repeat}, warm/page x{args.repeat}); "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}; load average "
+        f"{results['loadavg_before'][0]:.1f} before, {results['loadavg_after'][0]:.1f} after"
+    )
     print(header)
     print(text)
     out_dir = HERE / "results"
