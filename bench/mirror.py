@@ -98,6 +98,10 @@ def pip_download(index_url: str, workdir: Path, timeout: float) -> float:
         "--no-deps",
         "--no-cache-dir",
         "-q",
+        # pip's default 15 s read timeout is shorter than devpi-server's first answer on a
+        # fresh root/pypi (it fetches the whole project list first); the same for every server
+        "--timeout",
+        "120",
         "-d",
         str(target),
         "--index-url",
