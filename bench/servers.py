@@ -9,6 +9,7 @@ loopback port; nothing here ever listens on or talks to anything but 127.0.0.1.
 
 from __future__ import annotations
 
+import abc
 import fcntl
 import http.client
 import io
@@ -74,7 +75,7 @@ def wait_for_200(port: int, path: str, deadline: float, process: subprocess.Pope
     return False
 
 
-class Server:
+class Server(abc.ABC):
     """One server process on a loopback port, with its own server directory and log."""
 
     name = "server"
@@ -98,11 +99,13 @@ class Server:
         assert self.process is not None
         return self.process.pid
 
+    @abc.abstractmethod
     def init_command(self) -> list[str]:
-        raise NotImplementedError
+        """The command that prepares the server's data directory."""
 
+    @abc.abstractmethod
     def server_command(self) -> list[str]:
-        raise NotImplementedError
+        """The command that runs the server on ``self.port``."""
 
     def version(self) -> str:
         return "?"
