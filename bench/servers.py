@@ -256,6 +256,10 @@ class StaticServer(Server):
         self.root.mkdir(parents=True, exist_ok=True)
         return 0.0
 
+    def init_command(self) -> list[str]:
+        # init() above prepares the directory itself: no command to run.
+        return []
+
     def server_command(self) -> list[str]:
         return [
             sys.executable,
