@@ -52,6 +52,40 @@ def cheap_password_hashing() -> None:
     )
 
 
+def wait_until_answering(
+    process: subprocess.Popen[bytes],
+    url: str,
+    log_path: Path,
+    name: str,
+    *,
+    timeout: float,
+    poll: float = 0.05,
+) -> None:
+    """Wait until ``url`` answers 200; raise with the end of the log if the process exits or
+    the time runs out (the caller stops the process)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited: {log_path.read_text()[-3000:]}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        time.sleep(poll)
+    raise RuntimeError(f"{name} did not answer: {log_path.read_text()[-3000:]}")
+
+
+def stop_process(process: subprocess.Popen[bytes] | None, *, timeout: float = 15) -> None:
+    """Terminate ``process`` and wait for it; kill it if it does not go in time."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
 class LiveServer:
     """A real ``pyshelf-server`` process."""
 
@@ -114,25 +148,17 @@ class LiveServer:
             stderr=subprocess.STDOUT,
             env=env,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"pyshelf-server exited: {self.log_path.read_text()[-3000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.url + "/+api", timeout=2).status_code == 200:
-                    return self
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"pyshelf-server did not answer: {self.log_path.read_text()[-3000:]}")
+        try:
+            wait_until_answering(
+                self.process, self.url + "/+api", self.log_path, "pyshelf-server", timeout=timeout
+            )
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        stop_process(self.process)
         self.process = None
         if getattr(self, "_log", None):
             self._log.close()

@@ -8,7 +8,6 @@ must not meet the main environment's.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
 import os
@@ -21,10 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from pyshelf_server.testing import LiveServer, free_port
+from pyshelf_server.testing import LiveServer, free_port, stop_process, wait_until_answering
 
 REPO = Path(__file__).resolve().parents[2]
 DEVPI_VENV = REPO / ".venv-devpi"
@@ -109,25 +107,18 @@ class DevpiServer:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"devpi-server exited: {self.log_path.read_text()[-3000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.url + "/+api", timeout=2).status_code == 200:
-                    return self
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"devpi-server did not answer: {self.log_path.read_text()[-3000:]}")
+        try:
+            wait_until_answering(
+                self.process, self.url + "/+api", self.log_path, "devpi-server",
+                timeout=timeout, poll=0.2,
+            )
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        stop_process(self.process, timeout=20)
         self.process = None
         if getattr(self, "_log", None):
             self._log.close()
