@@ -28,7 +28,13 @@ sys.path.insert(0, str(HERE))
 
 from load import wrk_available  # noqa: E402
 from report import anomalies, table  # noqa: E402
-from servers import Pyshelf, ensure_core_venv, ensure_devpi_venv, git_commit  # noqa: E402
+from servers import (  # noqa: E402
+    Pyshelf,
+    compile_editable_sources,
+    ensure_core_venv,
+    ensure_devpi_venv,
+    git_commit,
+)
 from session import run_session  # noqa: E402
 
 SCENARIOS = ["startup", "simple", "list", "big", "upload", "static"]
@@ -139,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         Pyshelf.bin_dir = ensure_core_venv()
         log(f"pyshelf from {Pyshelf.bin_dir.parent}: a snapshot of commit {commit[:10]}")
     else:
+        compile_editable_sources()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "server"],
             capture_output=True,
