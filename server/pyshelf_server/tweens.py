@@ -103,6 +103,8 @@ def _close(request: Any, *, commit: bool) -> int | None:
     finally:
         request.__dict__.pop("db", None)
     if serial is None:
+        serial = session.info.pop("committed_serial", None)
+    if serial is None:
         serial = _current_serial(request)
     return serial
 

@@ -187,3 +187,44 @@ def test_lost_core_metadata_is_extracted_again(dev):
     body = dev.test.get("/" + entry["url"].replace("../", "") + ".metadata").body
     assert b"Summary: again" in body
     assert hashlib.sha256(body).hexdigest() == entry["core-metadata"]["sha256"]
+
+
+def test_each_upload_reports_the_serial_it_committed(dev):
+    start = int(dev.json("GET", "/+api").headers["X-Devpi-Serial"])
+    serials = []
+    for version in ("1.0", "1.1"):
+        filename, content = make_wheel("pkg", version)
+        response = dev.upload("root/dev", filename, content, name="pkg", version=version)
+        serials.append(int(response.headers["X-Devpi-Serial"]))
+    assert serials == [start + 1, start + 2]
+    assert int(dev.json("GET", "/+api").headers["X-Devpi-Serial"]) == start + 2
+
+
+def test_second_file_of_a_version_merges_into_its_metadata(dev):
+    wheel_name, wheel = make_wheel("Pkg.Name", "2.0", summary="from wheel", requires_python=">=3.8")
+    dev.upload("root/dev", wheel_name, wheel, name="Pkg.Name", version="2.0")
+    sdist_name, sdist = make_sdist("Pkg.Name", "2.0")
+    dev.upload("root/dev", sdist_name, sdist, name="Pkg.Name", version="2.0", license="MIT")
+    version = dev.json("GET", "/root/dev/pkg-name/2.0").json["result"]
+    # The project keeps the name it was first uploaded with.
+    assert version["name"] == "Pkg.Name"
+    assert version["summary"] == "from wheel"
+    assert version["license"] == "MIT"
+    assert sorted(link["href"].rsplit("/", 1)[1] for link in version["+links"]) == sorted(
+        [wheel_name, sdist_name]
+    )
+    page = dev.test.get("/root/dev/+simple/pkg-name/", headers={"Accept": "text/html"}).text
+    # The page built before the sdist arrived is not served from a stale cache.
+    assert wheel_name in page and sdist_name in page
+    assert 'data-requires-python="&gt;=3.8"' in page
+
+
+def test_a_deleted_file_uploaded_again_is_no_longer_gone(dev):
+    filename, content = make_wheel("pkg", "1.0")
+    dev.upload("root/dev", filename, content, name="pkg", version="1.0")
+    sha = hashlib.sha256(content).hexdigest()
+    url = f"/root/dev/+f/{sha[:3]}/{sha[3:16]}/{filename}"
+    dev.json("DELETE", "/root/dev/pkg/1.0", user="root")
+    dev.test.get(url, status=410)
+    dev.upload("root/dev", filename, content, name="pkg", version="1.0")
+    assert dev.test.get(url).body == content

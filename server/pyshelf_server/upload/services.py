@@ -33,6 +33,7 @@ from ..packages.metadata import (
     wheel_metadata_file,
 )
 from ..packages.models import File
+from ..packages.records import ReleaseRecorder
 from ..packages.services import FileInfo, PackageService, log_entry
 from ..responses import APIError
 from ..storage.files import BlobTooLarge, FileStore, StoredBlob
@@ -176,6 +177,48 @@ class UploadService:
         meta.pop("name", None)
         meta.pop("version", None)
         return PreparedRelease(name, version, filename, blob, metadata_blob, meta)
+
+    def store_new_release(
+        self, index_id: int, fullname: str, prepared: PreparedRelease, uploader: str
+    ) -> UploadOutcome | None:
+        """Record a file whose name the index does not hold yet, on the lean write path;
+        ``None`` when it does hold it, or the index is not the one the request began with (the
+        caller then goes through :meth:`store_release`)."""
+        recorder = ReleaseRecorder(self.packages.session)
+        # An index deleted (or deleted and made again) since the request began is looked up
+        # again by name on the other path.
+        if not recorder.index_exists(index_id) or recorder.file_exists(index_id, prepared.filename):
+            return None
+        blob, metadata_blob = prepared.blob, prepared.metadata_blob
+        require_blobs(
+            self.packages.session,
+            self.files,
+            [blob.sha256] + ([metadata_blob.sha256] if metadata_blob else []),
+        )
+        recorded = recorder.record(
+            index_id=index_id,
+            name=prepared.name,
+            version=prepared.version,
+            filename=prepared.filename,
+            blob=blob,
+            meta=prepared.meta,
+            uploader=uploader,
+            log=[log_entry("upload", uploader, fullname)],
+            metadata_blob=metadata_blob,
+        )
+        return UploadOutcome(
+            FileInfo(
+                index=fullname,
+                project=recorded.project,
+                version=prepared.version,
+                filename=prepared.filename,
+                sha256=blob.sha256,
+                size=blob.size,
+                rel="releasefile",
+                path=f"{fullname}/+f/{blob.sha256[:3]}/{blob.sha256[3:16]}/{prepared.filename}",
+                uploader=uploader,
+            )
+        )
 
     def store_release(
         self, index: Index, prepared: PreparedRelease, uploader: str

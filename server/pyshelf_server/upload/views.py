@@ -136,13 +136,16 @@ def legacy_upload(request: Any) -> Response:
         packages.forget_blob_on_rollback(prepared.blob)
         if prepared.metadata_blob is not None:
             packages.forget_blob_on_rollback(prepared.metadata_blob)
-    index = IndexService(request.db, app).require(info.user, info.name)
     uploads = UploadService(packages, app.files, max_size=limit)
     if prepared is not None:
-        outcome = uploads.store_release(index, prepared, who)
+        outcome = uploads.store_new_release(info.id, info.fullname, prepared, who)
+        if outcome is None:
+            index = IndexService(request.db, app).require(info.user, info.name)
+            outcome = uploads.store_release(index, prepared, who)
         if outcome.file is not None:
             _queue(request, "pyshelf_on_upload", info, outcome.file)
         return _ok(outcome.reason)
+    index = IndexService(request.db, app).require(info.user, info.name)
     if action == "submit":
         if not version:
             raise APIError(400, "invalid metadata: missing version")
