@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from itsdangerous import BadSignature, TimestampSigner
-from passlib.context import CryptContext
 from pyramid.authorization import ACLHelper, Authenticated, Everyone
 from sqlalchemy import select
 
@@ -33,13 +32,30 @@ from . import hookimpl
 from .accounts.models import User
 from .permissions import user_principal
 
-password_context = CryptContext(schemes=["argon2", "bcrypt"], deprecated="auto")
-
 TOKEN_SALT = "pyshelf-login"  # noqa: S105 - a signing salt, not a secret
 
 
+def get_password_context() -> Any:
+    """passlib's context (argon2, bcrypt for old hashes), made on first use: importing passlib
+    and argon2 is ~30 ms of a server start that may never check a password. Tests replace it
+    by assigning ``security.password_context``."""
+    context = globals().get("password_context")
+    if context is None:
+        from passlib.context import CryptContext
+
+        context = CryptContext(schemes=["argon2", "bcrypt"], deprecated="auto")
+        globals()["password_context"] = context
+    return context
+
+
+def __getattr__(name: str) -> Any:
+    if name == "password_context":
+        return get_password_context()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def hash_password(password: str) -> str:
-    return password_context.hash(password)
+    return get_password_context().hash(password)
 
 
 class LoginTokens:
@@ -85,7 +101,7 @@ class VerifiedPasswords:
                 self.entries.move_to_end(key)
                 return True
         try:
-            ok = password_context.verify(password, password_hash)
+            ok = get_password_context().verify(password, password_hash)
         except (ValueError, TypeError):
             ok = False
         if ok:

@@ -131,12 +131,12 @@ class UserService:
 
 
 def _is_known_hash(value: Any) -> bool:
-    from ..security import password_context
+    from ..security import get_password_context
 
     if not isinstance(value, str) or not value:
         return False
     try:
-        return password_context.identify(value) is not None
+        return get_password_context().identify(value) is not None
     except ValueError:
         return False
 
