@@ -60,7 +60,9 @@ class MirrorShelf(Shelf):
 @pytest.fixture
 def make_mirror(make_app: Any) -> Any:
     """``make_mirror(**options)``: an app with ``root/pypi`` mirroring ``UPSTREAM`` (no project
-    list unless asked for) and ``root/dev`` based on it."""
+    list unless asked for) and ``root/dev`` based on it. Each app's mirror runtime is closed
+    afterwards, so no background work of one test reaches into the next."""
+    made: list[MirrorShelf] = []
 
     def make(*, settings: dict[str, Any] | None = None, dev: dict[str, Any] | None = None,
              **options: Any) -> MirrorShelf:
@@ -69,9 +71,14 @@ def make_mirror(make_app: Any) -> Any:
                   **options}
         shelf.create_index("root/pypi", **config)
         shelf.create_index("root/dev", bases="root/pypi", **(dev or {}))
+        made.append(shelf)
         return shelf
 
-    return make
+    yield make
+    from pyshelf_server.mirror.runtime import close_runtime
+
+    for shelf in made:
+        close_runtime(shelf.app.registry.pyshelf)
 
 
 @pytest.fixture

@@ -7,11 +7,14 @@ import hashlib
 import json
 import logging
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from pyshelf_server.mirror import projectlist
+from pyshelf_server.mirror import runtime as runtime_module
 from pyshelf_server.mirror.listparse import (
     ListBuildError,
     ListContentError,
@@ -213,6 +216,61 @@ def test_fifty_thousand_names_are_fetched_parsed_and_listed(make_mirror, httpx_m
     assert list(state.files.tmpdir.iterdir()) == []
     assert runtime(state).name_list(info.id, sha).mapped
     assert sha in _mapped_blobs(mirror.files_dir)
+
+
+def _stored_list(mirror) -> str | None:
+    state, info = _info(mirror)
+    session = state.sessions()
+    try:
+        row = session.get(MirrorState, info.id)
+        return row.list_sha256 if row is not None else None
+    finally:
+        session.close()
+
+
+def test_a_page_request_leaves_the_list_for_when_the_mirror_is_quiet(
+    make_mirror, httpx_mock, monkeypatch
+):
+    # The list (seconds of CPU for a million names) must not be fetched while the installer
+    # that asked for the page is still running: only once the mirror has been quiet.
+    monkeypatch.setattr(runtime_module, "LIST_QUIET", 3600.0)
+    mirror = make_mirror(mirror_no_project_list=False)
+    httpx_mock.add_response(url=UPSTREAM + "six/", json={"name": "six", "files": []})
+    mirror.page_json("/root/dev/+simple/six/")
+    mirror.page_json("/root/dev/+simple/six/")
+    assert [str(r.url) for r in httpx_mock.get_requests()] == [UPSTREAM + "six/"]
+    state, info = _info(mirror)
+    assert runtime(state)._deferred == {("list", info.id)}  # one pending fetch, not two
+    assert _stored_list(mirror) is None
+
+
+def test_the_list_is_fetched_in_the_background_once_the_mirror_is_quiet(
+    make_mirror, httpx_mock, monkeypatch
+):
+    monkeypatch.setattr(runtime_module, "LIST_QUIET", 0.0)
+    mirror = make_mirror(mirror_no_project_list=False)
+    httpx_mock.add_response(url=UPSTREAM + "six/", json={"name": "six", "files": []})
+    httpx_mock.add_response(url=UPSTREAM, content=list_body())
+    mirror.page_json("/root/dev/+simple/six/")
+    deadline = time.monotonic() + 60
+    while _stored_list(mirror) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _stored_list(mirror) == hashlib.sha256(encode_names(NAMES)).hexdigest()
+    # From now on a name that is not in the list is a 404 without asking upstream.
+    mirror.simple("/root/dev/+simple/nosuch/", status=404)
+    assert len(httpx_mock.get_requests()) == 2
+
+
+def test_a_busy_mirror_gets_its_list_after_the_longest_delay(make_mirror, monkeypatch):
+    monkeypatch.setattr(runtime_module, "LIST_QUIET", 3600.0)
+    monkeypatch.setattr(runtime_module, "LIST_MAX_DELAY", 0.0)
+    mirror = make_mirror()
+    state, info = _info(mirror)
+    rt = runtime(state)
+    rt.touch(info.id)
+    ran = threading.Event()
+    assert rt.when_quiet("job", info.id, ran.set)
+    assert ran.wait(60)
 
 
 def test_invalid_list_is_an_upstream_content_error(make_mirror, httpx_mock, caplog):

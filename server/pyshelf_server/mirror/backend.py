@@ -39,6 +39,8 @@ class MirrorBackend:
         self.index = index
         self.app = app
         self.runtime = runtime(app)
+        # A request for this mirror: its project list is not fetched in the background now.
+        self.runtime.touch(index.id)
         self.pages = MirrorPages(app=app, runtime=self.runtime, index=index)
         self.offline = bool(app.settings.offline_mode)
         # Pages asked for in this request (revalidated if needed), and pages only read.

@@ -15,7 +15,6 @@ write session of their own.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -245,7 +244,8 @@ class MirrorPages:
     def names(self, session: Session, *, wait: bool) -> NameList | None:
         """Upstream's project list as last fetched. When it is missing and ``wait`` is true,
         fetch it now (raising :class:`UpstreamError` on failure); when it is missing or
-        expired otherwise, fetch it in the background and answer with what there is."""
+        expired otherwise, fetch it in the background once the mirror is quiet (see
+        ``runtime.LIST_QUIET``) and answer with what there is."""
         if self.index.options.get("mirror_no_project_list"):
             return None
         state = session.get(MirrorState, self.index.id)
@@ -271,13 +271,28 @@ class MirrorPages:
 
         def work() -> None:
             try:
-                self.runtime.flight.run(key, self.refresh_list)
+                if self._list_is_due():
+                    self.runtime.flight.run(key, self.refresh_list)
             except UpstreamError:
                 pass  # already logged and remembered
             except Exception:
                 log.exception("%s: refreshing the project list failed", self.index.fullname)
 
-        threading.Thread(target=work, name=f"mirror-list-{self.index.id}", daemon=True).start()
+        self.runtime.when_quiet(key, self.index.id, work)
+
+    def _list_is_due(self) -> bool:
+        """Whether the list is still missing or expired (a listing may have fetched it
+        meanwhile) and upstream has not failed lately."""
+        if self.runtime.failures.get((self.index.id, "+list")):
+            return False
+        session = self.app.sessions()
+        try:
+            state = session.get(MirrorState, self.index.id)
+            if state is None or not state.list_sha256:
+                return True
+            return time.time() >= (state.list_checked or 0) + self.expiry
+        finally:
+            session.close()
 
     def refresh_list(self) -> NameList | None:
         """Fetch upstream's project list and store it as a blob (replacing the old one).

@@ -1,5 +1,6 @@
 """The mirror's process-wide state: the upstream client, single-flight coordination, short
-memories of upstream failures and unknown names, and the loaded project lists.
+memories of upstream failures and unknown names, the loaded project lists, and the deferred
+background fetches of those lists.
 
 None of this is needed for correctness across processes (the database and the file store are
 the truth); it keeps one process from asking upstream the same question many times at once.
@@ -24,6 +25,13 @@ T = TypeVar("T")
 RETRY_DELAY = 30.0
 # How long "upstream does not know this name" is remembered.
 NOT_FOUND_SECONDS = 60.0
+# A project list that is missing or expired is fetched in the background once its mirror has
+# had no request for LIST_QUIET seconds, and at the latest LIST_MAX_DELAY seconds after it was
+# first wanted. Downloading and parsing ~a million names costs seconds of CPU (in this process
+# and in the parsing child); started by the first page request of a pip run, it took those
+# seconds from that very run.
+LIST_QUIET = 10.0
+LIST_MAX_DELAY = 300.0
 
 
 class _Call:
@@ -109,9 +117,47 @@ class MirrorRuntime:
         # index id -> (blob sha256, NameList mapping that blob)
         self._lists: dict[int, tuple[str, NameList]] = {}
         self._lists_lock = threading.Lock()
+        # index id -> time.monotonic() of its last request (see LIST_QUIET)
+        self._activity: dict[int, float] = {}
+        self._deferred: set[Hashable] = set()
+        self._deferred_lock = threading.Lock()
+        self._closed = threading.Event()
         from .files import Downloads
 
         self.downloads = Downloads(self)
+
+    def touch(self, index_id: int) -> None:
+        """Note a request involving the mirror ``index_id`` (it is not quiet)."""
+        self._activity[index_id] = time.monotonic()
+
+    def when_quiet(self, key: Hashable, index_id: int, function: Callable[[], Any]) -> bool:
+        """Run ``function`` in a background thread once the mirror ``index_id`` has been quiet
+        for LIST_QUIET seconds (or LIST_MAX_DELAY seconds from now at the latest). One pending
+        run per ``key``: False when one is pending already."""
+        with self._deferred_lock:
+            if key in self._deferred or self._closed.is_set():
+                return False
+            self._deferred.add(key)
+        threading.Thread(
+            target=self._run_when_quiet, args=(key, index_id, function), daemon=True,
+            name=f"mirror-deferred-{index_id}",
+        ).start()
+        return True
+
+    def _run_when_quiet(self, key: Hashable, index_id: int, function: Callable[[], Any]) -> None:
+        latest = time.monotonic() + LIST_MAX_DELAY
+        try:
+            while True:
+                due = min(self._activity.get(index_id, 0.0) + LIST_QUIET, latest)
+                pause = due - time.monotonic()
+                if pause <= 0:
+                    break
+                if self._closed.wait(pause):
+                    return
+            function()
+        finally:
+            with self._deferred_lock:
+                self._deferred.discard(key)
 
     def name_list(self, index_id: int, sha256: str, count: int | None = None) -> NameList | None:
         """The project list stored as blob ``sha256``, mapped from the store once.
@@ -131,6 +177,7 @@ class MirrorRuntime:
         return names
 
     def close(self) -> None:
+        self._closed.set()
         self.upstream.close()
         with self._lists_lock:
             self._lists.clear()
