@@ -62,6 +62,22 @@ def test_html_page_parsing_resolves_urls_and_attributes():
     assert links[1]["yanked"] is True
 
 
+def test_html_page_parsing_drops_unsafe_absolute_links():
+    # Absolute links take a shortcut past urljoin; the same file-name rules must hold there.
+    kept = ["a-1.0.tar.gz", "a%201.0.tar.gz?x=1", "a-2.0.whl;p"]
+    dropped = ["..%2Fa-1.tar.gz", ".hidden", "a%00-1.tar.gz", "a:b-1.tar.gz", "", "dir/",
+               "a%5Cb-1.tar.gz", "a%25b-1.tar.gz", "a%7Cb-1.tar.gz"]
+    anchors = "".join(f'<a href="https://files.example/p/{href}#sha256=ab">x</a>'
+                      for href in kept + dropped)
+    anchors += '<a href="https://files.example">x</a><a href="ftp://files.example/a-3.tar.gz">x</a>'
+    _name, links = parse_page(anchors.encode(), "text/html", "https://upstream.example/simple/a/")
+    assert [link["filename"] for link in links] == ["a-1.0.tar.gz", "a 1.0.tar.gz", "a-2.0.whl;p"]
+    assert [link["url"] for link in links] == [
+        "https://files.example/p/a-1.0.tar.gz", "https://files.example/p/a%201.0.tar.gz?x=1",
+        "https://files.example/p/a-2.0.whl;p"]
+    assert all(link["hashes"] == {"sha256": "ab"} for link in links)
+
+
 def test_json_page_parsing_skips_unusable_entries():
     body = (b'{"name": "A", "files": [{"filename": "a-1.0.tar.gz", "url": "a-1.0.tar.gz",'
             b' "hashes": {"sha256": "not-hex"}, "yanked": "bad", "size": -1},'
