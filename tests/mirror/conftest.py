@@ -52,9 +52,17 @@ class MirrorShelf(Shelf):
         return json.loads(self.simple(path).body)
 
     def download(self, page: str, url: str, *, status: int = 200, **kw: Any) -> Any:
-        """GET the file at ``url`` as given on the simple page at ``page``."""
+        """GET the file at ``url`` as given on the simple page at ``page``; then wait until
+        the download (answered once verified) is also stored."""
         path = urlsplit(urljoin("http://localhost" + page, url)).path
-        return self.test.get(path, status=status, expect_errors=status >= 400, **kw)
+        response = self.test.get(path, status=status, expect_errors=status >= 400, **kw)
+        self.settle()
+        return response
+
+    def settle(self) -> None:
+        from pyshelf_server.mirror.runtime import runtime
+
+        assert runtime(self.app.registry.pyshelf).downloads.settle(30)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 import pytest
@@ -248,3 +249,65 @@ def test_removing_a_mirrored_project_drops_page_and_files(mirror, httpx_mock, tm
 def test_only_root_or_owner_may_remove_mirrored_projects(mirror, httpx_mock):
     mirror.create_user("alice")
     mirror.json("DELETE", "/root/pypi/hello", user="alice", password="secret", status=403)
+
+
+def test_verified_file_is_answered_before_it_is_stored(mirror, httpx_mock, monkeypatch):
+    # fsync, the move into the store and the database row come after the answer, off the
+    # client's critical path; requests meanwhile read the same verified bytes.
+    from pyshelf_server.mirror import files
+
+    stored = threading.Event()
+    record = files.record_file
+
+    def slow_record(*args):
+        assert stored.wait(30)
+        record(*args)
+
+    monkeypatch.setattr(files, "record_file", slow_record)
+    serve_page(httpx_mock, file_entry(WHEEL_NAME, WHEEL))
+    httpx_mock.add_response(url=FILES + WHEEL_NAME, content=WHEEL)
+    path = urlsplit(urljoin("http://localhost" + SIMPLE, file_url(mirror))).path
+    for _ in range(2):
+        response = mirror.test.get(path)
+        assert response.body == WHEEL
+        assert response.headers["ETag"] == f'"{sha256(WHEEL)}"'
+        assert response.headers["Cache-Control"] == "max-age=365000000, immutable, public"
+        assert response.headers["Content-Length"] == str(len(WHEEL))
+    assert mirror.test.head(path).headers["Content-Length"] == str(len(WHEEL))
+    stored.set()
+    mirror.settle()
+    assert sha256(WHEEL) in blobs(mirror)
+    assert mirror.test.get(path).body == WHEEL
+    assert len([r for r in httpx_mock.get_requests() if r.url == FILES + WHEEL_NAME]) == 1
+
+
+def test_streamed_bytes_reach_the_client_as_they_arrive(mirror, httpx_mock, monkeypatch):
+    from webob import Request
+
+    from pyshelf_server.mirror import files
+
+    monkeypatch.setattr(files, "STREAM_AFTER", 0.01)
+    serve_page(httpx_mock, file_entry(WHEEL_NAME, WHEEL))
+    go_on = threading.Event()
+    early = []
+
+    def trickle(request):
+        def body():
+            yield WHEEL[:5000]
+            early.append(go_on.wait(30))  # upstream sends the rest once the client had bytes
+            yield WHEEL[5000:]
+
+        return httpx.Response(200, headers={"Content-Length": str(len(WHEEL))},
+                              stream=_Stream(body()))
+
+    httpx_mock.add_callback(trickle, url=FILES + WHEEL_NAME)
+    path = urlsplit(urljoin("http://localhost" + SIMPLE, file_url(mirror))).path
+    _status, _headers, app_iter = Request.blank(path).call_application(mirror.app)
+    pieces = iter(app_iter)
+    first = next(pieces)
+    go_on.set()
+    body = first + b"".join(pieces)
+    getattr(app_iter, "close", lambda: None)()
+    assert body == WHEEL
+    assert early == [True]
+    mirror.settle()

@@ -2,11 +2,16 @@
 
 One download per file at a time, whatever the number of requests: the download runs in a
 thread of its own, writing into a temporary file of the store while hashing; every request
-for that file reads the temporary file as it grows. The last byte is held back from the
-clients until the whole file is verified against upstream's hash, so no client ever receives a
-complete but wrong file. A download that finishes within ``STREAM_AFTER`` seconds is answered
-like any stored file (or with a 502 when it failed); a longer one is streamed, and a failure
-then cuts the connection short, which every installer reports as a broken download.
+for that file reads the temporary file as it grows (bytes are passed on as they arrive). The
+last byte is held back from the clients until the whole file is verified against upstream's
+hash, so no client ever receives a complete but wrong file. A download verified within
+``STREAM_AFTER`` seconds is answered like a stored file (or with a 502 when it failed); a longer
+one is streamed, and a failure then cuts the connection short, which every installer reports as
+a broken download.
+
+Once verified, the clients are answered at once; making the file durable (fsync), moving it
+into the store and recording it in the database follow in the download's thread, off their
+critical path. Requests arriving meanwhile join the download and read the same verified file.
 
 A client that disconnects does not stop the download: the next request finds the file stored.
 """
@@ -70,24 +75,33 @@ class Download:
     length: int | None = None
     content_type: str | None = None
     answered: bool = False
+    # All bytes are there and match upstream's hash (or upstream gave none and the length is
+    # right): clients may have the last byte.
+    verified: bool = False
     finished: bool = False
     error: str | None = None
     sha256: str | None = None
+    # Where the bytes are: ``tmp`` until the file is moved into the store.
+    path: Path | None = None
 
     def wait(self, predicate: Any, timeout: float | None) -> None:
         with self.cond:
             self.cond.wait_for(predicate, timeout)
 
+    def ready(self) -> bool:
+        """Whether the outcome is known: verified, or failed."""
+        return self.verified or self.finished
+
     def reader(self) -> Any:
-        """An open handle on the growing file, or None when the download already finished
-        (the file has moved into the store, or it failed)."""
+        """An open handle on the file (growing, verified, or stored by now), or None when the
+        download failed before it was verified."""
         with self.cond:
-            if self.finished:
+            if self.error is not None and not self.verified:
                 return None
-            return open(self.tmp, "rb")  # closed by chunks()
+            return open(self.path or self.tmp, "rb")  # closed by chunks()
 
     def _more_than(self, sent: int) -> bool:
-        return self.finished or self.written - 1 > sent
+        return self.verified or self.finished or self.written - 1 > sent
 
     def chunks(self, handle: Any) -> Iterator[bytes]:
         """The file's bytes as they arrive; the last byte only once it is verified."""
@@ -96,17 +110,17 @@ class Download:
             while True:
                 with self.cond:
                     self.cond.wait_for(partial(self._more_than, sent), 60)
-                    finished, error, written = self.finished, self.error, self.written
-                if error is not None:
+                    verified, error, written = self.verified, self.error, self.written
+                if not verified and error is not None:
                     raise DownloadFailed(error)
-                limit = written if finished else written - 1
+                limit = written if verified else written - 1
                 while sent < limit:
                     data = handle.read(min(CHUNK, limit - sent))
                     if not data:
                         break
                     sent += len(data)
                     yield data
-                if finished:
+                if verified and sent >= written:
                     return
         finally:
             handle.close()
@@ -137,6 +151,14 @@ class Downloads:
         thread.start()
         return download
 
+    def settle(self, timeout: float) -> bool:
+        """Wait until the downloads running now are stored (or failed); False on timeout."""
+        with self._lock:
+            running = list(self._active.values())
+        for download in running:
+            download.wait(lambda d=download: d.finished, timeout)
+        return all(download.finished for download in running)
+
     def _run(
         self, key: Any, download: Download, record: FileRecord, hashes: dict[str, str]
     ) -> None:
@@ -144,8 +166,6 @@ class Downloads:
             sha256, size = self._fetch(download, record, hashes)
             record_file(self.runtime.app, record, sha256, size)
             self.completed.put(key, sha256, REMEMBER_SECONDS)
-            with download.cond:
-                download.sha256 = sha256
         except Exception as error:
             if not isinstance(error, UpstreamError | DownloadFailed):
                 log.exception("downloading %s failed", safe_url(record.url))
@@ -178,7 +198,9 @@ class Downloads:
                 download.cond.notify_all()
             with open(download.tmp, "wb") as out:
                 try:
-                    for chunk in response.iter_raw(CHUNK):
+                    # Pieces as they come off the connection (not gathered into CHUNK-sized
+                    # ones), so the clients get them as soon as upstream sends them.
+                    for chunk in response.iter_raw():
                         digest.update(chunk)
                         if check is not None:
                             check.update(chunk)
@@ -192,23 +214,27 @@ class Downloads:
                     raise
                 except Exception as error:
                     raise DownloadFailed(f"download from {where} broke off: {error}") from None
-                out.flush()
+                if download.length is not None and size != download.length:
+                    raise DownloadFailed(
+                        f"download from {where} broke off after {size} of {download.length} bytes"
+                    )
+                sha256 = digest.hexdigest()
+                actual = sha256 if check is None else check.hexdigest()
+                if expected is not None and actual != expected[1]:
+                    raise DownloadFailed(
+                        f"{record.filename} from {where} does not match its {expected[0]} "
+                        f"(expected {expected[1]}, got {actual})"
+                    )
+                with download.cond:
+                    download.sha256 = sha256
+                    download.verified = True
+                    download.cond.notify_all()
+                # The clients have their answer; what follows only keeps the file.
                 os.fsync(out.fileno())
-        if download.length is not None and size != download.length:
-            raise DownloadFailed(
-                f"download from {where} broke off after {size} of {download.length} bytes"
-            )
-        sha256 = digest.hexdigest()
-        actual = sha256 if check is None else check.hexdigest()
-        if expected is not None and actual != expected[1]:
-            raise DownloadFailed(
-                f"{record.filename} from {where} does not match its {expected[0]} "
-                f"(expected {expected[1]}, got {actual})"
-            )
         with download.cond:
-            self.runtime.app.files.adopt(download.tmp, sha256=sha256, size=size)
+            blob = self.runtime.app.files.adopt(download.tmp, sha256=sha256, size=size)
+            download.path = blob.path
         return sha256, size
-
 
 
 def record_file(app: Any, record: FileRecord, sha256: str, size: int) -> None:
@@ -256,6 +282,28 @@ def stored_response(request: Any, path: Path, sha256: str, filename: str,
     response.headers["Cache-Control"] = IMMUTABLE
     stamp = (modified or datetime.now(UTC)).astimezone(UTC)
     response.headers["Last-Modified"] = format_datetime(stamp, usegmt=True)
+    return response
+
+
+def verified_response(request: Any, download: Download, handle: Any, filename: str) -> Response:
+    """A verified file that is still being stored: the headers of a stored file, the bytes
+    from the handle opened on it."""
+    assert download.sha256 is not None
+    etag = f'"{download.sha256}"'
+    if etag in request.if_none_match:
+        handle.close()
+        response = Response(status=304)
+    else:
+        response = Response(content_type=None)
+        response.headers["Content-Type"] = content_type(filename)
+        response.content_length = download.written
+        if request.method == "HEAD":
+            handle.close()
+        else:
+            response.app_iter = download.chunks(handle)
+    response.headers["ETag"] = etag
+    response.headers["Cache-Control"] = IMMUTABLE
+    response.headers["Last-Modified"] = format_datetime(datetime.now(UTC), usegmt=True)
     return response
 
 

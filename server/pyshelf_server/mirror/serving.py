@@ -15,7 +15,13 @@ from ..names import normalize_name
 from ..responses import APIError, result
 from ..simple.negotiation import wants_api_json
 from . import files
-from .files import FileRecord, record_file, stored_response, streamed_response
+from .files import (
+    FileRecord,
+    record_file,
+    stored_response,
+    streamed_response,
+    verified_response,
+)
 from .links import METADATA_SUFFIX, file_key, url_key, verifying_hash
 from .models import MirrorFile, MirrorProject
 from .upstream import safe_url
@@ -70,14 +76,12 @@ def serve_file(backend: Any, request: Any, first: str, second: str, filename: st
     download.wait(lambda: download.answered, limit)
     # HEAD (uv asks before downloading) waits for the whole file so its headers are final.
     wait = limit if request.method == "HEAD" else files.STREAM_AFTER
-    download.wait(lambda: download.finished, wait)
+    download.wait(download.ready, wait)
     handle = download.reader()
     if handle is None:
-        if download.error is not None:
-            raise APIError(502, f"{index.fullname}: {download.error}")
-        assert download.sha256 is not None
-        path = app.files.path(download.sha256)
-        return stored_response(request, path, download.sha256, filename, None)
+        raise APIError(502, f"{index.fullname}: {download.error}")
+    if download.verified:
+        return verified_response(request, download, handle, filename)
     return streamed_response(request, download, handle)
 
 
