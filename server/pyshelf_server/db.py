@@ -130,6 +130,10 @@ def make_engine(url: str, *, pool_size: int = 20) -> Engine:
         # uploads most time went to sleeping while the lock was already free; a waiter on this
         # lock wakes the moment it is released. (Other processes still meet SQLite's lock.)
         write_lock = threading.Lock()
+        # DBAPI connections inside a write transaction. The lock is let go only once SQLite
+        # has ended the transaction: the Core "commit" event fires before the COMMIT, and a
+        # writer let in then would meet SQLite's lock and its sleeping busy handler after all.
+        holding: set[int] = set()
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
@@ -138,19 +142,33 @@ def make_engine(url: str, *, pool_size: int = 20) -> Engine:
                 return
             if not write_lock.acquire(timeout=WRITE_LOCK_TIMEOUT):
                 raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is busy"))
-            conn.info["pyshelf_write_lock"] = True
+            key = id(conn.connection.dbapi_connection)
+            holding.add(key)
             try:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
             except BaseException:
-                conn.info.pop("pyshelf_write_lock", None)
+                holding.discard(key)
                 write_lock.release()
                 raise
 
-        @event.listens_for(engine, "commit")
-        @event.listens_for(engine, "rollback")
-        def _sqlite_end(conn: Any) -> None:
-            if conn.info.pop("pyshelf_write_lock", False):
-                write_lock.release()
+        dialect = engine.dialect
+        plain_commit, plain_rollback = dialect.do_commit, dialect.do_rollback
+
+        def _end_then_release(end: Callable[[Any], None]) -> Callable[[Any], None]:
+            def ended(connection: Any) -> None:
+                try:
+                    end(connection)
+                finally:
+                    # Core passes the pool's proxy, the pool's reset the raw connection.
+                    key = id(getattr(connection, "dbapi_connection", connection))
+                    if key in holding:
+                        holding.discard(key)
+                        write_lock.release()
+
+            return ended
+
+        dialect.do_commit = _end_then_release(plain_commit)  # type: ignore[method-assign]
+        dialect.do_rollback = _end_then_release(plain_rollback)  # type: ignore[method-assign]
 
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)

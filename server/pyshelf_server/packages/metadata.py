@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import io
-import os
 import tarfile
-import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -64,29 +63,6 @@ class MetadataTooLarge(MetadataError):
 _METADATA_NAMES = ("PKG-INFO", "METADATA")
 
 
-def check_metadata_sizes(path: Path, filename: str) -> None:
-    """Refuse an archive whose metadata files are larger than ``MAX_METADATA_BYTES`` before
-    anything reads them whole. Sizes are the archive's own: a zip member is never decompressed
-    past its declared size, and a tar member's size is exact. Unreadable archives pass: the
-    metadata reader reports those."""
-    sizes: list[tuple[str, int]] = []
-    try:
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
-                sizes = [(member.filename, member.file_size) for member in archive.infolist()]
-        elif filename.endswith((".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar")):
-            with tarfile.open(path) as archive:
-                for member in archive:
-                    sizes.append((member.name, member.size))
-    except (zipfile.BadZipFile, tarfile.TarError, OSError, EOFError, ValueError):
-        return
-    for name, size in sizes:
-        if name.rsplit("/", 1)[-1] in _METADATA_NAMES and size > MAX_METADATA_BYTES:
-            raise MetadataTooLarge(
-                f"{filename}: {name} is larger than the allowed {MAX_METADATA_BYTES} bytes"
-            )
-
-
 def empty_metadata() -> dict[str, Any]:
     data: dict[str, Any] = dict.fromkeys(TEXT_FIELDS, "")
     data.update({key: [] for key in LIST_FIELDS})
@@ -123,26 +99,71 @@ def from_form(fields: dict[str, list[str]]) -> dict[str, Any]:
     return data
 
 
-def from_file(path: Path, filename: str, scratch_dir: Path) -> dict[str, Any]:
-    """Metadata read from a wheel or sdist; raises MetadataError if the file is not one."""
+def from_file(path: Path, filename: str) -> dict[str, Any]:
+    """Metadata read from a wheel or sdist; raises MetadataError if the file is not one.
+
+    The archive is opened once: its listing gives both the size check and the metadata file,
+    which is then parsed by pkginfo."""
     if filename.endswith(".whl"):
-        reader: Any = pkginfo.Wheel
-    elif filename.endswith((".tar.gz", ".tgz", ".zip", ".tar.bz2", ".tar.xz", ".tar")):
-        reader = pkginfo.SDist
-    else:
+        data = wheel_metadata(path, filename)
+        if data is None:
+            raise MetadataError(f"cannot read metadata of {filename}: no METADATA file")
+        return from_metadata_bytes(data)
+    if not filename.endswith((".tar.gz", ".tgz", ".zip", ".tar.bz2", ".tar.xz", ".tar")):
         return {}
-    check_metadata_sizes(path, filename)
-    # pkginfo decides the archive format by the file name's extension, and blobs are stored
-    # under their hash: give it a hard link with the real name.
-    with tempfile.TemporaryDirectory(dir=scratch_dir) as scratch:
-        named = Path(scratch) / filename
-        os.link(path, named)
-        try:
-            info = reader(str(named))
-        except (ValueError, OSError, zipfile.BadZipFile, EOFError, tarfile.TarError) as error:
-            message = str(error).replace(str(named), filename)
-            raise MetadataError(f"cannot read metadata of {filename}: {message}") from None
-    return _fields(info)
+    try:
+        data = _sdist_pkg_info(path, filename)
+    except (OSError, zipfile.BadZipFile, EOFError, tarfile.TarError, ValueError) as error:
+        if isinstance(error, MetadataError):
+            raise
+        raise MetadataError(f"cannot read metadata of {filename}: {error}") from None
+    return from_metadata_bytes(data)
+
+
+def _sdist_pkg_info(path: Path, filename: str) -> bytes:
+    """The PKG-INFO pkginfo's own sdist reader would choose: among the members with PKG-INFO
+    in their path, the one of fewest path parts (then by name) that holds a Metadata-Version."""
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            members = [(m.filename, m.file_size, m) for m in archive.infolist()]
+            _refuse_large_metadata(members, filename)
+            return _first_pkg_info(members, filename, lambda m: archive.read(m))
+    with tarfile.open(path) as archive:
+        # Listing a compressed tar means reading it through once; the chosen member is
+        # usually among the first, so reading it afterwards seeks back only a little.
+        members = [(m.name, m.size, m) for m in archive if m.isfile()]
+        _refuse_large_metadata(members, filename)
+
+        def read(member: tarfile.TarInfo) -> bytes:
+            extracted = archive.extractfile(member)
+            return extracted.read() if extracted is not None else b""
+
+        return _first_pkg_info(members, filename, read)
+
+
+def _refuse_large_metadata(members: list[tuple[str, int, Any]], filename: str) -> None:
+    for name, size, _member in members:
+        if name.rsplit("/", 1)[-1] in _METADATA_NAMES and size > MAX_METADATA_BYTES:
+            raise MetadataTooLarge(
+                f"{filename}: {name} is larger than the allowed {MAX_METADATA_BYTES} bytes"
+            )
+
+
+def _first_pkg_info(
+    members: list[tuple[str, int, Any]], filename: str, read: Callable[[Any], bytes]
+) -> bytes:
+    candidates = sorted(
+        (len(name.split("/")), name.split("/"), size, member)
+        for name, size, member in members
+        if "PKG-INFO" in name
+    )
+    for _depth, _parts, size, member in candidates:
+        if size > MAX_METADATA_BYTES:
+            continue
+        data = read(member)
+        if b"Metadata-Version" in data:
+            return data
+    raise MetadataError(f"cannot read metadata of {filename}: no PKG-INFO found in the archive")
 
 
 def from_metadata_bytes(data: bytes) -> dict[str, Any]:
@@ -162,22 +183,28 @@ def _fields(info: Any) -> dict[str, Any]:
     return data
 
 
-def wheel_metadata_file(path: Path) -> bytes | None:
-    """The ``*.dist-info/METADATA`` of a wheel (PEP 658), or None."""
+def wheel_metadata(path: Path, filename: str) -> bytes | None:
+    """The ``*.dist-info/METADATA`` of a wheel (PEP 658), or None; raises MetadataTooLarge when
+    a metadata member of the wheel is larger than any real one."""
     try:
         with zipfile.ZipFile(path) as wheel:
-            for member in wheel.infolist():
+            members = wheel.infolist()
+            _refuse_large_metadata([(m.filename, m.file_size, m) for m in members], filename)
+            for member in members:
                 parts = member.filename.split("/")
-                if (
-                    len(parts) == 2
-                    and parts[0].endswith(".dist-info")
-                    and parts[1] == "METADATA"
-                    and member.file_size <= MAX_METADATA_BYTES
-                ):
+                if len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] == "METADATA":
                     return wheel.read(member)
     except (zipfile.BadZipFile, OSError, EOFError):
         return None
     return None
+
+
+def wheel_metadata_file(path: Path) -> bytes | None:
+    """The ``*.dist-info/METADATA`` of a stored wheel, or None (also when it is too large)."""
+    try:
+        return wheel_metadata(path, path.name)
+    except MetadataTooLarge:
+        return None
 
 
 def is_zipfile_bytes(data: bytes) -> bool:

@@ -27,10 +27,9 @@ from ..names import filename_error, normalize_name, project_name_error, version_
 from ..packages.metadata import (
     MetadataError,
     MetadataTooLarge,
-    check_metadata_sizes,
     from_file,
     from_metadata_bytes,
-    wheel_metadata_file,
+    wheel_metadata,
 )
 from ..packages.models import File
 from ..packages.records import ReleaseRecorder
@@ -149,10 +148,9 @@ class UploadService:
             metadata_blob = None
             if filename.endswith(".whl"):
                 try:
-                    check_metadata_sizes(path, filename)
+                    metadata_bytes = wheel_metadata(path, filename)
                 except MetadataError as error:
                     raise APIError(400, str(error)) from None
-                metadata_bytes = wheel_metadata_file(path)
                 if metadata_bytes is None:
                     raise APIError(400, f"{filename!r} is not a valid wheel: no METADATA file")
                 file_meta = from_metadata_bytes(metadata_bytes)
@@ -162,7 +160,7 @@ class UploadService:
                 created.append(metadata_blob)
             else:
                 try:
-                    file_meta = from_file(path, filename, self.files.tmpdir)
+                    file_meta = from_file(path, filename)
                 except MetadataError as error:
                     if isinstance(error, MetadataTooLarge):
                         raise APIError(400, str(error)) from None
