@@ -1,5 +1,5 @@
-"""Load generators: ``wrk`` for GETs (an httpx asyncio loop when wrk is missing), and an httpx
-asyncio loop of concurrent workers for uploads.
+"""Load generators: ``wrk`` for GETs (an httpx asyncio loop when wrk is missing), and threads
+of the standard library's HTTP client for uploads.
 
 Why wrk: a Python client on this 2-core machine tops out at a few thousand requests per
 second and would measure itself rather than the server.  wrk runs one thread (``-t1``) so
@@ -11,13 +11,16 @@ a fixed list of files for uploads), and only ever targets 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
+import http.client
 import os
 import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, field
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -220,44 +223,70 @@ class UploadResult:
         return asdict(self)
 
 
-async def _upload_loop(
+def _upload_loop(
     url: str,
     bodies: list[tuple[bytes, str]],
     headers: dict[str, str],
     workers: int,
     max_seconds: float,
 ) -> UploadResult:
+    # One thread per keep-alive connection with the standard library's HTTP client: the
+    # load generator shares the two cores with the server, and httpx's asyncio client spent
+    # a few times more CPU per request (measured in bench/README.md), which the faster
+    # server pays for most.
+    parts = urlsplit(url)
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
     queue = list(reversed(bodies))
+    lock = threading.Lock()
     statuses: dict[str, int] = {}
     first_errors: list[str] = []
     latencies: list[float] = []
     deadline = time.monotonic() + max_seconds
-    limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
-    async with httpx.AsyncClient(limits=limits, timeout=120) as client:
 
-        async def worker() -> None:
-            while queue and time.monotonic() < deadline:
-                body, content_type = queue.pop()
+    def take() -> tuple[bytes, str] | None:
+        with lock:
+            if not queue or time.monotonic() >= deadline:
+                return None
+            return queue.pop()
+
+    def record(key: str, error: str | None, began: float) -> None:
+        with lock:
+            latencies.append((time.perf_counter() - began) * 1000)
+            statuses[key] = statuses.get(key, 0) + 1
+            if error is not None and len(first_errors) < 5:
+                first_errors.append(error)
+
+    def worker() -> None:
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
+        try:
+            while (item := take()) is not None:
+                body, content_type = item
                 began = time.perf_counter()
                 try:
-                    response = await client.post(
-                        url,
-                        content=body,
+                    connection.request(
+                        "POST",
+                        path,
+                        body=body,
                         headers={**headers, "Content-Type": content_type, "Accept": "*/*"},
                     )
-                    key = str(response.status_code)
-                    if response.status_code != 200 and len(first_errors) < 5:
-                        first_errors.append(f"{response.status_code} {response.reason_phrase}")
-                except httpx.HTTPError as error:
-                    key = type(error).__name__
-                    if len(first_errors) < 5:
-                        first_errors.append(repr(error))
-                latencies.append((time.perf_counter() - began) * 1000)
-                statuses[key] = statuses.get(key, 0) + 1
+                    response = connection.getresponse()
+                    response.read()
+                except (OSError, http.client.HTTPException) as error:
+                    connection.close()
+                    record(type(error).__name__, repr(error), began)
+                    continue
+                error = None if response.status == 200 else f"{response.status} {response.reason}"
+                record(str(response.status), error, began)
+        finally:
+            connection.close()
 
-        started = time.monotonic()
-        await asyncio.gather(*(worker() for _ in range(workers)))
-        seconds = time.monotonic() - started
+    started = time.monotonic()
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.monotonic() - started
     ok = statuses.get("200", 0)
     latencies.sort()
     return UploadResult(
@@ -285,4 +314,4 @@ def upload_files(
 ) -> UploadResult:
     """POST every prepared multipart body (or as many as fit in ``max_seconds``) with
     ``workers`` concurrent keep-alive connections; files/s counts only 200 answers."""
-    return asyncio.run(_upload_loop(url, bodies, headers, workers, max_seconds))
+    return _upload_loop(url, bodies, headers, workers, max_seconds)
