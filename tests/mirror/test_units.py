@@ -141,3 +141,23 @@ def test_single_flight_shares_one_call_and_its_error():
     with pytest.raises(ValueError):
         flight.run("k", fail)
     assert not flight.running("k")
+
+
+def test_a_walk_through_a_long_list_gives_free_memory_back(monkeypatch):
+    from pyshelf_server.mirror import projectlist
+
+    calls = []
+    monkeypatch.setattr(projectlist, "release_free_memory", lambda: calls.append(1))
+    small = NameList(encode_names(NAMES))
+    assert list(small) == NAMES
+    assert calls == []  # a small list is walked without trimming the heaps
+    many = [f"name-{n:07d}" for n in range(60_000)]  # ~780 KB, several slices
+    assert list(NameList(encode_names(many))) == many
+    assert calls == [1]
+
+
+def test_release_free_memory_is_safe_to_call():
+    from pyshelf_server.mirror.projectlist import release_free_memory
+
+    assert release_free_memory() in (True, False)
+    assert release_free_memory() in (True, False)

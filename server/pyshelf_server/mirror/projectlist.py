@@ -8,6 +8,11 @@ pages a search touches become resident, and the pages a listing walked through a
 (``MADV_DONTNEED``: they stay in the system's page cache) as it goes on, so serving the whole
 list does not grow the process.
 
+When a walk through the whole list ends, the C library is asked to hand the free memory of its
+heaps back (``malloc_trim``, glibc only): each worker thread has its own malloc arena, and the
+batches of a listing left ~1.7 MB of free but resident fragments in the arena of every thread
+that served one (with 16 threads, up to ~27 MB).
+
 A map stays valid when its blob is replaced or deleted (the store never rewrites a file in
 place; an unlinked file lives on while mapped), so a listing that started on an older list
 finishes on it. The map is closed when the last user lets go of the list (or by :meth:`close`).
@@ -17,11 +22,34 @@ from __future__ import annotations
 
 import mmap
 import os
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 SLICE = 256 * 1024
 _DONTNEED = getattr(mmap, "MADV_DONTNEED", None)
+_malloc_trim: Any = False  # not looked up yet
+
+
+def release_free_memory() -> bool:
+    """Give the free memory of every malloc arena back to the system (glibc's
+    ``malloc_trim(0)``); False where there is no such call."""
+    global _malloc_trim
+    if _malloc_trim is False:
+        _malloc_trim = None
+        if sys.platform.startswith("linux"):
+            try:
+                import ctypes
+
+                _malloc_trim = ctypes.CDLL(None).malloc_trim
+                _malloc_trim.argtypes = [ctypes.c_size_t]
+            except (OSError, AttributeError):
+                _malloc_trim = None
+    if _malloc_trim is None:
+        return False
+    _malloc_trim(0)
+    return True
 
 
 def encode_names(names: Iterable[str]) -> bytes:
@@ -129,13 +157,17 @@ class NameList:
         """The names as lists of bytes, a slice of the blob at a time."""
         data = self.data
         position = 0
-        while position < len(data):
-            end = data.find(b"\n", min(position + SLICE, len(data) - 1))
-            chunk = data[position:end]
-            self._release(position, end + 1)
-            if chunk:
-                yield chunk.split(b"\n")
-            position = end + 1
+        try:
+            while position < len(data):
+                end = data.find(b"\n", min(position + SLICE, len(data) - 1))
+                chunk = data[position:end]
+                self._release(position, end + 1)
+                if chunk:
+                    yield chunk.split(b"\n")
+                position = end + 1
+        finally:
+            if position > SLICE:  # a long walk (a listing), not a glance at a small list
+                release_free_memory()
 
     def __iter__(self) -> Iterator[str]:
         for chunk in self.iter_chunks():
