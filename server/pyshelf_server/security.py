@@ -26,7 +26,7 @@ from typing import Any
 
 from itsdangerous import BadSignature, TimestampSigner
 from pyramid.authorization import ACLHelper, Authenticated, Everyone
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from . import hookimpl
 from .accounts.models import User
@@ -150,13 +150,17 @@ def pyshelf_get_credentials(request: Any) -> tuple[str, str] | None:
     return None
 
 
+_users = User.__table__
+_PASSWORD_HASH = select(_users.c.password_hash).where(_users.c.name == bindparam("username"))
+
+
 @hookimpl(trylast=True)
 def pyshelf_authenticate(request: Any, username: str, secret: str) -> str | None:
     services = request.registry.pyshelf
     token_user = services.login_tokens.verify(secret) if secret.startswith("[") else None
-    password_hash = request.db.execute(
-        select(User.password_hash).where(User.name == username)
-    ).scalar_one_or_none()
+    password_hash = (
+        request.db.connection().execute(_PASSWORD_HASH, {"username": username}).scalar_one_or_none()
+    )
     if password_hash is None:
         return None
     if token_user is not None:

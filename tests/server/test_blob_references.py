@@ -114,11 +114,13 @@ def test_an_upload_whose_blob_vanished_is_refused_not_recorded(shelf):
     uploads = UploadService(PackageService(session, app.files), app.files, max_size=10**7)
     import io
 
+    from pyshelf_server.upload.form import receive_stream
+
     prepared = uploads.prepare_release(
         name="vanish",
         version="1.0",
         filename=filename,
-        stream=io.BytesIO(content),
+        received=receive_stream(app.files, filename, io.BytesIO(content), 10**7),
         form_meta={},
         fields={},
     )

@@ -79,13 +79,18 @@ def require_blobs(session: Session, files: Any, sha256s: list[str]) -> None:
             )
 
 
+_LOCK_STATE_ROW = (
+    select(ServerState.__table__.c.id).where(ServerState.__table__.c.id == 1).with_for_update()
+)
+
+
 def lock_writes(session: Session) -> None:
-    """Take the database's write lock for the rest of the transaction: SQLite write sessions
-    hold it from their first statement (BEGIN IMMEDIATE); elsewhere lock the state row."""
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(select(func.count()).select_from(ServerState))
-    else:
-        session.execute(select(ServerState.id).where(ServerState.id == 1).with_for_update())
+    """Take the database's write lock for the rest of the transaction. On SQLite, sessions
+    bound for writing begin their transaction with BEGIN IMMEDIATE, which takes it (asking for
+    the connection begins the transaction); elsewhere the state row is locked."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        connection.execute(_LOCK_STATE_ROW)
 
 
 def release_index_blobs(session: Session, files: Any, index_id: int) -> None:

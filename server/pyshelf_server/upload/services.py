@@ -37,6 +37,7 @@ from ..packages.services import FileInfo, PackageService, log_entry
 from ..responses import APIError
 from ..storage.files import BlobTooLarge, FileStore, StoredBlob
 from ..storage.references import discard_unreferenced, require_blobs
+from .form import ReceivedFile
 
 RELEASE_SUFFIXES = (".whl", ".tar.gz", ".zip")
 
@@ -132,15 +133,16 @@ class UploadService:
         name: str,
         version: str,
         filename: str,
-        stream: BinaryIO,
+        received: ReceivedFile,
         form_meta: dict[str, Any],
         fields: dict[str, list[str]],
     ) -> PreparedRelease:
         """Check, store and read the file: everything an upload does without the database, so
-        that it happens outside the database's write lock."""
+        that it happens outside the database's write lock. The received file is moved into
+        the store (or removed, when the store holds its content already)."""
         _check_name_version(name, version)
         check_release_filename(filename, name, version)
-        blob = self.store_blob(stream)
+        blob = self.files.adopt(received.path, sha256=received.sha256, size=received.size)
         created = [blob]
         try:
             check_digests(blob, fields, self.files)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pyramid.response import Response
@@ -16,6 +15,7 @@ from ..resources import IndexContext
 from ..responses import APIError, reason_phrase, result
 from ..storage.references import discard_unreferenced
 from ..views.helpers import begin_write, json_body, require
+from .form import UploadForm, read_upload_form
 from .push import PushService
 from .services import UploadService
 
@@ -36,46 +36,29 @@ def push_view(request: Any) -> Any:
     return push(request)
 
 
-def _form_fields(request: Any) -> tuple[dict[str, list[str]], Any]:
+def _form_fields(request: Any) -> dict[str, list[str]]:
+    """The fields of a url-encoded form (a ``submit`` without a file)."""
     try:
         post = request.POST
-    except Exception:  # WebOb raises assorted errors on truncated or malformed multipart
-        raise APIError(400, "malformed multipart form data") from None
-    if request.content_type == "multipart/form-data" and not _multipart_complete(request):
-        # WebOb takes a body cut short for a complete one, and the last file part for the
-        # whole file: half an sdist would be stored.
-        raise APIError(400, "truncated multipart form data: the closing boundary is missing")
+    except Exception:  # WebOb raises assorted errors on malformed bodies
+        raise APIError(400, "malformed form data") from None
     fields: dict[str, list[str]] = {}
-    content = None
     for key, value in post.items():
-        if hasattr(value, "file") and hasattr(value, "filename"):
-            if key == "content":
-                content = value
-            continue
-        if not isinstance(value, str):
-            continue
-        fields.setdefault(key, []).append(value)
-    return fields, content
+        if isinstance(value, str):
+            fields.setdefault(key, []).append(value)
+    return fields
 
 
-_BOUNDARY = re.compile(r'boundary=(?:"([^"]+)"|([^;\s]+))', re.IGNORECASE)
-# The closing delimiter is looked for this far from the end (the epilogue after it is free).
-_TAIL = 64 * 1024
-
-
-def _multipart_complete(request: Any) -> bool:
-    match = _BOUNDARY.search(request.headers.get("Content-Type", ""))
-    if match is None:
-        return False
-    closing = b"--" + (match.group(1) or match.group(2)).encode("latin-1") + b"--"
-    # Parsing the form made the body seekable (a file of its own when it is large).
-    body = request.body_file_raw
-    size = request.content_length or 0
-    window = _TAIL + len(closing)
-    body.seek(max(0, size - window))
-    tail = body.read(window)
-    body.seek(0)
-    return closing in tail
+def _read_form(request: Any, max_file_size: int) -> UploadForm:
+    if request.content_type != "multipart/form-data":
+        return UploadForm(fields=_form_fields(request))
+    return read_upload_form(
+        request.body_file_raw,
+        content_type=request.headers.get("Content-Type", ""),
+        content_length=request.content_length,
+        files=request.registry.pyshelf.files,
+        max_file_size=max_file_size,
+    )
 
 
 def _one(fields: dict[str, list[str]], key: str) -> str:
@@ -99,7 +82,17 @@ def legacy_upload(request: Any) -> Response:
     limit = app.settings.max_upload_size
     if request.content_length is not None and request.content_length > limit + 1024 * 1024:
         raise APIError(413, f"upload is larger than the allowed {limit} bytes")
-    fields, content = _form_fields(request)
+    form = _read_form(request, limit)
+    try:
+        return _legacy_upload(request, form, limit)
+    finally:
+        form.discard()
+
+
+def _legacy_upload(request: Any, form: UploadForm, limit: int) -> Response:
+    info = request.context.index
+    app = request.registry.pyshelf
+    fields, content = form.fields, form.content
     action = _one(fields, ":action")
     if not action:
         raise APIError(400, "missing :action field")
@@ -120,7 +113,7 @@ def legacy_upload(request: Any) -> Response:
             name=name,
             version=version,
             filename=content.filename,
-            stream=content.file,
+            received=content,
             form_meta=from_form(fields),
             fields=fields,
         )
@@ -154,9 +147,10 @@ def legacy_upload(request: Any) -> Response:
     # What is left is doc_upload.
     if content is None or not content.filename:
         raise APIError(400, "content file field not found")
-    outcome = uploads.upload_docs(
-        index=index, name=name, version=version or None, stream=content.file, uploader=who
-    )
+    with open(content.path, "rb") as stream:
+        outcome = uploads.upload_docs(
+            index=index, name=name, version=version or None, stream=stream, uploader=who
+        )
     if outcome.file is not None:
         _queue(request, "pyshelf_on_docs_upload", info, outcome.file)
     return _ok(outcome.reason)
