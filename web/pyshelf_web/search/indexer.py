@@ -93,12 +93,18 @@ class Indexer:
         docs: DocStore,
         marker: Path,
         batch_delay: float = 1.0,
+        max_batch_delay: float = 10.0,
     ) -> None:
         self.app = app
         # How long to gather tasks before indexing them: a burst of uploads then costs one
         # Whoosh commit (a new segment, sometimes a merge) instead of one each, which halved
         # upload throughput while the indexer competed for the interpreter.
         self.batch_delay = batch_delay
+        # While tasks keep coming (a team pushing a release, a bulk import) the batch grows
+        # until a quiet batch_delay, or until it is this old: every project of the burst is
+        # indexed once, and search is never more than this far behind.
+        self.max_batch_delay = max(max_batch_delay, batch_delay)
+        self._last_queued = 0.0
         self.search = search
         self.docs = docs
         self.marker = marker
@@ -131,6 +137,7 @@ class Indexer:
             if not self._pending and not self._busy:
                 self._mark_dirty(True)
             self._pending[task] = None
+            self._last_queued = time.monotonic()
             self._cond.notify_all()
         self.start()
 
@@ -176,8 +183,12 @@ class Indexer:
                     self._cond.wait()
                 if self._stopped and not self._pending:
                     return
-                deadline = time.monotonic() + self.batch_delay
-                while not self._stopped and (remaining := deadline - time.monotonic()) > 0:
+                oldest = time.monotonic() + self.max_batch_delay
+                while not self._stopped:
+                    deadline = min(self._last_queued + self.batch_delay, oldest)
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
                     self._cond.wait(remaining)
                 batch = list(self._pending)
                 self._pending.clear()
