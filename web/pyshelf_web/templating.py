@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from pyramid.response import Response
 
 from pyshelf_server.permissions import ANONYMOUS, AUTHENTICATED
 from pyshelf_server.views.helpers import absolute
 
 from . import __version__
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 # Pages load only the plugin's own CSS and JS. Images may come from anywhere over HTTPS because
 # long descriptions show badges; nothing may frame the site except the site itself.
@@ -74,6 +76,8 @@ def principal(value: Any) -> str:
 
 
 def make_environment() -> Environment:
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
     env = Environment(
         loader=PackageLoader("pyshelf_web", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),

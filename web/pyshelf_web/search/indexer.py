@@ -29,6 +29,9 @@ from .whoosh_index import MAX_DESCRIPTION, SearchIndex, joined_name, project_key
 log = logging.getLogger(__name__)
 
 REBUILD = ("rebuild",)
+# At server start: open the search index here rather than in the starting thread (it imports
+# Whoosh), then rebuild when it is new, its schema changed, or a previous run left work pending.
+OPEN = ("open",)
 
 
 def _text(value: Any) -> str:
@@ -119,6 +122,7 @@ class Indexer:
         self.failed = False
         self.last_error: str | None = None
         self.last_run: float | None = None
+        self._interrupted_at_open = False
 
     # -- queueing (any thread) -------------------------------------------------------------
 
@@ -132,9 +136,15 @@ class Indexer:
     def queue_rebuild(self) -> None:
         self._queue(REBUILD)
 
-    def _queue(self, task: tuple[str, ...]) -> None:
+    def queue_open(self) -> None:
+        """Open the search index in this thread after the batch delay, and rebuild it if need
+        be (see ``OPEN``): the server answers meanwhile, searches open the index themselves."""
+        self._interrupted_at_open = self.interrupted
+        self._queue(OPEN, dirty=False)
+
+    def _queue(self, task: tuple[str, ...], *, dirty: bool = True) -> None:
         with self._cond:
-            if not self._pending and not self._busy:
+            if dirty and not self._pending and not self._busy:
                 self._mark_dirty(True)
             self._pending[task] = None
             self._last_queued = time.monotonic()
@@ -226,6 +236,14 @@ class Indexer:
 
     def process(self, batch: Iterable[tuple[str, ...]]) -> None:
         batch = list(batch)
+        if OPEN in batch:
+            batch.remove(OPEN)
+            self.search.ix  # noqa: B018  (opens the index, recreating it when unusable)
+            if self.search.needs_rebuild or self._interrupted_at_open:
+                self._mark_dirty(True)
+                batch.append(REBUILD)
+            if not batch:
+                return
         app = self.app
         session = app.sessions()
         try:
