@@ -161,3 +161,19 @@ def test_release_free_memory_is_safe_to_call():
 
     assert release_free_memory() in (True, False)
     assert release_free_memory() in (True, False)
+
+
+def test_the_upstream_client_is_made_in_the_background_after_the_start(mirror, monkeypatch):
+    import time
+
+    from pyshelf_server.mirror import types
+    from pyshelf_server.mirror.runtime import runtime
+
+    monkeypatch.setattr(types, "CLIENT_WARMUP_DELAY", 0.0)
+    registry = mirror.app.registry
+    types.pyshelf_server_start(registry=registry)
+    upstream = runtime(registry.pyshelf).upstream
+    deadline = time.monotonic() + 30
+    while upstream._client is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert upstream._client is not None

@@ -73,6 +73,32 @@ def pyshelf_pyramid_configure(config: Any) -> None:
     config.scan("pyshelf_server.mirror.views")
 
 
+# Seconds after the server started before the upstream client is made (see below).
+CLIENT_WARMUP_DELAY = 0.5
+
+
+@hookimpl
+def pyshelf_server_start(registry: Any) -> None:
+    """Make the upstream client in the background shortly after the start: loading the CA
+    certificates into its TLS context takes 50-150 ms, which the first mirrored page would
+    otherwise wait for. Delayed so that it does not slow the start itself."""
+    import logging
+    import threading
+
+    def warm_up() -> None:
+        from .runtime import runtime
+
+        try:
+            runtime(registry.pyshelf).upstream.client  # noqa: B018 (made on first access)
+        except Exception:  # made again, with the error, on the first real use
+            logging.getLogger(__name__).debug("upstream client warm-up failed", exc_info=True)
+
+    timer = threading.Timer(CLIENT_WARMUP_DELAY, warm_up)
+    timer.daemon = True
+    timer.name = "mirror-client-warmup"
+    timer.start()
+
+
 @hookimpl
 def pyshelf_server_stop(registry: Any) -> None:
     from .runtime import close_runtime
