@@ -27,6 +27,7 @@ from .security import LoginTokens, VerifiedPasswords
 from .settings import ServerSettings
 from .simple.cache import PageCache
 from .storage.files import FileStore
+from .upload.batch import BatchWriter
 
 
 class AppState:
@@ -43,6 +44,7 @@ class AppState:
         self.engine = engine
         self.sessions = SessionFactory(engine)
         self.files = FileStore(settings.files_dir)
+        self.upload_batches = BatchWriter(self.sessions)
         self.login_tokens = LoginTokens(secret, settings.login_token_seconds)
         self.verified_passwords = VerifiedPasswords(secret)
         self.secret = secret

@@ -231,6 +231,9 @@ _READ_STATE = select(_state.c.serial, _state.c.state_token, _state.c.config_toke
 
 @event.listens_for(Session, "before_commit")
 def _bump_serial(session: Session) -> None:
+    if session.in_nested_transaction():
+        # Releasing a savepoint fires this too; the serial counts real commits.
+        return
     if session.new or session.dirty or session.deleted:
         # Flushed here rather than by the commit, so that they count as a write (after_flush).
         session.flush()

@@ -60,6 +60,10 @@ def shelf_tween_factory(handler: Any, registry: Any) -> Any:
             committed = False
             response = error_response(request, 503, "the change could not be stored, try again")
             serial = _current_serial(request)
+        # A write committed outside the request's own session (uploads share transactions).
+        shared = request.__dict__.get("pyshelf_serial")
+        if shared is not None and (serial is None or shared > serial):
+            serial = shared
         if committed and request.pyshelf_events:
             _fire_events(request, response)
         response.headerlist.extend(static_headers)

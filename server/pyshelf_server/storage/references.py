@@ -39,6 +39,8 @@ def collect_blob(session: Session, files: Any, sha256: str) -> None:
 
 @event.listens_for(Session, "before_commit")
 def _collect_unused_blobs(session: Session) -> None:
+    if session.in_nested_transaction():
+        return
     pending = session.info.pop("collect_blobs", None)
     bind = session.get_bind()
     for sha256, files in (pending or {}).items():

@@ -21,6 +21,7 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 from packaging.version import InvalidVersion, Version
+from sqlalchemy.orm import Session
 
 from ..indexes.models import Index
 from ..names import filename_error, normalize_name, project_name_error, version_error
@@ -178,48 +179,6 @@ class UploadService:
         meta.pop("version", None)
         return PreparedRelease(name, version, filename, blob, metadata_blob, meta)
 
-    def store_new_release(
-        self, index_id: int, fullname: str, prepared: PreparedRelease, uploader: str
-    ) -> UploadOutcome | None:
-        """Record a file whose name the index does not hold yet, on the lean write path;
-        ``None`` when it does hold it, or the index is not the one the request began with (the
-        caller then goes through :meth:`store_release`)."""
-        recorder = ReleaseRecorder(self.packages.session)
-        # An index deleted (or deleted and made again) since the request began is looked up
-        # again by name on the other path.
-        if not recorder.index_exists(index_id) or recorder.file_exists(index_id, prepared.filename):
-            return None
-        blob, metadata_blob = prepared.blob, prepared.metadata_blob
-        require_blobs(
-            self.packages.session,
-            self.files,
-            [blob.sha256] + ([metadata_blob.sha256] if metadata_blob else []),
-        )
-        recorded = recorder.record(
-            index_id=index_id,
-            name=prepared.name,
-            version=prepared.version,
-            filename=prepared.filename,
-            blob=blob,
-            meta=prepared.meta,
-            uploader=uploader,
-            log=[log_entry("upload", uploader, fullname)],
-            metadata_blob=metadata_blob,
-        )
-        return UploadOutcome(
-            FileInfo(
-                index=fullname,
-                project=recorded.project,
-                version=prepared.version,
-                filename=prepared.filename,
-                sha256=blob.sha256,
-                size=blob.size,
-                rel="releasefile",
-                path=f"{fullname}/+f/{blob.sha256[:3]}/{blob.sha256[3:16]}/{prepared.filename}",
-                uploader=uploader,
-            )
-        )
-
     def store_release(
         self, index: Index, prepared: PreparedRelease, uploader: str
     ) -> UploadOutcome:
@@ -320,6 +279,55 @@ class UploadService:
             metadata_blob=metadata_blob,
         )
         return UploadOutcome(file_info(index, project.name, version, row), reason)
+
+
+def record_new_release(
+    session: Session,
+    files: FileStore,
+    index_id: int,
+    fullname: str,
+    prepared: PreparedRelease,
+    uploader: str,
+) -> UploadOutcome | None:
+    """Record a file whose name the index does not hold yet, on the lean write path
+    (:mod:`..packages.records`), in ``session``, which must be a write session. ``None`` when
+    the index holds it already, or is not the one the request began with: the caller then
+    goes through :meth:`UploadService.store_release`."""
+    recorder = ReleaseRecorder(session)
+    # An index deleted (or deleted and made again) since the request began is looked up
+    # again by name on the other path.
+    if not recorder.index_exists(index_id) or recorder.file_exists(index_id, prepared.filename):
+        return None
+    blob, metadata_blob = prepared.blob, prepared.metadata_blob
+    require_blobs(
+        session,
+        files,
+        [blob.sha256] + ([metadata_blob.sha256] if metadata_blob else []),
+    )
+    recorded = recorder.record(
+        index_id=index_id,
+        name=prepared.name,
+        version=prepared.version,
+        filename=prepared.filename,
+        blob=blob,
+        meta=prepared.meta,
+        uploader=uploader,
+        log=[log_entry("upload", uploader, fullname)],
+        metadata_blob=metadata_blob,
+    )
+    return UploadOutcome(
+        FileInfo(
+            index=fullname,
+            project=recorded.project,
+            version=prepared.version,
+            filename=prepared.filename,
+            sha256=blob.sha256,
+            size=blob.size,
+            rel="releasefile",
+            path=f"{fullname}/+f/{blob.sha256[:3]}/{blob.sha256[3:16]}/{prepared.filename}",
+            uploader=uploader,
+        )
+    )
 
 
 def file_info(index: Index, project: str, version: str, row: File) -> FileInfo:

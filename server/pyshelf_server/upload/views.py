@@ -17,7 +17,7 @@ from ..storage.references import discard_unreferenced
 from ..views.helpers import begin_write, json_body, require
 from .form import UploadForm, read_upload_form
 from .push import PushService
-from .services import UploadService
+from .services import UploadService, record_new_release
 
 ACTIONS = ("file_upload", "submit", "doc_upload")
 
@@ -117,24 +117,32 @@ def _legacy_upload(request: Any, form: UploadForm, limit: int) -> Response:
             form_meta=from_form(fields),
             fields=fields,
         )
+    if prepared is not None:
+        # A refusal in the shared transaction fails this request, whose rollback then takes
+        # the blobs it created with it.
+        _forget_blobs_on_rollback(request, prepared)
+        outcome, serial = app.upload_batches.run(
+            lambda session: record_new_release(
+                session, app.files, info.id, info.fullname, prepared, who
+            )
+        )
+        if outcome is not None:
+            request.pyshelf_serial = serial
+            _queue(request, "pyshelf_on_upload", info, outcome.file)
+            return _ok(outcome.reason)
     try:
         begin_write(request)
     except BaseException:
         _discard(request, prepared)
         raise
     packages = PackageService(request.db, app.files)
+    uploads = UploadService(packages, app.files, max_size=limit)
     if prepared is not None:
         # Any refusal from here on (a 409 on a non-volatile index, the index gone meanwhile)
         # rolls back and takes the blobs this request created with it.
-        packages.forget_blob_on_rollback(prepared.blob)
-        if prepared.metadata_blob is not None:
-            packages.forget_blob_on_rollback(prepared.metadata_blob)
-    uploads = UploadService(packages, app.files, max_size=limit)
-    if prepared is not None:
-        outcome = uploads.store_new_release(info.id, info.fullname, prepared, who)
-        if outcome is None:
-            index = IndexService(request.db, app).require(info.user, info.name)
-            outcome = uploads.store_release(index, prepared, who)
+        _forget_blobs_on_rollback(request, prepared)
+        index = IndexService(request.db, app).require(info.user, info.name)
+        outcome = uploads.store_release(index, prepared, who)
         if outcome.file is not None:
             _queue(request, "pyshelf_on_upload", info, outcome.file)
         return _ok(outcome.reason)
@@ -154,6 +162,13 @@ def _legacy_upload(request: Any, form: UploadForm, limit: int) -> Response:
     if outcome.file is not None:
         _queue(request, "pyshelf_on_docs_upload", info, outcome.file)
     return _ok(outcome.reason)
+
+
+def _forget_blobs_on_rollback(request: Any, prepared: Any) -> None:
+    packages = PackageService(request.db, request.registry.pyshelf.files)
+    packages.forget_blob_on_rollback(prepared.blob)
+    if prepared.metadata_blob is not None:
+        packages.forget_blob_on_rollback(prepared.metadata_blob)
 
 
 def _discard(request: Any, prepared: Any) -> None:

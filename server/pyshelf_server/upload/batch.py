@@ -1,0 +1,95 @@
+"""Group commit for concurrent uploads of new release files.
+
+Every write transaction costs a fixed price on top of its rows: a session, the write lock,
+BEGIN IMMEDIATE, the serial bump and the COMMIT. When many uploads arrive at once they share
+one: the first upload that finds no batch being written becomes the leader, takes every
+upload queued meanwhile (its own among them), records each under a savepoint, commits once
+and wakes the others. A failure in one upload rolls back its savepoint only; a failed commit
+fails the whole batch, whose uploads then answer as a failed commit of their own would have.
+
+Only the common case comes here (:meth:`UploadService.store_new_release`); a file that must
+replace another goes its own way through the request's write session.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..db import SessionFactory, finish
+from ..responses import APIError
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 64
+
+
+@dataclass
+class _Job:
+    write: Callable[[Any], Any]
+    done: bool = False
+    result: Any = None
+    error: BaseException | None = None
+    serial: int | None = None
+
+
+class BatchWriter:
+    def __init__(self, sessions: SessionFactory) -> None:
+        self.sessions = sessions
+        self._cond = threading.Condition()
+        self._queue: list[_Job] = []
+        self._writing = False
+
+    def run(self, write: Callable[[Any], Any]) -> tuple[Any, int | None]:
+        """Run ``write(session)`` in a shared write transaction; return its result and the
+        serial the transaction committed (None when nothing was written)."""
+        job = _Job(write)
+        with self._cond:
+            self._queue.append(job)
+            while True:
+                if job.done:
+                    break
+                if not self._writing:
+                    self._writing = True
+                    batch = self._queue[:MAX_BATCH]
+                    del self._queue[:MAX_BATCH]
+                    self._cond.release()
+                    try:
+                        self._write(batch)
+                    finally:
+                        self._cond.acquire()
+                        self._writing = False
+                        self._cond.notify_all()
+                    continue
+                self._cond.wait()
+        if job.error is not None:
+            raise job.error
+        return job.result, job.serial
+
+    def _write(self, batch: list[_Job]) -> None:
+        session = self.sessions(write=True)
+        try:
+            for job in batch:
+                savepoint = session.begin_nested()
+                try:
+                    job.result = job.write(session)
+                    savepoint.commit()
+                except BaseException as error:  # this upload's answer, not the batch's
+                    savepoint.rollback()
+                    job.error = error
+            finish(session, commit=True)
+            serial = session.info.pop("committed_serial", None)
+            for job in batch:
+                job.serial = serial
+        except BaseException:
+            log.exception("committing a batch of %d uploads failed", len(batch))
+            for job in batch:
+                if job.error is None:
+                    job.result = None
+                    job.error = APIError(503, "the change could not be stored, try again")
+        finally:
+            for job in batch:
+                job.done = True

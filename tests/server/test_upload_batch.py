@@ -1,0 +1,136 @@
+"""Group commit of uploads (upload/batch.py), on a real SQLite database without HTTP."""
+
+import threading
+import time
+
+import pytest
+from sqlalchemy import select
+
+from pyshelf_server.accounts.models import User
+from pyshelf_server.db import read_state
+from pyshelf_server.responses import APIError
+from pyshelf_server.upload import batch as batch_module
+from pyshelf_server.upload.batch import BatchWriter
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app().registry.pyshelf
+
+
+def add_user(name):
+    def write(session):
+        session.add(User(name=name, password_hash="x"))
+        session.flush()
+        return name
+
+    return write
+
+
+def user_names(app):
+    session = app.sessions()
+    try:
+        return set(session.execute(select(User.name)).scalars())
+    finally:
+        session.close()
+
+
+def serial(app):
+    session = app.sessions()
+    try:
+        return read_state(session)[0]
+    finally:
+        session.close()
+
+
+def run_in_threads(writer, writes):
+    results, errors = {}, {}
+
+    def go(key, write):
+        try:
+            results[key] = writer.run(write)
+        except BaseException as error:
+            errors[key] = error
+
+    threads = [threading.Thread(target=go, args=(key, write)) for key, write in writes.items()]
+    for thread in threads:
+        thread.start()
+    return threads, results, errors
+
+
+def wait_for_queue(writer, length):
+    deadline = time.monotonic() + 10
+    while len(writer._queue) < length:
+        assert time.monotonic() < deadline, "the uploads did not queue"
+        time.sleep(0.01)
+
+
+def test_uploads_queued_behind_a_batch_share_the_next_commit(app):
+    writer = BatchWriter(app.sessions)
+    release = threading.Event()
+    before = serial(app)
+
+    def slow_first(session):
+        release.wait(10)
+        return add_user("first")(session)
+
+    threads, results, errors = run_in_threads(writer, {"first": slow_first})
+    wait_for_queue(writer, 0)
+    time.sleep(0.05)
+    others = {f"u{i}": add_user(f"u{i}") for i in range(6)}
+    more, more_results, more_errors = run_in_threads(writer, others)
+    wait_for_queue(writer, len(others))
+    release.set()
+    for thread in threads + more:
+        thread.join(10)
+    assert not errors and not more_errors
+    assert results["first"] == ("first", before + 1)
+    # The six waited together and were committed together.
+    assert {serial for _name, serial in more_results.values()} == {before + 2}
+    assert {name for name, _serial in more_results.values()} == set(others)
+    assert serial(app) == before + 2
+    assert {"first", *others} <= user_names(app)
+
+
+def test_a_failing_upload_fails_alone(app):
+    writer = BatchWriter(app.sessions)
+
+    def refused(session):
+        session.add(User(name="refused", password_hash="x"))
+        session.flush()
+        raise APIError(409, "refused")
+
+    release = threading.Event()
+
+    def blocker(session):
+        release.wait(10)
+        return add_user("blocker")(session)
+
+    threads, _results, _errors = run_in_threads(writer, {"blocker": blocker})
+    time.sleep(0.05)
+    more, results, errors = run_in_threads(
+        writer, {"a": add_user("a"), "refused": refused, "b": add_user("b")}
+    )
+    wait_for_queue(writer, 3)
+    release.set()
+    for thread in threads + more:
+        thread.join(10)
+    assert isinstance(errors.pop("refused"), APIError)
+    assert not errors and set(results) == {"a", "b"}
+    names = user_names(app)
+    assert {"a", "b", "blocker"} <= names and "refused" not in names
+
+
+def test_a_failed_commit_fails_every_upload_of_the_batch(app, monkeypatch):
+    writer = BatchWriter(app.sessions)
+
+    def broken_finish(session, *, commit):
+        session.rollback()
+        session.close()
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(batch_module, "finish", broken_finish)
+    with pytest.raises(APIError) as raised:
+        writer.run(add_user("lost"))
+    assert raised.value.status == 503
+    assert "lost" not in user_names(app)
