@@ -22,9 +22,9 @@ import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
-from itsdangerous import BadSignature, TimestampSigner
 from pyramid.authorization import ACLHelper, Authenticated, Everyone
 from sqlalchemy import bindparam, select
 
@@ -62,14 +62,23 @@ class LoginTokens:
     """Signed, expiring login tokens: ``["user", [], true].<timestamp>.<signature>``."""
 
     def __init__(self, secret: bytes, max_age: int) -> None:
-        self.signer = TimestampSigner(secret, salt=TOKEN_SALT)
+        self.secret = secret
         self.max_age = max_age
+
+    @cached_property
+    def signer(self) -> Any:
+        # itsdangerous is imported on the first login or token, not during the server start.
+        from itsdangerous import TimestampSigner
+
+        return TimestampSigner(self.secret, salt=TOKEN_SALT)
 
     def create(self, username: str) -> str:
         payload = json.dumps([username, [], True], separators=(", ", ": "))
         return self.signer.sign(payload.encode("utf-8")).decode("utf-8")
 
     def verify(self, token: str) -> str | None:
+        from itsdangerous import BadSignature
+
         try:
             payload = self.signer.unsign(token.encode("utf-8"), max_age=self.max_age)
             data = json.loads(payload)
