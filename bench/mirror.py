@@ -5,7 +5,10 @@ proxpi (``--with-proxpi``, installed into ``.venv-proxpi`` on first use), agains
 download straight from the index pip uses (the baseline):
 
 * cold: ``pip download --no-deps --no-cache-dir`` of 15 small pinned packages through a mirror
-  on a fresh server directory (every page and file comes from upstream);
+  on a fresh server directory (every page and file comes from upstream), right after the same
+  download straight from the index (the baseline, taken under the same load); rounds go
+  through the servers in turn (``--cold-repeat`` rounds), so a minute of heavy load on the
+  shared machine hits every server, not one;
 * warm: the same download again, into a new directory, with pip's cache off, same server;
 * the mirrored ``requests`` simple page under wrk at c1 and c16 (after a warm-up request; for
   pyshelf after a first full listing, which waits for the project list that a fresh mirror
@@ -295,28 +298,37 @@ def full_listing(url: str, timeout: float) -> dict:
     return {"status": status, "bytes": size, "seconds": time.monotonic() - started}
 
 
-def measure_server(server, args, workdir: Path, out: dict, direct: list[float]) -> None:
-    """Cold, warm and page figures of ``server``. Each cold download comes right after a direct
-    one (appended to ``direct``): the baseline is taken under the same load as the figure it
-    is compared with, which on a shared machine moves by a second from minute to minute."""
-    cold, warm = [], []
-    upstream = upstream_url()
-    for rep in range(args.cold_repeat):
-        server.init()
-        server.start()
+def measure_round(server, args, workdir: Path, out: dict, direct: list[float], last: bool) -> None:
+    """One round of ``server``: a fresh server directory, a direct download (appended to
+    ``direct``), the cold download right after it, ``--repeat`` warm ones; in the last round
+    also the page windows (and for pyshelf the memory scenario). Rounds go through the
+    servers in turn, so every server meets the machine's load of every minute of the run (on
+    a shared machine the direct download alone moves by a second from minute to minute)."""
+    server.init()
+    server.start()
+    try:
         server.prepare()
         index_url = server.url + server.simple_base
-        direct.append(pip_download(upstream, workdir, args.pip_timeout))
-        cold.append(pip_download(index_url, workdir, args.pip_timeout))
-        log(f"{server.name} cold #{rep + 1}: {cold[-1]:.2f} s (direct: {direct[-1]:.2f} s)")
+        direct.append(pip_download(upstream_url(), workdir, args.pip_timeout))
         out.setdefault("direct_s", []).append(direct[-1])
+        cold = out.setdefault("cold_samples", [])
+        cold.append(pip_download(index_url, workdir, args.pip_timeout))
+        log(f"{server.name} cold #{len(cold)}: {cold[-1]:.2f} s (direct: {direct[-1]:.2f} s)")
+        warm = out.setdefault("warm_samples", [])
         for _ in range(args.repeat):
             warm.append(pip_download(index_url, workdir, args.pip_timeout))
         log(f"{server.name} warm: {', '.join(f'{s:.2f}' for s in warm[-args.repeat :])} s")
-        if rep + 1 < args.cold_repeat:
-            server.stop()
-    out["cold_s"] = {"value": statistics.median(cold), "samples": cold}
-    out["warm_s"] = {"value": statistics.median(warm), "samples": warm}
+        out["cold_s"] = {"value": statistics.median(cold), "samples": cold}
+        out["warm_s"] = {"value": statistics.median(warm), "samples": warm}
+        if last:
+            measure_page(server, args, out)
+            if server.name == "pyshelf" and not args.no_listing:
+                measure_listing(server, args, out)
+    finally:
+        server.stop()
+
+
+def measure_page(server, args, out: dict) -> None:
     server.settle(args, out)
     page = server.url + server.page_path
     warmup = httpx.get(page, headers={"Accept": "text/html"}, timeout=120)
@@ -493,8 +505,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--cold-repeat",
         type=int,
-        default=1,
-        help="cold downloads (each on a fresh server directory)",
+        default=3,
+        help="rounds through the servers: each a direct then a cold download (fresh server "
+        "directory) then the warm ones",
     )
     parser.add_argument(
         "--repeat", type=int, default=3, help="warm downloads per cold one, and page load windows"
@@ -533,17 +546,19 @@ def main(argv=None) -> int:
         direct: list[float] = []
         results["direct"] = {"cold_s": {"value": None, "samples": direct}}
         for server in servers:
-            out = results[server.name] = {"version": server.version()}
-            try:
-                measure_server(server, args, workdir, out, direct)
-                if server.name == "pyshelf" and not args.no_listing:
-                    measure_listing(server, args, out)
-            except Exception as exc:  # one server failing must not lose the others' figures
-                log(f"{server.name} failed: {exc}")
-                out["error"] = str(exc)
-                out["log_tail"] = server.log_path.read_text(errors="replace")[-3000:]
-            finally:
-                server.stop()
+            results[server.name] = {"version": server.version()}
+        for rep in range(args.cold_repeat):
+            for server in servers:
+                out = results[server.name]
+                if "error" in out:
+                    continue
+                try:
+                    last = rep + 1 == args.cold_repeat
+                    measure_round(server, args, workdir, out, direct, last)
+                except Exception as exc:  # one server failing must not lose the others' figures
+                    log(f"{server.name} failed: {exc}")
+                    out["error"] = str(exc)
+                    out["log_tail"] = server.log_path.read_text(errors="replace")[-3000:]
     finally:
         for server in servers:
             server.stop()
