@@ -90,6 +90,10 @@ def test_every_hook_is_called(make_app):
 
     shelf.upload("root/dev", *make_wheel("pkg", "1.0"), name="pkg", version="1.0")
     assert ("upload", "root/dev", "pkg", "1.0", "pkg-1.0-py3-none-any.whl") in plugin.calls
+    # Plugins are told the normalised project name, however it was spelled at upload.
+    filename, content = make_wheel("Fancy_Kit", "2.0")
+    shelf.upload("root/dev", filename, content, name="Fancy_Kit", version="2.0")
+    assert ("upload", "root/dev", "fancy-kit", "2.0", filename) in plugin.calls
     response = shelf.upload(
         "root/dev", *make_wheel("failing", "1.0"), name="failing", version="1.0"
     )

@@ -66,6 +66,7 @@ class IndexGone(Exception):
 
 @dataclass(frozen=True)
 class RecordedFile:
+    # The normalised name, as plugins are told it (FileInfo.project).
     project: str
     version: str
     file_id: int
@@ -132,7 +133,7 @@ class ReleaseRecorder:
         # What the ORM's flush would have noted: the commit bumps the server's serial.
         self.session.info["wrote"] = True
         return RecordedFile(
-            project=display_name,
+            project=normalize_name(name),
             version=version,
             file_id=inserted.inserted_primary_key[0],
             requires_python=requires_python,
