@@ -6,8 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from ..app import RequestState
 from ..indexes.models import Index
 from ..indexes.registry import IndexInfo
@@ -155,6 +153,9 @@ class PushService:
         fields = {
             k: v for k, v in meta.items() if v not in ("", [], None) and not k.startswith("+")
         }
+        # Imported here: pushing to another server is rare, and httpx costs ~30 ms of start.
+        import httpx
+
         with httpx.Client(timeout=timeout, auth=auth, follow_redirects=False) as client:
             if register_project:
                 response = client.post(posturl, data={":action": "submit", **fields})
