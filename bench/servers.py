@@ -180,17 +180,7 @@ class Pyshelf(Server):
         return command
 
     def version(self) -> str:
-        out = subprocess.run(
-            [
-                str(self.bin_dir / "python"),
-                "-c",
-                "import pyshelf_server; print(pyshelf_server.__version__)",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        return out.stdout.strip() or "?"
+        return installed_version(self.bin_dir / "python", "pyshelf-server")
 
 
 class Devpi(Server):
@@ -274,6 +264,21 @@ class StaticServer(Server):
 
     def version(self) -> str:
         return "Python " + sys.version.split()[0] + " http.server"
+
+
+def installed_version(python: Path, distribution: str) -> str:
+    """The version of ``distribution`` installed for the interpreter ``python``, or "?"."""
+    out = subprocess.run(
+        [
+            str(python),
+            "-c",
+            f"import importlib.metadata as m; print(m.version({distribution!r}))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return out.stdout.strip() or "?"
 
 
 def devpi_available() -> bool:

@@ -36,6 +36,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from servers import ROOT_PASSWORD, Pyshelf, rss_kb  # noqa: E402
+from workload import multipart  # noqa: E402
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8", "User-Agent": "bench"}
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -121,21 +122,7 @@ def wheel_upload(name: str, version: str, index: int) -> tuple[bytes, str]:
         + "Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 20
     )
     filename, content = make_wheel(name, version, summary=summary, description=description)
-    boundary = "benchboundary7f3a"
-    parts = []
-    for key, value in ((":action", "file_upload"), ("name", name), ("version", version)):
-        parts.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n'
-            f"{value}\r\n".encode()
-        )
-    parts.append(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="content"; '
-        f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode()
-        + content
-        + b"\r\n"
-    )
-    parts.append(f"--{boundary}--\r\n".encode())
-    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+    return multipart(name, version, filename, content)
 
 
 def wait_until(check, timeout: float, step: float = 0.05) -> float | None:

@@ -21,16 +21,21 @@ log = logging.getLogger("pyshelf_server.requests")
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def shelf_tween_factory(handler: Any, registry: Any) -> Any:
-    app = registry.pyshelf
-    static_headers = [
+def server_headers(uuid: str) -> list[tuple[str, str]]:
+    """The headers on every answer that devpi-client reads (and ours)."""
+    return [
         ("X-Devpi-Api-Version", "2"),
         ("X-Devpi-Server-Version", __version__),
-        ("X-Devpi-Uuid", app.uuid),
-        ("X-Devpi-Master-Uuid", app.uuid),
-        ("X-Devpi-Primary-Uuid", app.uuid),
+        ("X-Devpi-Uuid", uuid),
+        ("X-Devpi-Master-Uuid", uuid),
+        ("X-Devpi-Primary-Uuid", uuid),
         ("X-Pyshelf-Version", __version__),
     ]
+
+
+def shelf_tween_factory(handler: Any, registry: Any) -> Any:
+    app = registry.pyshelf
+    static_headers = server_headers(app.uuid)
     debug = app.settings.debug
 
     def shelf_tween(request: Any) -> Response:

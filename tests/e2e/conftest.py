@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -81,6 +82,28 @@ def build(project: Path, env: dict[str, str]) -> Path:
         env=env,
     )
     return project / "dist"
+
+
+def twine_upload(
+    repository_url: str, user: str, password: str, dist: Path, env: dict[str, str], **kw: Any
+) -> subprocess.CompletedProcess[str]:
+    """``twine upload`` of every file in ``dist``, twine's way of logging in (HTTP Basic)."""
+    files = [str(path) for path in sorted(dist.iterdir())]
+    return run(
+        [str(BIN / "twine"), "upload", "--non-interactive", "--repository-url", repository_url,
+         "-u", user, "-p", password, *files],
+        env=env,
+        **kw,
+    )  # fmt: skip
+
+
+def pip_install_into(target: Path, index_url: str, requirement: str, env: dict[str, str]) -> None:
+    """``pip install --no-deps --target`` of one requirement from ``index_url``."""
+    run(
+        [str(BIN / "python"), "-m", "pip", "install", "--no-deps", "--target", str(target),
+         "--index-url", index_url, requirement],
+        env=env,
+    )  # fmt: skip
 
 
 @pytest.fixture

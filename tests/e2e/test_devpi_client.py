@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import BIN, build, run, write_project
+from .conftest import BIN, build, pip_install_into, run, write_project
 
 pytestmark = pytest.mark.e2e
 
@@ -111,19 +111,5 @@ def test_devpi_install_uses_login_token_in_pip_url(make_live_server, tmp_path, e
     dist = build(write_project(tmp_path, "installme", "2.0"), env)
     devpi("upload", "--from-dir", str(dist))
     target = tmp_path / "target"
-    run(
-        [
-            str(BIN / "python"),
-            "-m",
-            "pip",
-            "install",
-            "--no-deps",
-            "--target",
-            str(target),
-            "--index-url",
-            f"{server.url}/root/dev/+simple/",
-            "installme==2.0",
-        ],
-        env=env,
-    )
+    pip_install_into(target, f"{server.url}/root/dev/+simple/", "installme==2.0", env)
     assert (target / "installme" / "__init__.py").read_text() == "VERSION = '2.0'\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from .conftest import BIN, build, run, write_project
+from .conftest import BIN, build, pip_install_into, run, twine_upload, write_project
 
 pytestmark = pytest.mark.e2e
 
@@ -23,38 +23,10 @@ def layered(make_live_server):
 def test_twine_upload_then_pip_and_uv_install_through_inheritance(layered, tmp_path, env):
     server = layered
     dist = build(write_project(tmp_path, "layered-pkg", "1.0"), env)
-    run(
-        [
-            str(BIN / "twine"),
-            "upload",
-            "--non-interactive",
-            "--repository-url",
-            f"{server.url}/root/dev/",
-            "-u",
-            "root",
-            "-p",
-            server.root_password,
-            *map(str, sorted(dist.iterdir())),
-        ],
-        env=env,
-    )
+    twine_upload(f"{server.url}/root/dev/", "root", server.root_password, dist, env)
 
     target = tmp_path / "pip-target"
-    run(
-        [
-            str(BIN / "python"),
-            "-m",
-            "pip",
-            "install",
-            "--no-deps",
-            "--target",
-            str(target),
-            "--index-url",
-            f"{server.url}/alice/dev/+simple/",
-            "layered-pkg",
-        ],
-        env=env,
-    )
+    pip_install_into(target, f"{server.url}/alice/dev/+simple/", "layered-pkg", env)
     assert (target / "layered_pkg" / "__init__.py").exists()
 
     venv = tmp_path / "uv-venv"
@@ -78,22 +50,7 @@ def test_twine_upload_then_pip_and_uv_install_through_inheritance(layered, tmp_p
 def test_twine_with_a_wrong_password_gets_the_basic_challenge(layered, tmp_path, env):
     server = layered
     dist = build(write_project(tmp_path, "anon-pkg", "1.0"), env)
-    result = run(
-        [
-            str(BIN / "twine"),
-            "upload",
-            "--non-interactive",
-            "--repository-url",
-            f"{server.url}/alice/dev/",
-            "-u",
-            "alice",
-            "-p",
-            "wrong",
-            *map(str, sorted(dist.iterdir())),
-        ],
-        env=env,
-        check=False,
-    )
+    result = twine_upload(f"{server.url}/alice/dev/", "alice", "wrong", dist, env, check=False)
     assert result.returncode != 0
     assert "401" in result.stdout + result.stderr
     response = httpx.post(f"{server.url}/alice/dev/", data={":action": "file_upload"})
@@ -105,22 +62,7 @@ def test_twine_upload_refused_for_other_user(layered, tmp_path, env):
     server = layered
     server.create_user("bob", "bobpw")
     dist = build(write_project(tmp_path, "bob-pkg", "1.0"), env)
-    result = run(
-        [
-            str(BIN / "twine"),
-            "upload",
-            "--non-interactive",
-            "--repository-url",
-            f"{server.url}/alice/dev/",
-            "-u",
-            "bob",
-            "-p",
-            "bobpw",
-            *map(str, sorted(dist.iterdir())),
-        ],
-        env=env,
-        check=False,
-    )
+    result = twine_upload(f"{server.url}/alice/dev/", "bob", "bobpw", dist, env, check=False)
     assert result.returncode != 0
     assert "403" in result.stdout + result.stderr
 

@@ -111,7 +111,7 @@ def test_an_upload_whose_blob_vanished_is_refused_not_recorded(shelf):
     filename, content = make_wheel("vanish", "1.0")
     app.files.put_bytes(content)  # upload A's bytes
     session = app.sessions(write=True)
-    uploads = UploadService(PackageService(session, app.files), app.files, max_size=10**7)
+    uploads = UploadService(PackageService(session, app.files), app.files)
     import io
 
     from pyshelf_server.upload.form import receive_stream

@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pyshelf_server.testing import ROOT_PASSWORD, Shelf, basic_auth, make_sdist, make_wheel
+from pyshelf_server.upload.push import PUSH_REQUEST_KEYS
 
 # PYSHELF_FUZZ_EXAMPLES raises the count for a longer hunt by hand.
 FUZZ = settings(
@@ -214,17 +215,7 @@ INDEX_KEYS = [
     "description",
     "projects",
 ]
-PUSH_KEYS = [
-    "name",
-    "version",
-    "targetindex",
-    "posturl",
-    "username",
-    "password",
-    "register_project",
-    "no_docs",
-    "only_docs",
-]
+PUSH_KEYS = sorted(PUSH_REQUEST_KEYS)
 LOGIN_KEYS = ["user", "password"]
 
 

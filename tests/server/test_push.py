@@ -58,66 +58,37 @@ def test_push_needs_upload_rights_on_the_target(dev):
     dev.json("PUSH", "/root/dev", body, status=401)
 
 
-def test_push_errors(dev):
-    dev.json(
-        "PUSH",
-        "/root/dev",
-        {"name": "pkg", "version": "9.9", "targetindex": "root/prod"},
-        user="root",
-        status=404,
-    )
-    dev.json(
-        "PUSH",
-        "/root/dev",
-        {"name": "pkg", "version": "1.0", "targetindex": "root/nope"},
-        user="root",
-        status=404,
-    )
-    dev.json(
-        "PUSH",
-        "/root/dev",
-        {
-            "name": "pkg",
-            "version": "1.0",
-            "targetindex": "root/prod",
-            "no_docs": True,
-            "only_docs": True,
-        },
-        user="root",
-        status=400,
-    )
+@pytest.mark.parametrize(
+    "extra, status",
+    [
+        ({"version": "9.9"}, 404),
+        ({"targetindex": "root/nope"}, 404),
+        ({"no_docs": True, "only_docs": True}, 400),
+    ],
+)
+def test_push_errors(dev, extra, status):
+    body = {"name": "pkg", "version": "1.0", "targetindex": "root/prod", **extra}
+    dev.json("PUSH", "/root/dev", body, user="root", status=status)
 
 
 def test_push_to_another_server(dev, make_live_server):
     other = make_live_server()
     other.create_index("root/remote")
-    response = dev.json(
-        "PUSH",
-        "/root/dev",
-        {
+
+    def push(password, **kw):
+        body = {
             "name": "pkg",
             "version": "1.0",
             "posturl": f"{other.url}/root/remote/",
             "username": "root",
-            "password": other.root_password,
-        },
-        user="root",
-    )
+            "password": password,
+        }
+        return dev.json("PUSH", "/root/dev", body, user="root", **kw)
+
+    response = push(other.root_password)
     codes = [action[0] for action in response.json["result"]]
     assert codes == [200, 200]
     listing = other.request("GET", "/root/remote/pkg").json()["result"]
     assert len(listing["1.0"]["+links"]) == 2
-    response = dev.json(
-        "PUSH",
-        "/root/dev",
-        {
-            "name": "pkg",
-            "version": "1.0",
-            "posturl": f"{other.url}/root/remote/",
-            "username": "root",
-            "password": "wrong",
-        },
-        user="root",
-        status=502,
-    )
+    response = push("wrong", status=502)
     assert response.json["result"][0][0] == 401

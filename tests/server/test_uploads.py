@@ -118,13 +118,18 @@ def test_doc_upload_needs_a_zip_and_a_version(dev):
     assert response.status_int == 400
 
 
+def first_file_entry(dev, project):
+    """The first file of the project's PEP 691 simple page."""
+    page = dev.test.get(
+        f"/root/dev/+simple/{project}/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
+    ).json
+    return page["files"][0]
+
+
 def test_core_metadata_is_extracted_from_wheels(dev):
     filename, content = make_wheel("pkg", "1.0", summary="meta!")
     dev.upload("root/dev", filename, content, name="pkg", version="1.0")
-    page = dev.test.get(
-        "/root/dev/+simple/pkg/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
-    ).json
-    entry = page["files"][0]
+    entry = first_file_entry(dev, "pkg")
     metadata_url = "/" + entry["url"].replace("../", "") + ".metadata"
     body = dev.test.get(metadata_url).body
     assert b"Summary: meta!" in body
@@ -178,10 +183,7 @@ def test_tox_results_are_stored_next_to_their_file(dev):
 def test_lost_core_metadata_is_extracted_again(dev):
     filename, content = make_wheel("pkg", "1.0", summary="again")
     dev.upload("root/dev", filename, content, name="pkg", version="1.0")
-    page = dev.test.get(
-        "/root/dev/+simple/pkg/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
-    ).json
-    entry = page["files"][0]
+    entry = first_file_entry(dev, "pkg")
     files = dev.app.registry.pyshelf.files
     files.remove(entry["core-metadata"]["sha256"])  # as if a crash lost the unsynced blob
     body = dev.test.get("/" + entry["url"].replace("../", "") + ".metadata").body

@@ -14,8 +14,10 @@ from ..indexes.registry import IndexInfo
 from .models import File, Project, Version
 
 
-def file_path(index: IndexInfo, sha256: str, filename: str) -> str:
-    return f"{index.fullname}/+f/{sha256[:3]}/{sha256[3:16]}/{filename}"
+def file_path(fullname: str, sha256: str, filename: str) -> str:
+    """A stored file's path below the server root, for the index ``fullname`` (devpi's
+    layout)."""
+    return f"{fullname}/+f/{sha256[:3]}/{sha256[3:16]}/{filename}"
 
 
 class HostedBackend:
@@ -85,7 +87,7 @@ class HostedBackend:
             links.append(
                 Link(
                     filename=filename,
-                    path=file_path(self.index, sha256, filename),
+                    path=file_path(self.index.fullname, sha256, filename),
                     hashes={"sha256": sha256},
                     stage=stage,
                     version=version,
@@ -111,7 +113,7 @@ class HostedBackend:
 def link_data(index: IndexInfo, file: File, by_id: dict[int, File]) -> dict[str, Any]:
     data: dict[str, Any] = {
         "rel": file.rel,
-        "href": file_path(index, file.sha256, file.filename),
+        "href": file_path(index.fullname, file.sha256, file.filename),
         "hash_spec": f"sha256={file.sha256}",
         "hashes": {"sha256": file.sha256},
         "log": list(file.log or []),
@@ -120,7 +122,7 @@ def link_data(index: IndexInfo, file: File, by_id: dict[int, File]) -> dict[str,
         data["yanked"] = file.yanked_reason or True
     if file.for_file_id is not None and file.for_file_id in by_id:
         target = by_id[file.for_file_id]
-        data["for_href"] = file_path(index, target.sha256, target.filename)
+        data["for_href"] = file_path(index.fullname, target.sha256, target.filename)
     return data
 
 

@@ -18,6 +18,7 @@ from ..responses import APIError, message, result
 from ..simple.negotiation import wants_api_json
 from ..storage.files import StoredBlob
 from ..views.helpers import flag, json_body, require
+from .backend import file_path
 from .metadata import wheel_metadata_file
 from .models import File
 from .services import PackageService, log_entry
@@ -145,7 +146,7 @@ def delete_file(request: Any) -> Any:
         raise _gone_or_missing(request, info, request.matchdict["filename"], prefix)
     if not info.volatile and not flag(request, "force") and "force" not in request.GET:
         raise APIError(403, f"cannot delete file on non-volatile index {info.fullname}")
-    path = f"{info.fullname}/+f/{row.hash_path}"
+    path = file_path(info.fullname, row.sha256, row.filename)
     project, version = row.version.project.name, row.version.version
     PackageService(request.db, request.registry.pyshelf.files).delete_file(row)
     hook = request.registry.pyshelf.pm.hook.pyshelf_on_remove
@@ -189,5 +190,5 @@ def post_toxresult(request: Any) -> Any:
         log=[log_entry("upload", request.authenticated_userid, info.fullname)],
         for_file=row,
     )
-    path = f"{info.fullname}/+f/{stored.hash_path}"
+    path = file_path(info.fullname, stored.sha256, stored.filename)
     return result("toxresultpath", f"{path}#sha256={stored.sha256}")

@@ -100,10 +100,6 @@ class File(Base):
 
     version: Mapped[Version] = relationship(back_populates="files")
 
-    @property
-    def hash_path(self) -> str:
-        return f"{self.sha256[:3]}/{self.sha256[3:16]}/{self.filename}"
-
 
 class DeletedFile(Base):
     """A tombstone, so that the URL of a deleted file answers 410 instead of 404."""

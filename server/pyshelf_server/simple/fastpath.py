@@ -21,8 +21,8 @@ from typing import Any
 
 from webob.acceptparse import create_accept_header
 
-from .. import __version__
 from ..names import normalize_name
+from ..tweens import server_headers
 from .negotiation import INSTALLER_AGENT
 from .render import HTML_TYPE, HTML_V1_TYPE, JSON_TYPE
 
@@ -46,15 +46,7 @@ class SimpleFastPath:
         )
         self.reader = StateReader(state.engine)
         self.media_types: dict[str, str] = {}
-        self.static_headers = [
-            ("Vary", "Accept, User-Agent"),
-            ("X-Devpi-Api-Version", "2"),
-            ("X-Devpi-Server-Version", __version__),
-            ("X-Devpi-Uuid", state.uuid),
-            ("X-Devpi-Master-Uuid", state.uuid),
-            ("X-Devpi-Primary-Uuid", state.uuid),
-            ("X-Pyshelf-Version", __version__),
-        ]
+        self.static_headers = [("Vary", "Accept, User-Agent"), *server_headers(state.uuid)]
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]

@@ -81,36 +81,24 @@ class FileStore:
         expected_sha256: str | None = None,
         durable: bool = True,
     ) -> StoredBlob:
-        digest = hashlib.sha256()
-        size = 0
-        fd, tmpname = tempfile.mkstemp(dir=self.tmpdir, prefix="blob-")
-        tmp = Path(tmpname)
+        writer = self.writer(max_size=max_size)
         try:
-            with os.fdopen(fd, "wb") as out:
-                for chunk in chunks:
-                    size += len(chunk)
-                    if max_size is not None and size > max_size:
-                        raise BlobTooLarge(f"more than {max_size} bytes")
-                    digest.update(chunk)
-                    out.write(chunk)
-                out.flush()
-                if durable:
-                    os.fsync(out.fileno())
-            sha256 = digest.hexdigest()
-            if expected_sha256 is not None and expected_sha256.lower() != sha256:
-                raise BlobHashMismatch(expected_sha256.lower(), sha256)
-            target = self.path(sha256)
-            if target.exists():
-                tmp.unlink()
-                return StoredBlob(sha256, size, target, created=False)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, target)
-            if durable:
-                _fsync_dir(target.parent)
-            return StoredBlob(sha256, size, target, created=True)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+            for chunk in chunks:
+                writer.write(chunk)
+            written = writer.finish(durable=durable)
+            if expected_sha256 is not None and expected_sha256.lower() != written.sha256:
+                written.path.unlink(missing_ok=True)
+                raise BlobHashMismatch(expected_sha256.lower(), written.sha256)
+            return self.adopt(
+                written.path, sha256=written.sha256, size=written.size, durable=durable
+            )
+        finally:
+            writer.abandon()
+
+    def writer(self, *, max_size: int | None = None, prefix: str = "blob-") -> BlobWriter:
+        """A new blob written piece by piece into the temporary directory (then :meth:`adopt`
+        it), for callers that cannot hand over an iterable of chunks."""
+        return BlobWriter(self.temporary(prefix), max_size)
 
     def temporary(self, prefix: str = "blob-") -> Path:
         """A new empty file in the store's temporary directory, for :meth:`adopt`."""
@@ -118,16 +106,18 @@ class FileStore:
         os.close(fd)
         return Path(name)
 
-    def adopt(self, path: Path, *, sha256: str, size: int) -> StoredBlob:
-        """Move ``path`` (a complete, fsynced file in the temporary directory whose sha256 the
-        caller computed while writing it) into the store, without copying it again."""
+    def adopt(self, path: Path, *, sha256: str, size: int, durable: bool = True) -> StoredBlob:
+        """Move ``path`` (a complete file in the temporary directory, fsynced unless it need
+        not be ``durable``, whose sha256 the caller computed while writing it) into the store,
+        without copying it again."""
         target = self.path(sha256)
         if target.exists():
             path.unlink(missing_ok=True)
             return StoredBlob(sha256, size, target, created=False)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(path, target)
-        _fsync_dir(target.parent)
+        if durable:
+            _fsync_dir(target.parent)
         return StoredBlob(sha256, size, target, created=True)
 
     def remove(self, sha256: str) -> None:
@@ -142,6 +132,52 @@ class FileStore:
                 except OSError:
                     pass
         return total
+
+
+@dataclass(frozen=True)
+class WrittenBlob:
+    """A blob complete in the temporary directory, not yet in the store."""
+
+    path: Path
+    sha256: str
+    size: int
+
+
+class BlobWriter:
+    """Writes a blob into a temporary file, hashing it and checking its size on the way.
+
+    :meth:`finish` syncs and closes it; :meth:`abandon` removes it unless it was finished.
+    """
+
+    def __init__(self, path: Path, max_size: int | None) -> None:
+        self.path = path
+        self.max_size = max_size
+        self.out: BinaryIO | None = open(path, "wb")
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes | bytearray) -> None:
+        self.size += len(data)
+        if self.max_size is not None and self.size > self.max_size:
+            raise BlobTooLarge(f"more than {self.max_size} bytes")
+        self.digest.update(data)
+        assert self.out is not None
+        self.out.write(data)
+
+    def finish(self, *, durable: bool = True) -> WrittenBlob:
+        assert self.out is not None
+        self.out.flush()
+        if durable:
+            os.fsync(self.out.fileno())
+        self.out.close()
+        self.out = None
+        return WrittenBlob(self.path, self.digest.hexdigest(), self.size)
+
+    def abandon(self) -> None:
+        if self.out is not None:
+            self.out.close()
+            self.out = None
+            self.path.unlink(missing_ok=True)
 
 
 def _fsync_dir(path: Path) -> None:

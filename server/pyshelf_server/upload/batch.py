@@ -49,9 +49,7 @@ class BatchWriter:
         job = _Job(write)
         with self._cond:
             self._queue.append(job)
-            while True:
-                if job.done:
-                    break
+            while not job.done:
                 if not self._writing:
                     self._writing = True
                     batch = self._queue[:MAX_BATCH]

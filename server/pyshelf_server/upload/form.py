@@ -9,8 +9,6 @@ would otherwise be taken for a complete form whose last part is the whole file.
 
 from __future__ import annotations
 
-import hashlib
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -24,7 +22,7 @@ from multipart import (
 )
 
 from ..responses import APIError
-from ..storage.files import FileStore
+from ..storage.files import BlobTooLarge, BlobWriter, FileStore
 
 CHUNK = 256 * 1024
 # twine sends about 30 fields; the description (a project's whole README) is the largest.
@@ -88,7 +86,8 @@ def _parse(
     fields_total = 0
     segment: MultipartSegment | None = None
     value = bytearray()
-    sink: _FileSink | None = None
+    # Where the content part is being written (while ``segment`` is that part).
+    sink: BlobWriter | None = None
     try:
         parser = PushMultipartParser(
             boundary, content_length=length, max_header_count=16, max_segment_count=MAX_PARTS
@@ -104,10 +103,10 @@ def _parse(
                     segment = event
                     value.clear()
                     if event.filename is not None and event.name == "content" and not form.content:
-                        sink = _FileSink(files, event.filename, max_file_size)
+                        sink = files.writer(max_size=max_file_size, prefix="upload-")
                 elif event is None:
-                    if sink is not None:
-                        form.content = sink.finish()
+                    if sink is not None and segment is not None:
+                        form.content = _received(segment.filename or "", sink)
                         sink = None
                     elif segment is not None and segment.filename is None:
                         form.fields.setdefault(segment.name or "", []).append(
@@ -128,6 +127,8 @@ def _parse(
             raise APIError(
                 400, "truncated multipart form data: the closing boundary is missing"
             ) from None
+    except BlobTooLarge:
+        raise APIError(413, f"file is larger than the allowed {max_file_size} bytes") from None
     except ParserLimitReached as error:
         raise APIError(413, f"multipart form data over a limit: {error}") from None
     except MultipartError as error:
@@ -137,45 +138,21 @@ def _parse(
             sink.abandon()
 
 
-class _FileSink:
-    def __init__(self, files: FileStore, filename: str, max_size: int) -> None:
-        self.filename = filename
-        self.max_size = max_size
-        self.path = files.temporary(prefix="upload-")
-        self.out = open(self.path, "wb")
-        self.digest = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: bytes | bytearray) -> None:
-        self.size += len(data)
-        if self.size > self.max_size:
-            raise APIError(413, f"file is larger than the allowed {self.max_size} bytes")
-        self.digest.update(data)
-        self.out.write(data)
-
-    def finish(self) -> ReceivedFile:
-        self.out.flush()
-        os.fsync(self.out.fileno())
-        self.out.close()
-        received = ReceivedFile(self.filename, self.path, self.digest.hexdigest(), self.size)
-        self.out = None  # type: ignore[assignment]
-        return received
-
-    def abandon(self) -> None:
-        """Throw away what was written, unless :meth:`finish` handed it over."""
-        if self.out is not None:
-            self.out.close()
-            self.path.unlink(missing_ok=True)
+def _received(filename: str, writer: BlobWriter) -> ReceivedFile:
+    written = writer.finish()
+    return ReceivedFile(filename, written.path, written.sha256, written.size)
 
 
 def receive_stream(
     files: FileStore, filename: str, stream: BinaryIO, max_size: int
 ) -> ReceivedFile:
-    """A file that arrived some other way than a form (a push between indexes, a test)."""
-    sink = _FileSink(files, filename, max_size)
+    """A file that arrives as a plain stream rather than a form part (tests use it)."""
+    writer = files.writer(max_size=max_size, prefix="upload-")
     try:
         for chunk in iter(lambda: stream.read(CHUNK), b""):
-            sink.write(chunk)
-        return sink.finish()
+            writer.write(chunk)
+        return _received(filename, writer)
+    except BlobTooLarge:
+        raise APIError(413, f"file is larger than the allowed {max_size} bytes") from None
     finally:
-        sink.abandon()
+        writer.abandon()

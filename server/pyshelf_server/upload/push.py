@@ -9,11 +9,27 @@ from typing import Any
 from ..app import RequestState
 from ..indexes.models import Index
 from ..indexes.registry import IndexInfo
+from ..packages.backend import file_path
 from ..packages.models import File, Version
 from ..packages.services import FileInfo, PackageService, log_entry
 from ..responses import APIError
 from ..storage.files import FileStore, StoredBlob
 from .services import file_info
+
+# What devpi-client's ``push`` may send.
+PUSH_REQUEST_KEYS = frozenset(
+    {
+        "name",
+        "version",
+        "targetindex",
+        "posturl",
+        "username",
+        "password",
+        "register_project",
+        "no_docs",
+        "only_docs",
+    }
+)
 
 
 @dataclass
@@ -80,7 +96,7 @@ class PushService:
                     result, target, target_version, who, stage, copied[result.for_file_id]
                 )
                 outcome.actions.append(
-                    [200, "store_toxresult", f"{target.fullname}/+f/{row.hash_path}"]
+                    [200, "store_toxresult", file_path(target.fullname, row.sha256, row.filename)]
                 )
         if not no_docs:
             for doc in docs:
@@ -185,7 +201,7 @@ class PushService:
                     [
                         response.status_code,
                         "upload",
-                        f"{source.fullname}/+f/{file.hash_path}",
+                        file_path(source.fullname, file.sha256, file.filename),
                         response.reason_phrase,
                     ]
                 )

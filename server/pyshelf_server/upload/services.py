@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import zipfile
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any
 
 from packaging.utils import (
     InvalidSdistFilename,
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from ..indexes.models import Index
 from ..names import filename_error, normalize_name, project_name_error, version_error
+from ..packages.backend import file_path
 from ..packages.metadata import (
     MetadataError,
     MetadataTooLarge,
@@ -36,7 +38,7 @@ from ..packages.models import File
 from ..packages.records import ReleaseRecorder
 from ..packages.services import FileInfo, PackageService, log_entry
 from ..responses import APIError
-from ..storage.files import BlobTooLarge, FileStore, StoredBlob
+from ..storage.files import FileStore, StoredBlob
 from ..storage.references import discard_unreferenced, require_blobs
 from .form import ReceivedFile
 
@@ -112,16 +114,9 @@ def _single(fields: dict[str, list[str]], key: str) -> str:
 
 
 class UploadService:
-    def __init__(self, packages: PackageService, files: FileStore, *, max_size: int) -> None:
+    def __init__(self, packages: PackageService, files: FileStore) -> None:
         self.packages = packages
         self.files = files
-        self.max_size = max_size
-
-    def store_blob(self, stream: BinaryIO) -> StoredBlob:
-        try:
-            return self.files.put_stream(stream, max_size=self.max_size)
-        except BlobTooLarge:
-            raise APIError(413, f"file is larger than the allowed {self.max_size} bytes") from None
 
     def register(self, index: Index, name: str, version: str, meta: dict[str, Any]) -> None:
         _check_name_version(name, version)
@@ -200,7 +195,7 @@ class UploadService:
         index: Index,
         name: str,
         version: str | None,
-        stream: BinaryIO,
+        received: ReceivedFile,
         uploader: str,
     ) -> UploadOutcome:
         error = project_name_error(name)
@@ -215,10 +210,8 @@ class UploadService:
                 )
             version = _latest_version([v.version for v in project.versions])
         _check_name_version(name, version)
-        blob = self.store_blob(stream)
+        blob = self.files.adopt(received.path, sha256=received.sha256, size=received.size)
         self.packages.forget_blob_on_rollback(blob)
-        import zipfile
-
         if not zipfile.is_zipfile(self.files.path(blob.sha256)):
             raise APIError(400, "documentation upload must be a zip file")
         display = project.display_name if project else name
@@ -324,7 +317,7 @@ def record_new_release(
             sha256=blob.sha256,
             size=blob.size,
             rel="releasefile",
-            path=f"{fullname}/+f/{blob.sha256[:3]}/{blob.sha256[3:16]}/{prepared.filename}",
+            path=file_path(fullname, blob.sha256, prepared.filename),
             uploader=uploader,
         )
     )
@@ -339,7 +332,7 @@ def file_info(index: Index, project: str, version: str, row: File) -> FileInfo:
         sha256=row.sha256,
         size=row.size,
         rel=row.rel,
-        path=f"{index.fullname}/+f/{row.hash_path}",
+        path=file_path(index.fullname, row.sha256, row.filename),
         uploader=row.uploader,
     )
 

@@ -16,8 +16,8 @@ from ..responses import APIError, reason_phrase, result
 from ..storage.references import discard_unreferenced
 from ..views.helpers import begin_write, json_body, require
 from .form import UploadForm, read_upload_form
-from .push import PushService
-from .services import UploadService, record_new_release
+from .push import PUSH_REQUEST_KEYS, PushService
+from .services import PreparedRelease, UploadService, record_new_release
 
 ACTIONS = ("file_upload", "submit", "doc_upload")
 
@@ -84,12 +84,12 @@ def legacy_upload(request: Any) -> Response:
         raise APIError(413, f"upload is larger than the allowed {limit} bytes")
     form = _read_form(request, limit)
     try:
-        return _legacy_upload(request, form, limit)
+        return _legacy_upload(request, form)
     finally:
         form.discard()
 
 
-def _legacy_upload(request: Any, form: UploadForm, limit: int) -> Response:
+def _legacy_upload(request: Any, form: UploadForm) -> Response:
     info = request.context.index
     app = request.registry.pyshelf
     fields, content = form.fields, form.content
@@ -102,13 +102,12 @@ def _legacy_upload(request: Any, form: UploadForm, limit: int) -> Response:
     if not name:
         raise APIError(400, "invalid metadata: missing name")
     who = request.authenticated_userid
-    uploads = UploadService(PackageService(request.db, app.files), app.files, max_size=limit)
-    prepared = None
     if action == "file_upload":
         if content is None or not content.filename:
             raise APIError(400, "content file field not found")
         if not version:
             raise APIError(400, "invalid metadata: missing version")
+        uploads = UploadService(PackageService(request.db, app.files), app.files)
         prepared = uploads.prepare_release(
             name=name,
             version=version,
@@ -117,35 +116,9 @@ def _legacy_upload(request: Any, form: UploadForm, limit: int) -> Response:
             form_meta=from_form(fields),
             fields=fields,
         )
-    if prepared is not None:
-        # A refusal in the shared transaction fails this request, whose rollback then takes
-        # the blobs it created with it.
-        _forget_blobs_on_rollback(request, prepared)
-        outcome, serial = app.upload_batches.run(
-            lambda session: record_new_release(
-                session, app.files, info.id, info.fullname, prepared, who
-            )
-        )
-        if outcome is not None:
-            request.pyshelf_serial = serial
-            _queue(request, "pyshelf_on_upload", info, outcome.file)
-            return _ok(outcome.reason)
-    try:
-        begin_write(request)
-    except BaseException:
-        _discard(request, prepared)
-        raise
-    packages = PackageService(request.db, app.files)
-    uploads = UploadService(packages, app.files, max_size=limit)
-    if prepared is not None:
-        # Any refusal from here on (a 409 on a non-volatile index, the index gone meanwhile)
-        # rolls back and takes the blobs this request created with it.
-        _forget_blobs_on_rollback(request, prepared)
-        index = IndexService(request.db, app).require(info.user, info.name)
-        outcome = uploads.store_release(index, prepared, who)
-        if outcome.file is not None:
-            _queue(request, "pyshelf_on_upload", info, outcome.file)
-        return _ok(outcome.reason)
+        return _store_release(request, prepared, who)
+    begin_write(request)
+    uploads = UploadService(PackageService(request.db, app.files), app.files)
     index = IndexService(request.db, app).require(info.user, info.name)
     if action == "submit":
         if not version:
@@ -155,25 +128,51 @@ def _legacy_upload(request: Any, form: UploadForm, limit: int) -> Response:
     # What is left is doc_upload.
     if content is None or not content.filename:
         raise APIError(400, "content file field not found")
-    with open(content.path, "rb") as stream:
-        outcome = uploads.upload_docs(
-            index=index, name=name, version=version or None, stream=stream, uploader=who
-        )
+    outcome = uploads.upload_docs(
+        index=index, name=name, version=version or None, received=content, uploader=who
+    )
     if outcome.file is not None:
         _queue(request, "pyshelf_on_docs_upload", info, outcome.file)
     return _ok(outcome.reason)
 
 
-def _forget_blobs_on_rollback(request: Any, prepared: Any) -> None:
+def _store_release(request: Any, prepared: PreparedRelease, who: str) -> Response:
+    """A new file goes into the transaction concurrent uploads share; a file that replaces
+    another, or an index changed meanwhile, takes the request's own write session."""
+    info = request.context.index
+    app = request.registry.pyshelf
+    # A refusal from here on fails the request, whose rollback takes the blobs it created.
+    _forget_blobs_on_rollback(request, prepared)
+    outcome, serial = app.upload_batches.run(
+        lambda session: record_new_release(
+            session, app.files, info.id, info.fullname, prepared, who
+        )
+    )
+    if outcome is not None:
+        request.pyshelf_serial = serial
+    else:
+        try:
+            begin_write(request)
+        except BaseException:
+            _discard(request, prepared)
+            raise
+        _forget_blobs_on_rollback(request, prepared)
+        index = IndexService(request.db, app).require(info.user, info.name)
+        uploads = UploadService(PackageService(request.db, app.files), app.files)
+        outcome = uploads.store_release(index, prepared, who)
+    if outcome.file is not None:
+        _queue(request, "pyshelf_on_upload", info, outcome.file)
+    return _ok(outcome.reason)
+
+
+def _forget_blobs_on_rollback(request: Any, prepared: PreparedRelease) -> None:
     packages = PackageService(request.db, request.registry.pyshelf.files)
     packages.forget_blob_on_rollback(prepared.blob)
     if prepared.metadata_blob is not None:
         packages.forget_blob_on_rollback(prepared.metadata_blob)
 
 
-def _discard(request: Any, prepared: Any) -> None:
-    if prepared is None:
-        return
+def _discard(request: Any, prepared: PreparedRelease) -> None:
     app = request.registry.pyshelf
     for blob in (prepared.blob, prepared.metadata_blob):
         if blob is not None and blob.created:
@@ -202,18 +201,7 @@ def push(request: Any) -> Any:
     body = json_body(request, allow_empty=False)
     if not isinstance(body, dict):
         raise APIError(400, "push request must be a JSON object")
-    known = {
-        "name",
-        "version",
-        "targetindex",
-        "posturl",
-        "username",
-        "password",
-        "register_project",
-        "no_docs",
-        "only_docs",
-    }
-    unknown = set(body) - known
+    unknown = set(body) - PUSH_REQUEST_KEYS
     if unknown:
         listed = ", ".join(repr(key) for key in sorted(unknown))
         raise APIError(400, f"unknown keys in push request: {listed}")
