@@ -262,9 +262,8 @@ def fix_mmap_threshold(threshold: int = 128 * 1024) -> bool:
 
 
 def serve(settings: ServerSettings, *, pm: Any, engine: Any) -> None:
-    import waitress
-
     from .config import make_app
+    from .wsgiserver import make_server
 
     started = time.perf_counter()
     fix_mmap_threshold()
@@ -276,7 +275,7 @@ def serve(settings: ServerSettings, *, pm: Any, engine: Any) -> None:
         raise SystemExit(code)
     state.downloads.start()
     pm.hook.pyshelf_server_start(registry=app.registry)
-    server = waitress.create_server(
+    server = make_server(
         app,
         host=settings.host,
         port=settings.port,

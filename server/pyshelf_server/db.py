@@ -8,6 +8,7 @@ failed transaction (a freshly stored blob) with ``on_rollback``.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import uuid
@@ -102,76 +103,120 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+class CommitCounter:
+    """Changes its ``value`` after every transaction committed through one engine.
+
+    A reader that remembers the value along with what it read knows that nothing was committed
+    by this process since, without asking the database. Values come from ``itertools.count``
+    (its ``next`` is atomic), so two commits racing never leave the value where it was.
+    """
+
+    def __init__(self) -> None:
+        self._numbers = itertools.count(1)
+        self.value = 0
+
+    def bump(self) -> None:
+        self.value = next(self._numbers)
+
+
+def commit_counter(engine: Engine) -> CommitCounter | None:
+    """The counter of an engine made by ``make_engine`` (None for any other engine)."""
+    return getattr(engine.dialect, "pyshelf_commits", None)
+
+
 def make_engine(url: str, *, pool_size: int = 20) -> Engine:
     """Create the engine for ``url``; SQLite gets WAL mode and explicit transaction control."""
     if is_sqlite(url):
-        engine = create_engine(
-            url,
-            connect_args={"check_same_thread": False, "timeout": 60},
-            pool_size=pool_size,
-            max_overflow=pool_size,
-        )
+        engine = _sqlite_engine(url, pool_size)
+    else:
+        engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    _count_commits(engine)
+    return engine
 
-        @event.listens_for(engine, "connect")
-        def _sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
-            # pysqlite's own transaction handling issues BEGIN lazily and never BEGIN IMMEDIATE;
-            # we take it over so that write transactions lock the database up front instead of
-            # failing with "database is locked" when they upgrade from a read.
-            dbapi_connection.isolation_level = None
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=60000")
-            cursor.close()
 
-        # Writers of this process queue on a Python lock before BEGIN IMMEDIATE. SQLite's own
-        # busy handler polls with sleeps that grow to tens of milliseconds, so under concurrent
-        # uploads most time went to sleeping while the lock was already free; a waiter on this
-        # lock wakes the moment it is released. (Other processes still meet SQLite's lock.)
-        write_lock = threading.Lock()
-        # DBAPI connections inside a write transaction. The lock is let go only once SQLite
-        # has ended the transaction: the Core "commit" event fires before the COMMIT, and a
-        # writer let in then would meet SQLite's lock and its sleeping busy handler after all.
-        holding: set[int] = set()
+def _count_commits(engine: Engine) -> None:
+    dialect = engine.dialect
+    counter = CommitCounter()
+    plain_commit = dialect.do_commit
 
-        @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn: Any) -> None:
-            if not conn.get_execution_options().get("pyshelf_write"):
-                conn.exec_driver_sql("BEGIN")
-                return
-            if not write_lock.acquire(timeout=WRITE_LOCK_TIMEOUT):
-                raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is busy"))
-            key = id(conn.connection.dbapi_connection)
-            holding.add(key)
+    def commit_then_count(connection: Any) -> None:
+        try:
+            plain_commit(connection)
+        finally:
+            # Also after a failed COMMIT: the reader asks the database again, which is never wrong.
+            counter.bump()
+
+    dialect.do_commit = commit_then_count  # type: ignore[method-assign]
+    dialect.pyshelf_commits = counter  # type: ignore[attr-defined]
+
+
+def _sqlite_engine(url: str, pool_size: int) -> Engine:
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": 60},
+        pool_size=pool_size,
+        max_overflow=pool_size,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
+        # pysqlite's own transaction handling issues BEGIN lazily and never BEGIN IMMEDIATE;
+        # we take it over so that write transactions lock the database up front instead of
+        # failing with "database is locked" when they upgrade from a read.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
+
+    # Writers of this process queue on a Python lock before BEGIN IMMEDIATE. SQLite's own
+    # busy handler polls with sleeps that grow to tens of milliseconds, so under concurrent
+    # uploads most time went to sleeping while the lock was already free; a waiter on this
+    # lock wakes the moment it is released. (Other processes still meet SQLite's lock.)
+    write_lock = threading.Lock()
+    # DBAPI connections inside a write transaction. The lock is let go only once SQLite
+    # has ended the transaction: the Core "commit" event fires before the COMMIT, and a
+    # writer let in then would meet SQLite's lock and its sleeping busy handler after all.
+    holding: set[int] = set()
+
+    @event.listens_for(engine, "begin")
+    def _sqlite_begin(conn: Any) -> None:
+        if not conn.get_execution_options().get("pyshelf_write"):
+            conn.exec_driver_sql("BEGIN")
+            return
+        if not write_lock.acquire(timeout=WRITE_LOCK_TIMEOUT):
+            raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is busy"))
+        key = id(conn.connection.dbapi_connection)
+        holding.add(key)
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            holding.discard(key)
+            write_lock.release()
+            raise
+
+    dialect = engine.dialect
+    plain_commit, plain_rollback = dialect.do_commit, dialect.do_rollback
+
+    def _end_then_release(end: Callable[[Any], None]) -> Callable[[Any], None]:
+        def ended(connection: Any) -> None:
             try:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-            except BaseException:
-                holding.discard(key)
-                write_lock.release()
-                raise
+                end(connection)
+            finally:
+                # Core passes the pool's proxy, the pool's reset the raw connection.
+                key = id(getattr(connection, "dbapi_connection", connection))
+                if key in holding:
+                    holding.discard(key)
+                    write_lock.release()
 
-        dialect = engine.dialect
-        plain_commit, plain_rollback = dialect.do_commit, dialect.do_rollback
+        return ended
 
-        def _end_then_release(end: Callable[[Any], None]) -> Callable[[Any], None]:
-            def ended(connection: Any) -> None:
-                try:
-                    end(connection)
-                finally:
-                    # Core passes the pool's proxy, the pool's reset the raw connection.
-                    key = id(getattr(connection, "dbapi_connection", connection))
-                    if key in holding:
-                        holding.discard(key)
-                        write_lock.release()
+    dialect.do_commit = _end_then_release(plain_commit)  # type: ignore[method-assign]
+    dialect.do_rollback = _end_then_release(plain_rollback)  # type: ignore[method-assign]
 
-            return ended
-
-        dialect.do_commit = _end_then_release(plain_commit)  # type: ignore[method-assign]
-        dialect.do_rollback = _end_then_release(plain_rollback)  # type: ignore[method-assign]
-
-        return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return engine
 
 
 class SessionFactory:

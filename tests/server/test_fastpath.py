@@ -91,3 +91,28 @@ def test_project_list_is_cached_and_follows_changes(counted):
         "/root/dev/+simple/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
     )
     assert [p["name"] for p in listing.json["projects"]] == ["fast", "second"]
+
+
+def test_state_read_is_reused_until_this_process_commits(counted):
+    from sqlalchemy import create_engine, text
+
+    reader = counted.app.reader
+    engine = counted.app.state.engine
+    first = reader.read()
+    # A commit by someone else (another process, here a second engine) is not announced to
+    # this process: within the reuse window the reader does not ask the database.
+    other = create_engine(engine.url)
+    with other.begin() as connection:
+        connection.execute(text("UPDATE server_state SET serial = serial + 100 WHERE id = 1"))
+    other.dispose()
+    assert reader.read() == first
+    # Once the window has passed it asks again.
+    reader.REUSE_SECONDS = 0
+    assert reader.read()[0] == first[0] + 100
+    reader.REUSE_SECONDS = 60
+    seen = reader.read()
+    # A commit of this process is seen at once, however long the window.
+    counted.upload("root/dev", *make_wheel("fast", "3.0"), name="fast", version="3.0")
+    assert reader.read()[0] > seen[0]
+    page = counted.test.get("/root/dev/+simple/fast/")
+    assert "fast-3.0-py3-none-any.whl" in page.text

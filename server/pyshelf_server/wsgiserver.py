@@ -1,0 +1,50 @@
+"""The waitress server pyshelf runs in, with one change to how answers leave.
+
+waitress sends every write of the application as it comes: the status line and headers in one
+``send()``, the body in another. Each ``send()`` lets go of the GIL and then waits to get it back
+from the other worker threads, so under 16 concurrent connections a cached simple page spent more
+time in those waits than in everything else (~1,600 req/s). Here writes are buffered up to
+``SEND_BUFFER_BYTES``. When the answer is complete and no other answer is being made, the worker
+sends it in one piece at once (the quiet case, where latency counts); otherwise the I/O thread
+sends it together with the others (the busy case: ~3,300 req/s on the same page). Larger answers
+(files, the mirror's project list) still stream: the buffer is sent each time it fills.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from waitress.channel import HTTPChannel
+from waitress.server import create_server
+from waitress.task import WSGITask
+
+SEND_BUFFER_BYTES = 64 * 1024
+
+
+class OneSendTask(WSGITask):
+    def finish(self) -> None:
+        super().finish()
+        channel = self.channel
+        if not (channel.total_outbufs_len and channel.connected):
+            return
+        dispatcher = channel.server.task_dispatcher
+        if dispatcher.active_count > 1 or dispatcher.queue:
+            # The I/O thread, which the channel wakes after every task, sends it.
+            return
+        with channel.outbuf_lock:
+            # A failure is left to the I/O thread too: it closes the connection the way waitress
+            # always does.
+            channel._flush_exception(channel._flush_some, do_close=False)
+
+
+class OneSendChannel(HTTPChannel):
+    task_class = OneSendTask
+
+
+def make_server(app: Any, **options: Any) -> Any:
+    server = create_server(app, **options)
+    server.channel_class = OneSendChannel
+    # Set on the adjustments rather than passed to create_server: waitress warns that the
+    # option may go, and then this line is merely without effect.
+    server.adj.send_bytes = SEND_BUFFER_BYTES
+    return server
