@@ -7,6 +7,9 @@ process and so must not import the HTTP client; it scans a list's anchors faster
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
+from html import unescape
 from html.parser import HTMLParser
 
 JSON_TYPES = ("application/vnd.pypi.simple.v1+json", "application/json")
@@ -62,3 +65,73 @@ def anchors(body: bytes) -> AnchorParser:
     parser.feed(body.decode("utf-8", "replace"))
     parser.close()
     return parser
+
+
+# -- the fast path for regular pages -------------------------------------------------------
+
+_WS = "\t\n\r\f "
+_NAME = r"[a-zA-Z_:][-a-zA-Z0-9_:.]*"
+# A bare value: printable ASCII but white space, quotes, "<", ">" and "`", not starting with "=".
+_BARE = r"[!#-&(-;?-_a-~][!#-&(-;=?-_a-~]*"
+_VALUE = rf"\"[^\"]*\"|'[^']*'|{_BARE}"
+# Every tag of a page written the regular way (what indexes write): a start tag whose attributes
+# are separated by white space, with values in double or single quotes or bare; an end tag; the
+# doctype. Quoted values are consumed with their tag, so a "<" inside one is no tag.
+_TOKEN = re.compile(
+    rf"<([a-zA-Z][a-zA-Z0-9:_.-]*)((?:[{_WS}]+{_NAME}(?:[{_WS}]*=[{_WS}]*(?:{_VALUE}))?)*)"
+    rf"[{_WS}]*/?>|</[a-zA-Z][a-zA-Z0-9:_.-]*[{_WS}]*>|<!doctype[^<>]*>",
+    re.IGNORECASE,
+)
+_ATTR = re.compile(rf"({_NAME})(?:[{_WS}]*(=)[{_WS}]*(?:\"([^\"]*)\"|'([^']*)'|({_BARE})))?")
+# What the HTML parser reads differently from a plain scan of tags: comments, CDATA sections,
+# processing instructions, and the raw text of script and style elements.
+_SPECIAL = re.compile(r"<(?:!--|!\[|\?|script|style)", re.IGNORECASE)
+
+
+def _attrs(raw: str) -> dict[str, str | None]:
+    """The attributes of a regular start tag as the HTML parser reports them: names in lower
+    case, character references in values resolved, None for a name without a value, the last
+    of a repeated name winning."""
+    found: dict[str, str | None] = {}
+    for name, equals, double, single, bare in _ATTR.findall(raw):
+        if not equals:
+            found[name.lower()] = None
+            continue
+        value = double or single or bare
+        found[name.lower()] = _unescape(value) if "&" in value else value
+    return found
+
+
+# The same few values (``&gt;=3.8``) come back on every link of a page.
+_unescape = lru_cache(maxsize=4096)(unescape)
+
+
+def scan_anchors(body: bytes) -> tuple[str | None, list[dict[str, str | None]]]:
+    """(the first ``<base href>``, the attributes of every ``<a>``) of an HTML page.
+
+    A page of thousands of links is scanned with regular expressions in a fraction of the time
+    the HTML parser needs. Only pages whose every ``<`` starts a regular tag (see ``_TOKEN``)
+    and that have no comment, CDATA, script or style are scanned so; anything else goes through
+    the HTML parser, which reads them the same way.
+    """
+    text = body.decode("utf-8", "replace")
+    if _SPECIAL.search(text) is None:
+        base: str | None = None
+        found: list[dict[str, str | None]] = []
+        covered = 0
+        for match in _TOKEN.finditer(text):
+            covered += match.group(0).count("<")
+            tag = match.group(1)
+            if tag is None:
+                continue
+            tag = tag.lower()
+            if tag == "a":
+                found.append(_attrs(match.group(2)))
+            elif tag == "base" and base is None:
+                base = _attrs(match.group(2)).get("href")
+        if covered == text.count("<"):
+            return base, found
+    parser = AnchorParser()
+    parser.feed(text)
+    parser.close()
+    return parser.base, [attrs for attrs, _text in parser.anchors]

@@ -3,8 +3,9 @@
 small error tree.
 
 Any PEP 503/691 index works as upstream (another pyshelf or devpi index, pypiserver, a static
-tree served over HTTP). JSON is asked for first; HTML is parsed with the standard library's
-HTML parser.
+tree served over HTTP). JSON is asked for first; HTML is scanned with regular expressions
+when it is written the regular way, else parsed with the standard library's HTML parser (see
+``markup.scan_anchors``).
 
 Errors (only these leave this module; httpx's own are translated)::
 
@@ -31,7 +32,7 @@ from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 import httpx
 
 from .. import __version__
-from .markup import anchors, is_json
+from .markup import is_json, scan_anchors
 
 log = logging.getLogger(__name__)
 
@@ -363,10 +364,10 @@ def _metadata_attr(value: str | None) -> Any:
 
 
 def _parse_html_page(body: bytes, page_url: str) -> list[dict[str, Any]]:
-    parser = anchors(body)
-    base = urljoin(page_url, parser.base) if parser.base else page_url
+    base_href, anchors = scan_anchors(body)
+    base = urljoin(page_url, base_href) if base_href else page_url
     links = []
-    for attrs, _text in parser.anchors:
+    for attrs in anchors:
         href = attrs.get("href")
         if not href:
             continue
