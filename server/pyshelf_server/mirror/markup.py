@@ -116,20 +116,17 @@ def scan_anchors(body: bytes) -> tuple[str | None, list[dict[str, str | None]]]:
     """
     text = body.decode("utf-8", "replace")
     if _SPECIAL.search(text) is None:
-        base: str | None = None
-        found: list[dict[str, str | None]] = []
-        covered = 0
-        for match in _TOKEN.finditer(text):
-            covered += match.group(0).count("<")
-            tag = match.group(1)
-            if tag is None:
-                continue
-            tag = tag.lower()
-            if tag == "a":
-                found.append(_attrs(match.group(2)))
-            elif tag == "base" and base is None:
-                base = _attrs(match.group(2)).get("href")
-        if covered == text.count("<"):
+        tokens = _TOKEN.findall(text)
+        # Every "<" of the page must be the start of a token or inside a quoted value of one.
+        inside = "".join([raw for _tag, raw in tokens]).count("<")
+        if len(tokens) + inside == text.count("<"):
+            base: str | None = None
+            found: list[dict[str, str | None]] = []
+            for tag, raw in tokens:
+                if tag == "a" or tag == "A":
+                    found.append(_attrs(raw))
+                elif base is None and tag.lower() == "base":
+                    base = _attrs(raw).get("href")
             return base, found
     parser = AnchorParser()
     parser.feed(text)
