@@ -311,3 +311,50 @@ def test_streamed_bytes_reach_the_client_as_they_arrive(mirror, httpx_mock, monk
     assert body == WHEEL
     assert early == [True]
     mirror.settle()
+
+
+def _links_reads(mirror):
+    """A list that collects every SQL statement reading the stored links of a page."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+    engine = mirror.app.registry.pyshelf.engine
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT") and "links" in statement:
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", before)
+    return seen
+
+
+def test_a_file_right_after_its_page_is_found_without_reading_the_stored_links(
+    mirror, httpx_mock
+):
+    # A page of thousands of links is a megabyte of stored JSON: the installer's next request,
+    # for one of its files, finds the link among the links just fetched.
+    serve_page(httpx_mock, file_entry(WHEEL_NAME, WHEEL))
+    httpx_mock.add_response(url=FILES + WHEEL_NAME, content=WHEEL)
+    url = file_url(mirror)
+    reads = _links_reads(mirror)
+    assert mirror.download(SIMPLE, url).body == WHEEL
+    assert reads == []
+
+
+def test_links_held_in_memory_are_used_only_while_the_stored_page_is_the_same(
+    mirror, httpx_mock
+):
+    from sqlalchemy import update
+
+    from pyshelf_server.mirror.models import MirrorProject
+
+    serve_page(httpx_mock, file_entry(WHEEL_NAME, WHEEL))
+    url = file_url(mirror)
+    # Another process stored a new page without this file: its change token differs.
+    session = mirror.app.registry.pyshelf.sessions(write=True)
+    session.execute(update(MirrorProject).values(links=[], change_token="elsewhere"))
+    session.commit()
+    session.close()
+    reads = _links_reads(mirror)
+    mirror.download(SIMPLE, url, status=404)
+    assert reads != []

@@ -203,3 +203,22 @@ def test_refresh_forces_a_new_fetch(make_mirror, httpx_mock):
     mirror.test.post("/root/dev/+simple/hello/refresh", status=302)
     mirror.simple("/root/pypi/+simple/hello/")
     assert len(httpx_mock.get_requests()) == 2
+
+
+def test_confirming_a_cached_page_reads_no_stored_links(mirror, httpx_mock):
+    # After any write the rendered page is confirmed by its stage tokens: the row's small
+    # columns, not its links (a megabyte of JSON for a project of thousands of files).
+    from sqlalchemy import event
+
+    httpx_mock.add_response(url=UPSTREAM + "hello/", json=json_page("hello", []))
+    mirror.page_json("/root/dev/+simple/hello/")
+    mirror.create_index("root/other")  # a write: the server state changes
+    seen: list[str] = []
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        if "mirror_projects" in statement and "links" in statement:
+            seen.append(statement)
+
+    event.listen(mirror.app.registry.pyshelf.engine, "before_cursor_execute", before)
+    mirror.page_json("/root/dev/+simple/hello/")
+    assert seen == []

@@ -184,3 +184,20 @@ def test_the_upstream_client_is_made_in_the_background_after_the_start(mirror, m
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_recent_links_are_bounded_by_the_links_they_hold():
+    from pyshelf_server.mirror.runtime import RecentLinks
+
+    recent = RecentLinks(max_links=5)
+    recent.put("a", "t1", [{}] * 3)
+    recent.put("b", "t1", [{}] * 2)
+    assert recent.get("a", "t1") is not None
+    assert recent.get("a", "t2") is None  # another version of the page
+    recent.put("c", "t1", [{}] * 2)  # "b" is the oldest used now: it goes
+    assert recent.get("b", "t1") is None
+    assert recent.get("a", "t1") is not None and recent.get("c", "t1") is not None
+    recent.put("d", "t1", [{}] * 6)  # more than the bound alone: not held
+    assert recent.get("d", "t1") is None
+    recent.forget("a")
+    assert recent.get("a", "t1") is None

@@ -55,7 +55,7 @@ class MirrorBackend:
         if name in self._states:
             return self._states[name]
         if name not in self._rows:
-            self._rows[name] = self.pages.cached(self.session, name)
+            self._rows[name] = self.pages.cached(self.session, name, with_links=False)
         return self._rows[name]
 
     def page(self, name: str) -> PageState | None:
@@ -252,6 +252,7 @@ class MirrorBackend:
         for sha256 in shas:
             collect_blob(self.session, self.app.files, sha256)
         self.pages.forget(name)
+        self.runtime.recent.forget((self.index.id, name))
         self._states.pop(name, None)
         self._rows.pop(name, None)
         return True

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from ..db import finish, new_token
 from ..indexes.registry import IndexInfo
@@ -45,12 +45,23 @@ from .upstream import (
 
 log = logging.getLogger(__name__)
 
+# The small columns of a stored page: all but its links.
+_HEAD = select(
+    MirrorProject.name,
+    MirrorProject.display_name,
+    MirrorProject.checked,
+    MirrorProject.etag,
+    MirrorProject.serial,
+    MirrorProject.change_token,
+)
+
 
 @dataclass(frozen=True)
 class PageState:
     name: str
     display_name: str
-    links: list[dict[str, Any]]
+    # None when only the row's small columns were read (``MirrorPages.cached``).
+    links: list[dict[str, Any]] | None
     checked: float
     etag: str | None
     serial: int | None
@@ -72,18 +83,47 @@ class MirrorPages:
 
     # -- project pages -------------------------------------------------------------------
 
-    def cached(self, session: Session, name: str) -> PageState | None:
-        row = session.execute(
-            select(MirrorProject).where(
-                MirrorProject.index_id == self.index.id, MirrorProject.name == name
-            )
-        ).scalar_one_or_none()
+    def cached(self, session: Session, name: str, *, with_links: bool = True) -> PageState | None:
+        """The stored page of ``name``, or None. Without ``with_links`` its links are not read
+        (``links`` is None): what a cache token or an existence check needs is in the row's
+        small columns, and a page's links can be a megabyte of JSON."""
+        row = session.execute(_HEAD.where(*self._where(name))).one_or_none()
         if row is None:
             return None
+        links = None
+        if with_links:
+            links = self.runtime.recent.get((self.index.id, name), row.change_token)
+            if links is None:
+                stored = session.execute(
+                    select(MirrorProject.links).where(*self._where(name))
+                ).scalar_one_or_none()
+                links = list(stored or [])
+                self.runtime.recent.put((self.index.id, name), row.change_token, links)
         return PageState(
-            name=row.name, display_name=row.display_name, links=list(row.links or []),
-            checked=row.checked, etag=row.etag, serial=row.serial, change_token=row.change_token,
+            name=row.name, display_name=row.display_name, links=links, checked=row.checked,
+            etag=row.etag, serial=row.serial, change_token=row.change_token,
         )
+
+    def cached_links(self, session: Session, names: list[str]) -> list[tuple[str, list[Any]]]:
+        """(name, links) of the stored pages among ``names``."""
+        rows = session.execute(
+            select(MirrorProject.name, MirrorProject.change_token).where(
+                MirrorProject.index_id == self.index.id, MirrorProject.name.in_(names)
+            )
+        ).all()
+        found = []
+        for name, token in rows:
+            links = self.runtime.recent.get((self.index.id, name), token)
+            if links is None:
+                state = self.cached(session, name)
+                if state is None or state.links is None:
+                    continue
+                links = state.links
+            found.append((name, links))
+        return found
+
+    def _where(self, name: str) -> tuple[Any, ...]:
+        return (MirrorProject.index_id == self.index.id, MirrorProject.name == name)
 
     def fresh_until(self, state: PageState) -> float:
         if state.stale is not None:
@@ -184,25 +224,31 @@ class MirrorPages:
         for _attempt in range(2):
             session = self.app.sessions(write=True)
             try:
+                # The stored links are not read: they are replaced, or left as they are.
                 row = session.execute(
-                    select(MirrorProject).where(
-                        MirrorProject.index_id == self.index.id, MirrorProject.name == state.name
-                    )
+                    select(MirrorProject)
+                    .options(defer(MirrorProject.links))
+                    .where(*self._where(state.name))
                 ).scalar_one_or_none()
                 if row is None:
                     row = MirrorProject(index_id=self.index.id, name=state.name)
                     session.add(row)
+                    changed = True
                 row.display_name = state.display_name[:200]
                 row.checked = state.checked
                 row.etag = (state.etag or "")[:400] or None
                 row.serial = state.serial
                 row.change_token = state.change_token
-                if changed or row.links is None:
+                if changed:
                     row.links = state.links
                 session.flush()
                 if not changed:
                     session.info["wrote"] = False
                 session.commit()
+                if state.links is not None:
+                    self.runtime.recent.put(
+                        (self.index.id, state.name), state.change_token, state.links
+                    )
                 if changed:
                     self._announce(state.name)
                 return state
@@ -214,6 +260,7 @@ class MirrorPages:
         return state
 
     def _delete(self, name: str) -> None:
+        self.runtime.recent.forget((self.index.id, name))
         session = self.app.sessions(write=True)
         try:
             session.execute(

@@ -23,7 +23,7 @@ from .files import (
     verified_response,
 )
 from .links import METADATA_SUFFIX, file_key, url_key, verifying_hash
-from .models import MirrorFile, MirrorProject
+from .models import MirrorFile
 from .upstream import safe_url
 
 
@@ -92,13 +92,7 @@ def find_link(
     for before its page (a URL remembered by a client) makes the page be fetched."""
     metadata = filename.endswith(METADATA_SUFFIX)
     release = filename[: -len(METADATA_SUFFIX)] if metadata else filename
-    rows = backend.session.execute(
-        select(MirrorProject.name, MirrorProject.links).where(
-            MirrorProject.index_id == backend.index.id,
-            MirrorProject.name.in_(_candidates(release)),
-        )
-    ).all()
-    pages = [(name, links or []) for name, links in rows]
+    pages = backend.pages.cached_links(backend.session, _candidates(release))
     if not pages and not backend.offline:
         guess = _likely_project(release)
         state = backend.page(guess) if guess else None
