@@ -83,7 +83,7 @@ class HostedBackend:
             uploaded,
             meta_sha,
             version,
-        ) in self.session.execute(query):
+        ) in self.session.connection().execute(query):
             links.append(
                 Link(
                     filename=filename,

@@ -7,8 +7,6 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC
 from html import escape
 
-from packaging.version import InvalidVersion, Version
-
 from ..indexes.backends import Link
 
 API_VERSION = "1.1"
@@ -18,16 +16,13 @@ HTML_V1_TYPE = "application/vnd.pypi.simple.v1+html"
 
 
 def _upload_time(link: Link) -> str | None:
-    if link.upload_time is None:
+    uploaded = link.upload_time
+    if uploaded is None:
         return None
-    return link.upload_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _version_key(version: str) -> tuple[int, Version | str]:
-    try:
-        return (1, Version(version))
-    except InvalidVersion:
-        return (0, version)
+    if uploaded.tzinfo is not None:
+        uploaded = uploaded.astimezone(UTC).replace(tzinfo=None)
+    # isoformat is several times cheaper than strftime, which a 3,000-file page calls 3,000 times.
+    return uploaded.isoformat(timespec="microseconds") + "Z"
 
 
 def project_html(name: str, links: list[Link], url_prefix: str) -> bytes:
@@ -65,20 +60,23 @@ def project_html(name: str, links: list[Link], url_prefix: str) -> bytes:
 
 def project_json(name: str, links: list[Link], url_prefix: str) -> bytes:
     files = []
-    versions = set()
+    # PEP 700: the versions are a set and their order is not significant. They are listed in
+    # the order of the files (upload order); sorting by PEP 440 meant parsing every version
+    # and took longer than all the rest of a 3,000-version page.
+    versions: dict[str, None] = {}
     for link in links:
         entry: dict[str, object] = {
             "filename": link.filename,
             "url": url_prefix + link.path,
-            "hashes": dict(link.hashes),
+            # Shared, not copied: json.dumps only reads them.
+            "hashes": link.hashes,
         }
         if link.requires_python:
             entry["requires-python"] = link.requires_python
         if link.yanked is not False:
             entry["yanked"] = link.yanked
         if link.core_metadata:
-            entry["core-metadata"] = dict(link.core_metadata)
-            entry["dist-info-metadata"] = dict(link.core_metadata)
+            entry["core-metadata"] = entry["dist-info-metadata"] = link.core_metadata
         if link.size is not None:
             entry["size"] = link.size
         upload_time = _upload_time(link)
@@ -86,11 +84,11 @@ def project_json(name: str, links: list[Link], url_prefix: str) -> bytes:
             entry["upload-time"] = upload_time
         files.append(entry)
         if link.version:
-            versions.add(link.version)
+            versions[link.version] = None
     page = {
         "meta": {"api-version": API_VERSION},
         "name": name,
-        "versions": sorted(versions, key=_version_key),
+        "versions": list(versions),
         "files": files,
     }
     return json.dumps(page, separators=(",", ":")).encode("utf-8")
