@@ -14,19 +14,17 @@ This module imports nothing heavy, so the child starts fast.
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import os
-import re
 import subprocess
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..names import normalize_name
-from .markup import is_json
+from .markup import is_json, list_anchor_names
 from .projectlist import encode_names
 
 # Exit status of the child for a body that is no project list.
@@ -70,40 +68,11 @@ def parse_project_list(body: bytes, content_type: str) -> list[str]:
             raise ListContentError("upstream sent no PEP 691 project list")
         raw: Iterable[str] = (n for n in doc["projects"] if isinstance(n, str))
     else:
-        raw = html_list_names(body)
+        raw = list_anchor_names(body)
     names = {normalize_name(n.strip().strip("/")) for n in raw}
     names.discard("")
     names.discard("-")
     return sorted(names)
-
-
-_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
-# An anchor's attributes and its content, up to its end tag or the next anchor.
-_ANCHOR = re.compile(r"<a(?=[\s>/])([^>]*)>(.*?)(?=</a\s*>|<a[\s>/]|\Z)", re.DOTALL | re.IGNORECASE)
-_HREF = re.compile(r"""\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.IGNORECASE)
-_TAG = re.compile(r"<[^>]*>")
-
-
-def html_list_names(body: bytes) -> Iterator[str]:
-    """The text of every anchor of a PEP 503 list (its ``href`` when the text is empty).
-
-    A list has about a million anchors: a scan with regular expressions does in seconds and a
-    few hundred MB less what the HTML parser used for project pages (``markup``) needs
-    minutes for. It reads what an index writes: anchors with a text and an ``href``.
-    """
-    text = body.decode("utf-8", "replace")
-    if "<!--" in text:
-        text = _COMMENT.sub("", text)
-    for match in _ANCHOR.finditer(text):
-        content = match.group(2)
-        if "<" in content:
-            content = _TAG.sub("", content)
-        name = html.unescape(content).strip()
-        if not name:
-            href = _HREF.search(match.group(1))
-            if href is not None:
-                name = html.unescape(next(g for g in href.groups() if g is not None))
-        yield name
 
 
 def write_list(names: list[str], out: Path) -> BuiltList:

@@ -3,9 +3,8 @@
 small error tree.
 
 Any PEP 503/691 index works as upstream (another pyshelf or devpi index, pypiserver, a static
-tree served over HTTP). JSON is asked for first; HTML is scanned with regular expressions
-when it is written the regular way, else parsed with the standard library's HTML parser (see
-``markup.scan_anchors``).
+tree served over HTTP). JSON is asked for first; HTML is read by libxml2's HTML parser (see
+``markup.page_anchors``).
 
 Errors (only these leave this module; httpx's own are translated)::
 
@@ -32,7 +31,7 @@ from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 import httpx
 
 from .. import __version__
-from .markup import is_json, scan_anchors
+from .markup import is_json, page_anchors
 
 log = logging.getLogger(__name__)
 
@@ -364,7 +363,7 @@ def _metadata_attr(value: str | None) -> Any:
 
 
 def _parse_html_page(body: bytes, page_url: str) -> list[dict[str, Any]]:
-    base_href, anchors = scan_anchors(body)
+    base_href, anchors = page_anchors(body)
     base = urljoin(page_url, base_href) if base_href else page_url
     links = []
     for attrs in anchors:
