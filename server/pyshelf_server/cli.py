@@ -234,35 +234,9 @@ def server_main(argv: list[str] | None = None) -> None:
     serve(settings, pm=pm, engine=engine)
 
 
-# glibc's M_MMAP_THRESHOLD (malloc.h).
-_M_MMAP_THRESHOLD = -3
-
-
-def fix_mmap_threshold(threshold: int = 128 * 1024) -> bool:
-    """Keep glibc from raising its mmap threshold as the process runs (where glibc is the C
-    library; elsewhere nothing happens).
-
-    By default the first large block freed raises the threshold (up to 32 MB), and from then on
-    large blocks (the pieces of a streamed listing, of a download, of an upload) come from the
-    worker thread's own malloc arena. With 16 threads each arena keeps a few tens of MB of
-    fragments: streaming the mirror's project list grew the process by ~20 MB per thread that
-    served it. With a fixed threshold such blocks are mapped and unmapped, and resident memory
-    stays flat. Returns whether the setting was applied.
-    """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
-    return bool(mallopt(_M_MMAP_THRESHOLD, threshold))
-
-
 def serve(settings: ServerSettings, *, pm: Any, engine: Any) -> None:
     from .config import make_app
+    from .memory import fix_mmap_threshold
     from .wsgiserver import make_server
 
     started = time.perf_counter()

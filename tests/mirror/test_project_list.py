@@ -327,7 +327,7 @@ def test_a_newer_list_replaces_the_mapped_one_while_a_listing_streams(mirror, ht
 def test_the_server_fixes_the_malloc_mmap_threshold():
     import platform
 
-    from pyshelf_server.cli import fix_mmap_threshold
+    from pyshelf_server.memory import fix_mmap_threshold
 
     applied = fix_mmap_threshold()
     assert applied is (sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc")

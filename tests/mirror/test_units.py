@@ -157,7 +157,7 @@ def test_a_walk_through_a_long_list_gives_free_memory_back(monkeypatch):
 
 
 def test_release_free_memory_is_safe_to_call():
-    from pyshelf_server.mirror.projectlist import release_free_memory
+    from pyshelf_server.memory import release_free_memory
 
     assert release_free_memory() in (True, False)
     assert release_free_memory() in (True, False)

@@ -57,6 +57,17 @@ _HEAD = select(
 )
 
 
+def _row_columns(state: PageState) -> dict[str, Any]:
+    """A stored page's small columns, cut to their sizes in the table."""
+    return {
+        "display_name": state.display_name[:200],
+        "checked": state.checked,
+        "etag": (state.etag or "")[:400] or None,
+        "serial": state.serial,
+        "change_token": state.change_token,
+    }
+
+
 @dataclass(frozen=True)
 class PageState:
     name: str
@@ -91,15 +102,7 @@ class MirrorPages:
         row = session.execute(_HEAD.where(*self._where(name))).one_or_none()
         if row is None:
             return None
-        links = None
-        if with_links:
-            links = self.runtime.recent.get((self.index.id, name), row.change_token)
-            if links is None:
-                stored = session.execute(
-                    select(MirrorProject.links).where(*self._where(name))
-                ).scalar_one_or_none()
-                links = list(stored or [])
-                self.runtime.recent.put((self.index.id, name), row.change_token, links)
+        links = self._links(session, {name: row.change_token}).get(name, []) if with_links else None
         return PageState(
             name=row.name, display_name=row.display_name, links=links, checked=row.checked,
             etag=row.etag, serial=row.serial, change_token=row.change_token,
@@ -107,21 +110,38 @@ class MirrorPages:
 
     def cached_links(self, session: Session, names: list[str]) -> list[tuple[str, list[Any]]]:
         """(name, links) of the stored pages among ``names``."""
-        rows = session.execute(
-            select(MirrorProject.name, MirrorProject.change_token).where(
-                MirrorProject.index_id == self.index.id, MirrorProject.name.in_(names)
-            )
-        ).all()
-        found = []
-        for name, token in rows:
+        tokens = dict(
+            session.execute(
+                select(MirrorProject.name, MirrorProject.change_token).where(
+                    MirrorProject.index_id == self.index.id, MirrorProject.name.in_(names)
+                )
+            ).all()
+        )
+        return list(self._links(session, tokens).items())
+
+    def _links(self, session: Session, tokens: dict[str, str]) -> dict[str, list[Any]]:
+        """The links of the stored pages named in ``tokens`` (name -> change token): from the
+        recent pages where they are current, else decoded from the rows in one query."""
+        found: dict[str, list[Any]] = {}
+        for name, token in tokens.items():
             links = self.runtime.recent.get((self.index.id, name), token)
-            if links is None:
-                state = self.cached(session, name)
-                if state is None or state.links is None:
-                    continue
-                links = state.links
-            found.append((name, links))
+            if links is not None:
+                found[name] = links
+        missing = [name for name in tokens if name not in found]
+        if missing:
+            rows = session.execute(
+                select(MirrorProject.name, MirrorProject.links).where(
+                    MirrorProject.index_id == self.index.id, MirrorProject.name.in_(missing)
+                )
+            )
+            for name, stored in rows:
+                found[name] = list(stored or [])
+                self._remember(name, tokens[name], found[name])
         return found
+
+    def _remember(self, name: str, token: str, links: list[Any] | None) -> None:
+        if links is not None:
+            self.runtime.recent.put((self.index.id, name), token, links)
 
     def _where(self, name: str) -> tuple[Any, ...]:
         return (MirrorProject.index_id == self.index.id, MirrorProject.name == name)
@@ -232,12 +252,8 @@ class MirrorPages:
                 {
                     "index_id": self.index.id,
                     "name": state.name,
-                    "display_name": state.display_name[:200],
-                    "checked": state.checked,
-                    "etag": (state.etag or "")[:400] or None,
-                    "serial": state.serial,
-                    "change_token": state.change_token,
                     "links": state.links,
+                    **_row_columns(state),
                 },
             )
             # A new page is a change clients see: the commit raises the serial.
@@ -248,8 +264,7 @@ class MirrorPages:
             return False
         finally:
             session.close()
-        if state.links is not None:
-            self.runtime.recent.put((self.index.id, state.name), state.change_token, state.links)
+        self._remember(state.name, state.change_token, state.links)
         self._announce(state.name)
         return True
 
@@ -269,21 +284,15 @@ class MirrorPages:
                     row = MirrorProject(index_id=self.index.id, name=state.name)
                     session.add(row)
                     changed = True
-                row.display_name = state.display_name[:200]
-                row.checked = state.checked
-                row.etag = (state.etag or "")[:400] or None
-                row.serial = state.serial
-                row.change_token = state.change_token
+                for column, value in _row_columns(state).items():
+                    setattr(row, column, value)
                 if changed:
                     row.links = state.links
                 session.flush()
                 if not changed:
                     session.info["wrote"] = False
                 session.commit()
-                if state.links is not None:
-                    self.runtime.recent.put(
-                        (self.index.id, state.name), state.change_token, state.links
-                    )
+                self._remember(state.name, state.change_token, state.links)
                 if changed:
                     self._announce(state.name)
                 return state

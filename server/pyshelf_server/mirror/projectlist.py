@@ -22,34 +22,13 @@ from __future__ import annotations
 
 import mmap
 import os
-import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+
+from ..memory import release_free_memory
 
 SLICE = 256 * 1024
 _DONTNEED = getattr(mmap, "MADV_DONTNEED", None)
-_malloc_trim: Any = False  # not looked up yet
-
-
-def release_free_memory() -> bool:
-    """Give the free memory of every malloc arena back to the system (glibc's
-    ``malloc_trim(0)``); False where there is no such call."""
-    global _malloc_trim
-    if _malloc_trim is False:
-        _malloc_trim = None
-        if sys.platform.startswith("linux"):
-            try:
-                import ctypes
-
-                _malloc_trim = ctypes.CDLL(None).malloc_trim
-                _malloc_trim.argtypes = [ctypes.c_size_t]
-            except (OSError, AttributeError):
-                _malloc_trim = None
-    if _malloc_trim is None:
-        return False
-    _malloc_trim(0)
-    return True
 
 
 def encode_names(names: Iterable[str]) -> bytes:

@@ -14,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
+from ..lru import WeighedLRU
 from .projectlist import NameList
 from .upstream import Upstream
 
@@ -114,37 +115,19 @@ class RecentLinks:
     """
 
     def __init__(self, max_links: int = 10000) -> None:
-        self.max_links = max_links
-        self._lock = threading.Lock()
-        self._held = 0
-        self._entries: OrderedDict[Hashable, tuple[str, list[dict[str, Any]]]] = OrderedDict()
+        self._entries: WeighedLRU[tuple[str, list[dict[str, Any]]]] = WeighedLRU(
+            max_links, lambda entry: len(entry[1])
+        )
 
     def get(self, key: Hashable, token: str) -> list[dict[str, Any]] | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None or entry[0] != token:
-                return None
-            self._entries.move_to_end(key)
-            return entry[1]
+        entry = self._entries.get(key)
+        return entry[1] if entry is not None and entry[0] == token else None
 
     def put(self, key: Hashable, token: str, links: list[dict[str, Any]]) -> None:
-        with self._lock:
-            old = self._entries.pop(key, None)
-            if old is not None:
-                self._held -= len(old[1])
-            if len(links) > self.max_links:
-                return
-            self._entries[key] = (token, links)
-            self._held += len(links)
-            while self._held > self.max_links:
-                _key, (_token, evicted) = self._entries.popitem(last=False)
-                self._held -= len(evicted)
+        self._entries.put(key, (token, links))
 
     def forget(self, key: Hashable) -> None:
-        with self._lock:
-            old = self._entries.pop(key, None)
-            if old is not None:
-                self._held -= len(old[1])
+        self._entries.forget(key)
 
 
 class MirrorRuntime:

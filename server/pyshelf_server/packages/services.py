@@ -19,6 +19,7 @@ from ..indexes.models import Index
 from ..names import normalize_name
 from ..storage.files import FileStore, StoredBlob
 from ..storage.references import collect_blob, discard_unreferenced, release_index_blobs
+from .backend import file_path
 from .metadata import empty_metadata
 from .models import DeletedFile, File, Project, Version
 
@@ -34,8 +35,12 @@ class FileInfo:
     sha256: str
     size: int
     rel: str
-    path: str
     uploader: str | None
+
+    @property
+    def path(self) -> str:
+        """Below the server root, as the file is served."""
+        return file_path(self.index, self.sha256, self.filename)
 
 
 def log_entry(what: str, who: str | None, dst: str, **extra: Any) -> dict[str, Any]:

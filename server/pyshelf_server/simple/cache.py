@@ -8,11 +8,10 @@ cost one small query; a write elsewhere costs one more query to re-confirm the e
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
+
+from ..lru import WeighedLRU
 
 
 @dataclass
@@ -26,35 +25,8 @@ class CachedPage:
     headers: tuple[tuple[str, str], ...] = ()
 
 
-class PageCache:
+class PageCache(WeighedLRU[CachedPage]):
+    """Rendered pages by (index id, project, media type, URL prefix), bounded by their bytes."""
+
     def __init__(self, max_bytes: int = 64 * 1024 * 1024) -> None:
-        self.max_bytes = max_bytes
-        self.used = 0
-        self.entries: OrderedDict[Hashable, CachedPage] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key: Hashable) -> CachedPage | None:
-        with self.lock:
-            entry = self.entries.get(key)
-            if entry is not None:
-                self.entries.move_to_end(key)
-            return entry
-
-    def put(self, key: Hashable, page: CachedPage) -> None:
-        size = len(page.body)
-        if size > self.max_bytes // 4:
-            return
-        with self.lock:
-            old = self.entries.pop(key, None)
-            if old is not None:
-                self.used -= len(old.body)
-            self.entries[key] = page
-            self.used += size
-            while self.used > self.max_bytes and self.entries:
-                _, evicted = self.entries.popitem(last=False)
-                self.used -= len(evicted.body)
-
-    def clear(self) -> None:
-        with self.lock:
-            self.entries.clear()
-            self.used = 0
+        super().__init__(max_bytes, lambda page: len(page.body), max_entry_weight=max_bytes // 4)

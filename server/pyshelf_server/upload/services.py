@@ -26,7 +26,6 @@ from sqlalchemy.orm import Session
 
 from ..indexes.models import Index
 from ..names import filename_error, normalize_name, project_name_error, version_error
-from ..packages.backend import file_path
 from ..packages.metadata import (
     MetadataError,
     MetadataTooLarge,
@@ -317,7 +316,6 @@ def record_new_release(
             sha256=blob.sha256,
             size=blob.size,
             rel="releasefile",
-            path=file_path(fullname, blob.sha256, prepared.filename),
             uploader=uploader,
         )
     )
@@ -332,7 +330,6 @@ def file_info(index: Index, project: str, version: str, row: File) -> FileInfo:
         sha256=row.sha256,
         size=row.size,
         rel=row.rel,
-        path=file_path(index.fullname, row.sha256, row.filename),
         uploader=row.uploader,
     )
 

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from pyshelf_server.db import read_state
-from pyshelf_server.mirror.projectlist import release_free_memory
+from pyshelf_server.memory import release_free_memory
 
 from ..docs import DocsError, DocStore, pages
 from ..versions import newest_first, preferred
