@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from ..indexes.backends import Link
 from ..indexes.registry import IndexInfo
+from ..simple.render import JSON_TYPE, html_tail, json_tail
 from .models import File, Project, Version
 
 
@@ -18,6 +20,38 @@ def file_path(fullname: str, sha256: str, filename: str) -> str:
     """A stored file's path below the server root, for the index ``fullname`` (devpi's
     layout)."""
     return f"{fullname}/+f/{sha256[:3]}/{sha256[3:16]}/{filename}"
+
+
+def release_link(
+    fullname: str,
+    *,
+    filename: str,
+    sha256: str,
+    version: str | None,
+    requires_python: str | None = None,
+    yanked: bool = False,
+    yanked_reason: str | None = None,
+    size: int | None = None,
+    upload_time: datetime | None = None,
+    metadata_sha256: str | None = None,
+) -> Link:
+    return Link(
+        filename=filename,
+        path=file_path(fullname, sha256, filename),
+        hashes={"sha256": sha256},
+        stage=fullname,
+        version=version,
+        requires_python=requires_python,
+        yanked=(yanked_reason or True) if yanked else False,
+        size=size,
+        upload_time=upload_time,
+        core_metadata={"sha256": metadata_sha256} if metadata_sha256 else None,
+    )
+
+
+def simple_tails(link: Link) -> dict[str, str]:
+    """The ``simple_html`` and ``simple_json`` column values of a release file."""
+    return {"simple_html": html_tail(link), "simple_json": json_tail(link)}
 
 
 class HostedBackend:
@@ -72,33 +106,47 @@ class HostedBackend:
             .order_by(File.id)
         )
         stage = self.index.fullname
-        links = []
-        for (
-            filename,
-            sha256,
-            rp,
-            yanked,
-            reason,
-            size,
-            uploaded,
-            meta_sha,
-            version,
-        ) in self.session.connection().execute(query):
-            links.append(
-                Link(
-                    filename=filename,
-                    path=file_path(self.index.fullname, sha256, filename),
-                    hashes={"sha256": sha256},
-                    stage=stage,
-                    version=version,
-                    requires_python=rp,
-                    yanked=(reason or True) if yanked else False,
-                    size=size,
-                    upload_time=uploaded,
-                    core_metadata={"sha256": meta_sha} if meta_sha else None,
-                )
+        return [
+            release_link(
+                stage,
+                filename=filename,
+                sha256=sha256,
+                version=version,
+                requires_python=rp,
+                yanked=yanked,
+                yanked_reason=reason,
+                size=size,
+                upload_time=uploaded,
+                metadata_sha256=meta_sha,
             )
-        return links
+            for (
+                filename,
+                sha256,
+                rp,
+                yanked,
+                reason,
+                size,
+                uploaded,
+                meta_sha,
+                version,
+            ) in self.session.connection().execute(query).all()
+        ]
+
+    def prerendered(self, name: str, media_type: str) -> list[tuple[str, str, str | None]] | None:
+        """(filename, version, stored tail) of each release file of ``name`` in upload order;
+        None when the project does not exist here. A tail is None for files stored before
+        tails were kept, or changed since."""
+        row = self._project_row(name)
+        if row is None:
+            return None
+        tail = File.simple_json if media_type == JSON_TYPE else File.simple_html
+        query = (
+            select(File.filename, Version.version, tail)
+            .join(Version, Version.id == File.version_id)
+            .where(Version.project_id == row[0], File.rel == "releasefile")
+            .order_by(File.id)
+        )
+        return [tuple(r) for r in self.session.connection().execute(query).all()]
 
     def versions(self, name: str) -> dict[str, dict[str, Any]] | None:
         row = self._project_row(name)

@@ -14,6 +14,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
+    inspect,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -97,8 +99,37 @@ class File(Base):
     # devpi's upload/push/overwrite log entries.
     log: Mapped[list[Any]] = mapped_column(JSON, default=list)
     download_count: Mapped[int] = mapped_column(Integer, default=0)
+    # A release file's entries on simple pages, rendered when it is stored
+    # (``simple.render.html_tail``/``json_tail``); None means "render from the columns".
+    simple_html: Mapped[str | None] = mapped_column(Text, default=None)
+    simple_json: Mapped[str | None] = mapped_column(Text, default=None)
 
     version: Mapped[Version] = relationship(back_populates="files")
+
+
+# What a file's stored simple-page entries are rendered from.
+_RENDERED = (
+    "filename",
+    "sha256",
+    "size",
+    "requires_python",
+    "yanked",
+    "yanked_reason",
+    "upload_time",
+    "metadata_sha256",
+)
+
+
+@event.listens_for(File, "before_update")
+def _forget_stale_tails(_mapper: Any, _connection: Any, file: File) -> None:
+    """A change to what the entries show (a yank, say) drops them: the page then renders the
+    file from its columns, and can never show the old state."""
+    state = inspect(file)
+    if any(state.attrs[name].history.has_changes() for name in _RENDERED):
+        if not state.attrs.simple_html.history.has_changes():
+            file.simple_html = None
+        if not state.attrs.simple_json.history.has_changes():
+            file.simple_json = None
 
 
 class DeletedFile(Base):

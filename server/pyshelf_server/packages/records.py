@@ -16,10 +16,11 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from ..db import new_token
+from ..db import new_token, utcnow
 from ..indexes.models import Index
 from ..names import normalize_name
 from ..storage.files import StoredBlob
+from .backend import release_link, simple_tails
 from .metadata import empty_metadata
 from .models import DeletedFile, File, Project, Version
 
@@ -94,6 +95,7 @@ class ReleaseRecorder:
         self,
         *,
         index_id: int,
+        index_fullname: str,
         name: str,
         version: str,
         filename: str,
@@ -109,21 +111,34 @@ class ReleaseRecorder:
         project_id, display_name = self._ensure_project(index_id, name)
         version_id, data = self._ensure_version(project_id, display_name, version, meta)
         requires_python = data.get("requires_python") or None
-        inserted = execute(
-            _INSERT_FILE,
-            {
-                "index_id": index_id,
-                "version_id": version_id,
-                "rel": rel,
-                "filename": filename,
-                "sha256": blob.sha256,
-                "size": blob.size,
-                "requires_python": requires_python,
-                "uploader": uploader,
-                "log": log,
-                "metadata_sha256": metadata_blob.sha256 if metadata_blob else None,
-            },
-        )
+        row = {
+            "index_id": index_id,
+            "version_id": version_id,
+            "rel": rel,
+            "filename": filename,
+            "sha256": blob.sha256,
+            "size": blob.size,
+            "requires_python": requires_python,
+            "upload_time": utcnow(),
+            "uploader": uploader,
+            "log": log,
+            "metadata_sha256": metadata_blob.sha256 if metadata_blob else None,
+            "simple_html": None,
+            "simple_json": None,
+        }
+        if rel == "releasefile":
+            link = release_link(
+                index_fullname,
+                filename=filename,
+                sha256=blob.sha256,
+                version=version,
+                requires_python=requires_python,
+                size=blob.size,
+                upload_time=row["upload_time"],
+                metadata_sha256=row["metadata_sha256"],
+            )
+            row.update(simple_tails(link))
+        inserted = execute(_INSERT_FILE, row)
         execute(_TOUCH_PROJECT, {"project_id": project_id, "token": new_token()})
         # A file may come back after it was deleted: it is no longer "gone".
         execute(

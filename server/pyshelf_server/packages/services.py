@@ -14,12 +14,12 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from ..db import new_token, on_rollback
+from ..db import new_token, on_rollback, utcnow
 from ..indexes.models import Index
 from ..names import normalize_name
 from ..storage.files import FileStore, StoredBlob
 from ..storage.references import collect_blob, discard_unreferenced, release_index_blobs
-from .backend import file_path
+from .backend import file_path, release_link, simple_tails
 from .metadata import empty_metadata
 from .models import DeletedFile, File, Project, Version
 
@@ -170,9 +170,21 @@ class PackageService:
             log=log,
             metadata_sha256=metadata_blob.sha256 if metadata_blob else None,
             for_file_id=for_file.id if for_file else None,
+            upload_time=upload_time or utcnow(),
         )
-        if upload_time is not None:
-            row.upload_time = upload_time
+        if rel == "releasefile":
+            link = release_link(
+                index.fullname,
+                filename=filename,
+                sha256=blob.sha256,
+                version=version.version,
+                requires_python=requires_python,
+                size=blob.size,
+                upload_time=row.upload_time,
+                metadata_sha256=row.metadata_sha256,
+            )
+            for column, tail in simple_tails(link).items():
+                setattr(row, column, tail)
         self.session.add(row)
         self.touch(version.project)
         # A file may come back after it was deleted: it is no longer "gone".

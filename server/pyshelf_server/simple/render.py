@@ -25,73 +25,86 @@ def _upload_time(link: Link) -> str | None:
     return uploaded.isoformat(timespec="microseconds") + "Z"
 
 
+# A link's entry on a project page is rendered in two parts: the URL prefix, which depends on
+# the page (relative or the server's outside URL), and the tail, which depends only on the
+# file. Hosted files store their tails when they are uploaded (``files.simple_html`` and
+# ``files.simple_json``), so that a page of thousands of files is built by joining strings.
+
+
+def html_tail(link: Link) -> str:
+    """The end of the file's anchor line after ``<a href="`` and the escaped URL prefix."""
+    fragment = link.hash_fragment
+    parts = [escape(link.path), "#" + fragment if fragment else "", '"']
+    if link.requires_python is not None and link.requires_python != "":
+        parts.append(f' data-requires-python="{escape(link.requires_python)}"')
+    if link.yanked is not False:
+        reason = "" if link.yanked is True else str(link.yanked)
+        parts.append(f' data-yanked="{escape(reason)}"')
+    if link.core_metadata:
+        spec = (
+            "sha256=" + link.core_metadata["sha256"] if "sha256" in link.core_metadata else "true"
+        )
+        parts.append(f' data-dist-info-metadata="{escape(spec)}"')
+        parts.append(f' data-core-metadata="{escape(spec)}"')
+    parts.append(f">{escape(link.filename)}</a><br>")
+    return "".join(parts)
+
+
+def json_tail(link: Link) -> str:
+    """The end of the file's JSON object after ``{"url":"`` and the JSON-escaped URL prefix."""
+    entry: dict[str, object] = {"filename": link.filename, "hashes": link.hashes}
+    if link.requires_python:
+        entry["requires-python"] = link.requires_python
+    if link.yanked is not False:
+        entry["yanked"] = link.yanked
+    if link.core_metadata:
+        entry["core-metadata"] = entry["dist-info-metadata"] = link.core_metadata
+    if link.size is not None:
+        entry["size"] = link.size
+    upload_time = _upload_time(link)
+    if upload_time:
+        entry["upload-time"] = upload_time
+    rest = json.dumps(entry, separators=(",", ":"))
+    return json.dumps(link.path)[1:] + "," + rest[1:]
+
+
 def project_html(name: str, links: list[Link], url_prefix: str) -> bytes:
-    lines = [
-        "<!DOCTYPE html>",
-        "<html>",
-        "  <head>",
-        f'    <meta name="pypi:repository-version" content="{API_VERSION}">',
-        f"    <title>Links for {escape(name)}</title>",
-        "  </head>",
-        "  <body>",
-        f"    <h1>Links for {escape(name)}</h1>",
-    ]
-    for link in links:
-        href = url_prefix + link.path
-        fragment = link.hash_fragment
-        attrs = [f'href="{escape(href)}{"#" + fragment if fragment else ""}"']
-        if link.requires_python is not None and link.requires_python != "":
-            attrs.append(f'data-requires-python="{escape(link.requires_python)}"')
-        if link.yanked is not False:
-            reason = "" if link.yanked is True else str(link.yanked)
-            attrs.append(f'data-yanked="{escape(reason)}"')
-        if link.core_metadata:
-            spec = (
-                "sha256=" + link.core_metadata["sha256"]
-                if "sha256" in link.core_metadata
-                else "true"
-            )
-            attrs.append(f'data-dist-info-metadata="{escape(spec)}"')
-            attrs.append(f'data-core-metadata="{escape(spec)}"')
-        lines.append(f"    <a {' '.join(attrs)}>{escape(link.filename)}</a><br>")
-    lines += ["  </body>", "</html>", ""]
-    return "\n".join(lines).encode("utf-8")
+    return html_page(name, [html_tail(link) for link in links], url_prefix)
 
 
 def project_json(name: str, links: list[Link], url_prefix: str) -> bytes:
-    files = []
     # PEP 700: the versions are a set and their order is not significant. They are listed in
     # the order of the files (upload order); sorting by PEP 440 meant parsing every version
     # and took longer than all the rest of a 3,000-version page.
-    versions: dict[str, None] = {}
-    for link in links:
-        entry: dict[str, object] = {
-            "filename": link.filename,
-            "url": url_prefix + link.path,
-            # Shared, not copied: json.dumps only reads them.
-            "hashes": link.hashes,
-        }
-        if link.requires_python:
-            entry["requires-python"] = link.requires_python
-        if link.yanked is not False:
-            entry["yanked"] = link.yanked
-        if link.core_metadata:
-            entry["core-metadata"] = entry["dist-info-metadata"] = link.core_metadata
-        if link.size is not None:
-            entry["size"] = link.size
-        upload_time = _upload_time(link)
-        if upload_time:
-            entry["upload-time"] = upload_time
-        files.append(entry)
-        if link.version:
-            versions[link.version] = None
-    page = {
-        "meta": {"api-version": API_VERSION},
-        "name": name,
-        "versions": list(versions),
-        "files": files,
-    }
-    return json.dumps(page, separators=(",", ":")).encode("utf-8")
+    versions = [link.version for link in links if link.version]
+    return json_page(name, versions, [json_tail(link) for link in links], url_prefix)
+
+
+def html_page(name: str, tails: list[str], url_prefix: str) -> bytes:
+    head = (
+        "<!DOCTYPE html>\n<html>\n  <head>\n"
+        f'    <meta name="pypi:repository-version" content="{API_VERSION}">\n'
+        f"    <title>Links for {escape(name)}</title>\n  </head>\n  <body>\n"
+        f"    <h1>Links for {escape(name)}</h1>\n"
+    )
+    opening = '    <a href="' + escape(url_prefix)
+    lines = "".join([opening + tail + "\n" for tail in tails])
+    return (head + lines + "  </body>\n</html>\n").encode("utf-8")
+
+
+def json_page(name: str, versions: list[str], tails: list[str], url_prefix: str) -> bytes:
+    """``versions`` may repeat: each is listed once, in the order first seen."""
+    opening = '{"url":"' + json.dumps(url_prefix)[1:-1]
+    head = json.dumps(
+        {
+            "meta": {"api-version": API_VERSION},
+            "name": name,
+            "versions": list(dict.fromkeys(versions)),
+        },
+        separators=(",", ":"),
+    )
+    files = ",".join([opening + tail for tail in tails])
+    return (head[:-1] + ',"files":[' + files + "]}").encode("utf-8")
 
 
 def _batches(names: Iterable[str], size: int = 5000) -> Iterator[list[str]]:

@@ -9,8 +9,17 @@ from typing import Any
 
 from ..app import RequestState
 from ..indexes.registry import IndexInfo
+from ..indexes.types import IndexType
 from .cache import CachedPage
-from .render import JSON_TYPE, project_html, project_json, project_list_html, project_list_json
+from .render import (
+    JSON_TYPE,
+    html_page,
+    json_page,
+    project_html,
+    project_json,
+    project_list_html,
+    project_list_json,
+)
 
 # The cache key's project part for an index's project list ("+" never starts a project name).
 PROJECT_LIST = "+list"
@@ -46,15 +55,17 @@ class SimpleService:
             entry.state_token = state_token
             entry.fresh_until = fresh_until
             return entry
-        links = inheritance.links(index, project)
-        if links is None:
-            return None
-        for extra in self.shelf.app.pm.hook.pyshelf_simple_extra_links(
-            request=self.shelf.request, index=index, project=project
-        ):
-            links = links + list(extra or [])
-        render = project_json if media_type == JSON_TYPE else project_html
-        body = render(project, links, url_prefix)
+        body = self._from_stored_tails(index, project, media_type, url_prefix)
+        if body is None:
+            links = inheritance.links(index, project)
+            if links is None:
+                return None
+            for extra in self.shelf.app.pm.hook.pyshelf_simple_extra_links(
+                request=self.shelf.request, index=index, project=project
+            ):
+                links = links + list(extra or [])
+            render = project_json if media_type == JSON_TYPE else project_html
+            body = render(project, links, url_prefix)
         # Building may have refreshed a mirror, which changes the tokens: take them again.
         token, fresh_until = inheritance.cache_token(index, project)
         # Stages may qualify their answer (a mirror serving a stale copy says so).
@@ -74,6 +85,43 @@ class SimpleService:
         )
         self.cache.put(key, page)
         return page
+
+    def _from_stored_tails(
+        self, index: IndexInfo, project: str, media_type: str, url_prefix: str
+    ) -> bytes | None:
+        """The page joined from the entries hosted files stored when they were uploaded, the
+        same bytes as rendering their links; None when that cannot be done (a stage that is
+        not hosted, an index type or plugin that changes the links, a file without stored
+        entries, or no stage having the project), and the links are then rendered."""
+        if type(self.shelf.type_for(index)).filter_links is not IndexType.filter_links:
+            return None
+        if self.shelf.app.pm.hook.pyshelf_simple_extra_links.get_hookimpls():
+            return None
+        seen: set[str] = set()
+        versions: list[str] = []
+        tails: list[str] = []
+        found = False
+        for backend in self.shelf.inheritance.stages_for(index, project):
+            prerendered = getattr(backend, "prerendered", None)
+            if prerendered is None:
+                return None
+            rows = prerendered(project, media_type)
+            if rows is None:
+                continue
+            found = True
+            for filename, version, tail in rows:
+                if tail is None:
+                    return None
+                if filename in seen:
+                    continue
+                seen.add(filename)
+                versions.append(version)
+                tails.append(tail)
+        if not found:
+            return None
+        if media_type == JSON_TYPE:
+            return json_page(project, versions, tails, url_prefix)
+        return html_page(project, tails, url_prefix)
 
     def cached_project_list(self, index: IndexInfo, media_type: str) -> CachedPage | None:
         """The project list as one cached page, rebuilt after any write; None when a stage of

@@ -298,6 +298,7 @@ def record_new_release(
     )
     recorded = recorder.record(
         index_id=index_id,
+        index_fullname=fullname,
         name=prepared.name,
         version=prepared.version,
         filename=prepared.filename,

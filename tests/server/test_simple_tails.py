@@ -1,0 +1,100 @@
+"""Hosted files store their simple-page entries at upload; pages joined from them are the same
+bytes as pages rendered from the files' columns, and a change to a file drops its entries."""
+
+import pytest
+from sqlalchemy import select, update
+
+from pyshelf_server.packages.backend import HostedBackend
+from pyshelf_server.packages.models import File
+from pyshelf_server.testing import Shelf, make_sdist, make_wheel
+
+JSON = "application/vnd.pypi.simple.v1+json"
+PAGES = [
+    ("/root/child/+simple/hello/", "text/html"),
+    ("/root/child/+simple/hello/", JSON),
+    ("/root/base/+simple/hello/", "text/html"),
+    ("/root/base/+simple/hello/", JSON),
+]
+
+
+@pytest.fixture
+def shelf(make_app):
+    shelf = Shelf(make_app())
+    shelf.create_index("root/base")
+    shelf.create_index("root/child", bases="root/base")
+    for version in ("1.0", "1.1"):
+        upload(shelf, "root/base", make_wheel("hello", version, requires_python=">=3.8"), version)
+        upload(shelf, "root/base", make_sdist("hello", version), version)
+    # The same file in both: the child's copy is listed, the base's is not listed again.
+    upload(shelf, "root/child", make_wheel("hello", "1.1", requires_python=">=3.8"), "1.1")
+    upload(shelf, "root/child", make_wheel("hello", "2.0"), "2.0")
+    return shelf
+
+
+def upload(shelf, index, file, version):
+    shelf.upload(index, *file, name="hello", version=version)
+
+
+@pytest.fixture
+def rendered(monkeypatch):
+    """How many times links were rendered from the files' columns."""
+    calls = []
+    original = HostedBackend.links
+
+    def links(self, name):
+        calls.append(name)
+        return original(self, name)
+
+    monkeypatch.setattr(HostedBackend, "links", links)
+    return calls
+
+
+def fetch(shelf, path, accept):
+    shelf.app.registry.pyshelf.page_cache.clear()
+    return shelf.test.get(path, headers={"Accept": accept}).body
+
+
+def write(shelf, statement):
+    session = shelf.app.registry.pyshelf.sessions(write=True)
+    try:
+        session.execute(statement)
+        session.commit()
+    finally:
+        session.close()
+
+
+def test_pages_joined_from_stored_entries_equal_rendered_pages(shelf, rendered):
+    joined = [fetch(shelf, path, accept) for path, accept in PAGES]
+    assert rendered == []
+    write(shelf, update(File).values(simple_html=None, simple_json=None))
+    assert [fetch(shelf, path, accept) for path, accept in PAGES] == joined
+    assert len(rendered) == 6  # the child's pages ask both stages
+    page = shelf.test.get(PAGES[1][0], headers={"Accept": JSON}).json
+    assert page["versions"] == ["1.1", "2.0", "1.0"]
+    assert [f["filename"] for f in page["files"]].count("hello-1.1-py3-none-any.whl") == 1
+
+
+def test_a_file_without_stored_entries_is_rendered(shelf, rendered):
+    write(shelf, update(File).where(File.filename == "hello-1.0.tar.gz").values(simple_html=None))
+    html = fetch(shelf, "/root/child/+simple/hello/", "text/html").decode()
+    assert "hello-1.0.tar.gz</a>" in html
+    assert rendered
+
+
+def test_a_yank_drops_the_stored_entries(shelf, rendered):
+    session = shelf.app.registry.pyshelf.sessions(write=True)
+    try:
+        file = session.execute(
+            select(File).where(File.filename == "hello-2.0-py3-none-any.whl")
+        ).scalar_one()
+        file.yanked, file.yanked_reason = True, "broken"
+        session.commit()
+    finally:
+        session.close()
+    html = fetch(shelf, "/root/child/+simple/hello/", "text/html").decode()
+    line = next(line for line in html.splitlines() if "hello-2.0-py3-none-any.whl<" in line)
+    assert 'data-yanked="broken"' in line
+    page = shelf.test.get("/root/child/+simple/hello/", headers={"Accept": JSON}).json
+    assert next(f for f in page["files"] if f["filename"].startswith("hello-2.0"))["yanked"] == (
+        "broken"
+    )
