@@ -34,6 +34,19 @@ def latest(versions: Iterable[str], *, stable: bool = False) -> str | None:
 
 
 def preferred(versions: Iterable[str]) -> str | None:
-    """The version a project is best described by: the newest stable one, else the newest."""
-    versions = list(versions)
-    return latest(versions, stable=True) or latest(versions)
+    """The version a project is best described by: the newest stable one, else the newest.
+
+    One pass that keeps only the two best so far: the search indexer streams a project's
+    versions (thousands for some) through it. Among equal versions ("1.0", "1.0.0") the first
+    one seen wins.
+    """
+    newest = newest_stable = None
+    newest_key = stable_key = None
+    for version in versions:
+        key = sort_key(version)
+        if newest_key is None or key > newest_key:
+            newest, newest_key = version, key
+        stable = key[0] == 0 or not key[1].is_prerelease
+        if stable and (stable_key is None or key > stable_key):
+            newest_stable, stable_key = version, key
+    return newest_stable if newest_stable is not None else newest
