@@ -30,8 +30,12 @@ def includeme(config: Any) -> None:
     config.add_route(
         "simple.project", f"/{u}/{i}/+simple/{{project}}" + OPTIONAL_SLASH, factory=index
     )
-    config.add_route("files.entry", f"/{u}/{i}/+f/{{a}}/{{b}}/{{filename}}", factory=index)
-    config.add_route("files.external", f"/{u}/{i}/+e/{{path:.+}}", factory=index)
+    # Files answer at devpi's "+f" and "+e" paths and at "~f" and "~e", which simple pages
+    # link: see simple.render.installer_path.
+    config.add_route(
+        "files.entry", f"/{u}/{i}/{{kind:[+~]f}}/{{a}}/{{b}}/{{filename}}", factory=index
+    )
+    config.add_route("files.external", f"/{u}/{i}/{{kind:[+~]e}}/{{path:.+}}", factory=index)
     config.add_route("user", f"/{u}" + OPTIONAL_SLASH, factory=user)
     config.add_route("index", f"/{u}/{i}" + OPTIONAL_SLASH, factory=index)
     config.add_route("project", f"/{u}/{i}/{p}" + OPTIONAL_SLASH, factory=index)

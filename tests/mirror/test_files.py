@@ -85,7 +85,7 @@ def test_short_body_without_hash_is_a_broken_transfer(mirror, httpx_mock):
     httpx_mock.add_response(url=FILES + "hello-1.0.tar.gz", content=b"short",
                             headers={"Content-Length": "999"})
     url = file_url(mirror, "hello-1.0.tar.gz")
-    assert "/+e/" in url
+    assert "/~e/" in url
     response = mirror.download(SIMPLE, url, status=502)
     assert "5 of 999 bytes" in response.json["message"]
 

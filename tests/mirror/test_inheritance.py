@@ -32,7 +32,7 @@ def test_stage_page_shows_mirror_links(mirror, httpx_mock):
     httpx_mock.add_response(url=SIX, json=six_page())
     page = mirror.page_json("/root/dev/+simple/six/")
     assert filenames(page) == ["six-1.16.0-py2.py3-none-any.whl", "six-1.16.0.tar.gz"]
-    assert page["files"][0]["url"].startswith("../../../../root/pypi/+f/")
+    assert page["files"][0]["url"].startswith("../../../../root/pypi/~f/")
 
 
 def test_private_project_hides_the_mirror_until_whitelisted(mirror, httpx_mock):

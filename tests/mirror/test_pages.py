@@ -26,7 +26,7 @@ def test_first_request_fetches_json_and_serves_links(mirror, httpx_mock):
     page = json.loads(response.body)
     [entry] = page["files"]
     digest = sha256(WHEEL)
-    path = f"root/pypi/+f/{digest[:3]}/{digest[3:16]}/hello-1.0-py3-none-any.whl"
+    path = f"root/pypi/~f/{digest[:3]}/{digest[3:16]}/hello-1.0-py3-none-any.whl"
     assert entry["url"] == "../../../../" + path
     assert entry["hashes"] == {"sha256": digest}
     assert entry["requires-python"] == ">=3.8"
@@ -163,7 +163,7 @@ def test_links_without_hash_live_under_plus_e(mirror, httpx_mock):
     httpx_mock.add_response(url=PAGE, json=json_page("hello", [
         {"filename": "hello-1.0.tar.gz", "url": FILES + "hello-1.0.tar.gz", "hashes": {}}]))
     [entry] = mirror.page_json("/root/pypi/+simple/hello/")["files"]
-    assert entry["url"].startswith("../../../../root/pypi/+e/")
+    assert entry["url"].startswith("../../../../root/pypi/~e/")
     assert entry["url"].endswith("/hello-1.0.tar.gz")
 
 

@@ -28,12 +28,22 @@ def test_html_page(dev):
     assert response.content_type == "text/html"
     assert '<meta name="pypi:repository-version" content="1.1">' in response.text
     sha = hashlib.sha256(dev.wheel[1]).hexdigest()
+    # "~f", not devpi's "+f": pip re-quotes link URLs, slowly when they hold a "+".
     assert (
-        f'href="../../../../root/dev/+f/{sha[:3]}/{sha[3:16]}/{dev.wheel[0]}#sha256={sha}"'
+        f'href="../../../../root/dev/~f/{sha[:3]}/{sha[3:16]}/{dev.wheel[0]}#sha256={sha}"'
         in response.text
     )
     assert 'data-requires-python="&gt;=3.8"' in response.text
     assert "Vary" in response.headers and "Accept" in response.headers["Vary"]
+
+
+def test_files_answer_at_devpi_and_installer_paths(dev):
+    sha = hashlib.sha256(dev.wheel[1]).hexdigest()
+    for marker in ("+f", "%2Bf", "~f"):
+        path = f"/root/dev/{marker}/{sha[:3]}/{sha[3:16]}/{dev.wheel[0]}"
+        assert dev.test.get(path).body == dev.wheel[1]
+        assert dev.test.get(path + ".metadata").text.startswith("Metadata-Version")
+    dev.test.get(f"/root/dev/-f/{sha[:3]}/{sha[3:16]}/{dev.wheel[0]}", status=404)
 
 
 def test_json_page_by_negotiation(dev):
@@ -79,7 +89,7 @@ def test_trailing_slash_redirect_except_for_installers(dev):
         )
         assert dev.wheel[0] in response.text
         # Without the slash relative links would resolve wrongly: they are absolute here.
-        assert 'href="http://localhost/root/dev/+f/' in response.text
+        assert 'href="http://localhost/root/dev/~f/' in response.text
     response = dev.test.get("/root/dev/+simple", status=302)
     assert response.headers["Vary"] == "User-Agent"
 

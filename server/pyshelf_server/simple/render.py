@@ -31,10 +31,23 @@ def _upload_time(link: Link) -> str | None:
 # ``files.simple_json``), so that a page of thousands of files is built by joining strings.
 
 
+def installer_path(path: str) -> str:
+    """The path a simple page links for a file at ``path`` (devpi's ``u/i/+f/…`` or
+    ``u/i/+e/…``): the same file under ``~f`` or ``~e``.
+
+    pip quotes every link's URL again, and a "+" anywhere in the path sends urllib's quote()
+    down its character-by-character path: with "+f", pip took ~330 ms of CPU for the 4,300
+    links a warm download of 15 mirrored packages reads; with "~f", ~220 ms. ("~" is one of
+    the characters quote() leaves alone; user and index names never start with "+", so only
+    the marker segment can match.)
+    """
+    return path.replace("/+f/", "/~f/", 1).replace("/+e/", "/~e/", 1)
+
+
 def html_tail(link: Link) -> str:
     """The end of the file's anchor line after ``<a href="`` and the escaped URL prefix."""
     fragment = link.hash_fragment
-    parts = [escape(link.path), "#" + fragment if fragment else "", '"']
+    parts = [escape(installer_path(link.path)), "#" + fragment if fragment else "", '"']
     if link.requires_python is not None and link.requires_python != "":
         parts.append(f' data-requires-python="{escape(link.requires_python)}"')
     if link.yanked is not False:
@@ -65,7 +78,7 @@ def json_tail(link: Link) -> str:
     if upload_time:
         entry["upload-time"] = upload_time
     rest = json.dumps(entry, separators=(",", ":"))
-    return json.dumps(link.path)[1:] + "," + rest[1:]
+    return json.dumps(installer_path(link.path))[1:] + "," + rest[1:]
 
 
 def project_html(name: str, links: list[Link], url_prefix: str) -> bytes:
