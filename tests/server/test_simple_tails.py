@@ -1,6 +1,8 @@
 """Hosted files store their simple-page entries at upload; pages joined from them are the same
 bytes as pages rendered from the files' columns, and a change to a file drops its entries."""
 
+import json
+
 import pytest
 from sqlalchemy import select, update
 
@@ -98,3 +100,37 @@ def test_a_yank_drops_the_stored_entries(shelf, rendered):
     assert next(f for f in page["files"] if f["filename"].startswith("hello-2.0"))["yanked"] == (
         "broken"
     )
+
+
+def test_json_entries_escape_what_they_show():
+    from datetime import UTC, datetime
+
+    from pyshelf_server.indexes.backends import Link
+    from pyshelf_server.simple.render import json_page, json_tail
+
+    link = Link(
+        filename='we"ird\\é-1.0.tar.gz',
+        path='u/i/+f/abc/def/we"ird\\é-1.0.tar.gz',
+        hashes={"sha256": "a" * 64, "md5": "b" * 32},
+        stage="u/i",
+        version="1.0",
+        requires_python='>="3"',
+        yanked='a "bad" one',
+        size=12,
+        upload_time=datetime(2024, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+        core_metadata={"sha256": "c" * 64},
+    )
+    page = json.loads(json_page("n", ["1.0"], [json_tail(link)], '../"x"/'))
+    assert page["files"] == [
+        {
+            "url": '../"x"/u/i/~f/abc/def/we"ird\\é-1.0.tar.gz',
+            "filename": 'we"ird\\é-1.0.tar.gz',
+            "hashes": {"sha256": "a" * 64, "md5": "b" * 32},
+            "requires-python": '>="3"',
+            "yanked": 'a "bad" one',
+            "core-metadata": {"sha256": "c" * 64},
+            "dist-info-metadata": {"sha256": "c" * 64},
+            "size": 12,
+            "upload-time": "2024-01-02T03:04:05.000006Z",
+        }
+    ]
