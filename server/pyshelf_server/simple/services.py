@@ -97,15 +97,17 @@ class SimpleService:
             return None
         if self.shelf.app.pm.hook.pyshelf_simple_extra_links.get_hookimpls():
             return None
+        inheritance = self.shelf.inheritance
+        # Decided before asking any stage for the project: a mirror's answer may be costly.
+        for stage in inheritance.resolution_order(index):
+            if getattr(self.shelf.backend(stage), "prerendered", None) is None:
+                return None
         seen: set[str] = set()
         versions: list[str] = []
         tails: list[str] = []
         found = False
-        for backend in self.shelf.inheritance.stages_for(index, project):
-            prerendered = getattr(backend, "prerendered", None)
-            if prerendered is None:
-                return None
-            rows = prerendered(project, media_type)
+        for backend in inheritance.stages_for(index, project):
+            rows = backend.prerendered(project, media_type)
             if rows is None:
                 continue
             found = True
