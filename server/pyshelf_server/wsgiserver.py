@@ -8,10 +8,17 @@ time in those waits than in everything else (~1,600 req/s). Here writes are buff
 sends it in one piece at once (the quiet case, where latency counts); otherwise the I/O thread
 sends it together with the others (the busy case: ~3,300 req/s on the same page). Larger answers
 (files, the mirror's project list) still stream: the buffer is sent each time it fills.
+
+Work a request need not finish before its answer (storing a mirrored page fetched for it) can be
+handed to :func:`after_send`: the worker does it once the answer is on its way, while the client
+reads it, and before it takes the connection's next request.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from waitress.channel import HTTPChannel
@@ -20,8 +27,43 @@ from waitress.task import WSGITask
 
 SEND_BUFFER_BYTES = 64 * 1024
 
+log = logging.getLogger(__name__)
+_after_send = threading.local()
+
+
+def after_send(work: Callable[[], object]) -> None:
+    """Run ``work`` once the current request's answer has been handed to the socket (or to the
+    I/O thread); at once when no request of this server is being answered in this thread (tests
+    that call the application directly, background threads)."""
+    queue = getattr(_after_send, "queue", None)
+    if queue is None:
+        work()
+    else:
+        queue.append(work)
+
 
 class OneSendTask(WSGITask):
+    def service(self) -> None:
+        _after_send.queue = queue = []
+        try:
+            super().service()
+        finally:
+            _after_send.queue = None
+            if queue:
+                self._run_after_send(queue)
+
+    def _run_after_send(self, queue: list[Callable[[], object]]) -> None:
+        channel = self.channel
+        if channel.total_outbufs_len and channel.connected:
+            # What the worker did not send goes out now, not after the work (waitress wakes the
+            # I/O thread only when the whole task is over).
+            channel.server.pull_trigger()
+        for work in queue:
+            try:
+                work()
+            except Exception:
+                log.exception("work done after an answer failed")
+
     def finish(self) -> None:
         super().finish()
         channel = self.channel

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, defer
 from ..db import finish, new_token
 from ..indexes.registry import IndexInfo
 from ..storage.references import collect_blob
+from ..wsgiserver import after_send
 from .links import guess_version
 from .listparse import BuiltList, ListBuildError, ListContentError, build_list
 from .models import MirrorProject, MirrorState
@@ -99,6 +100,9 @@ class MirrorPages:
         """The stored page of ``name``, or None. Without ``with_links`` its links are not read
         (``links`` is None): what a cache token or an existence check needs is in the row's
         small columns, and a page's links can be a megabyte of JSON."""
+        unsaved = self.runtime.unsaved.get((self.index.id, name))
+        if unsaved is not None:
+            return unsaved
         row = session.execute(_HEAD.where(*self._where(name))).one_or_none()
         if row is None:
             return None
@@ -110,14 +114,22 @@ class MirrorPages:
 
     def cached_links(self, session: Session, names: list[str]) -> list[tuple[str, list[Any]]]:
         """(name, links) of the stored pages among ``names``."""
+        found: list[tuple[str, list[Any]]] = []
+        stored = []
+        for name in names:
+            unsaved = self.runtime.unsaved.get((self.index.id, name))
+            if unsaved is not None:
+                found.append((name, unsaved.links))
+            else:
+                stored.append(name)
         tokens = dict(
             session.execute(
                 select(MirrorProject.name, MirrorProject.change_token).where(
-                    MirrorProject.index_id == self.index.id, MirrorProject.name.in_(names)
+                    MirrorProject.index_id == self.index.id, MirrorProject.name.in_(stored)
                 )
             ).all()
         )
-        return list(self._links(session, tokens).items())
+        return found + list(self._links(session, tokens).items())
 
     def _links(self, session: Session, tokens: dict[str, str]) -> dict[str, list[Any]]:
         """The links of the stored pages named in ``tokens`` (name -> change token): from the
@@ -228,9 +240,32 @@ class MirrorPages:
             name=name, display_name=display, links=links, checked=now, etag=answer.etag,
             serial=answer.serial, change_token=new_token(),
         )
-        if cached is None and self._insert(state):
+        if cached is None:
+            self._save_after_answer(state)
             return state
         return self._store(state, changed=True)
+
+    def _save_after_answer(self, state: PageState) -> None:
+        """Store a page fetched for the first time once the answer that shows it is sent: the
+        client reads it meanwhile (a cold page's row cost 3-4 ms of its 10-15, 18 ms for a
+        page of 2,500 links). Until then the page is served from memory to every request."""
+        key = (self.index.id, state.name)
+        self.runtime.unsaved[key] = state
+        self._remember(state.name, state.change_token, state.links)
+
+        def save() -> None:
+            try:
+                # Dropped meanwhile (the project was removed): nothing to store.
+                if self.runtime.unsaved.get(key) is state and not self._insert(state):
+                    self._store(state, changed=True)
+            except Exception:
+                log.exception("%s: storing the page of %s failed", self.index.fullname,
+                              state.name)
+            finally:
+                if self.runtime.unsaved.get(key) is state:
+                    del self.runtime.unsaved[key]
+
+        after_send(save)
 
     def _with_versions(self, display: str, links: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if self.index.options.get("mirror_provides_core_metadata") is False:
@@ -305,6 +340,7 @@ class MirrorPages:
 
     def _delete(self, name: str) -> None:
         self.runtime.recent.forget((self.index.id, name))
+        self.runtime.unsaved.pop((self.index.id, name), None)
         session = self.app.sessions(write=True)
         try:
             session.execute(
@@ -327,6 +363,7 @@ class MirrorPages:
             log.exception("%s: a plugin failed on the change of %s", self.index.fullname, name)
 
     def forget(self, name: str) -> None:
+        self.runtime.unsaved.pop((self.index.id, name), None)
         self.runtime.not_found.forget((self.index.id, name))
         self.runtime.failures.forget((self.index.id, name))
 
