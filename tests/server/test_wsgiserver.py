@@ -9,10 +9,12 @@ import pytest
 from pyshelf_server.wsgiserver import SEND_BUFFER_BYTES, OneSendChannel, make_server
 
 BIG = bytes(range(256)) * (3 * SEND_BUFFER_BYTES // 256)
+# Over waitress's own limit for answers kept in memory (1 MiB).
+PAGE_SIZED = bytes(range(256)) * (3 * 1024 * 1024 // 256)
 
 
 def app(environ, start_response):
-    body = BIG if environ["PATH_INFO"] == "/big" else b"small answer"
+    body = {"/big": BIG, "/page": PAGE_SIZED}.get(environ["PATH_INFO"], b"small answer")
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     # Two writes, as a streaming application makes them.
     return [body[:5], body[5:]]
@@ -56,6 +58,25 @@ def test_a_large_answer_still_arrives_whole(served):
     response = connection.getresponse()
     assert response.read() == BIG
     connection.close()
+
+
+def test_a_page_sized_answer_is_not_spilled_to_a_temporary_file(served, monkeypatch):
+    from waitress.buffers import TempfileBasedBuffer
+
+    spilled = []
+    plain_newfile = TempfileBasedBuffer.newfile
+
+    def newfile(buffer):
+        spilled.append(True)
+        return plain_newfile(buffer)
+
+    monkeypatch.setattr(TempfileBasedBuffer, "newfile", newfile)
+    server, _ = served
+    connection = http.client.HTTPConnection("127.0.0.1", server.effective_port, timeout=10)
+    connection.request("GET", "/page")
+    assert connection.getresponse().read() == PAGE_SIZED
+    connection.close()
+    assert spilled == []
 
 
 def test_concurrent_answers_all_arrive(served):
