@@ -25,10 +25,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
-
-import httpx
 
 from .. import __version__
 from .markup import is_json, page_anchors
@@ -39,7 +37,6 @@ PAGE_ACCEPT = (
     "application/vnd.pypi.simple.v1+json, "
     "application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
 )
-USER_AGENT = f"pyshelf-server/{__version__} httpx/{httpx.__version__}"
 # Pieces in which the project list is written to its file while it arrives.
 LIST_CHUNK = 256 * 1024
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
@@ -119,6 +116,23 @@ def project_url(mirror_url: str, name: str) -> str:
     return mirror_url.rstrip("/") + "/" + name + "/"
 
 
+if TYPE_CHECKING:
+    import httpx
+
+
+def _httpx() -> Any:
+    """httpx, imported when the mirror first talks to upstream, not when the server starts: it
+    and its transport took ~50 ms before the server's first answer (the mirror's warm-up
+    imports it right after)."""
+    import httpx
+
+    return httpx
+
+
+def user_agent() -> str:
+    return f"pyshelf-server/{__version__} httpx/{_httpx().__version__}"
+
+
 class Upstream:
     """The process's one HTTP client for upstream indexes: keep-alive connections shared by all
     threads, timeouts, a user agent naming pyshelf, proxy settings from the environment."""
@@ -133,10 +147,11 @@ class Upstream:
         if self._client is None:
             with self._lock:
                 if self._client is None:
+                    httpx = _httpx()
                     self._client = httpx.Client(
                         timeout=httpx.Timeout(self.timeout),
                         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-                        headers={"User-Agent": USER_AGENT},
+                        headers={"User-Agent": user_agent()},
                         follow_redirects=True,
                         # HTTP(S)_PROXY, NO_PROXY and SSL_CERT_FILE come from the environment.
                         trust_env=True,
@@ -150,6 +165,7 @@ class Upstream:
                 self._client = None
 
     def _get(self, url: str, headers: dict[str, str]) -> httpx.Response:
+        httpx = _httpx()
         try:
             return self.client.get(url, headers=headers)
         except (httpx.HTTPError, httpx.InvalidURL) as error:
@@ -183,6 +199,7 @@ class Upstream:
         headers = {"Accept": PAGE_ACCEPT}
         if etag:
             headers["If-None-Match"] = etag
+        httpx = _httpx()
         try:
             with self.client.stream("GET", url, headers=headers) as response:
                 if response.status_code == 304:
@@ -208,6 +225,7 @@ class Upstream:
         an archive served with a ``Content-Encoding`` must not be unpacked on the way.
         """
         headers = {"Accept-Encoding": "identity"}
+        httpx = _httpx()
         try:
             with self.client.stream("GET", url, headers=headers) as response:
                 check_status(response, url)
@@ -218,7 +236,7 @@ class Upstream:
 
 def translate(error: Exception, url: str) -> UpstreamError:
     where = safe_url(url)
-    if isinstance(error, httpx.TimeoutException):
+    if isinstance(error, _httpx().TimeoutException):
         return UpstreamTimeout(f"upstream {where} timed out ({type(error).__name__})")
     detail = str(error) or type(error).__name__
     return UpstreamUnavailable(f"upstream {where} is unreachable: {detail}")
