@@ -132,7 +132,7 @@ class HostedBackend:
             ) in self.session.connection().execute(query).all()
         ]
 
-    def prerendered(self, name: str, media_type: str) -> list[tuple[str, str, str | None]] | None:
+    def prerendered(self, name: str, media_type: str) -> list[Any] | None:
         """(filename, version, stored tail) of each release file of ``name`` in upload order;
         None when the project does not exist here. A tail is None for files stored before
         tails were kept, or changed since."""
@@ -146,7 +146,7 @@ class HostedBackend:
             .where(Version.project_id == row[0], File.rel == "releasefile")
             .order_by(File.id)
         )
-        return [tuple(r) for r in self.session.connection().execute(query).all()]
+        return list(self.session.connection().execute(query).all())
 
     def versions(self, name: str) -> dict[str, dict[str, Any]] | None:
         row = self._project_row(name)

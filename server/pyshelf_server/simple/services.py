@@ -102,24 +102,28 @@ class SimpleService:
         for stage in inheritance.resolution_order(index):
             if getattr(self.shelf.backend(stage), "prerendered", None) is None:
                 return None
-        seen: set[str] = set()
-        versions: list[str] = []
-        tails: list[str] = []
-        found = False
-        for backend in inheritance.stages_for(index, project):
-            rows = backend.prerendered(project, media_type)
-            if rows is None:
-                continue
-            found = True
-            for filename, version, tail in rows:
-                if tail is None:
-                    return None
-                if filename in seen:
-                    continue
-                seen.add(filename)
-                versions.append(version)
-                tails.append(tail)
-        if not found:
+        answers = [
+            rows
+            for backend in inheritance.stages_for(index, project)
+            if (rows := backend.prerendered(project, media_type)) is not None
+        ]
+        if not answers:
+            return None
+        if len(answers) == 1:
+            # One stage: its file names are unique already.
+            rows = answers[0]
+            versions = [row[1] for row in rows]
+            tails = [row[2] for row in rows]
+        else:
+            seen: set[str] = set()
+            versions, tails = [], []
+            for rows in answers:
+                for filename, version, tail in rows:
+                    if filename not in seen:
+                        seen.add(filename)
+                        versions.append(version)
+                        tails.append(tail)
+        if None in tails:
             return None
         if media_type == JSON_TYPE:
             return json_page(project, versions, tails, url_prefix)
