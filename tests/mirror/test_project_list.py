@@ -15,6 +15,7 @@ import pytest
 
 from pyshelf_server.mirror import projectlist
 from pyshelf_server.mirror import runtime as runtime_module
+from pyshelf_server.mirror.listcache import MirrorProjectList
 from pyshelf_server.mirror.listparse import (
     ListBuildError,
     ListContentError,
@@ -22,7 +23,6 @@ from pyshelf_server.mirror.listparse import (
     parse_project_list,
 )
 from pyshelf_server.mirror.models import MirrorState
-from pyshelf_server.mirror.pages import MirrorPages
 from pyshelf_server.mirror.projectlist import NameList, encode_names
 from pyshelf_server.mirror.runtime import runtime
 from pyshelf_server.mirror.upstream import UpstreamContentError
@@ -289,7 +289,7 @@ def test_invalid_list_is_an_upstream_content_error(make_mirror, httpx_mock, capl
     assert ("root/pypi: project list: upstream sent an invalid JSON project list"
             f" ({UPSTREAM})") in caplog.text
     state, info = _info(mirror)
-    pages = MirrorPages(app=state, runtime=runtime(state), index=info)
+    pages = MirrorProjectList(app=state, runtime=runtime(state), index=info)
     httpx_mock.add_response(url=UPSTREAM, content=b"{}", headers={"Content-Type": JSON_TYPE})
     with pytest.raises(UpstreamContentError, match="no PEP 691 project list"):
         pages.refresh_list()
@@ -299,7 +299,7 @@ def test_invalid_list_is_an_upstream_content_error(make_mirror, httpx_mock, capl
 @linux_only
 def test_a_newer_list_replaces_the_mapped_one_while_a_listing_streams(mirror, httpx_mock):
     state, info = _info(mirror)
-    pages = MirrorPages(app=state, runtime=runtime(state), index=info)
+    pages = MirrorProjectList(app=state, runtime=runtime(state), index=info)
     httpx_mock.add_response(url=UPSTREAM, content=list_body(), headers={"ETag": '"v1"'})
     old = pages.refresh_list()
     old_sha = hashlib.sha256(encode_names(NAMES)).hexdigest()

@@ -20,6 +20,7 @@ from ..names import normalize_name
 from ..responses import APIError, reason_phrase
 from ..storage.references import collect_blob
 from .links import to_link, version_data
+from .listcache import MirrorProjectList
 from .models import MirrorFile, MirrorProject, MirrorState
 from .pages import MirrorPages, PageState
 from .runtime import runtime
@@ -42,6 +43,7 @@ class MirrorBackend:
         # A request for this mirror: its project list is not fetched in the background now.
         self.runtime.touch(index.id)
         self.pages = MirrorPages(app=app, runtime=self.runtime, index=index)
+        self.project_list = MirrorProjectList(app=app, runtime=self.runtime, index=index)
         self.offline = bool(app.settings.offline_mode)
         # Pages asked for in this request (revalidated if needed), and pages only read.
         self._states: dict[str, PageState | None] = {}
@@ -70,7 +72,7 @@ class MirrorBackend:
 
     def _name_list(self) -> Any:
         if self._names is _UNREAD:
-            self._names = self.pages.names(self.session, wait=False)
+            self._names = self.project_list.names(self.session, wait=False)
         return self._names
 
     # -- the StageBackend contract -----------------------------------------------------
@@ -79,7 +81,7 @@ class MirrorBackend:
         if self.index.options.get("mirror_no_project_list"):
             return []
         try:
-            names = self.pages.names(self.session, wait=True)
+            names = self.project_list.names(self.session, wait=True)
         except UpstreamError as error:
             log.warning("%s: no project list to show: %s", self.index.fullname, error)
             return []

@@ -49,9 +49,39 @@ def release_link(
     )
 
 
-def simple_tails(link: Link) -> dict[str, str]:
-    """The ``simple_html`` and ``simple_json`` column values of a release file."""
+def simple_tails(
+    fullname: str,
+    *,
+    filename: str,
+    sha256: str,
+    version: str,
+    requires_python: str | None,
+    size: int,
+    upload_time: datetime,
+    metadata_sha256: str | None,
+) -> dict[str, str]:
+    """The ``simple_html`` and ``simple_json`` column values of a new release file."""
+    link = release_link(
+        fullname,
+        filename=filename,
+        sha256=sha256,
+        version=version,
+        requires_python=requires_python,
+        size=size,
+        upload_time=upload_time,
+        metadata_sha256=metadata_sha256,
+    )
     return {"simple_html": html_tail(link), "simple_json": json_tail(link)}
+
+
+def _release_files(project_id: int, *columns: Any) -> Any:
+    """``columns`` of a project's release files, in upload order."""
+    return (
+        select(*columns)
+        .join(Version, Version.id == File.version_id)
+        .where(Version.project_id == project_id, File.rel == "releasefile")
+        .order_by(File.id)
+    )
 
 
 class HostedBackend:
@@ -89,21 +119,17 @@ class HostedBackend:
         row = self._project_row(name)
         if row is None:
             return None
-        query = (
-            select(
-                File.filename,
-                File.sha256,
-                File.requires_python,
-                File.yanked,
-                File.yanked_reason,
-                File.size,
-                File.upload_time,
-                File.metadata_sha256,
-                Version.version,
-            )
-            .join(Version, Version.id == File.version_id)
-            .where(Version.project_id == row[0], File.rel == "releasefile")
-            .order_by(File.id)
+        query = _release_files(
+            row[0],
+            File.filename,
+            File.sha256,
+            File.requires_python,
+            File.yanked,
+            File.yanked_reason,
+            File.size,
+            File.upload_time,
+            File.metadata_sha256,
+            Version.version,
         )
         stage = self.index.fullname
         return [
@@ -140,12 +166,7 @@ class HostedBackend:
         if row is None:
             return None
         tail = File.simple_json if media_type == JSON_TYPE else File.simple_html
-        query = (
-            select(File.filename, Version.version, tail)
-            .join(Version, Version.id == File.version_id)
-            .where(Version.project_id == row[0], File.rel == "releasefile")
-            .order_by(File.id)
-        )
+        query = _release_files(row[0], File.filename, Version.version, tail)
         return list(self.session.connection().execute(query).all())
 
     def versions(self, name: str) -> dict[str, dict[str, Any]] | None:

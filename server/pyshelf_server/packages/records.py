@@ -20,7 +20,7 @@ from ..db import new_token, utcnow
 from ..indexes.models import Index
 from ..names import normalize_name
 from ..storage.files import StoredBlob
-from .backend import release_link, simple_tails
+from .backend import simple_tails
 from .metadata import empty_metadata
 from .models import DeletedFile, File, Project, Version
 
@@ -127,17 +127,18 @@ class ReleaseRecorder:
             "simple_json": None,
         }
         if rel == "releasefile":
-            link = release_link(
-                index_fullname,
-                filename=filename,
-                sha256=blob.sha256,
-                version=version,
-                requires_python=requires_python,
-                size=blob.size,
-                upload_time=row["upload_time"],
-                metadata_sha256=row["metadata_sha256"],
+            row.update(
+                simple_tails(
+                    index_fullname,
+                    filename=filename,
+                    sha256=blob.sha256,
+                    version=version,
+                    requires_python=requires_python,
+                    size=blob.size,
+                    upload_time=row["upload_time"],
+                    metadata_sha256=row["metadata_sha256"],
+                )
             )
-            row.update(simple_tails(link))
         inserted = execute(_INSERT_FILE, row)
         execute(_TOUCH_PROJECT, {"project_id": project_id, "token": new_token()})
         # A file may come back after it was deleted: it is no longer "gone".

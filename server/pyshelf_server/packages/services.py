@@ -19,7 +19,7 @@ from ..indexes.models import Index
 from ..names import normalize_name
 from ..storage.files import FileStore, StoredBlob
 from ..storage.references import collect_blob, discard_unreferenced, release_index_blobs
-from .backend import file_path, release_link, simple_tails
+from .backend import file_path, simple_tails
 from .metadata import empty_metadata
 from .models import DeletedFile, File, Project, Version
 
@@ -173,7 +173,7 @@ class PackageService:
             upload_time=upload_time or utcnow(),
         )
         if rel == "releasefile":
-            link = release_link(
+            tails = simple_tails(
                 index.fullname,
                 filename=filename,
                 sha256=blob.sha256,
@@ -183,8 +183,7 @@ class PackageService:
                 upload_time=row.upload_time,
                 metadata_sha256=row.metadata_sha256,
             )
-            for column, tail in simple_tails(link).items():
-                setattr(row, column, tail)
+            row.simple_html, row.simple_json = tails["simple_html"], tails["simple_json"]
         self.session.add(row)
         self.touch(version.project)
         # A file may come back after it was deleted: it is no longer "gone".
