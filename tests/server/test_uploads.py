@@ -1,8 +1,10 @@
 """The legacy upload protocol: what is stored, overwrite rules, docs, registration."""
 
 import hashlib
+from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from pyshelf_server.testing import make_sdist, make_wheel
 
@@ -230,3 +232,29 @@ def test_a_deleted_file_uploaded_again_is_no_longer_gone(dev):
     dev.test.get(url, status=410)
     dev.upload("root/dev", filename, content, name="pkg", version="1.0")
     assert dev.test.get(url).body == content
+
+
+CHECKPOINT_PAGES = 20
+
+
+def test_steady_uploads_let_sqlite_start_its_wal_over(dev):
+    # An upload's read transaction used to stay open through the shared commit; the commit's
+    # checkpoint then always stopped short of it, and the WAL file grew with every upload.
+    services = dev.app.registry.pyshelf
+    engine = services.engine
+    engine.dispose()
+    event.listen(
+        engine,
+        "connect",
+        lambda connection, _record: connection.execute(
+            f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}"
+        ),
+    )
+    wal = Path(services.settings.serverdir) / "pyshelf.sqlite3-wal"
+    for number in range(40):
+        filename, content = make_wheel("steady", f"1.{number}")
+        dev.upload("root/dev", filename, content, name="steady", version=f"1.{number}")
+    page_size = 4096
+    # Each upload adds some ten pages; restarted WAL holds at most a checkpoint's worth and one
+    # commit more, a never restarted one all 40 uploads' pages.
+    assert wal.stat().st_size < 3 * CHECKPOINT_PAGES * page_size
