@@ -44,7 +44,7 @@ class AppState:
         self.engine = engine
         self.sessions = SessionFactory(engine)
         self.files = FileStore(settings.files_dir)
-        self.upload_batches = BatchWriter(self.sessions)
+        self.upload_batches = BatchWriter(engine)
         self.login_tokens = LoginTokens(secret, settings.login_token_seconds)
         self.verified_passwords = VerifiedPasswords(secret)
         self.secret = secret

@@ -284,16 +284,21 @@ def _bump_serial(session: Session) -> None:
         session.flush()
     if not (session.info.get("wrote") or session.info.get("config_changed")):
         return
-    params = {"new_state_token": new_token(), "commit_time": utcnow()}
-    statement = _BUMP_SERIAL
-    if session.info.get("config_changed"):
-        statement = _BUMP_SERIAL_AND_CONFIG
-        params["new_config_token"] = new_token()
-    serial = session.connection().execute(statement, params).scalar_one()
+    serial = bump_serial(session.connection(), config_changed=session.info.get("config_changed"))
     # The serial this transaction commits, for the X-Devpi-Serial of the answer.
     session.info["committed_serial"] = serial
     session.info["wrote"] = False
     session.info["config_changed"] = False
+
+
+def bump_serial(connection: Any, *, config_changed: bool = False) -> int:
+    """Count a write transaction, in it, just before its commit; returns its serial."""
+    params = {"new_state_token": new_token(), "commit_time": utcnow()}
+    statement = _BUMP_SERIAL
+    if config_changed:
+        statement = _BUMP_SERIAL_AND_CONFIG
+        params["new_config_token"] = new_token()
+    return connection.execute(statement, params).scalar_one()
 
 
 def finish(session: Session, *, commit: bool) -> None:

@@ -4,7 +4,7 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from pyshelf_server.accounts.models import User
 from pyshelf_server.db import read_state
@@ -18,10 +18,12 @@ def app(make_app):
     return make_app().registry.pyshelf
 
 
+USERS = User.__table__
+
+
 def add_user(name):
-    def write(session):
-        session.add(User(name=name, password_hash="x"))
-        session.flush()
+    def write(connection):
+        connection.execute(insert(USERS).values(name=name, password_hash="x"))
         return name
 
     return write
@@ -66,13 +68,13 @@ def wait_for_queue(writer, length):
 
 
 def test_uploads_queued_behind_a_batch_share_the_next_commit(app):
-    writer = BatchWriter(app.sessions)
+    writer = BatchWriter(app.engine)
     release = threading.Event()
     before = serial(app)
 
-    def slow_first(session):
+    def slow_first(connection):
         release.wait(10)
-        return add_user("first")(session)
+        return add_user("first")(connection)
 
     threads, results, errors = run_in_threads(writer, {"first": slow_first})
     wait_for_queue(writer, 0)
@@ -93,18 +95,17 @@ def test_uploads_queued_behind_a_batch_share_the_next_commit(app):
 
 
 def test_a_failing_upload_fails_alone(app):
-    writer = BatchWriter(app.sessions)
+    writer = BatchWriter(app.engine)
 
-    def refused(session):
-        session.add(User(name="refused", password_hash="x"))
-        session.flush()
+    def refused(connection):
+        add_user("refused")(connection)
         raise APIError(409, "refused")
 
     release = threading.Event()
 
-    def blocker(session):
+    def blocker(connection):
         release.wait(10)
-        return add_user("blocker")(session)
+        return add_user("blocker")(connection)
 
     threads, _results, _errors = run_in_threads(writer, {"blocker": blocker})
     time.sleep(0.05)
@@ -122,14 +123,13 @@ def test_a_failing_upload_fails_alone(app):
 
 
 def test_a_failed_commit_fails_every_upload_of_the_batch(app, monkeypatch):
-    writer = BatchWriter(app.sessions)
+    writer = BatchWriter(app.engine)
 
-    def broken_finish(session, *, commit):
-        session.rollback()
-        session.close()
+    def broken_end(connection, **options):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(batch_module, "finish", broken_finish)
+    # The last statement before the COMMIT.
+    monkeypatch.setattr(batch_module, "bump_serial", broken_end)
     with pytest.raises(APIError) as raised:
         writer.run(add_user("lost"))
     assert raised.value.status == 503

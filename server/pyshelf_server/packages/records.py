@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection
 
 from ..db import new_token, utcnow
 from ..indexes.models import Index
@@ -75,12 +75,11 @@ class RecordedFile:
 
 
 class ReleaseRecorder:
-    """Writes the rows of a new file (and its project and version when they are new) in the
-    session's transaction, which must be a write transaction."""
+    """Writes the rows of a new file (and its project and version when they are new) on a
+    connection in a write transaction."""
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.connection = session.connection()
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
 
     def index_exists(self, index_id: int) -> bool:
         return self.connection.execute(_INDEX_EXISTS, {"index_id": index_id}).first() is not None
@@ -146,8 +145,6 @@ class ReleaseRecorder:
             _FORGET_TOMBSTONE,
             {"index_id": index_id, "filename": filename, "sha256": blob.sha256},
         )
-        # What the ORM's flush would have noted: the commit bumps the server's serial.
-        self.session.info["wrote"] = True
         return RecordedFile(
             project=normalize_name(name),
             version=version,

@@ -62,7 +62,7 @@ def discard_unreferenced(bind: Any, files: Any, sha256: str) -> None:
     """
     session = Session(bind=bind.execution_options(pyshelf_write=True))
     try:
-        lock_writes(session)
+        lock_writes(session.connection())
         if not blob_in_use(session, sha256):
             files.remove(sha256)
         session.rollback()
@@ -70,10 +70,11 @@ def discard_unreferenced(bind: Any, files: Any, sha256: str) -> None:
         session.close()
 
 
-def require_blobs(session: Session, files: Any, sha256s: list[str]) -> None:
+def require_blobs(connection: Any, files: Any, sha256s: list[str]) -> None:
     """Before committing rows that refer to these blobs: make sure they still exist, holding
-    the write lock until the commit (see :func:`discard_unreferenced`)."""
-    lock_writes(session)
+    the write lock until the commit (see :func:`discard_unreferenced`). ``connection`` is a
+    write transaction's Core connection (``session.connection()``)."""
+    lock_writes(connection)
     for sha256 in sha256s:
         if not files.exists(sha256):
             raise APIError(
@@ -86,11 +87,10 @@ _LOCK_STATE_ROW = (
 )
 
 
-def lock_writes(session: Session) -> None:
-    """Take the database's write lock for the rest of the transaction. On SQLite, sessions
-    bound for writing begin their transaction with BEGIN IMMEDIATE, which takes it (asking for
-    the connection begins the transaction); elsewhere the state row is locked."""
-    connection = session.connection()
+def lock_writes(connection: Any) -> None:
+    """Take the database's write lock for the rest of the transaction. On SQLite, connections
+    bound for writing begin their transaction with BEGIN IMMEDIATE, which takes it; elsewhere
+    the state row is locked."""
     if connection.dialect.name != "sqlite":
         connection.execute(_LOCK_STATE_ROW)
 

@@ -22,7 +22,7 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 from packaging.version import InvalidVersion, Version
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection
 
 from ..indexes.models import Index
 from ..names import filename_error, normalize_name, project_name_error, version_error
@@ -253,7 +253,7 @@ class UploadService:
                 log_entry("overwrite", uploader, index.fullname, count=count),
             ]
         require_blobs(
-            self.packages.session,
+            self.packages.session.connection(),
             self.files,
             [blob.sha256] + ([metadata_blob.sha256] if metadata_blob else []),
         )
@@ -274,7 +274,7 @@ class UploadService:
 
 
 def record_new_release(
-    session: Session,
+    connection: Connection,
     files: FileStore,
     index_id: int,
     fullname: str,
@@ -282,17 +282,17 @@ def record_new_release(
     uploader: str,
 ) -> UploadOutcome | None:
     """Record a file whose name the index does not hold yet, on the lean write path
-    (:mod:`..packages.records`), in ``session``, which must be a write session. ``None`` when
+    (:mod:`..packages.records`), on ``connection``, in a write transaction. ``None`` when
     the index holds it already, or is not the one the request began with: the caller then
     goes through :meth:`UploadService.store_release`."""
-    recorder = ReleaseRecorder(session)
+    recorder = ReleaseRecorder(connection)
     # An index deleted (or deleted and made again) since the request began is looked up
     # again by name on the other path.
     if not recorder.index_exists(index_id) or recorder.file_exists(index_id, prepared.filename):
         return None
     blob, metadata_blob = prepared.blob, prepared.metadata_blob
     require_blobs(
-        session,
+        connection,
         files,
         [blob.sha256] + ([metadata_blob.sha256] if metadata_blob else []),
     )

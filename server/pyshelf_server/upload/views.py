@@ -145,8 +145,8 @@ def _store_release(request: Any, prepared: PreparedRelease, who: str) -> Respons
     _forget_blobs_on_rollback(request, prepared)
     _end_read_transaction(request)
     outcome, serial = app.upload_batches.run(
-        lambda session: record_new_release(
-            session, app.files, info.id, info.fullname, prepared, who
+        lambda connection: record_new_release(
+            connection, app.files, info.id, info.fullname, prepared, who
         )
     )
     if outcome is not None:
