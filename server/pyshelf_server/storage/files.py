@@ -98,7 +98,8 @@ class FileStore:
     def writer(self, *, max_size: int | None = None, prefix: str = "blob-") -> BlobWriter:
         """A new blob written piece by piece into the temporary directory (then :meth:`adopt`
         it), for callers that cannot hand over an iterable of chunks."""
-        return BlobWriter(self.temporary(prefix), max_size)
+        fd, name = tempfile.mkstemp(dir=self.tmpdir, prefix=prefix)
+        return BlobWriter(Path(name), max_size, open(fd, "wb"))
 
     def temporary(self, prefix: str = "blob-") -> Path:
         """A new empty file in the store's temporary directory, for :meth:`adopt`."""
@@ -149,10 +150,11 @@ class BlobWriter:
     :meth:`finish` syncs and closes it; :meth:`abandon` removes it unless it was finished.
     """
 
-    def __init__(self, path: Path, max_size: int | None) -> None:
+    def __init__(self, path: Path, max_size: int | None, out: BinaryIO | None = None) -> None:
         self.path = path
         self.max_size = max_size
-        self.out: BinaryIO | None = open(path, "wb")
+        # The caller's file when it created one (no second open of the same path).
+        self.out: BinaryIO | None = out if out is not None else open(path, "wb")
         self.digest = hashlib.sha256()
         self.size = 0
 
