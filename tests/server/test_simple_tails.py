@@ -6,6 +6,8 @@ import json
 import pytest
 from sqlalchemy import select, update
 
+from pyshelf_server import hookimpl
+from pyshelf_server.indexes.types import StageType
 from pyshelf_server.packages.backend import HostedBackend
 from pyshelf_server.packages.models import File
 from pyshelf_server.testing import Shelf, make_sdist, make_wheel
@@ -134,3 +136,30 @@ def test_json_entries_escape_what_they_show():
             "upload-time": "2024-01-02T03:04:05.000006Z",
         }
     ]
+
+
+class SdistsOnlyType(StageType):
+    # Overrides filter_links without saying whether it changes links: taken to change them.
+    name = "sdists-only"
+
+    def filter_links(self, index, project, links):
+        return [link for link in links if not link.filename.endswith(".whl")]
+
+
+class SdistsOnlyPlugin:
+    @hookimpl
+    def pyshelf_get_index_types(self):
+        return [SdistsOnlyType]
+
+
+@pytest.mark.parametrize("accept", ["text/html", JSON])
+def test_an_index_type_that_filters_links_gets_rendered_pages(make_app, rendered, accept):
+    assert SdistsOnlyType.changes_links and not StageType.changes_links
+    shelf = Shelf(make_app(plugins=[SdistsOnlyPlugin()]))
+    shelf.create_index("root/base")
+    upload(shelf, "root/base", make_wheel("hello", "1.0"), "1.0")
+    upload(shelf, "root/base", make_sdist("hello", "1.0"), "1.0")
+    shelf.create_index("root/sdists", type="sdists-only", bases="root/base")
+    page = fetch(shelf, "/root/sdists/+simple/hello/", accept)
+    assert b"hello-1.0.tar.gz" in page and b".whl" not in page
+    assert rendered == ["hello"]

@@ -45,6 +45,9 @@ class Link:
 
 class StageBackend(Protocol):
     index: IndexInfo
+    # True when the backend answers ``page_entries``: the simple-page entries its files
+    # stored when they were written (hosted stages; a mirror renders its links).
+    stores_page_entries: bool
 
     def project_names(self) -> Iterable[str]:
         """Normalised names of the projects this index has itself."""
@@ -62,6 +65,11 @@ class StageBackend(Protocol):
     def versions(self, name: str) -> dict[str, dict[str, Any]] | None:
         """devpi's versiondata of every version of ``name``; ``+links`` hold paths below the
         server root in ``href``. None when the project does not exist here."""
+
+    def page_entries(self, name: str, media_type: str) -> list[Any] | None:
+        """Only where ``stores_page_entries``: (filename, version, entry) of each release file
+        of ``name`` in upload order, None when the project does not exist here. An entry is
+        None where none was stored (files from before migration 0003, or changed since)."""
 
     def cache_token(self, name: str) -> tuple[str | None, float | None]:
         """(token that changes whenever the project changes here, time until which that token

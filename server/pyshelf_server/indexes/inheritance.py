@@ -84,6 +84,39 @@ class Inheritance:
             return None
         return self.type_for(index).filter_links(index, project, merged)
 
+    def page_entries(
+        self, index: IndexInfo, project: str, media_type: str
+    ) -> tuple[list[str], list[str | None]] | None:
+        """The versions and stored page entries of the merged links (the rule of
+        :meth:`links`), or None when a stage of the order stores no entries or no allowed
+        stage has the project. The index type's ``filter_links`` is not applied: callers
+        use entries only where the type does not change links (``changes_links``)."""
+        # Decided before asking any stage for the project: a mirror's answer may be costly.
+        for stage in self.resolution_order(index):
+            if not getattr(self.backend_for(stage), "stores_page_entries", False):
+                return None
+        answers = [
+            rows
+            for backend in self.stages_for(index, project)
+            if (rows := backend.page_entries(project, media_type)) is not None
+        ]
+        if not answers:
+            return None
+        if len(answers) == 1:
+            # One stage: its file names are unique already.
+            rows = answers[0]
+            return [row[1] for row in rows], [row[2] for row in rows]
+        seen: set[str] = set()
+        versions: list[str] = []
+        entries: list[str | None] = []
+        for rows in answers:
+            for filename, version, entry in rows:
+                if filename not in seen:
+                    seen.add(filename)
+                    versions.append(version)
+                    entries.append(entry)
+        return versions, entries
+
     def versions(
         self, index: IndexInfo, project: str, *, ignore_bases: bool = False
     ) -> dict[str, dict[str, Any]] | None:

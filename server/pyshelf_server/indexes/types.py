@@ -99,6 +99,15 @@ class IndexType:
     # Keys that are accepted and silently dropped (devpi drops bases etc. on mirrors).
     dropped: frozenset[str] = frozenset({"pypi_whitelist"})
     options: dict[str, Option] = {}
+    # Whether filter_links may drop or change the merged links. Pages through an index whose
+    # type keeps them can be joined from the entries hosted files stored at upload. A subclass
+    # that overrides filter_links is taken to change them unless it says otherwise.
+    changes_links: bool = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "filter_links" in cls.__dict__ and "changes_links" not in cls.__dict__:
+            cls.changes_links = True
 
     def volatile_default(self, fullname: str) -> bool:
         return True

@@ -34,6 +34,8 @@ class MirrorBackend:
     # Tells inheritance that project_names() is sorted, unique, possibly huge, and safe to
     # iterate after the request's session is closed, so a listing can stream it.
     streams_project_names = True
+    # Its links come from upstream pages and are rendered.
+    stores_page_entries = False
 
     def __init__(self, *, session: Session, index: IndexInfo, app: Any) -> None:
         self.session = session

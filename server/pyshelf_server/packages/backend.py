@@ -85,6 +85,8 @@ def _release_files(project_id: int, *columns: Any) -> Any:
 
 
 class HostedBackend:
+    stores_page_entries = True
+
     def __init__(self, *, session: Session, index: IndexInfo, app: Any = None) -> None:
         self.session = session
         self.index = index
@@ -158,7 +160,7 @@ class HostedBackend:
             ) in self.session.connection().execute(query).all()
         ]
 
-    def prerendered(self, name: str, media_type: str) -> list[Any] | None:
+    def page_entries(self, name: str, media_type: str) -> list[Any] | None:
         """(filename, version, stored tail) of each release file of ``name`` in upload order;
         None when the project does not exist here. A tail is None for files stored before
         tails were kept, or changed since."""

@@ -9,7 +9,6 @@ from typing import Any
 
 from ..app import RequestState
 from ..indexes.registry import IndexInfo
-from ..indexes.types import IndexType
 from .cache import CachedPage
 from .render import (
     JSON_TYPE,
@@ -93,36 +92,14 @@ class SimpleService:
         same bytes as rendering their links; None when that cannot be done (a stage that is
         not hosted, an index type or plugin that changes the links, a file without stored
         entries, or no stage having the project), and the links are then rendered."""
-        if type(self.shelf.type_for(index)).filter_links is not IndexType.filter_links:
+        if self.shelf.type_for(index).changes_links:
             return None
         if self.shelf.app.pm.hook.pyshelf_simple_extra_links.get_hookimpls():
             return None
-        inheritance = self.shelf.inheritance
-        # Decided before asking any stage for the project: a mirror's answer may be costly.
-        for stage in inheritance.resolution_order(index):
-            if getattr(self.shelf.backend(stage), "prerendered", None) is None:
-                return None
-        answers = [
-            rows
-            for backend in inheritance.stages_for(index, project)
-            if (rows := backend.prerendered(project, media_type)) is not None
-        ]
-        if not answers:
+        merged = self.shelf.inheritance.page_entries(index, project, media_type)
+        if merged is None:
             return None
-        if len(answers) == 1:
-            # One stage: its file names are unique already.
-            rows = answers[0]
-            versions = [row[1] for row in rows]
-            tails = [row[2] for row in rows]
-        else:
-            seen: set[str] = set()
-            versions, tails = [], []
-            for rows in answers:
-                for filename, version, tail in rows:
-                    if filename not in seen:
-                        seen.add(filename)
-                        versions.append(version)
-                        tails.append(tail)
+        versions, tails = merged
         if None in tails:
             return None
         if media_type == JSON_TYPE:
