@@ -39,7 +39,10 @@ def pyshelf_get_index_types() -> list[Any]:
     """Return :class:`pyshelf_server.indexes.types.IndexType` subclasses to register.
 
     An index type owns the option schema of its indexes and may filter projects, versions and
-    links after inheritance has merged them (devpi-constrained does that).
+    links after inheritance has merged them (devpi-constrained does that). A type that
+    overrides ``filter_links`` gets pages rendered from the merged links; it may set
+    ``changes_links = False`` when its filter keeps every link, so that its pages are joined
+    from the entries stored at upload instead.
     """
 
 
