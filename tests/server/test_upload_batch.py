@@ -4,7 +4,7 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import event, insert, select
 
 from pyshelf_server.accounts.models import User
 from pyshelf_server.db import read_state
@@ -134,3 +134,30 @@ def test_a_failed_commit_fails_every_upload_of_the_batch(app, monkeypatch):
         writer.run(add_user("lost"))
     assert raised.value.status == 503
     assert "lost" not in user_names(app)
+
+
+def test_a_batch_that_succeeds_is_written_without_savepoints(app):
+    writer = BatchWriter(app.engine)
+    statements = []
+
+    def remember(conn, cursor, statement, *args):
+        statements.append(statement.split()[0].upper())
+
+    event.listen(app.engine, "before_cursor_execute", remember)
+    release = threading.Event()
+
+    def blocker(connection):
+        release.wait(10)
+        return add_user("first-of-batch")(connection)
+
+    threads, _results, _errors = run_in_threads(writer, {"blocker": blocker})
+    time.sleep(0.05)
+    more, results, errors = run_in_threads(writer, {f"s{i}": add_user(f"s{i}") for i in range(3)})
+    wait_for_queue(writer, 3)
+    release.set()
+    for thread in threads + more:
+        thread.join(10)
+    event.remove(app.engine, "before_cursor_execute", remember)
+    assert not errors and set(results) == {"s0", "s1", "s2"}
+    assert statements.count("INSERT") == 4
+    assert "SAVEPOINT" not in statements

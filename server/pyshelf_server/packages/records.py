@@ -30,9 +30,20 @@ _versions = Version.__table__
 _files = File.__table__
 _deleted = DeletedFile.__table__
 
-_INDEX_EXISTS = select(_indexes.c.id).where(_indexes.c.id == bindparam("index_id"))
-_FILE_BY_NAME = select(_files.c.id).where(
-    _files.c.index_id == bindparam("index_id"), _files.c.filename == bindparam("filename")
+# Whether the index exists, holds a file of that name, and holds a tombstone of that very file:
+# one statement instead of three, each of which costs more in SQLAlchemy than in the database.
+_SURVEY = select(
+    select(_indexes.c.id).where(_indexes.c.id == bindparam("index_id")).scalar_subquery(),
+    select(_files.c.id)
+    .where(_files.c.index_id == bindparam("index_id"), _files.c.filename == bindparam("filename"))
+    .scalar_subquery(),
+    select(_deleted.c.id)
+    .where(
+        _deleted.c.index_id == bindparam("index_id"),
+        _deleted.c.filename == bindparam("filename"),
+        _deleted.c.sha256 == bindparam("sha256"),
+    )
+    .scalar_subquery(),
 )
 _PROJECT = select(_projects.c.id, _projects.c.display_name).where(
     _projects.c.index_id == bindparam("index_id"), _projects.c.name == bindparam("name")
@@ -66,6 +77,14 @@ class IndexGone(Exception):
 
 
 @dataclass(frozen=True)
+class Survey:
+    index_exists: bool
+    file_exists: bool
+    # A tombstone of this very file (name and content): the upload brings it back.
+    tombstone: bool
+
+
+@dataclass(frozen=True)
 class RecordedFile:
     # The normalised name, as plugins are told it (FileInfo.project).
     project: str
@@ -81,14 +100,11 @@ class ReleaseRecorder:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
 
-    def index_exists(self, index_id: int) -> bool:
-        return self.connection.execute(_INDEX_EXISTS, {"index_id": index_id}).first() is not None
-
-    def file_exists(self, index_id: int, filename: str) -> bool:
-        found = self.connection.execute(
-            _FILE_BY_NAME, {"index_id": index_id, "filename": filename}
-        ).first()
-        return found is not None
+    def survey(self, index_id: int, filename: str, sha256: str) -> Survey:
+        row = self.connection.execute(
+            _SURVEY, {"index_id": index_id, "filename": filename, "sha256": sha256}
+        ).one()
+        return Survey(row[0] is not None, row[1] is not None, row[2] is not None)
 
     def record(
         self,
@@ -104,10 +120,12 @@ class ReleaseRecorder:
         log: list[dict[str, Any]],
         rel: str = "releasefile",
         metadata_blob: StoredBlob | None = None,
+        tombstone: bool = True,
     ) -> RecordedFile:
-        """Insert the file row; the caller has made sure no file of that name is in the index."""
+        """Insert the file row; the caller has made sure no file of that name is in the index
+        (:meth:`survey`), and says whether a tombstone of it is to be removed."""
         execute = self.connection.execute
-        project_id, display_name = self._ensure_project(index_id, name)
+        project_id, display_name, new_project = self._ensure_project(index_id, name)
         version_id, data = self._ensure_version(project_id, display_name, version, meta)
         requires_python = data.get("requires_python") or None
         row = {
@@ -139,12 +157,15 @@ class ReleaseRecorder:
                 )
             )
         inserted = execute(_INSERT_FILE, row)
-        execute(_TOUCH_PROJECT, {"project_id": project_id, "token": new_token()})
-        # A file may come back after it was deleted: it is no longer "gone".
-        execute(
-            _FORGET_TOMBSTONE,
-            {"index_id": index_id, "filename": filename, "sha256": blob.sha256},
-        )
+        if not new_project:
+            # A new project's row was inserted with a token of its own.
+            execute(_TOUCH_PROJECT, {"project_id": project_id, "token": new_token()})
+        if tombstone:
+            # A file may come back after it was deleted: it is no longer "gone".
+            execute(
+                _FORGET_TOMBSTONE,
+                {"index_id": index_id, "filename": filename, "sha256": blob.sha256},
+            )
         return RecordedFile(
             project=normalize_name(name),
             version=version,
@@ -152,15 +173,16 @@ class ReleaseRecorder:
             requires_python=requires_python,
         )
 
-    def _ensure_project(self, index_id: int, name: str) -> tuple[int, str]:
+    def _ensure_project(self, index_id: int, name: str) -> tuple[int, str, bool]:
+        """(id, display name, whether it was inserted now)."""
         normalized = normalize_name(name)
         row = self.connection.execute(_PROJECT, {"index_id": index_id, "name": normalized}).first()
         if row is not None:
-            return row[0], row[1]
+            return row[0], row[1], False
         inserted = self.connection.execute(
             _INSERT_PROJECT, {"index_id": index_id, "name": normalized, "display_name": name}
         )
-        return inserted.inserted_primary_key[0], name
+        return inserted.inserted_primary_key[0], name, True
 
     def _ensure_version(
         self, project_id: int, display_name: str, version: str, meta: dict[str, Any]

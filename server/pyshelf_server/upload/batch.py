@@ -3,9 +3,14 @@
 Every write transaction costs a fixed price on top of its rows: a session, the write lock,
 BEGIN IMMEDIATE, the serial bump and the COMMIT. When many uploads arrive at once they share
 one: the first upload that finds no batch being written becomes the leader, takes every
-upload queued meanwhile (its own among them), records each under a savepoint, commits once
-and wakes the others. A failure in one upload rolls back its savepoint only; a failed commit
-fails the whole batch, whose uploads then answer as a failed commit of their own would have.
+upload queued meanwhile (its own among them), records them, commits once and wakes the others.
+
+A failure in one upload fails that upload alone. Uploads are first recorded one after the
+other without savepoints (two statements each saved; nearly every batch succeeds whole). If
+one of them fails, that transaction is rolled back and the batch is written again with each
+upload under a savepoint, so a write may run twice and must only write to the connection. A
+failed commit fails the whole batch, whose uploads then answer as a failed commit of their own
+would have.
 
 Only the common case comes here (:func:`~.services.record_new_release`); a file that must
 replace another goes its own way through the request's write session. The batch is written on
@@ -75,20 +80,8 @@ class BatchWriter:
 
     def _write(self, batch: list[_Job]) -> None:
         try:
-            with self.engine.connect() as connection:
-                with connection.begin():
-                    for job in batch:
-                        savepoint = connection.begin_nested()
-                        try:
-                            job.result = job.write(connection)
-                            savepoint.commit()
-                        except BaseException as error:  # this upload's answer, not the batch's
-                            savepoint.rollback()
-                            job.error = error
-                    wrote = any(job.error is None and job.result is not None for job in batch)
-                    serial = bump_serial(connection) if wrote else None
-            for job in batch:
-                job.serial = serial
+            if not self._commit(batch, isolated=False):
+                self._commit(batch, isolated=True)
         except BaseException:
             log.exception("committing a batch of %d uploads failed", len(batch))
             for job in batch:
@@ -98,3 +91,28 @@ class BatchWriter:
         finally:
             for job in batch:
                 job.done = True
+
+    def _commit(self, batch: list[_Job], *, isolated: bool) -> bool:
+        """Write and commit the batch; with ``isolated``, each job under a savepoint of its
+        own. Without, False (and nothing written) as soon as one job fails."""
+        with self.engine.connect() as connection:
+            with connection.begin() as transaction:
+                for job in batch:
+                    job.result = job.error = None
+                    savepoint = connection.begin_nested() if isolated else None
+                    try:
+                        job.result = job.write(connection)
+                    except BaseException as error:  # this upload's answer, not the batch's
+                        if savepoint is None:
+                            transaction.rollback()
+                            return False
+                        savepoint.rollback()
+                        job.error = error
+                    else:
+                        if savepoint is not None:
+                            savepoint.commit()
+                wrote = any(job.error is None and job.result is not None for job in batch)
+                serial = bump_serial(connection) if wrote else None
+        for job in batch:
+            job.serial = serial
+        return True

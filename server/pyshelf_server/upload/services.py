@@ -286,11 +286,12 @@ def record_new_release(
     the index holds it already, or is not the one the request began with: the caller then
     goes through :meth:`UploadService.store_release`."""
     recorder = ReleaseRecorder(connection)
+    blob, metadata_blob = prepared.blob, prepared.metadata_blob
+    found = recorder.survey(index_id, prepared.filename, blob.sha256)
     # An index deleted (or deleted and made again) since the request began is looked up
     # again by name on the other path.
-    if not recorder.index_exists(index_id) or recorder.file_exists(index_id, prepared.filename):
+    if not found.index_exists or found.file_exists:
         return None
-    blob, metadata_blob = prepared.blob, prepared.metadata_blob
     require_blobs(
         connection,
         files,
@@ -307,6 +308,7 @@ def record_new_release(
         uploader=uploader,
         log=[log_entry("upload", uploader, fullname)],
         metadata_blob=metadata_blob,
+        tombstone=found.tombstone,
     )
     return UploadOutcome(
         FileInfo(
