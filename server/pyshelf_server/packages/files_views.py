@@ -75,6 +75,11 @@ def download(request: Any) -> Response:
     require(request, Permission.PKG_READ, message="package read forbidden")
     info = request.context.index
     filename = request.matchdict["filename"]
+    if info.is_mirror:
+        # A mirror holds no hosted files (uploads, pushes and tox results to it are refused,
+        # and an index never changes its type): its own files answer, without asking the
+        # hosted table first.
+        return _mirror_file(request, info, filename)
     if filename.endswith(METADATA_SUFFIX) and not _has_own_file(request, info, filename):
         return _core_metadata(request, filename[: -len(METADATA_SUFFIX)])
     info, row, prefix = _lookup(request)
@@ -99,6 +104,14 @@ def download(request: Any) -> Response:
     if request.method == "GET":
         request.registry.pyshelf.downloads.count(row.id)
     return _blob_response(request, row.sha256, row.filename, row.upload_time)
+
+
+def _mirror_file(request: Any, info: Any, filename: str) -> Response:
+    a, b = request.matchdict["a"], request.matchdict["b"]
+    response = request.shelf.backend(info).file_response(request, a, b, filename)
+    if response is None:
+        raise APIError(404, "no such file")
+    return response
 
 
 def _has_own_file(request: Any, info: Any, filename: str) -> bool:
