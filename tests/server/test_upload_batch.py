@@ -67,24 +67,31 @@ def wait_for_queue(writer, length):
         time.sleep(0.01)
 
 
-def test_uploads_queued_behind_a_batch_share_the_next_commit(app):
-    writer = BatchWriter(app.engine)
+def queue_behind_a_slow_write(writer, first, writes):
+    """Start writing user ``first`` and hold it, queue ``writes`` behind it, then let it end;
+    the results and errors of the first write, then of the queued ones."""
     release = threading.Event()
-    before = serial(app)
 
     def slow_first(connection):
         release.wait(10)
-        return add_user("first")(connection)
+        return add_user(first)(connection)
 
-    threads, results, errors = run_in_threads(writer, {"first": slow_first})
+    threads, first_results, first_errors = run_in_threads(writer, {first: slow_first})
     wait_for_queue(writer, 0)
     time.sleep(0.05)
-    others = {f"u{i}": add_user(f"u{i}") for i in range(6)}
-    more, more_results, more_errors = run_in_threads(writer, others)
-    wait_for_queue(writer, len(others))
+    more, results, errors = run_in_threads(writer, writes)
+    wait_for_queue(writer, len(writes))
     release.set()
     for thread in threads + more:
         thread.join(10)
+    return first_results, first_errors, results, errors
+
+
+def test_uploads_queued_behind_a_batch_share_the_next_commit(app):
+    writer = BatchWriter(app.engine)
+    before = serial(app)
+    others = {f"u{i}": add_user(f"u{i}") for i in range(6)}
+    results, errors, more_results, more_errors = queue_behind_a_slow_write(writer, "first", others)
     assert not errors and not more_errors
     assert results["first"] == ("first", before + 1)
     # The six waited together and were committed together.
@@ -101,21 +108,9 @@ def test_a_failing_upload_fails_alone(app):
         add_user("refused")(connection)
         raise APIError(409, "refused")
 
-    release = threading.Event()
-
-    def blocker(connection):
-        release.wait(10)
-        return add_user("blocker")(connection)
-
-    threads, _results, _errors = run_in_threads(writer, {"blocker": blocker})
-    time.sleep(0.05)
-    more, results, errors = run_in_threads(
-        writer, {"a": add_user("a"), "refused": refused, "b": add_user("b")}
+    _first, _first_errors, results, errors = queue_behind_a_slow_write(
+        writer, "blocker", {"a": add_user("a"), "refused": refused, "b": add_user("b")}
     )
-    wait_for_queue(writer, 3)
-    release.set()
-    for thread in threads + more:
-        thread.join(10)
     assert isinstance(errors.pop("refused"), APIError)
     assert not errors and set(results) == {"a", "b"}
     names = user_names(app)
@@ -144,19 +139,9 @@ def test_a_batch_that_succeeds_is_written_without_savepoints(app):
         statements.append(statement.split()[0].upper())
 
     event.listen(app.engine, "before_cursor_execute", remember)
-    release = threading.Event()
-
-    def blocker(connection):
-        release.wait(10)
-        return add_user("first-of-batch")(connection)
-
-    threads, _results, _errors = run_in_threads(writer, {"blocker": blocker})
-    time.sleep(0.05)
-    more, results, errors = run_in_threads(writer, {f"s{i}": add_user(f"s{i}") for i in range(3)})
-    wait_for_queue(writer, 3)
-    release.set()
-    for thread in threads + more:
-        thread.join(10)
+    _first, _first_errors, results, errors = queue_behind_a_slow_write(
+        writer, "first-of-batch", {f"s{i}": add_user(f"s{i}") for i in range(3)}
+    )
     event.remove(app.engine, "before_cursor_execute", remember)
     assert not errors and set(results) == {"s0", "s1", "s2"}
     assert statements.count("INSERT") == 4

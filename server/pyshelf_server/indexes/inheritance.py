@@ -13,10 +13,13 @@ The rules are devpi's (see the protocol notes, section 11):
 from __future__ import annotations
 
 from collections.abc import Callable, Container, Iterable, Iterator
-from typing import Any
+from operator import itemgetter
+from typing import Any, TypeVar
 
 from .backends import Link, StageBackend
 from .registry import IndexInfo, IndexSnapshot
+
+T = TypeVar("T")
 
 
 class Inheritance:
@@ -67,21 +70,14 @@ class Inheritance:
 
     def links(self, index: IndexInfo, project: str) -> list[Link] | None:
         """Merged links, or None when no allowed stage has the project."""
-        seen: set[str] = set()
-        merged: list[Link] = []
-        found = False
-        for backend in self.stages_for(index, project):
-            links = backend.links(project)
-            if links is None:
-                continue
-            found = True
-            for link in links:
-                if link.filename in seen:
-                    continue
-                seen.add(link.filename)
-                merged.append(link)
-        if not found:
+        answers = [
+            links
+            for backend in self.stages_for(index, project)
+            if (links := backend.links(project)) is not None
+        ]
+        if not answers:
             return None
+        merged = _first_per_filename(answers, lambda link: link.filename)
         return self.type_for(index).filter_links(index, project, merged)
 
     def page_entries(
@@ -102,20 +98,9 @@ class Inheritance:
         ]
         if not answers:
             return None
-        if len(answers) == 1:
-            # One stage: its file names are unique already.
-            rows = answers[0]
-            return [row[1] for row in rows], [row[2] for row in rows]
-        seen: set[str] = set()
-        versions: list[str] = []
-        entries: list[str | None] = []
-        for rows in answers:
-            for filename, version, entry in rows:
-                if filename not in seen:
-                    seen.add(filename)
-                    versions.append(version)
-                    entries.append(entry)
-        return versions, entries
+        # One stage's file names are unique already (an index holds a name once).
+        rows = answers[0] if len(answers) == 1 else _first_per_filename(answers, itemgetter(0))
+        return [row[1] for row in rows], [row[2] for row in rows]
 
     def versions(
         self, index: IndexInfo, project: str, *, ignore_bases: bool = False
@@ -197,3 +182,17 @@ def _unlisted(
         if name in seen or any(name in earlier for earlier in streamed):
             continue
         yield name
+
+
+def _first_per_filename(answers: list[Iterable[T]], filename: Callable[[T], str]) -> list[T]:
+    """The items of every stage's answer in order, each file name taken from the first stage
+    that has it."""
+    seen: set[str] = set()
+    merged: list[T] = []
+    for items in answers:
+        for item in items:
+            name = filename(item)
+            if name not in seen:
+                seen.add(name)
+                merged.append(item)
+    return merged

@@ -49,28 +49,10 @@ def release_link(
     )
 
 
-def simple_tails(
-    fullname: str,
-    *,
-    filename: str,
-    sha256: str,
-    version: str,
-    requires_python: str | None,
-    size: int,
-    upload_time: datetime,
-    metadata_sha256: str | None,
-) -> dict[str, str]:
-    """The ``simple_html`` and ``simple_json`` column values of a new release file."""
-    link = release_link(
-        fullname,
-        filename=filename,
-        sha256=sha256,
-        version=version,
-        requires_python=requires_python,
-        size=size,
-        upload_time=upload_time,
-        metadata_sha256=metadata_sha256,
-    )
+def simple_tails(fullname: str, **file: Any) -> dict[str, str]:
+    """The ``simple_html`` and ``simple_json`` column values of a new release file, described
+    by the keyword arguments :func:`release_link` takes."""
+    link = release_link(fullname, **file)
     return {"simple_html": html_tail(link), "simple_json": json_tail(link)}
 
 

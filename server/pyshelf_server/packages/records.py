@@ -72,10 +72,6 @@ _FORGET_TOMBSTONE = delete(_deleted).where(
 )
 
 
-class IndexGone(Exception):
-    """The index was deleted between the upload's start and its write transaction."""
-
-
 @dataclass(frozen=True)
 class Survey:
     index_exists: bool
