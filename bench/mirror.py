@@ -325,6 +325,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--pip-timeout", type=float, default=600)
     parser.add_argument("--listing-timeout", type=float, default=120)
     parser.add_argument("--no-listing", action="store_true", help="skip the memory scenario")
+    parser.add_argument(
+        "--relative-links",
+        action="store_true",
+        help="run pyshelf without --outside-url: relative links on its simple pages",
+    )
     parser.add_argument("--json", type=Path)
     return parser.parse_args(argv)
 
@@ -344,6 +349,8 @@ def main(argv=None) -> int:
     }
     workdir = Path(tempfile.mkdtemp(prefix="pyshelf-mirror-bench-"))
     servers: list = [PyshelfMirror(workdir)]
+    servers[0].relative_links = args.relative_links
+    results["pyshelf_links"] = "relative" if args.relative_links else "absolute (--outside-url)"
     if args.with_devpi and ensure_devpi_venv(create=True):
         servers.append(DevpiMirror(workdir))
     if args.with_proxpi and ensure_proxpi(timeout=240):
@@ -379,6 +386,7 @@ def main(argv=None) -> int:
     header = (
         f"{versions}; medians (cold x{args.cold_repeat}, warm/page x{args.repeat}, direct "
         f"x{len(direct)}, one before each cold download); "
+        f"pyshelf's links {results['pyshelf_links']}; "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}; load average "
         f"{results['loadavg_before'][0]:.1f} before, {results['loadavg_after'][0]:.1f} after"
     )

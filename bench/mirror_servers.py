@@ -80,8 +80,17 @@ def create_dev_on_mirror(url: str, headers: dict[str, str]) -> None:
 
 
 class PyshelfMirror(Pyshelf):
+    """pyshelf as the README says to deploy it: told the URL its clients use
+    (``--outside-url``), so its simple pages link files absolutely. ``relative_links`` runs it
+    without, on relative links (the default when the outside URL is unknown)."""
+
     simple_base = "/root/dev/+simple/"
     page_path = f"/root/pypi/+simple/{PAGE_PROJECT}/"
+    relative_links = False
+
+    def server_command(self) -> list[str]:
+        command = super().server_command()
+        return command if self.relative_links else [*command, "--outside-url", self.url]
 
     def init_command(self) -> list[str]:
         # The same upstream as the other servers and the direct baseline.

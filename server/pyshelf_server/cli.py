@@ -16,6 +16,7 @@ import sys
 import time
 import warnings
 from typing import Any
+from urllib.parse import urlsplit
 
 from . import __version__
 from .settings import DEFAULT_MAX_UPLOAD_SIZE, DEFAULT_SERVERDIR, ServerSettings
@@ -138,7 +139,12 @@ def server_parser(pm: Any) -> argparse.ArgumentParser:
         "database URL (default: SQLite in the server directory; "
         "postgresql+psycopg://… for PostgreSQL)",
     )
-    _add(parser, "--outside-url", "", "the URL clients reach the server at, when behind a proxy")
+    _add(
+        parser,
+        "--outside-url",
+        "",
+        "the URL clients reach the server at; simple pages then link their files by it",
+    )
     _add(parser, "--absolute-urls", False, "use absolute URLs on simple pages")
     _add(
         parser,
@@ -201,6 +207,10 @@ def server_main(argv: list[str] | None = None) -> None:
             print(f"{name} {version}")
         return
     settings = settings_from_args(args)
+    if settings.outside_url:
+        outside = urlsplit(settings.outside_url)
+        if outside.scheme not in ("http", "https") or not outside.netloc:
+            _fail(f"--outside-url must be an http or https URL, not {settings.outside_url!r}")
     logging.basicConfig(
         level=logging.INFO if settings.debug else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -44,6 +44,17 @@ def test_server_on_a_new_directory_says_to_run_init(tmp_path):
     assert "pyshelf-init" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_server_refuses_an_outside_url_that_is_not_http(tmp_path):
+    serverdir = tmp_path / "server"
+    assert run("pyshelf-init", "--serverdir", str(serverdir), "--root-passwd", "x").returncode == 0
+    for bad in ("shelf.example", "ftp://shelf.example/"):
+        result = run(
+            "pyshelf-server", "--serverdir", str(serverdir), "--port", "0", "--outside-url", bad
+        )
+        assert result.returncode == 2
+        assert "--outside-url" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_server_refuses_a_newer_schema_and_migrates_an_older_one(tmp_path):
     serverdir = tmp_path / "server"
     assert run("pyshelf-init", "--serverdir", str(serverdir), "--root-passwd", "x").returncode == 0

@@ -2,7 +2,7 @@
 
 import pytest
 
-from pyshelf_server.testing import make_wheel
+from pyshelf_server.testing import Shelf, make_wheel
 
 
 @pytest.fixture
@@ -116,3 +116,25 @@ def test_state_read_is_reused_until_this_process_commits(counted):
     assert reader.read()[0] > seen[0]
     page = counted.test.get("/root/dev/+simple/fast/")
     assert "fast-3.0-py3-none-any.whl" in page.text
+
+
+def test_an_outside_url_links_files_absolutely_on_both_paths(make_app):
+    shelf = Shelf(make_app(outside_url="https://shelf.example/pkgs/"))
+    inner = shelf.app.app
+    calls = []
+    shelf.app.app = lambda environ, start_response: (
+        calls.append(environ["PATH_INFO"]) or inner(environ, start_response)
+    )
+    shelf.create_index("root/dev")
+    shelf.upload("root/dev", *make_wheel("fast", "1.0"), name="fast", version="1.0")
+    accept = {"Accept": "application/vnd.pypi.simple.v1+json"}
+    full = shelf.test.get("/root/dev/+simple/fast/", headers=accept)
+    [url] = [f["url"] for f in full.json["files"]]
+    assert url.startswith("https://shelf.example/pkgs/root/dev/")
+    assert url.endswith("/fast-1.0-py3-none-any.whl")
+    before = len(calls)
+    fast = shelf.test.get("/root/dev/+simple/fast/", headers=accept)
+    assert len(calls) == before
+    assert fast.body == full.body
+    html = shelf.test.get("/root/dev/+simple/fast/")
+    assert 'href="https://shelf.example/pkgs/root/dev/' in html.text

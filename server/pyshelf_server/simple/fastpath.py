@@ -43,8 +43,11 @@ class SimpleFastPath:
         self.enabled = (
             not (hook.pyshelf_permits.get_hookimpls() or hook.pyshelf_authcheck.get_hookimpls())
             and not state.settings.absolute_urls
-            and not state.settings.outside_url
         )
+        # The prefix the full application gives a project page's links (simple.views), so
+        # that both find the same cached page.
+        outside_url = state.settings.outside_url
+        self.link_prefix = outside_url.rstrip("/") + "/" if outside_url else RELATIVE_PREFIX
         self.reader = StateReader(state.engine)
         self.media_types: dict[str, str] = {}
         self.static_headers = [("Vary", "Accept, User-Agent"), *server_headers(state.uuid)]
@@ -72,7 +75,7 @@ class SimpleFastPath:
         elif not project.isascii() or normalize_name(project) != project:
             return None
         else:
-            prefix = RELATIVE_PREFIX
+            prefix = self.link_prefix
         # Credentials only matter for reading when a plugin restricts reads (then we are off);
         # but a request carrying them may be a devpi client expecting its login checked: only
         # installers and anonymous browsers take the fast path.
