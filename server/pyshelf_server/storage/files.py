@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,10 @@ class FileStore:
         self.root = Path(root)
         self.tmpdir = self.root / "tmp"
         self.tmpdir.mkdir(parents=True, exist_ok=True)
+        # Fan-out directories (``sha256[:2]``, ``sha256[:4]``) known to exist with their
+        # entries synced.
+        self._durable_dirs: set[str] = set()
+        self._dirs_lock = threading.Lock()
 
     def path(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256[2:4] / sha256
@@ -115,11 +120,44 @@ class FileStore:
         if target.exists():
             path.unlink(missing_ok=True)
             return StoredBlob(sha256, size, target, created=False)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(path, target)
+        if durable:
+            self._ensure_durable_parents(sha256)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(path, target)
+        except FileNotFoundError:
+            if not path.exists():
+                raise
+            # The fan-out directory was removed behind the server's back: make it again.
+            self._durable_dirs.difference_update((sha256[:2], sha256[:4]))
+            self._ensure_durable_parents(sha256)
+            os.replace(path, target)
         if durable:
             _fsync_dir(target.parent)
         return StoredBlob(sha256, size, target, created=True)
+
+    def _ensure_durable_parents(self, sha256: str) -> None:
+        """Make the two fan-out directories of ``sha256`` exist with their own entries synced.
+
+        A new directory's entry lives in its parent: syncing only the directory a blob was
+        renamed into could lose the directory, and the blob with it, in a crash (ext4 without
+        a journal does). Each directory is synced once per process, under a lock so that no
+        thread renames into a directory another has created but not yet synced; after that
+        a set lookup replaces the ``mkdir`` call that used to find it present.
+        """
+        key = sha256[:4]
+        if key in self._durable_dirs:
+            return
+        with self._dirs_lock:
+            if key in self._durable_dirs:
+                return
+            for prefix in (sha256[:2], key):
+                if prefix not in self._durable_dirs:
+                    directory = self.root / prefix[:2] / prefix[2:]
+                    directory.mkdir(exist_ok=True)
+                    _fsync_dir(directory.parent)
+                    self._durable_dirs.add(prefix)
 
     def remove(self, sha256: str) -> None:
         self.path(sha256).unlink(missing_ok=True)
