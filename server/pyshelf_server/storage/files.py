@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +49,6 @@ class FileStore:
         # Fan-out directories (``sha256[:2]``, ``sha256[:4]``) known to exist with their
         # entries synced.
         self._durable_dirs: set[str] = set()
-        self._dirs_lock = threading.Lock()
 
     def path(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256[2:4] / sha256
@@ -142,22 +140,17 @@ class FileStore:
 
         A new directory's entry lives in its parent: syncing only the directory a blob was
         renamed into could lose the directory, and the blob with it, in a crash (ext4 without
-        a journal does). Each directory is synced once per process, under a lock so that no
-        thread renames into a directory another has created but not yet synced; after that
-        a set lookup replaces the ``mkdir`` call that used to find it present.
+        a journal does). A directory is remembered only once its entry was synced, by this
+        thread or an earlier one; a thread that finds it present but not remembered (another
+        may have made it and not synced it yet) syncs the entry itself. After that a set
+        lookup replaces the ``mkdir`` call that used to find it present.
         """
-        key = sha256[:4]
-        if key in self._durable_dirs:
-            return
-        with self._dirs_lock:
-            if key in self._durable_dirs:
-                return
-            for prefix in (sha256[:2], key):
-                if prefix not in self._durable_dirs:
-                    directory = self.root / prefix[:2] / prefix[2:]
-                    directory.mkdir(exist_ok=True)
-                    _fsync_dir(directory.parent)
-                    self._durable_dirs.add(prefix)
+        for prefix in (sha256[:2], sha256[:4]):
+            if prefix not in self._durable_dirs:
+                directory = self.root / prefix[:2] / prefix[2:]
+                directory.mkdir(exist_ok=True)
+                _fsync_dir(directory.parent)
+                self._durable_dirs.add(prefix)
 
     def remove(self, sha256: str) -> None:
         self.path(sha256).unlink(missing_ok=True)
