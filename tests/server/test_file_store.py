@@ -1,4 +1,4 @@
-"""The content-addressed store: what it syncs so that a stored blob survives a crash."""
+"""The content-addressed store: where blobs go and what is synced so that they survive a crash."""
 
 import hashlib
 import shutil
@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from pyshelf_server.storage import files
-from pyshelf_server.storage.files import FileStore
+from pyshelf_server.storage.files import LAYOUT_MARKER, FileStore
 
 
 @pytest.fixture
@@ -23,50 +23,67 @@ def synced(monkeypatch):
     return calls
 
 
-def content_with_prefix(prefix: str, start: int = 0, not_prefix: str = "-") -> bytes:
-    """Some bytes whose sha256 starts with ``prefix`` (hex) and not with ``not_prefix``."""
-    for n in range(start, start + 10_000_000):
-        data = str(n).encode()
-        digest = hashlib.sha256(data).hexdigest()
-        if digest.startswith(prefix) and not digest.startswith(not_prefix):
-            return data
-    raise AssertionError(prefix)
-
-
-def test_a_blob_in_new_directories_syncs_each_new_entry_where_it_lives(tmp_path, synced):
+def test_a_new_store_makes_and_syncs_its_fan_out_once(tmp_path, synced):
     store = FileStore(tmp_path / "files")
-    blob = store.put_bytes(content_with_prefix("ab"))
-    outer, inner = blob.path.parent.parent, blob.path.parent
-    assert outer.parent == store.root
-    # Each new directory's entry is synced in its parent, then the blob's own entry.
-    assert synced == [store.root, outer, inner]
-
-
-def test_known_directories_are_not_made_or_synced_again(tmp_path, synced):
-    store = FileStore(tmp_path / "files")
-    first = store.put_bytes(content_with_prefix("ab"))
+    assert sorted(p.name for p in store.root.iterdir() if p.is_dir()) == [
+        *(f"{n:02x}" for n in range(256)),
+        "tmp",
+    ]
+    assert synced == [store.root]
     synced.clear()
-    second = store.put_bytes(content_with_prefix(first.sha256[:4], start=10_000_000))
-    assert second.path.parent == first.path.parent and second.sha256 != first.sha256
-    assert synced == [first.path.parent]
-    synced.clear()
-    third = store.put_bytes(content_with_prefix(first.sha256[:2], not_prefix=first.sha256[:4]))
-    # A new inner directory beside a known outer one: only the new entry is synced.
-    assert third.path.parent.parent == first.path.parent.parent
-    assert synced == [third.path.parent.parent, third.path.parent]
+    FileStore(tmp_path / "files")
+    assert synced == []
 
 
-def test_a_directory_removed_behind_the_store_is_made_again(tmp_path):
+def test_a_blob_is_renamed_into_an_existing_directory_and_that_one_synced(tmp_path, synced):
     store = FileStore(tmp_path / "files")
-    first = store.put_bytes(content_with_prefix("cd"))
-    shutil.rmtree(first.path.parent.parent)
-    again = store.put_bytes(content_with_prefix(first.sha256[:4], start=10_000_000))
-    assert again.path.read_bytes() and again.path.parent.is_dir()
-    assert list(store.tmpdir.iterdir()) == []
+    synced.clear()
+    blob = store.put_bytes(b"some release")
+    assert blob.path == store.root / blob.sha256[:2] / blob.sha256
+    assert blob.path.read_bytes() == b"some release"
+    # The blob's own entry; its directory's entry was synced when the store was made.
+    assert synced == [blob.path.parent]
+    assert store.put_bytes(b"some release").created is False
 
 
 def test_derived_blobs_skip_the_syncs(tmp_path, synced):
     store = FileStore(tmp_path / "files")
+    synced.clear()
     blob = store.put_bytes(b"metadata", durable=False)
     assert blob.path.read_bytes() == b"metadata"
     assert synced == []
+
+
+def test_a_directory_removed_behind_the_store_is_made_again(tmp_path):
+    store = FileStore(tmp_path / "files")
+    shutil.rmtree(store.root / hashlib.sha256(b"x").hexdigest()[:2])
+    blob = store.put_bytes(b"x")
+    assert blob.path.read_bytes() == b"x"
+    assert list(store.tmpdir.iterdir()) == []
+
+
+def test_a_store_of_the_nested_layout_still_finds_its_blobs(tmp_path):
+    root = tmp_path / "files"
+    old = b"stored before the flat layout"
+    sha = hashlib.sha256(old).hexdigest()
+    (root / sha[:2] / sha[2:4]).mkdir(parents=True)
+    (root / sha[:2] / sha[2:4] / sha).write_bytes(old)
+    store = FileStore(root)
+    assert not (root / LAYOUT_MARKER).exists()
+    assert store.exists(sha) and store.path(sha).read_bytes() == old
+    again = store.put_bytes(old)
+    assert again.created is False and again.path == root / sha[:2] / sha[2:4] / sha
+    new = store.put_bytes(b"stored after")
+    assert new.path == root / new.sha256[:2] / new.sha256
+    store.remove(sha)
+    assert not store.exists(sha)
+    # Reopened, it is still a store that may hold nested blobs.
+    assert FileStore(root)._nested
+
+
+def test_a_new_store_never_looks_for_nested_blobs(tmp_path):
+    store = FileStore(tmp_path / "files")
+    assert (store.root / LAYOUT_MARKER).exists()
+    sha = hashlib.sha256(b"y").hexdigest()
+    assert FileStore(tmp_path / "files").path(sha) == store.root / sha[:2] / sha
+    assert not FileStore(tmp_path / "files")._nested

@@ -1,9 +1,15 @@
 """The content-addressed file store.
 
-A blob is stored once under its sha256 (``ab/cd/abcd…``), however many indexes hold a file with
+A blob is stored once under its sha256 (``ab/abcd…``), however many indexes hold a file with
 that content. Writes go to a temporary file in the same file system, are hashed while they are
 written, fsynced and then renamed into place, so a reader never sees a half-written blob and a
 crash leaves at most a stray temporary file (cleaned at start).
+
+The 256 fan-out directories are made, and their entries synced, when the store opens: a blob
+renamed into a directory made on the way could be lost with that directory's entry in a crash
+unless the parent were synced too, which cost a second fsync for most uploads to a young store.
+Stores written before 2026-11-22 kept blobs one level deeper (``ab/cd/abcd…``); in such a store
+(no ``LAYOUT_MARKER``) a blob missing from its place is looked for there.
 """
 
 from __future__ import annotations
@@ -17,6 +23,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 CHUNK = 1024 * 1024
+FAN_OUT = [f"{n:02x}" for n in range(256)]
+# Present in stores that never held a blob in the nested layout.
+LAYOUT_MARKER = ".flat-layout"
 
 
 class BlobTooLarge(Exception):
@@ -46,12 +55,26 @@ class FileStore:
         self.root = Path(root)
         self.tmpdir = self.root / "tmp"
         self.tmpdir.mkdir(parents=True, exist_ok=True)
-        # Fan-out directories (``sha256[:2]``, ``sha256[:4]``) known to exist with their
-        # entries synced.
-        self._durable_dirs: set[str] = set()
+        present = set(os.listdir(self.root))
+        self._nested = LAYOUT_MARKER not in present and any(name in present for name in FAN_OUT)
+        self._make_fan_out(present)
+
+    def _make_fan_out(self, present: set[str]) -> None:
+        missing = [name for name in FAN_OUT if name not in present]
+        for name in missing:
+            (self.root / name).mkdir(exist_ok=True)
+        if not self._nested and LAYOUT_MARKER not in present:
+            (self.root / LAYOUT_MARKER).touch()
+        if missing:
+            _fsync_dir(self.root)
 
     def path(self, sha256: str) -> Path:
-        return self.root / sha256[:2] / sha256[2:4] / sha256
+        flat = self.root / sha256[:2] / sha256
+        if self._nested and not flat.exists():
+            nested = self.root / sha256[:2] / sha256[2:4] / sha256
+            if nested.exists():
+                return nested
+        return flat
 
     def exists(self, sha256: str) -> bool:
         return self.path(sha256).exists()
@@ -118,39 +141,17 @@ class FileStore:
         if target.exists():
             path.unlink(missing_ok=True)
             return StoredBlob(sha256, size, target, created=False)
-        if durable:
-            self._ensure_durable_parents(sha256)
-        else:
-            target.parent.mkdir(parents=True, exist_ok=True)
         try:
             os.replace(path, target)
         except FileNotFoundError:
             if not path.exists():
                 raise
             # The fan-out directory was removed behind the server's back: make it again.
-            self._durable_dirs.difference_update((sha256[:2], sha256[:4]))
-            self._ensure_durable_parents(sha256)
+            self._make_fan_out(set(os.listdir(self.root)))
             os.replace(path, target)
         if durable:
             _fsync_dir(target.parent)
         return StoredBlob(sha256, size, target, created=True)
-
-    def _ensure_durable_parents(self, sha256: str) -> None:
-        """Make the two fan-out directories of ``sha256`` exist with their own entries synced.
-
-        A new directory's entry lives in its parent: syncing only the directory a blob was
-        renamed into could lose the directory, and the blob with it, in a crash (ext4 without
-        a journal does). A directory is remembered only once its entry was synced, by this
-        thread or an earlier one; a thread that finds it present but not remembered (another
-        may have made it and not synced it yet) syncs the entry itself. After that a set
-        lookup replaces the ``mkdir`` call that used to find it present.
-        """
-        for prefix in (sha256[:2], sha256[:4]):
-            if prefix not in self._durable_dirs:
-                directory = self.root / prefix[:2] / prefix[2:]
-                directory.mkdir(exist_ok=True)
-                _fsync_dir(directory.parent)
-                self._durable_dirs.add(prefix)
 
     def remove(self, sha256: str) -> None:
         self.path(sha256).unlink(missing_ok=True)
