@@ -9,8 +9,6 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 import pytest
 
-from pyshelf_server.storage.files import LAYOUT_MARKER
-
 from .conftest import FILES, UPSTREAM, file_entry, json_page, sha256
 
 PAGE = UPSTREAM + "hello/"
@@ -31,9 +29,7 @@ def file_url(mirror, filename=WHEEL_NAME):
 
 
 def blobs(mirror):
-    return sorted(
-        p.name for p in mirror.files_dir.rglob("*") if p.is_file() and p.name != LAYOUT_MARKER
-    )
+    return sorted(p.name for p in mirror.files_dir.rglob("*") if p.is_file())
 
 
 def test_first_download_stores_the_file_and_later_ones_come_from_disk(mirror, httpx_mock):

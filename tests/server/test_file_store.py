@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from pyshelf_server.storage import files
-from pyshelf_server.storage.files import LAYOUT_MARKER, FileStore
+from pyshelf_server.storage.files import FileStore
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ def test_a_store_of_the_nested_layout_still_finds_its_blobs(tmp_path):
     (root / sha[:2] / sha[2:4]).mkdir(parents=True)
     (root / sha[:2] / sha[2:4] / sha).write_bytes(old)
     store = FileStore(root)
-    assert not (root / LAYOUT_MARKER).exists()
+    assert store._nested
     assert store.exists(sha) and store.path(sha).read_bytes() == old
     again = store.put_bytes(old)
     assert again.created is False and again.path == root / sha[:2] / sha[2:4] / sha
@@ -83,7 +83,8 @@ def test_a_store_of_the_nested_layout_still_finds_its_blobs(tmp_path):
 
 def test_a_new_store_never_looks_for_nested_blobs(tmp_path):
     store = FileStore(tmp_path / "files")
-    assert (store.root / LAYOUT_MARKER).exists()
+    assert not store._nested
+    store.put_bytes(b"y")
     sha = hashlib.sha256(b"y").hexdigest()
     assert FileStore(tmp_path / "files").path(sha) == store.root / sha[:2] / sha
     assert not FileStore(tmp_path / "files")._nested

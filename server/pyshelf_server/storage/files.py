@@ -9,7 +9,7 @@ The 256 fan-out directories are made, and their entries synced, when the store o
 renamed into a directory made on the way could be lost with that directory's entry in a crash
 unless the parent were synced too, which cost a second fsync for most uploads to a young store.
 Stores written before 2026-11-22 kept blobs one level deeper (``ab/cd/abcd…``); in such a store
-(no ``LAYOUT_MARKER``) a blob missing from its place is looked for there.
+a blob missing from its place is looked for there.
 """
 
 from __future__ import annotations
@@ -24,8 +24,6 @@ from typing import BinaryIO
 
 CHUNK = 1024 * 1024
 FAN_OUT = [f"{n:02x}" for n in range(256)]
-# Present in stores that never held a blob in the nested layout.
-LAYOUT_MARKER = ".flat-layout"
 
 
 class BlobTooLarge(Exception):
@@ -56,15 +54,13 @@ class FileStore:
         self.tmpdir = self.root / "tmp"
         self.tmpdir.mkdir(parents=True, exist_ok=True)
         present = set(os.listdir(self.root))
-        self._nested = LAYOUT_MARKER not in present and any(name in present for name in FAN_OUT)
+        self._nested = any(_may_hold_directories(self.root / name) for name in present & _FAN_OUT)
         self._make_fan_out(present)
 
     def _make_fan_out(self, present: set[str]) -> None:
         missing = [name for name in FAN_OUT if name not in present]
         for name in missing:
             (self.root / name).mkdir(exist_ok=True)
-        if not self._nested and LAYOUT_MARKER not in present:
-            (self.root / LAYOUT_MARKER).touch()
         if missing:
             _fsync_dir(self.root)
 
@@ -212,6 +208,16 @@ class BlobWriter:
             self.out.close()
             self.out = None
             self.path.unlink(missing_ok=True)
+
+
+_FAN_OUT = frozenset(FAN_OUT)
+
+
+def _may_hold_directories(path: Path) -> bool:
+    """False only when ``path`` surely has no subdirectory: a directory's link count is 2
+    plus its subdirectories on ext4 and XFS; file systems that do not count (btrfs says 1)
+    get the nested lookups, which cost only a second look for a blob that is missing."""
+    return os.stat(path).st_nlink != 2
 
 
 def _fsync_dir(path: Path) -> None:
