@@ -48,6 +48,9 @@ class StageBackend(Protocol):
     # True when the backend answers ``page_entries``: the simple-page entries its files
     # stored when they were written (hosted stages; a mirror renders its links).
     stores_page_entries: bool
+    # False when the index never holds files of its own in the hosted table: its file URLs
+    # are answered by ``file_response`` alone (a mirror, whose files come from upstream).
+    holds_hosted_files: bool
 
     def project_names(self) -> Iterable[str]:
         """Normalised names of the projects this index has itself."""

@@ -36,6 +36,9 @@ class MirrorBackend:
     streams_project_names = True
     # Its links come from upstream pages and are rendered.
     stores_page_entries = False
+    # Uploads, pushes and tox results to a mirror are refused, and an index never changes
+    # its type: its files are all upstream's.
+    holds_hosted_files = False
 
     def __init__(self, *, session: Session, index: IndexInfo, app: Any) -> None:
         self.session = session

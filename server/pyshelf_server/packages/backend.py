@@ -68,6 +68,7 @@ def _release_files(project_id: int, *columns: Any) -> Any:
 
 class HostedBackend:
     stores_page_entries = True
+    holds_hosted_files = True
 
     def __init__(self, *, session: Session, index: IndexInfo, app: Any = None) -> None:
         self.session = session

@@ -75,11 +75,10 @@ def download(request: Any) -> Response:
     require(request, Permission.PKG_READ, message="package read forbidden")
     info = request.context.index
     filename = request.matchdict["filename"]
-    if info.is_mirror:
-        # A mirror holds no hosted files (uploads, pushes and tox results to it are refused,
-        # and an index never changes its type): its own files answer, without asking the
-        # hosted table first.
-        return _mirror_file(request, info, filename)
+    backend = request.shelf.backend(info)
+    if not getattr(backend, "holds_hosted_files", True):
+        # Its own files answer, without asking the hosted table first.
+        return _backend_file(request, backend, filename)
     if filename.endswith(METADATA_SUFFIX) and not _has_own_file(request, info, filename):
         return _core_metadata(request, filename[: -len(METADATA_SUFFIX)])
     info, row, prefix = _lookup(request)
@@ -106,9 +105,9 @@ def download(request: Any) -> Response:
     return _blob_response(request, row.sha256, row.filename, row.upload_time)
 
 
-def _mirror_file(request: Any, info: Any, filename: str) -> Response:
+def _backend_file(request: Any, backend: Any, filename: str) -> Response:
     a, b = request.matchdict["a"], request.matchdict["b"]
-    response = request.shelf.backend(info).file_response(request, a, b, filename)
+    response = backend.file_response(request, a, b, filename)
     if response is None:
         raise APIError(404, "no such file")
     return response
