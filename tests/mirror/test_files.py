@@ -47,6 +47,17 @@ def test_first_download_stores_the_file_and_later_ones_come_from_disk(mirror, ht
     assert file_requests[0].headers["Accept-Encoding"] == "identity"
 
 
+def test_an_outside_url_links_mirrored_files_absolutely(make_mirror, httpx_mock):
+    mirror = make_mirror(settings={"outside_url": "https://shelf.example/"})
+    serve_page(httpx_mock, file_entry(WHEEL_NAME, WHEEL))
+    httpx_mock.add_response(url=FILES + WHEEL_NAME, content=WHEEL)
+    url = file_url(mirror)
+    assert url.startswith("https://shelf.example/root/pypi/")
+    html = mirror.simple(SIMPLE, accept="text/html").text
+    assert f'href="{url}#sha256={sha256(WHEEL)}"' in html
+    assert mirror.download(SIMPLE, url).body == WHEEL
+
+
 def test_hash_mismatch_keeps_nothing_and_answers_502(mirror, httpx_mock, tmp_path):
     serve_page(httpx_mock, file_entry(WHEEL_NAME, WHEEL))
     httpx_mock.add_response(url=FILES + WHEEL_NAME, content=b"tampered", is_reusable=True)
