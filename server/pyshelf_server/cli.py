@@ -159,7 +159,9 @@ def server_parser(pm: Any) -> argparse.ArgumentParser:
     _add(parser, "--offline-mode", False, "serve mirrors only from what is cached")
     _add(parser, "--debug", False, "log every request")
     parser.add_argument(
-        "--migrate", action="store_true", help="upgrade the database schema and exit"
+        "--migrate",
+        action="store_true",
+        help="upgrade the database schema and the file store's layout, and exit",
     )
     pm.hook.pyshelf_add_parser_options(parser=parser)
     return parser
@@ -230,8 +232,13 @@ def server_main(argv: list[str] | None = None) -> None:
     except Exception as error:
         _fail(f"cannot open the database {engine.url!r}: {error}")
     if args.migrate:
+        from .storage.files import FileStore
+
         migrations.upgrade(engine)
         print("database schema is up to date")
+        moved = FileStore(settings.files_dir).flatten()
+        if moved:
+            print(f"moved {moved} stored files to the flat layout")
         return
     if state == migrations.SchemaState.NEWER:
         _fail("the database schema is newer than this pyshelf-server; upgrade pyshelf-server")

@@ -55,6 +55,20 @@ def test_server_refuses_an_outside_url_that_is_not_http(tmp_path):
         assert "--outside-url" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_migrate_moves_a_nested_store_to_the_flat_layout(tmp_path):
+    serverdir = tmp_path / "server"
+    assert run("pyshelf-init", "--serverdir", str(serverdir), "--root-passwd", "x").returncode == 0
+    sha = "ab" * 32
+    nested = serverdir / "files" / "ab" / "ab" / sha
+    nested.parent.mkdir(parents=True, exist_ok=True)
+    nested.write_bytes(b"stored before")
+    result = run("pyshelf-server", "--serverdir", str(serverdir), "--migrate")
+    assert result.returncode == 0, result.stderr
+    assert "moved 1 stored files" in result.stdout
+    assert (serverdir / "files" / "ab" / sha).read_bytes() == b"stored before"
+    assert not nested.parent.exists()
+
+
 def test_server_refuses_a_newer_schema_and_migrates_an_older_one(tmp_path):
     serverdir = tmp_path / "server"
     assert run("pyshelf-init", "--serverdir", str(serverdir), "--root-passwd", "x").returncode == 0

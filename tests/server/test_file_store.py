@@ -88,3 +88,40 @@ def test_a_new_store_never_looks_for_nested_blobs(tmp_path):
     sha = hashlib.sha256(b"y").hexdigest()
     assert FileStore(tmp_path / "files").path(sha) == store.root / sha[:2] / sha
     assert not FileStore(tmp_path / "files")._nested
+
+
+def plant_nested(root, content: bytes) -> str:
+    sha = hashlib.sha256(content).hexdigest()
+    (root / sha[:2] / sha[2:4]).mkdir(parents=True, exist_ok=True)
+    (root / sha[:2] / sha[2:4] / sha).write_bytes(content)
+    return sha
+
+
+def test_flatten_moves_nested_blobs_to_their_flat_places(tmp_path, synced):
+    root = tmp_path / "files"
+    contents = [f"release {n}".encode() for n in range(20)]
+    shas = [plant_nested(root, content) for content in contents]
+    store = FileStore(root)
+    # The same content in both places (as a crash between a move and its removal leaves it).
+    (root / shas[0][:2] / shas[0]).write_bytes(contents[0])
+    synced.clear()
+    assert store.flatten() == 19
+    for sha, content in zip(shas, contents, strict=True):
+        assert store.path(sha) == root / sha[:2] / sha
+        assert store.path(sha).read_bytes() == content
+    assert not [p for p in root.glob("*/*") if p.is_dir()]
+    assert not store._nested and not FileStore(root)._nested
+    # Every directory that lost entries was synced after its blobs arrived.
+    assert {path.name for path in synced} == {sha[:2] for sha in shas}
+    assert store.flatten() == 0
+
+
+def test_flatten_leaves_what_is_not_a_blob(tmp_path):
+    root = tmp_path / "files"
+    sha = plant_nested(root, b"kept")
+    stray = root / sha[:2] / sha[2:4] / "notes.txt"
+    stray.write_text("an operator's file")
+    store = FileStore(root)
+    assert store.flatten() == 1
+    assert stray.read_text() == "an operator's file"
+    assert store.path(sha).read_bytes() == b"kept"

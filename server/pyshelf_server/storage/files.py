@@ -9,11 +9,13 @@ The 256 fan-out directories are made, and their entries synced, when the store o
 renamed into a directory made on the way could be lost with that directory's entry in a crash
 unless the parent were synced too, which cost a second fsync for most uploads to a young store.
 Stores written before 2026-11-22 kept blobs one level deeper (``ab/cd/abcd…``); in such a store
-a blob missing from its place is looked for there.
+a blob missing from its place is looked for there, until ``pyshelf-server --migrate`` moves
+them (:meth:`FileStore.flatten`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -149,6 +151,35 @@ class FileStore:
             _fsync_dir(target.parent)
         return StoredBlob(sha256, size, target, created=True)
 
+    def flatten(self) -> int:
+        """Move the blobs of the nested layout to their flat places (``pyshelf-server
+        --migrate``, with the server stopped); return how many moved. Each move is a rename,
+        and a directory is removed only after the new entries are synced, so an interrupted
+        run leaves every blob in one of the two places a lookup tries."""
+        moved = 0
+        for outer in FAN_OUT:
+            outer_dir = self.root / outer
+            inner_dirs = [
+                entry for entry in os.scandir(outer_dir) if entry.is_dir(follow_symlinks=False)
+            ]
+            for inner in inner_dirs:
+                for entry in os.scandir(inner.path):
+                    if not _is_blob_name(entry.name) or not entry.is_file(follow_symlinks=False):
+                        continue
+                    target = outer_dir / entry.name
+                    if target.exists():
+                        os.unlink(entry.path)
+                    else:
+                        os.replace(entry.path, target)
+                        moved += 1
+                _fsync_dir(outer_dir)
+                with contextlib.suppress(OSError):  # not empty: something else lives there
+                    os.rmdir(inner.path)
+            if inner_dirs:
+                _fsync_dir(outer_dir)
+        self._nested = any(_may_hold_directories(self.root / name) for name in FAN_OUT)
+        return moved
+
     def remove(self, sha256: str) -> None:
         self.path(sha256).unlink(missing_ok=True)
 
@@ -211,6 +242,11 @@ class BlobWriter:
 
 
 _FAN_OUT = frozenset(FAN_OUT)
+_HEX = frozenset("0123456789abcdef")
+
+
+def _is_blob_name(name: str) -> bool:
+    return len(name) == 64 and set(name) <= _HEX
 
 
 def _may_hold_directories(path: Path) -> bool:
