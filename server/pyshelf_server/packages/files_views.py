@@ -75,19 +75,19 @@ def download(request: Any) -> Response:
     require(request, Permission.PKG_READ, message="package read forbidden")
     info = request.context.index
     filename = request.matchdict["filename"]
-    backend = request.shelf.backend(info)
-    if not getattr(backend, "holds_hosted_files", True):
+    if not getattr(request.shelf.backend(info), "holds_hosted_files", True):
         # Its own files answer, without asking the hosted table first.
-        return _backend_file(request, backend, filename)
+        response = _backend_answer(request, filename)
+        if response is None:
+            raise APIError(404, "no such file")
+        return response
     if filename.endswith(METADATA_SUFFIX) and not _has_own_file(request, info, filename):
         return _core_metadata(request, filename[: -len(METADATA_SUFFIX)])
     info, row, prefix = _lookup(request)
     if row is None:
-        handler = getattr(request.shelf.backend(info), "file_response", None)
-        if handler is not None:
-            response = handler(request, request.matchdict["a"], request.matchdict["b"], filename)
-            if response is not None:
-                return response
+        response = _backend_answer(request, filename)
+        if response is not None:
+            return response
         raise _gone_or_missing(request, info, filename, prefix)
     if wants_api_json(request):
         return result(
@@ -105,12 +105,13 @@ def download(request: Any) -> Response:
     return _blob_response(request, row.sha256, row.filename, row.upload_time)
 
 
-def _backend_file(request: Any, backend: Any, filename: str) -> Response:
-    a, b = request.matchdict["a"], request.matchdict["b"]
-    response = backend.file_response(request, a, b, filename)
-    if response is None:
-        raise APIError(404, "no such file")
-    return response
+def _backend_answer(request: Any, filename: str) -> Response | None:
+    """The index backend's own answer for ``filename`` at this URL (a mirror's file, a plugin
+    backend's), or None when it has none."""
+    handler = getattr(request.shelf.backend(request.context.index), "file_response", None)
+    if handler is None:
+        return None
+    return handler(request, request.matchdict["a"], request.matchdict["b"], filename)
 
 
 def _has_own_file(request: Any, info: Any, filename: str) -> bool:
@@ -122,11 +123,9 @@ def _core_metadata(request: Any, filename: str) -> Response:
     row = PackageService(request.db).file_by_name(info.id, filename)
     a, b = request.matchdict["a"], request.matchdict["b"]
     if row is None or row.sha256[:3] != a or row.sha256[3:16] != b:
-        handler = getattr(request.shelf.backend(info), "file_response", None)
-        if handler is not None:
-            response = handler(request, a, b, filename + METADATA_SUFFIX)
-            if response is not None:
-                return response
+        response = _backend_answer(request, filename + METADATA_SUFFIX)
+        if response is not None:
+            return response
         raise APIError(404, "no such file")
     if not row.metadata_sha256:
         raise APIError(404, "no core metadata for this file")

@@ -25,12 +25,11 @@ from ..db import commit_counter
 from ..names import normalize_name
 from ..tweens import server_headers
 from .negotiation import INSTALLER_AGENT
-from .render import HTML_TYPE, HTML_V1_TYPE, JSON_TYPE
+from .render import HTML_TYPE, HTML_V1_TYPE, JSON_TYPE, RELATIVE_PREFIX
 
 PATTERN = re.compile(r"^/([^+/][^/]*)/([^+/][^/]*)/\+simple/(?:([^/]+)/)?$")
 PROJECT_LIST = "+list"
 OFFERS = [HTML_TYPE, JSON_TYPE, HTML_V1_TYPE]
-RELATIVE_PREFIX = "../../../../"
 
 
 class SimpleFastPath:

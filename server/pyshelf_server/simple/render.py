@@ -14,6 +14,9 @@ API_VERSION = "1.1"
 HTML_TYPE = "text/html"
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 HTML_V1_TYPE = "application/vnd.pypi.simple.v1+html"
+# What a project page at /user/index/+simple/project/ prefixes its file paths with, unless the
+# server knows its outside URL.
+RELATIVE_PREFIX = "../../../../"
 
 
 def _upload_time(link: Link) -> str | None:

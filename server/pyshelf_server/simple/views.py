@@ -12,10 +12,8 @@ from ..permissions import Permission
 from ..responses import APIError
 from ..views.helpers import redirect, require, root_url
 from .negotiation import is_installer, simple_format, wants_simple_json
-from .render import HTML_TYPE, JSON_TYPE
+from .render import HTML_TYPE, JSON_TYPE, RELATIVE_PREFIX
 from .services import SimpleService, page_headers
-
-RELATIVE_PREFIX = "../../../../"
 
 
 def _served_directly(request: Any) -> bool:

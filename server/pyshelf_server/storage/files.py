@@ -55,9 +55,8 @@ class FileStore:
         self.root = Path(root)
         self.tmpdir = self.root / "tmp"
         self.tmpdir.mkdir(parents=True, exist_ok=True)
-        present = set(os.listdir(self.root))
-        self._nested = any(_may_hold_directories(self.root / name) for name in present & _FAN_OUT)
-        self._make_fan_out(present)
+        self._make_fan_out(set(os.listdir(self.root)))
+        self._nested = self._holds_nested_blobs()
 
     def _make_fan_out(self, present: set[str]) -> None:
         missing = [name for name in FAN_OUT if name not in present]
@@ -65,6 +64,9 @@ class FileStore:
             (self.root / name).mkdir(exist_ok=True)
         if missing:
             _fsync_dir(self.root)
+
+    def _holds_nested_blobs(self) -> bool:
+        return any(_may_hold_directories(self.root / name) for name in FAN_OUT)
 
     def path(self, sha256: str) -> Path:
         flat = self.root / sha256[:2] / sha256
@@ -175,9 +177,7 @@ class FileStore:
                 _fsync_dir(outer_dir)
                 with contextlib.suppress(OSError):  # not empty: something else lives there
                     os.rmdir(inner.path)
-            if inner_dirs:
-                _fsync_dir(outer_dir)
-        self._nested = any(_may_hold_directories(self.root / name) for name in FAN_OUT)
+        self._nested = self._holds_nested_blobs()
         return moved
 
     def remove(self, sha256: str) -> None:
@@ -241,7 +241,6 @@ class BlobWriter:
             self.path.unlink(missing_ok=True)
 
 
-_FAN_OUT = frozenset(FAN_OUT)
 _HEX = frozenset("0123456789abcdef")
 
 
