@@ -33,6 +33,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from .statements import DriverStatement
+
 log = logging.getLogger(__name__)
 
 WRITE_LOCK_TIMEOUT = 60
@@ -256,9 +258,9 @@ def _remember_write(session: Session, flush_context: Any) -> None:
 
 
 _state = ServerState.__table__
-# Prebuilt and run on the session's connection: the ORM's bulk-update path cost a millisecond
-# per commit, spent while holding the write lock.
-_BUMP_SERIAL = (
+# Prebuilt and run on the driver's cursor: the ORM's bulk-update path cost a millisecond per
+# commit, spent while holding the write lock, and every request reads the state.
+_BUMP = (
     update(_state)
     .where(_state.c.id == 1)
     .values(
@@ -268,9 +270,10 @@ _BUMP_SERIAL = (
     )
     .returning(_state.c.serial)
 )
-_BUMP_SERIAL_AND_CONFIG = _BUMP_SERIAL.values(config_token=bindparam("new_config_token"))
-_READ_STATE = select(_state.c.serial, _state.c.state_token, _state.c.config_token).where(
-    _state.c.id == 1
+_BUMP_SERIAL = DriverStatement(_BUMP)
+_BUMP_SERIAL_AND_CONFIG = DriverStatement(_BUMP.values(config_token=bindparam("new_config_token")))
+_READ_STATE = DriverStatement(
+    select(_state.c.serial, _state.c.state_token, _state.c.config_token).where(_state.c.id == 1)
 )
 
 
@@ -298,7 +301,7 @@ def bump_serial(connection: Any, *, config_changed: bool = False) -> int:
     if config_changed:
         statement = _BUMP_SERIAL_AND_CONFIG
         params["new_config_token"] = new_token()
-    return connection.execute(statement, params).scalar_one()
+    return statement.rows(connection, params)[0][0]
 
 
 def finish(session: Session, *, commit: bool) -> None:
@@ -333,5 +336,5 @@ def _run(callbacks: list[Callable[[], None]]) -> None:
 
 def read_state(session: Session) -> tuple[int, str, str]:
     """(serial, state_token, config_token) as this session sees them."""
-    row = session.connection().execute(_READ_STATE).one()
+    row = _READ_STATE.rows(session.connection(), {})[0]
     return row[0], row[1], row[2]
