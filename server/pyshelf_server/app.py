@@ -15,7 +15,7 @@ import pluggy
 from sqlalchemy.engine import Engine
 
 from . import __version__
-from .db import ServerState, SessionFactory, read_state
+from .db import ServerState, SessionFactory, StateReader, read_state
 from .indexes.backends import StageBackend
 from .indexes.inheritance import Inheritance
 from .indexes.registry import IndexInfo, IndexRegistry, IndexSnapshot
@@ -23,7 +23,7 @@ from .indexes.types import IndexType
 from .packages.downloads import DownloadCounter
 from .plugins import plugin_versions
 from .responses import APIError
-from .security import LoginTokens, VerifiedPasswords
+from .security import LoginTokens, PasswordHashes, VerifiedPasswords
 from .settings import ServerSettings
 from .simple.cache import PageCache
 from .storage.files import FileStore
@@ -43,10 +43,12 @@ class AppState:
         self.pm = pm
         self.engine = engine
         self.sessions = SessionFactory(engine)
+        self.state_reader = StateReader(engine)
         self.files = FileStore(settings.files_dir)
         self.upload_batches = BatchWriter(engine)
         self.login_tokens = LoginTokens(secret, settings.login_token_seconds)
         self.verified_passwords = VerifiedPasswords(secret)
+        self.password_hashes = PasswordHashes()
         self.secret = secret
         self.started = time.time()
         self.version = __version__
@@ -72,6 +74,14 @@ class AppState:
             raise APIError(400, f"unknown index type {name!r}") from None
 
 
+def opens_for_writing(request: Any) -> bool:
+    """Whether the request's session is a write session from the start. Uploads start reading
+    and switch to writing once the file is stored (see ``views.helpers.begin_write``)."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return False
+    return not (request.method == "POST" and request.content_type == "multipart/form-data")
+
+
 class RequestState:
     """Per-request access to the index layout, read once from the request's session."""
 
@@ -82,7 +92,13 @@ class RequestState:
 
     @cached_property
     def state(self) -> tuple[int, str, str]:
-        return read_state(self.request.db)
+        request = self.request
+        if "db" not in request.__dict__ and not opens_for_writing(request):
+            # A request that starts by reading need not open a session for this: whatever
+            # its session reads later is at least as new as the state read here. (An upload
+            # that then writes no longer needs one at all.)
+            return self.app.state_reader.read()
+        return read_state(request.db)
 
     @property
     def serial(self) -> int:
@@ -90,7 +106,12 @@ class RequestState:
 
     @property
     def snapshot(self) -> IndexSnapshot:
-        return self.app.registry.snapshot(self.request.db, self.state[2])
+        config_token = self.state[2]
+        current = self.app.registry.current()
+        if current is not None and current.token == config_token:
+            # Without asking for the request's session: it is needed only to load the layout.
+            return current
+        return self.app.registry.snapshot(self.request.db, config_token)
 
     def refresh(self) -> None:
         """Forget what was read: the request changed the configuration itself."""

@@ -8,7 +8,7 @@ import pluggy
 from pyramid.config import Configurator
 from pyramid.request import Request
 
-from .app import AppState, RequestState
+from .app import AppState, RequestState, opens_for_writing
 from .db import make_engine
 from .plugins import make_plugin_manager
 from .security import SecurityPolicy
@@ -32,10 +32,7 @@ VIEW_MODULES = (
 
 
 def _request_db(request: Request) -> Any:
-    # Uploads start reading and switch to writing once the file is stored (see begin_write).
-    upload = request.method == "POST" and request.content_type == "multipart/form-data"
-    write = request.method not in ("GET", "HEAD", "OPTIONS") and not upload
-    return request.registry.pyshelf.sessions(write=write)
+    return request.registry.pyshelf.sessions(write=opens_for_writing(request))
 
 
 def make_app(

@@ -163,15 +163,49 @@ _users = User.__table__
 _PASSWORD_HASH = select(_users.c.password_hash).where(_users.c.name == bindparam("username"))
 
 
+class PasswordHashes:
+    """Users' password hashes as of a configuration token (``server_state.config_token``, which
+    changes whenever a user is deleted or a password changes): an upload with a login token
+    then needs no query, and no session, to know its user still exists. Only users that exist
+    are kept, so a new user is simply looked up."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self.lock = threading.Lock()
+        self.config_token: str | None = None
+        self.hashes: OrderedDict[str, str] = OrderedDict()
+
+    def get(self, config_token: str, username: str) -> str | None:
+        with self.lock:
+            if config_token != self.config_token:
+                return None
+            return self.hashes.get(username)
+
+    def put(self, config_token: str, username: str, password_hash: str) -> None:
+        with self.lock:
+            if config_token != self.config_token:
+                self.config_token = config_token
+                self.hashes.clear()
+            self.hashes[username] = password_hash
+            while len(self.hashes) > self.size:
+                self.hashes.popitem(last=False)
+
+
 @hookimpl(trylast=True)
 def pyshelf_authenticate(request: Any, username: str, secret: str) -> str | None:
     services = request.registry.pyshelf
     token_user = services.login_tokens.verify(secret) if secret.startswith("[") else None
-    password_hash = (
-        request.db.connection().execute(_PASSWORD_HASH, {"username": username}).scalar_one_or_none()
-    )
+    config_token = request.shelf.state[2]
+    password_hash = services.password_hashes.get(config_token, username)
     if password_hash is None:
-        return None
+        password_hash = (
+            request.db.connection()
+            .execute(_PASSWORD_HASH, {"username": username})
+            .scalar_one_or_none()
+        )
+        if password_hash is None:
+            return None
+        services.password_hashes.put(config_token, username, password_hash)
     if token_user is not None:
         return username if token_user == username else None
     if services.verified_passwords.check(username, secret, password_hash):

@@ -90,13 +90,13 @@ def shelf_tween_factory(handler: Any, registry: Any) -> Any:
 def _close(request: Any, *, commit: bool) -> int | None:
     """Finish the request's session; return the serial to report."""
     session = request.__dict__.get("db")
-    if session is None:
-        session = request.registry.pyshelf.sessions()
-        try:
-            return read_state(session)[0]
-        finally:
-            session.close()
     shelf = request.__dict__.get("shelf")
+    if session is None:
+        # Nothing was read or written through a session (a token upload's rows are written by
+        # the batch writer): the serial the request began with, else the current one.
+        if shelf is not None and "state" in shelf.__dict__:
+            return shelf.serial
+        return request.registry.pyshelf.state_reader.read()[0]
     serial = None
     wrote = bool(session.new or session.dirty or session.deleted or session.info.get("wrote"))
     if not wrote:

@@ -127,3 +127,29 @@ def test_api_lists_loaded_plugins(make_app):
     assert plugins == {"RecordingPlugin": "unknown"}
     versions = shelf.json("GET", "/+status").json["result"]["versioninfo"]
     assert "pyshelf-server" in versions and "RecordingPlugin" in versions
+
+
+def basic(user, password):
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def authstatus(shelf, headers):
+    return shelf.json("GET", "/+api", headers=headers).json["result"]["authstatus"][0]
+
+
+def test_a_changed_password_stops_working_at_once(shelf):
+    shelf.create_user("alice", "secret")
+    # Checked once: the server now remembers alice's password hash.
+    assert authstatus(shelf, basic("alice", "secret")) == "ok"
+    shelf.json("PATCH", "/alice", {"password": "changed"}, user="alice", password="secret")
+    assert authstatus(shelf, basic("alice", "secret")) == "noauth"
+    assert authstatus(shelf, basic("alice", "changed")) == "ok"
+
+
+def test_the_token_of_a_deleted_user_stops_working_at_once(shelf):
+    shelf.create_user("bob", "secret")
+    token = shelf.json("POST", "/+login", {"user": "bob", "password": "secret"}).json
+    headers = devpi_auth("bob", token["result"]["password"])
+    assert authstatus(shelf, headers) == "ok"
+    shelf.json("DELETE", "/bob", user="root", status=200)
+    assert authstatus(shelf, headers) == "noauth"

@@ -146,3 +146,32 @@ def test_a_batch_that_succeeds_is_written_without_savepoints(app):
     assert not errors and set(results) == {"s0", "s1", "s2"}
     assert statements.count("INSERT") == 4
     assert "SAVEPOINT" not in statements
+
+
+def test_an_upload_recorded_by_the_batch_opens_no_session(make_app):
+    """Its rows are the batch writer's; the identity, the index layout and the serial come
+    from caches and the state reader once they are warm (the first upload warms them)."""
+    from pyshelf_server.testing import Shelf, make_wheel
+
+    shelf = Shelf(make_app())
+    shelf.create_index("root/dev")
+    app = shelf.app.registry.pyshelf
+    real = app.sessions
+    opened = []
+
+    def counting(**kw):
+        opened.append(kw)
+        return real(**kw)
+
+    app.sessions = counting
+    try:
+        shelf.upload("root/dev", *make_wheel("first", "1.0"), name="first", version="1.0")
+        opened.clear()
+        response = shelf.upload(
+            "root/dev", *make_wheel("second", "1.0"), name="second", version="1.0"
+        )
+    finally:
+        app.sessions = real
+    assert response.status_int == 200
+    assert opened == []
+    assert "second-1.0-py3-none-any.whl" in shelf.test.get("/root/dev/+simple/second/").text

@@ -102,6 +102,9 @@ class UserService:
             user.password_hash = changes["pwhash"]
             password_changed = True
         user.modified = utcnow()
+        if password_changed:
+            # Cached password hashes are those of a configuration (security.PasswordHashes).
+            mark_config_changed(self.session)
         self.session.flush()
         return password_changed
 

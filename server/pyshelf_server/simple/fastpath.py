@@ -12,16 +12,13 @@ It only runs when no plugin takes part in read permissions (``pyshelf_permits`` 
 
 from __future__ import annotations
 
-import contextlib
 import re
-import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from webob.acceptparse import create_accept_header
 
-from ..db import commit_counter
 from ..names import normalize_name
 from ..tweens import server_headers
 from .negotiation import INSTALLER_AGENT
@@ -47,7 +44,7 @@ class SimpleFastPath:
         # that both find the same cached page.
         outside_url = state.settings.outside_url
         self.link_prefix = outside_url.rstrip("/") + "/" if outside_url else RELATIVE_PREFIX
-        self.reader = StateReader(state.engine)
+        self.reader = state.state_reader
         self.media_types: dict[str, str] = {}
         self.static_headers = [("Vary", "Accept, User-Agent"), *server_headers(state.uuid)]
 
@@ -132,60 +129,3 @@ def _matches(header: str | None, etag: str) -> bool:
         tag.strip().strip('"').removeprefix("W/").strip('"') in (etag, "*")
         for tag in header.split(",")
     )
-
-
-class StateReader:
-    """Reads the server state row on a connection of its own per thread, outside any ORM
-    session: the cheapest way to learn whether anything changed.
-
-    What it read is reused while no transaction of this process has committed since
-    (``CommitCounter``) and for at most ``REUSE_SECONDS``, after which it asks again for what
-    other processes (``pyshelf-server --migrate``, a second server on PostgreSQL) may have
-    committed. Asking on every request cost more than the rest of the answer: each query lets
-    go of the GIL twice, and with 16 threads each time meant waiting for it.
-    """
-
-    QUERY = "SELECT serial, state_token, config_token FROM server_state WHERE id = 1"
-    REUSE_SECONDS = 0.1
-
-    def __init__(self, engine: Any) -> None:
-        self.engine = engine
-        self.local = threading.local()
-        self.autocommit = engine.dialect.name == "sqlite"
-        self.commits = commit_counter(engine)
-        # (commit counter value, monotonic time, row): replaced whole, so threads never see
-        # half of an update.
-        self.last: tuple[int, float, tuple[int, str, str]] | None = None
-
-    def read(self) -> tuple[int, str, str]:
-        if self.commits is None:
-            return self._query()
-        generation = self.commits.value
-        now = time.monotonic()
-        last = self.last
-        if last is not None and last[0] == generation and now - last[1] < self.REUSE_SECONDS:
-            return last[2]
-        row = self._query()
-        # The counter was read before the query: a commit landing in between leaves a stale
-        # generation here, so the next reader asks again rather than trusting this row.
-        self.last = (generation, now, row)
-        return row
-
-    def _query(self) -> tuple[int, str, str]:
-        connection = getattr(self.local, "connection", None)
-        if connection is None:
-            connection = self.engine.raw_connection()
-            self.local.connection = connection
-        try:
-            cursor = connection.cursor()
-            cursor.execute(self.QUERY)
-            row = cursor.fetchone()
-            cursor.close()
-            if not self.autocommit:
-                connection.rollback()
-        except Exception:
-            self.local.connection = None
-            with contextlib.suppress(Exception):  # it is being discarded anyway
-                connection.close()
-            raise
-        return row[0], row[1], row[2]

@@ -122,56 +122,8 @@ class UploadService:
         project = self.packages.ensure_project(index, name)
         self.packages.ensure_version(project, version, meta, replace=True)
 
-    def prepare_release(
-        self,
-        *,
-        name: str,
-        version: str,
-        filename: str,
-        received: ReceivedFile,
-        form_meta: dict[str, Any],
-        fields: dict[str, list[str]],
-    ) -> PreparedRelease:
-        """Check, store and read the file: everything an upload does without the database, so
-        that it happens outside the database's write lock. The received file is moved into
-        the store (or removed, when the store holds its content already)."""
-        _check_name_version(name, version)
-        check_release_filename(filename, name, version)
-        blob = self.files.adopt(received.path, sha256=received.sha256, size=received.size)
-        created = [blob]
-        try:
-            check_digests(blob, fields, self.files)
-            path = self.files.path(blob.sha256)
-            metadata_blob = None
-            if filename.endswith(".whl"):
-                try:
-                    metadata_bytes = wheel_metadata(path, filename)
-                except MetadataError as error:
-                    raise APIError(400, str(error)) from None
-                if metadata_bytes is None:
-                    raise APIError(400, f"{filename!r} is not a valid wheel: no METADATA file")
-                file_meta = from_metadata_bytes(metadata_bytes)
-                # Derived from the wheel, and extracted again should a crash ever lose it
-                # (files_views): it needs no fsync of its own.
-                metadata_blob = self.files.put_bytes(metadata_bytes, durable=False)
-                created.append(metadata_blob)
-            else:
-                try:
-                    file_meta = from_file(path, filename)
-                except MetadataError as error:
-                    if isinstance(error, MetadataTooLarge):
-                        raise APIError(400, str(error)) from None
-                    file_meta = {}
-        except BaseException:
-            bind = self.packages.session.get_bind()
-            for stored in created:
-                if stored.created:
-                    discard_unreferenced(bind, self.files, stored.sha256)
-            raise
-        meta = {**file_meta, **form_meta}
-        meta.pop("name", None)
-        meta.pop("version", None)
-        return PreparedRelease(name, version, filename, blob, metadata_blob, meta)
+    def prepare_release(self, **release: Any) -> PreparedRelease:
+        return prepare_release(self.files, self.packages.session.get_bind(), **release)
 
     def store_release(
         self, index: Index, prepared: PreparedRelease, uploader: str
@@ -271,6 +223,59 @@ class UploadService:
             metadata_blob=metadata_blob,
         )
         return UploadOutcome(file_info(index, project.name, version, row), reason)
+
+
+def prepare_release(
+    files: FileStore,
+    bind: Any,
+    *,
+    name: str,
+    version: str,
+    filename: str,
+    received: ReceivedFile,
+    form_meta: dict[str, Any],
+    fields: dict[str, list[str]],
+) -> PreparedRelease:
+    """Check, store and read the file: everything an upload does without the database, so
+    that it happens outside the database's write lock. The received file is moved into the
+    store (or removed, when the store holds its content already). ``bind`` (an engine) is
+    what a blob this created is discarded through should a check fail."""
+    _check_name_version(name, version)
+    check_release_filename(filename, name, version)
+    blob = files.adopt(received.path, sha256=received.sha256, size=received.size)
+    created = [blob]
+    try:
+        check_digests(blob, fields, files)
+        path = files.path(blob.sha256)
+        metadata_blob = None
+        if filename.endswith(".whl"):
+            try:
+                metadata_bytes = wheel_metadata(path, filename)
+            except MetadataError as error:
+                raise APIError(400, str(error)) from None
+            if metadata_bytes is None:
+                raise APIError(400, f"{filename!r} is not a valid wheel: no METADATA file")
+            file_meta = from_metadata_bytes(metadata_bytes)
+            # Derived from the wheel, and extracted again should a crash ever lose it
+            # (files_views): it needs no fsync of its own.
+            metadata_blob = files.put_bytes(metadata_bytes, durable=False)
+            created.append(metadata_blob)
+        else:
+            try:
+                file_meta = from_file(path, filename)
+            except MetadataError as error:
+                if isinstance(error, MetadataTooLarge):
+                    raise APIError(400, str(error)) from None
+                file_meta = {}
+    except BaseException:
+        for stored in created:
+            if stored.created:
+                discard_unreferenced(bind, files, stored.sha256)
+        raise
+    meta = {**file_meta, **form_meta}
+    meta.pop("name", None)
+    meta.pop("version", None)
+    return PreparedRelease(name, version, filename, blob, metadata_blob, meta)
 
 
 def record_new_release(

@@ -17,7 +17,7 @@ from ..storage.references import discard_unreferenced
 from ..views.helpers import begin_write, json_body, require
 from .form import UploadForm, read_upload_form
 from .push import PUSH_REQUEST_KEYS, PushService
-from .services import PreparedRelease, UploadService, record_new_release
+from .services import PreparedRelease, UploadService, prepare_release, record_new_release
 
 ACTIONS = ("file_upload", "submit", "doc_upload")
 
@@ -107,8 +107,11 @@ def _legacy_upload(request: Any, form: UploadForm) -> Response:
             raise APIError(400, "content file field not found")
         if not version:
             raise APIError(400, "invalid metadata: missing version")
-        uploads = UploadService(PackageService(request.db, app.files), app.files)
-        prepared = uploads.prepare_release(
+        # No session is opened for this: a token upload that is recorded by the batch writer
+        # then needs none at all.
+        prepared = prepare_release(
+            app.files,
+            app.engine,
             name=name,
             version=version,
             filename=content.filename,
@@ -141,14 +144,18 @@ def _store_release(request: Any, prepared: PreparedRelease, who: str) -> Respons
     another, or an index changed meanwhile, takes the request's own write session."""
     info = request.context.index
     app = request.registry.pyshelf
-    # A refusal from here on fails the request, whose rollback takes the blobs it created.
-    _forget_blobs_on_rollback(request, prepared)
     _end_read_transaction(request)
-    outcome, serial = app.upload_batches.run(
-        lambda connection: record_new_release(
-            connection, app.files, info.id, info.fullname, prepared, who
+    try:
+        outcome, serial = app.upload_batches.run(
+            lambda connection: record_new_release(
+                connection, app.files, info.id, info.fullname, prepared, who
+            )
         )
-    )
+    except BaseException:
+        # Refused or not committed: the blobs this upload created go unless a row refers to
+        # them by now.
+        _discard(request, prepared)
+        raise
     if outcome is not None:
         request.pyshelf_serial = serial
     else:
@@ -157,6 +164,7 @@ def _store_release(request: Any, prepared: PreparedRelease, who: str) -> Respons
         except BaseException:
             _discard(request, prepared)
             raise
+        # A refusal from here on fails the request, whose rollback takes the blobs it created.
         _forget_blobs_on_rollback(request, prepared)
         index = IndexService(request.db, app).require(info.user, info.name)
         uploads = UploadService(PackageService(request.db, app.files), app.files)
