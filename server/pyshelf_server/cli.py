@@ -153,12 +153,6 @@ def server_parser(pm: Any) -> argparse.ArgumentParser:
         "let anyone create a user (devpi's default; off here)",
     )
     _add(parser, "--max-upload-size", DEFAULT_MAX_UPLOAD_SIZE, "largest accepted upload in bytes")
-    _add(
-        parser,
-        "--upload-concurrency",
-        2,
-        "uploads worked on at once (0: no limit); more only trade the interpreter lock",
-    )
     _add(parser, "--login-token-seconds", 36000, "how long a login token is valid")
     _add(parser, "--mirror-cache-expiry", 1800, "seconds a mirrored page stays fresh")
     _add(parser, "--request-timeout", 60.0, "seconds to wait for an upstream index")
@@ -183,7 +177,6 @@ CORE_OPTIONS = {
     "absolute_urls",
     "allow_user_registration",
     "max_upload_size",
-    "upload_concurrency",
     "login_token_seconds",
     "mirror_cache_expiry",
     "request_timeout",

@@ -15,7 +15,6 @@ from .security import SecurityPolicy
 from .serverdir import read_secret
 from .settings import ServerSettings
 from .simple.fastpath import SimpleFastPath
-from .upload.gate import UploadGate
 
 # Modules holding @view_config views; scanned explicitly so that nothing else is imported as a
 # side effect (the migrations' env.py, for one, runs when imported).
@@ -63,4 +62,4 @@ def make_app(
     for module in VIEW_MODULES:
         config.scan(module)
     app = config.make_wsgi_app()
-    return SimpleFastPath(UploadGate(app, settings.upload_concurrency), state)
+    return SimpleFastPath(app, state)

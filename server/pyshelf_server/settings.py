@@ -22,7 +22,6 @@ class ServerSettings:
     absolute_urls: bool = False
     allow_user_registration: bool = False
     max_upload_size: int = DEFAULT_MAX_UPLOAD_SIZE
-    upload_concurrency: int = 2
     login_token_seconds: int = LOGIN_TOKEN_SECONDS
     mirror_cache_expiry: int = 1800
     request_timeout: float = 60.0
