@@ -99,20 +99,21 @@ def from_form(fields: dict[str, list[str]]) -> dict[str, Any]:
     return data
 
 
-def from_file(path: Path, filename: str) -> dict[str, Any]:
-    """Metadata read from a wheel or sdist; raises MetadataError if the file is not one.
+def from_file(source: Path | bytes, filename: str) -> dict[str, Any]:
+    """Metadata read from a wheel or sdist (its path, or its bytes when they are at hand);
+    raises MetadataError if the file is not one.
 
     The archive is opened once: its listing gives both the size check and the metadata file,
     which is then parsed by pkginfo."""
     if filename.endswith(".whl"):
-        data = wheel_metadata(path, filename)
+        data = wheel_metadata(source, filename)
         if data is None:
             raise MetadataError(f"cannot read metadata of {filename}: no METADATA file")
         return from_metadata_bytes(data)
     if not filename.endswith((".tar.gz", ".tgz", ".zip", ".tar.bz2", ".tar.xz", ".tar")):
         return {}
     try:
-        data = _sdist_pkg_info(path, filename)
+        data = _sdist_pkg_info(source, filename)
     except (OSError, zipfile.BadZipFile, EOFError, tarfile.TarError, ValueError) as error:
         if isinstance(error, MetadataError):
             raise
@@ -120,15 +121,24 @@ def from_file(path: Path, filename: str) -> dict[str, Any]:
     return from_metadata_bytes(data)
 
 
-def _sdist_pkg_info(path: Path, filename: str) -> bytes:
+def _archive(source: Path | bytes) -> Path | io.BytesIO:
+    return io.BytesIO(source) if isinstance(source, bytes) else source
+
+
+def _sdist_pkg_info(source: Path | bytes, filename: str) -> bytes:
     """The PKG-INFO pkginfo's own sdist reader would choose: among the members with PKG-INFO
     in their path, the one of fewest path parts (then by name) that holds a Metadata-Version."""
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
+    if zipfile.is_zipfile(_archive(source)):
+        with zipfile.ZipFile(_archive(source)) as archive:
             members = [(m.filename, m.file_size, m) for m in archive.infolist()]
             _refuse_large_metadata(members, filename)
             return _first_pkg_info(members, filename, lambda m: archive.read(m))
-    with tarfile.open(path) as archive:
+    opened = (
+        tarfile.open(fileobj=io.BytesIO(source))
+        if isinstance(source, bytes)
+        else tarfile.open(source)
+    )
+    with opened as archive:
         # Listing a compressed tar means reading it through once; the chosen member is
         # usually among the first, so reading it afterwards seeks back only a little.
         members = [(m.name, m.size, m) for m in archive if m.isfile()]
@@ -183,11 +193,11 @@ def _fields(info: Any) -> dict[str, Any]:
     return data
 
 
-def wheel_metadata(path: Path, filename: str) -> bytes | None:
-    """The ``*.dist-info/METADATA`` of a wheel (PEP 658), or None; raises MetadataTooLarge when
-    a metadata member of the wheel is larger than any real one."""
+def wheel_metadata(source: Path | bytes, filename: str) -> bytes | None:
+    """The ``*.dist-info/METADATA`` of a wheel (PEP 658; its path or its bytes), or None;
+    raises MetadataTooLarge when a metadata member of the wheel is larger than any real one."""
     try:
-        with zipfile.ZipFile(path) as wheel:
+        with zipfile.ZipFile(_archive(source)) as wheel:
             members = wheel.infolist()
             _refuse_large_metadata([(m.filename, m.file_size, m) for m in members], filename)
             for member in members:

@@ -121,11 +121,14 @@ class FileStore:
         finally:
             writer.abandon()
 
-    def writer(self, *, max_size: int | None = None, prefix: str = "blob-") -> BlobWriter:
+    def writer(
+        self, *, max_size: int | None = None, prefix: str = "blob-", keep_up_to: int = 0
+    ) -> BlobWriter:
         """A new blob written piece by piece into the temporary directory (then :meth:`adopt`
-        it), for callers that cannot hand over an iterable of chunks."""
+        it), for callers that cannot hand over an iterable of chunks. A blob of at most
+        ``keep_up_to`` bytes is also kept in memory (``WrittenBlob.content``)."""
         fd, name = tempfile.mkstemp(dir=self.tmpdir, prefix=prefix)
-        return BlobWriter(Path(name), max_size, open(fd, "wb"))
+        return BlobWriter(Path(name), max_size, open(fd, "wb"), keep_up_to=keep_up_to)
 
     def temporary(self, prefix: str = "blob-") -> Path:
         """A new empty file in the store's temporary directory, for :meth:`adopt`."""
@@ -201,6 +204,8 @@ class WrittenBlob:
     path: Path
     sha256: str
     size: int
+    # The bytes, when the writer was asked to keep a blob this small.
+    content: bytes | None = None
 
 
 class BlobWriter:
@@ -209,13 +214,22 @@ class BlobWriter:
     :meth:`finish` syncs and closes it; :meth:`abandon` removes it unless it was finished.
     """
 
-    def __init__(self, path: Path, max_size: int | None, out: BinaryIO | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        max_size: int | None,
+        out: BinaryIO | None = None,
+        *,
+        keep_up_to: int = 0,
+    ) -> None:
         self.path = path
         self.max_size = max_size
         # The caller's file when it created one (no second open of the same path).
         self.out: BinaryIO | None = out if out is not None else open(path, "wb")
         self.digest = hashlib.sha256()
         self.size = 0
+        self.keep_up_to = keep_up_to
+        self.kept: list[bytes] | None = [] if keep_up_to > 0 else None
 
     def write(self, data: bytes | bytearray) -> None:
         self.size += len(data)
@@ -224,6 +238,11 @@ class BlobWriter:
         self.digest.update(data)
         assert self.out is not None
         self.out.write(data)
+        if self.kept is not None:
+            if self.size <= self.keep_up_to:
+                self.kept.append(bytes(data))  # a copy: the caller may reuse its buffer
+            else:
+                self.kept = None
 
     def finish(self, *, durable: bool = True) -> WrittenBlob:
         assert self.out is not None
@@ -232,7 +251,8 @@ class BlobWriter:
             os.fsync(self.out.fileno())
         self.out.close()
         self.out = None
-        return WrittenBlob(self.path, self.digest.hexdigest(), self.size)
+        content = b"".join(self.kept) if self.kept is not None else None
+        return WrittenBlob(self.path, self.digest.hexdigest(), self.size, content)
 
     def abandon(self) -> None:
         if self.out is not None:

@@ -29,6 +29,10 @@ CHUNK = 256 * 1024
 MAX_PARTS = 1000
 MAX_FIELD_BYTES = 8 * 1024 * 1024
 MAX_FIELDS_TOTAL = 16 * 1024 * 1024
+# An uploaded file this small is also kept in memory, so that reading its metadata and
+# checking its digests needs no more system calls (each one lets go of the interpreter lock
+# and waits to get it back when uploads run side by side).
+KEEP_IN_MEMORY_BYTES = 4 * 1024 * 1024
 
 
 @dataclass
@@ -39,6 +43,10 @@ class ReceivedFile:
     path: Path
     sha256: str
     size: int
+    # Its bytes too, when it is small (KEEP_IN_MEMORY_BYTES).
+    content: bytes | None = None
+    # Moved into the store (or found there already): nothing is left at ``path``.
+    adopted: bool = False
 
 
 @dataclass
@@ -48,7 +56,7 @@ class UploadForm:
 
     def discard(self) -> None:
         """Remove the received file unless the store adopted it."""
-        if self.content is not None:
+        if self.content is not None and not self.content.adopted:
             self.content.path.unlink(missing_ok=True)
 
 
@@ -103,7 +111,11 @@ def _parse(
                     segment = event
                     value.clear()
                     if event.filename is not None and event.name == "content" and not form.content:
-                        sink = files.writer(max_size=max_file_size, prefix="upload-")
+                        sink = files.writer(
+                            max_size=max_file_size,
+                            prefix="upload-",
+                            keep_up_to=KEEP_IN_MEMORY_BYTES,
+                        )
                 elif event is None:
                     if sink is not None and segment is not None:
                         form.content = _received(segment.filename or "", sink)
@@ -140,7 +152,7 @@ def _parse(
 
 def _received(filename: str, writer: BlobWriter) -> ReceivedFile:
     written = writer.finish()
-    return ReceivedFile(filename, written.path, written.sha256, written.size)
+    return ReceivedFile(filename, written.path, written.sha256, written.size, written.content)
 
 
 def receive_stream(

@@ -86,8 +86,14 @@ def check_release_filename(filename: str, name: str, version: str) -> None:
         raise APIError(400, f"filename {filename!r} does not contain version {version!r}")
 
 
-def check_digests(blob: StoredBlob, fields: dict[str, list[str]], files: FileStore) -> None:
-    """Compare the digests the client sent (twine sends sha256 and blake2b) with the file's."""
+def check_digests(
+    blob: StoredBlob,
+    fields: dict[str, list[str]],
+    files: FileStore,
+    content: bytes | None = None,
+) -> None:
+    """Compare the digests the client sent (twine sends sha256 and blake2b) with the file's
+    (``content``: its bytes, when they are at hand)."""
     sent_sha256 = _single(fields, "sha256_digest")
     if sent_sha256 and sent_sha256.lower() != blob.sha256:
         raise APIError(400, "sha256_digest does not match the uploaded content")
@@ -100,9 +106,12 @@ def check_digests(blob: StoredBlob, fields: dict[str, list[str]], files: FileSto
         if not sent:
             continue
         digest = make()
-        with open(files.path(blob.sha256), "rb") as stored:
-            for chunk in iter(lambda: stored.read(1024 * 1024), b""):
-                digest.update(chunk)
+        if content is not None:
+            digest.update(content)
+        else:
+            with open(files.path(blob.sha256), "rb") as stored:
+                for chunk in iter(lambda: stored.read(1024 * 1024), b""):
+                    digest.update(chunk)
         if sent.lower() != digest.hexdigest():
             raise APIError(400, f"{field} does not match the uploaded content")
 
@@ -243,14 +252,16 @@ def prepare_release(
     _check_name_version(name, version)
     check_release_filename(filename, name, version)
     blob = files.adopt(received.path, sha256=received.sha256, size=received.size)
+    received.adopted = True
     created = [blob]
     try:
-        check_digests(blob, fields, files)
-        path = files.path(blob.sha256)
+        check_digests(blob, fields, files, received.content)
+        # Read from memory when the upload was small enough to keep there.
+        source = received.content if received.content is not None else files.path(blob.sha256)
         metadata_blob = None
         if filename.endswith(".whl"):
             try:
-                metadata_bytes = wheel_metadata(path, filename)
+                metadata_bytes = wheel_metadata(source, filename)
             except MetadataError as error:
                 raise APIError(400, str(error)) from None
             if metadata_bytes is None:
@@ -262,7 +273,7 @@ def prepare_release(
             created.append(metadata_blob)
         else:
             try:
-                file_meta = from_file(path, filename)
+                file_meta = from_file(source, filename)
             except MetadataError as error:
                 if isinstance(error, MetadataTooLarge):
                     raise APIError(400, str(error)) from None
