@@ -83,7 +83,8 @@ def opens_for_writing(request: Any) -> bool:
 
 
 class RequestState:
-    """Per-request access to the index layout, read once from the request's session."""
+    """Per-request access to the index layout, as of the server state the request read first
+    (from its write session, or from the state reader when it starts by reading)."""
 
     def __init__(self, request: Any) -> None:
         self.request = request
