@@ -57,6 +57,32 @@ def rss_kb(pid: int) -> int:
     return total
 
 
+def _tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                todo.extend(int(child) for child in task.read_text().split())
+            except OSError:
+                pass
+    return found
+
+
+def cpu_seconds_tree(pid: int) -> float:
+    """User + system CPU time of ``pid`` and its descendants, in seconds (0 when gone)."""
+    total = 0
+    for current in _tree(pid):
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def wait_for_200(port: int, path: str, deadline: float, process: subprocess.Popen) -> bool:
     """Poll ``GET path`` every 5 ms with the stdlib client (no import cost on our side)."""
     while time.monotonic() < deadline:

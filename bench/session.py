@@ -9,18 +9,47 @@ events, which is what decides whether the figures are comparable.  The order is:
 4. for each scenario and each repetition: pyshelf, devpi, static, one after the other;
 5. resident memory of each, then restarts on the filled directories and fresh directories.
 
-Only one server is under load at any moment; the idle ones cost nothing but memory.
+Only one server is under load at any moment; the idle ones cost nothing but memory (each GET
+scenario first waits until every server is idle: devpi keeps working in the background after
+uploads).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import workload as w
 from scenarios import Bench, StaticBench, get_scenarios
-from servers import Devpi, Pyshelf
+from servers import Devpi, Pyshelf, cpu_seconds_tree
+
+
+def wait_until_idle(
+    benches: list[Bench],
+    log: Callable[[str], None],
+    *,
+    window: float = 0.5,
+    share: float = 0.05,
+    limit: float = 180.0,
+) -> None:
+    """Wait until no server used more than ``share`` of a core over ``window`` seconds (at
+    most ``limit`` seconds). devpi-server keeps working through its event queue for minutes
+    after many uploads (the 3,000-version project most of all); a one-shot measurement of
+    another server taken meanwhile, such as the first fetch of the big page, measured that
+    instead: 73 ms with devpi busy beside, 30 ms in the same sequence without it."""
+    began = time.monotonic()
+    pids = [b.server.pid for b in benches if b.server.process is not None]
+    while time.monotonic() - began < limit:
+        before = [cpu_seconds_tree(pid) for pid in pids]
+        time.sleep(window)
+        after = [cpu_seconds_tree(pid) for pid in pids]
+        if all(b - a <= share * window for a, b in zip(before, after, strict=True)):
+            break
+    waited = time.monotonic() - began
+    if waited > window * 2:
+        log(f"  (waited {waited:.1f} s for the servers to go idle)")
 
 
 def run_session(
@@ -63,6 +92,7 @@ def run_session(
 
         for key, path, headers, connections in gets:
             log(f"-- {key}: GET {path} with {connections} connection(s)")
+            wait_until_idle(benches, log)
             runners = [b for b in benches if b.prepare_get(key, path, headers)]
             if static is not None and key.startswith("simple_html"):
                 runners += [static] if static.prepare_get(key, path, headers) else []
