@@ -12,6 +12,7 @@ from . import __version__, migrations
 from .db import ServerState, SessionFactory, make_engine, new_token
 from .indexes.models import Index
 from .settings import ServerSettings
+from .storage.files import FileStore
 
 
 class ServerDirError(Exception):
@@ -55,6 +56,8 @@ def initialise(
         )
     os.chmod(settings.serverdir, 0o700)
     settings.files_dir.mkdir(exist_ok=True)
+    # Makes the store's fan-out directories now rather than at the first start.
+    FileStore(settings.files_dir)
     write_private(settings.secret_file, secrets.token_urlsafe(48))
     if settings.db_url:
         # Remembered so that later starts find the database without --db-url; it may hold a
