@@ -39,9 +39,7 @@ def free_port() -> int:
 def rss_kb(pid: int) -> int:
     """VmRSS of ``pid`` plus all its descendants, in kB (0 when gone)."""
     total = 0
-    todo = [pid]
-    while todo:
-        current = todo.pop()
+    for current in _tree(pid):
         try:
             status = Path(f"/proc/{current}/status").read_text()
         except OSError:
@@ -49,11 +47,6 @@ def rss_kb(pid: int) -> int:
         for line in status.splitlines():
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1])
-        for task in Path(f"/proc/{current}/task").glob("*/children"):
-            try:
-                todo.extend(int(child) for child in task.read_text().split())
-            except OSError:
-                pass
     return total
 
 

@@ -354,7 +354,6 @@ class StateReader:
     go of the GIL twice, and with 16 threads each time meant waiting for it.
     """
 
-    QUERY = "SELECT serial, state_token, config_token FROM server_state WHERE id = 1"
     REUSE_SECONDS = 0.1
 
     def __init__(self, engine: Any) -> None:
@@ -386,10 +385,7 @@ class StateReader:
             connection = self.engine.raw_connection()
             self.local.connection = connection
         try:
-            cursor = connection.cursor()
-            cursor.execute(self.QUERY)
-            row = cursor.fetchone()
-            cursor.close()
+            row = _READ_STATE.run(connection, self.engine.dialect, {})[0]
             if not self.autocommit:
                 connection.rollback()
         except Exception:

@@ -30,6 +30,7 @@ from sqlalchemy import bindparam, select
 
 from . import hookimpl
 from .accounts.models import User
+from .lru import WeighedLRU
 from .permissions import user_principal
 
 TOKEN_SALT = "pyshelf-login"  # noqa: S105 - a signing salt, not a secret
@@ -167,28 +168,17 @@ class PasswordHashes:
     """Users' password hashes as of a configuration token (``server_state.config_token``, which
     changes whenever a user is deleted or a password changes): an upload with a login token
     then needs no query, and no session, to know its user still exists. Only users that exist
-    are kept, so a new user is simply looked up."""
+    are kept, so a new user is simply looked up; entries of an older token are never asked for
+    again and age out."""
 
     def __init__(self, size: int = 1024) -> None:
-        self.size = size
-        self.lock = threading.Lock()
-        self.config_token: str | None = None
-        self.hashes: OrderedDict[str, str] = OrderedDict()
+        self.entries: WeighedLRU[str] = WeighedLRU(size, lambda _hash: 1)
 
     def get(self, config_token: str, username: str) -> str | None:
-        with self.lock:
-            if config_token != self.config_token:
-                return None
-            return self.hashes.get(username)
+        return self.entries.get((config_token, username))
 
     def put(self, config_token: str, username: str, password_hash: str) -> None:
-        with self.lock:
-            if config_token != self.config_token:
-                self.config_token = config_token
-                self.hashes.clear()
-            self.hashes[username] = password_hash
-            while len(self.hashes) > self.size:
-                self.hashes.popitem(last=False)
+        self.entries.put((config_token, username), password_hash)
 
 
 @hookimpl(trylast=True)

@@ -1,4 +1,4 @@
-"""Core statements run on the driver's cursor, for the few that run on every upload.
+"""Core statements run on the driver's cursor, for the few that run on every upload or request.
 
 Through ``Connection.execute`` a statement on the upload path cost ~100 µs of Python: the
 compiled-cache lookup, the execution context, parameter processing, events and the result
@@ -82,16 +82,22 @@ class DriverStatement:
 
     def rows(self, connection: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Run the statement on ``connection`` (in its transaction); the rows it returns."""
-        compiled = self._compiled(connection.dialect)
+        return self.run(connection.connection, connection.dialect, params)
+
+    def run(
+        self, dbapi_connection: Any, dialect: Dialect, params: Mapping[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        """Run the statement on a DBAPI connection of ``dialect``; the rows it returns."""
+        compiled = self._compiled(dialect)
         values = self._values(compiled, params)
-        cursor = connection.connection.cursor()
+        cursor = dbapi_connection.cursor()
         try:
             try:
                 cursor.execute(compiled.sql, values)
                 rows = cursor.fetchall() if cursor.description else []
-            except connection.dialect.loaded_dbapi.Error as error:
+            except dialect.loaded_dbapi.Error as error:
                 raise exc.DBAPIError.instance(
-                    compiled.sql, values, error, connection.dialect.loaded_dbapi.Error
+                    compiled.sql, values, error, dialect.loaded_dbapi.Error
                 ) from error
         finally:
             cursor.close()

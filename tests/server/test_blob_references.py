@@ -104,7 +104,7 @@ def test_cleanup_of_a_failed_upload_keeps_a_blob_another_upload_committed(shelf)
 def test_an_upload_whose_blob_vanished_is_refused_not_recorded(shelf):
     from pyshelf_server.packages.services import PackageService
     from pyshelf_server.storage.references import discard_unreferenced
-    from pyshelf_server.upload.services import UploadService
+    from pyshelf_server.upload.services import UploadService, prepare_release
 
     shelf.create_index("root/dev")
     app = shelf.app.registry.pyshelf
@@ -116,7 +116,9 @@ def test_an_upload_whose_blob_vanished_is_refused_not_recorded(shelf):
 
     from pyshelf_server.upload.form import receive_stream
 
-    prepared = uploads.prepare_release(
+    prepared = prepare_release(
+        app.files,
+        app.engine,
         name="vanish",
         version="1.0",
         filename=filename,

@@ -131,9 +131,6 @@ class UploadService:
         project = self.packages.ensure_project(index, name)
         self.packages.ensure_version(project, version, meta, replace=True)
 
-    def prepare_release(self, **release: Any) -> PreparedRelease:
-        return prepare_release(self.files, self.packages.session.get_bind(), **release)
-
     def store_release(
         self, index: Index, prepared: PreparedRelease, uploader: str
     ) -> UploadOutcome:
