@@ -134,8 +134,22 @@ def make_engine(url: str, *, pool_size: int = 20) -> Engine:
         engine = _sqlite_engine(url, pool_size)
     else:
         engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        _serialise_writers(engine)
     _count_commits(engine)
     return engine
+
+
+def _serialise_writers(engine: Engine) -> None:
+    """Every write transaction first locks the server state row, which ``bump_serial`` updates
+    at its end anyway: writers then run one after the other, across every process on the
+    database, as SQLite's ``BEGIN IMMEDIATE`` makes them. Without it, check-then-insert races
+    answered 500 instead of 409 and concurrent read-modify-writes of an index lost updates.
+    Taking the one lock first also leaves no lock order to get wrong (no deadlocks)."""
+
+    @event.listens_for(engine, "begin")
+    def _lock_state_row(conn: Any) -> None:
+        if conn.get_execution_options().get("pyshelf_write"):
+            conn.exec_driver_sql("SELECT id FROM server_state WHERE id = 1 FOR UPDATE")
 
 
 def _count_commits(engine: Engine) -> None:

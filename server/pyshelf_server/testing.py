@@ -86,6 +86,145 @@ def stop_process(process: subprocess.Popen[bytes] | None, *, timeout: float = 15
         process.wait(timeout=5)
 
 
+# -- PostgreSQL -------------------------------------------------------------------------------
+
+
+class PostgresCluster:
+    """A throwaway PostgreSQL cluster, made with Debian's ``initdb`` and ``pg_ctl``.
+
+    It listens on a Unix socket in its own directory only (no TCP port to collide with), with
+    durability switched off: the tests kill pyshelf processes, never PostgreSQL. ``initdb``
+    refuses to run as root, so as root the cluster belongs to the ``postgres`` user.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self.data = self.directory / "data"
+        self.log_path = self.directory / "postgres.log"
+        self._numbers = iter(range(1, 1_000_000))
+
+    @staticmethod
+    def binaries() -> Path | None:
+        """Where ``initdb`` and ``pg_ctl`` are: on PATH, else Debian's versioned directory."""
+        import glob
+        import shutil
+
+        found = shutil.which("initdb")
+        if found:
+            return Path(found).parent
+        versions = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+        return Path(versions[-1]).parent if versions else None
+
+    def _run(self, *command: str) -> None:
+        prefix: list[str] = []
+        if os.geteuid() == 0:
+            prefix = ["runuser", "-u", "postgres", "--"]
+        subprocess.run([*prefix, *command], check=True, capture_output=True, timeout=120)
+
+    def start(self) -> PostgresCluster:
+        bin_dir = self.binaries()
+        if bin_dir is None:
+            raise RuntimeError("PostgreSQL's initdb was not found (install Debian's postgresql)")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            import shutil
+
+            shutil.chown(self.directory, "postgres", "postgres")
+        self._run(
+            str(bin_dir / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
+            "-E", "UTF8", "--locale=C.UTF-8", "--no-sync",
+        )
+        options = (
+            f"-k {self.directory} -c listen_addresses='' -c fsync=off -c synchronous_commit=off"
+            " -c full_page_writes=off -c max_connections=400"
+        )
+        self._run(
+            str(bin_dir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log_path), "-w",
+            "-o", options, "start",
+        )
+        self._bin = bin_dir
+        return self
+
+    def stop(self) -> None:
+        import shutil
+
+        with contextlib.suppress(Exception):
+            self._run(str(self._bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w",
+                      "stop")
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://postgres@/{database}?host={self.directory}"
+
+    def create_database(self, template: str | None = None) -> str:
+        """A new, empty (or ``template``-cloned) database; returns its URL."""
+        import psycopg
+
+        name = f"t{os.getpid()}_{next(self._numbers)}"
+        clause = f" TEMPLATE {template}" if template else ""
+        with psycopg.connect(
+            dbname="postgres", user="postgres", host=str(self.directory), autocommit=True
+        ) as connection:
+            connection.execute(f"CREATE DATABASE {name}{clause}")
+        return self.url(name)
+
+
+_DATABASE: dict[str, Any] = {"backend": "sqlite", "cluster": None}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--db",
+        choices=("sqlite", "postgresql"),
+        default=os.environ.get("PYSHELF_TEST_DB", "sqlite"),
+        help="the database the servers of the tests run on (PostgreSQL: a throwaway cluster)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sqlite_only: a test of SQLite's own behaviour")
+    _DATABASE["backend"] = config.getoption("--db")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if _DATABASE["backend"] == "sqlite":
+        return
+    skip = pytest.mark.skip(reason="tests SQLite's own behaviour")
+    for item in items:
+        if "sqlite_only" in item.keywords:
+            item.add_marker(skip)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    cluster = _DATABASE.get("cluster")
+    if cluster is not None:
+        cluster.stop()
+        _DATABASE["cluster"] = None
+
+
+def on_postgresql() -> bool:
+    return _DATABASE["backend"] == "postgresql"
+
+
+def postgres_cluster() -> PostgresCluster:
+    """The session's cluster, started on first use (``--db=postgresql`` or not)."""
+    import tempfile
+
+    cluster = _DATABASE.get("cluster")
+    if cluster is None:
+        # Unix socket paths are limited to ~107 bytes: keep the directory short.
+        cluster = PostgresCluster(Path(tempfile.mkdtemp(prefix="pg", dir="/tmp"))).start()
+        _DATABASE["cluster"] = cluster
+    return cluster
+
+
+def new_database_url() -> str | None:
+    """An empty database for one server on ``--db=postgresql``; None on SQLite."""
+    if not on_postgresql():
+        return None
+    return postgres_cluster().create_database()
+
+
 class LiveServer:
     """A real ``pyshelf-server`` process."""
 
@@ -113,6 +252,10 @@ class LiveServer:
 
     def init(self) -> None:
         if not (self.serverdir / ".serverversion").exists():
+            if not any(a.startswith("--db-url") for a in self.init_args):
+                url = new_database_url()
+                if url:
+                    self.init_args += ["--db-url", url]
             subprocess.run(
                 [
                     str(BIN / "pyshelf-init"),
@@ -275,15 +418,35 @@ def make_settings(serverdir: Path, **overrides: Any) -> Any:
     from .settings import ServerSettings
 
     settings = ServerSettings(serverdir=serverdir, **overrides)
-    if not is_initialised(settings) and not settings.db_url:
-        template = _TEMPLATE.get("sqlite")
-        if template is None:
-            template = Path(tempfile.mkdtemp(prefix="pyshelf-template-")) / "server"
-            initialise(ServerSettings(serverdir=template), root_password=ROOT_PASSWORD)
-            _TEMPLATE["sqlite"] = template
-        shutil.copytree(template, settings.serverdir)
-    elif not is_initialised(settings):
+    if is_initialised(settings):
+        return settings
+    if settings.db_url:
         initialise(settings, root_password=ROOT_PASSWORD)
+        return settings
+    backend = _DATABASE["backend"]
+    template = _TEMPLATE.get(backend)
+    if template is None:
+        template = Path(tempfile.mkdtemp(prefix="pyshelf-template-")) / "server"
+        if backend == "postgresql":
+            # The template database must have no connection open when it is cloned:
+            # ``initialise`` disposes of its engine.
+            template_url = postgres_cluster().create_database()
+            initialise(
+                ServerSettings(serverdir=template, db_url=template_url),
+                root_password=ROOT_PASSWORD,
+            )
+            from sqlalchemy.engine import make_url
+
+            _TEMPLATE["postgresql-db"] = make_url(template_url).database
+        else:
+            initialise(ServerSettings(serverdir=template), root_password=ROOT_PASSWORD)
+        _TEMPLATE[backend] = template
+    shutil.copytree(template, settings.serverdir)
+    if backend == "postgresql":
+        url = postgres_cluster().create_database(template=_TEMPLATE["postgresql-db"])
+        settings.db_url_file.unlink()
+        settings.db_url_file.write_text(url + "\n")
+        settings.db_url_file.chmod(0o600)
     return settings
 
 
