@@ -9,7 +9,7 @@ PORT ?= 3141
 PARTS := $(patsubst %/pyproject.toml,%,$(wildcard server/pyproject.toml client/pyproject.toml web/pyproject.toml plugins/*/pyproject.toml))
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PARTS))
 
-.PHONY: help install install-test bytecode run test test-fast lint bench clean
+.PHONY: help install install-test bytecode run test test-postgresql postgresql test-fast lint bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -39,8 +39,21 @@ run: install bytecode ## initialise $(SERVERDIR) if new and serve on $(HOST):$(P
 	@test -e $(SERVERDIR)/.serverversion || $(BIN)/pyshelf-init --serverdir $(SERVERDIR)
 	$(BIN)/pyshelf-server --serverdir $(SERVERDIR) --host $(HOST) --port $(PORT)
 
-test: install-test ## run the whole test suite
+# The tests start their own PostgreSQL cluster; they need only its binaries.
+postgresql: ## install Debian's PostgreSQL binaries if missing (as root; else say what to do)
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -q --no-install-recommends postgresql; } || \
+	  { echo "make test needs PostgreSQL's initdb: install Debian's postgresql package"; exit 1; }
+
+# The whole suite on SQLite, then the server, mirror and web suites again on a throwaway
+# PostgreSQL cluster that the test set-up starts itself (Debian's postgresql package).
+test: install-test postgresql ## run the whole test suite (SQLite, then PostgreSQL)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --db=postgresql tests/server tests/mirror tests/web $(PYTEST_ARGS)
+
+test-postgresql: install-test postgresql ## the server, mirror and web suites on PostgreSQL only
+	$(BIN)/python -m pytest --db=postgresql tests/server tests/mirror tests/web $(PYTEST_ARGS)
 
 test-fast: install-test ## the suite without the end-to-end tests
 	$(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)
