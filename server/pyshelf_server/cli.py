@@ -66,13 +66,25 @@ def _fail(message: str) -> None:
 
 def init_main(argv: list[str] | None = None) -> None:
     warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
-    from .serverdir import ServerDirError, initialise
+    from .serverdir import ServerDirError, initialise, join
 
     parser = argparse.ArgumentParser(
         prog="pyshelf-init", description="Create a new pyshelf server directory."
     )
     _add(parser, "--serverdir", str(DEFAULT_SERVERDIR), "the server directory to create")
     _add(parser, "--db-url", "", "database URL (default: SQLite in the server directory)")
+    _add(
+        parser,
+        "--storage-url",
+        "",
+        "directory of the file store (default: files in the server directory)",
+    )
+    parser.add_argument(
+        "--join",
+        action="store_true",
+        help="set up a server directory for one more server process on the existing database "
+        "(--db-url) and store (--storage-url) of a running pyshelf; changes nothing in them",
+    )
     parser.add_argument(
         "--root-passwd",
         default=None,
@@ -90,6 +102,22 @@ def init_main(argv: list[str] | None = None) -> None:
         "--no-root-pypi", action="store_true", help="do not create the root/pypi mirror"
     )
     args = parser.parse_args(argv)
+    settings = ServerSettings(
+        serverdir=args.serverdir,
+        db_url=args.db_url or None,
+        storage_url=args.storage_url or None,
+    )
+    if args.join:
+        if not settings.db_url:
+            _fail("--join needs the --db-url of the database to join")
+        try:
+            join(settings)
+        except ServerDirError as error:
+            _fail(str(error))
+        except Exception as error:  # e.g. an unreachable database
+            _fail(f"could not join {settings.database_url!r}: {error}")
+        print(f"server directory {settings.serverdir} joins the pyshelf server on that database")
+        return
     mirror_url, web_url_fmt = None, None
     if not args.no_root_pypi:
         from .mirror.pipconfig import PipConfigError, pip_index_url, web_url_format
@@ -101,7 +129,6 @@ def init_main(argv: list[str] | None = None) -> None:
         if not mirror_url.startswith(("http://", "https://")):
             _fail(f"the mirror URL must be an http(s) URL, not {mirror_url!r}; pass --mirror-url")
         web_url_fmt = web_url_format(mirror_url)
-    settings = ServerSettings(serverdir=args.serverdir, db_url=args.db_url or None)
     password = args.root_passwd
     generated = password is None
     if generated:
@@ -141,6 +168,13 @@ def server_parser(pm: Any) -> argparse.ArgumentParser:
     )
     _add(
         parser,
+        "--storage-url",
+        "",
+        "directory of the file store, shared by every server process on one database "
+        "(default: the one pyshelf-init recorded, else files in the server directory)",
+    )
+    _add(
+        parser,
         "--outside-url",
         "",
         "the URL clients reach the server at; simple pages then link their files by it",
@@ -173,6 +207,7 @@ CORE_OPTIONS = {
     "port",
     "threads",
     "db_url",
+    "storage_url",
     "outside_url",
     "absolute_urls",
     "allow_user_registration",
@@ -189,6 +224,7 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
     values = vars(args)
     core = {k: values[k] for k in CORE_OPTIONS}
     core["db_url"] = core["db_url"] or None
+    core["storage_url"] = core["storage_url"] or None
     core["outside_url"] = core["outside_url"] or None
     extra = {
         k: v for k, v in values.items() if k not in CORE_OPTIONS and k not in ("version", "migrate")

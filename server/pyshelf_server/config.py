@@ -9,10 +9,10 @@ from pyramid.config import Configurator
 from pyramid.request import Request
 
 from .app import AppState, RequestState, opens_for_writing
-from .db import make_engine
+from .db import SessionFactory, make_engine
 from .plugins import make_plugin_manager
 from .security import SecurityPolicy
-from .serverdir import read_secret
+from .serverdir import load_secret
 from .settings import ServerSettings
 from .simple.fastpath import SimpleFastPath
 
@@ -42,7 +42,8 @@ def make_app(
 ) -> Any:
     pm = pm or make_plugin_manager()
     engine = engine or make_engine(settings.database_url, pool_size=max(settings.threads, 5))
-    state = AppState(settings=settings, pm=pm, engine=engine, secret=read_secret(settings))
+    secret = load_secret(SessionFactory(engine), settings)
+    state = AppState(settings=settings, pm=pm, engine=engine, secret=secret)
     state.files.clean_temporary()
 
     config = Configurator(settings={"pyshelf.settings": settings})

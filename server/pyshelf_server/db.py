@@ -101,6 +101,8 @@ class ServerState(Base):
     state_token: Mapped[str] = mapped_column(String(32), default=new_token)
     config_token: Mapped[str] = mapped_column(String(32), default=new_token)
     last_commit: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Signs login tokens; shared by every server process on this database.
+    secret: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
 def is_sqlite(url: str) -> bool:

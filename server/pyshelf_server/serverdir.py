@@ -29,8 +29,64 @@ def write_private(path: Path, text: str) -> None:
         out.write(text)
 
 
-def read_secret(settings: ServerSettings) -> bytes:
-    return settings.secret_file.read_text().strip().encode("ascii")
+def load_secret(sessions: SessionFactory, settings: ServerSettings) -> bytes:
+    """The server secret, from the database. A database from before the secret moved there
+    gets the server directory's old ``.secret`` (tokens issued before stay valid), or a new
+    one; under the write lock, so that processes starting together agree on one."""
+    session = sessions(write=True)
+    try:
+        state = session.get(ServerState, 1)
+        if state.secret is None:
+            legacy = settings.legacy_secret_file
+            state.secret = (
+                legacy.read_text().strip() if legacy.exists() else secrets.token_urlsafe(48)
+            )
+            session.commit()
+        return state.secret.encode("ascii")
+    finally:
+        session.close()
+
+
+def _prepare_directory(settings: ServerSettings) -> None:
+    if is_initialised(settings):
+        raise ServerDirError(
+            f"{settings.serverdir} is already initialised; refusing to overwrite it"
+        )
+    settings.serverdir.mkdir(parents=True, exist_ok=True)
+    if any(settings.serverdir.iterdir()):
+        raise ServerDirError(
+            f"{settings.serverdir} is not empty; refusing to initialise a server in it"
+        )
+    os.chmod(settings.serverdir, 0o700)
+    if settings.db_url:
+        # Remembered so that later starts find the database without --db-url; it may hold a
+        # password, hence private.
+        write_private(settings.db_url_file, settings.db_url + "\n")
+    if settings.storage_url:
+        write_private(settings.storage_url_file, settings.storage_url + "\n")
+    settings.files_dir.mkdir(parents=True, exist_ok=True)
+    # Makes the store's fan-out directories now rather than at the first start.
+    FileStore(settings.files_dir)
+
+
+def join(settings: ServerSettings) -> None:
+    """Set up a server directory for one more server process on an existing database and
+    store (``pyshelf-init --join``): nothing in the database changes."""
+    engine = make_engine(settings.database_url)
+    try:
+        state = migrations.check(engine)
+        if state == migrations.SchemaState.EMPTY:
+            raise ServerDirError(
+                "the database holds no pyshelf server to join; run pyshelf-init without --join"
+            )
+        if state == migrations.SchemaState.NEWER:
+            raise ServerDirError(
+                "the database schema is newer than this pyshelf; upgrade pyshelf first"
+            )
+    finally:
+        engine.dispose()
+    _prepare_directory(settings)
+    settings.version_file.write_text(__version__ + "\n")
 
 
 def initialise(
@@ -45,25 +101,7 @@ def initialise(
     With ``mirror_url``, also create ``root/pypi``: a non-volatile mirror of that index, as
     devpi-init does.
     """
-    if is_initialised(settings):
-        raise ServerDirError(
-            f"{settings.serverdir} is already initialised; refusing to overwrite it"
-        )
-    settings.serverdir.mkdir(parents=True, exist_ok=True)
-    if any(settings.serverdir.iterdir()):
-        raise ServerDirError(
-            f"{settings.serverdir} is not empty; refusing to initialise a server in it"
-        )
-    os.chmod(settings.serverdir, 0o700)
-    settings.files_dir.mkdir(exist_ok=True)
-    # Makes the store's fan-out directories now rather than at the first start.
-    FileStore(settings.files_dir)
-    write_private(settings.secret_file, secrets.token_urlsafe(48))
-    if settings.db_url:
-        # Remembered so that later starts find the database without --db-url; it may hold a
-        # password, hence private.
-        write_private(settings.db_url_file, settings.db_url + "\n")
-
+    _prepare_directory(settings)
     engine = make_engine(settings.database_url)
     try:
         migrations.upgrade(engine)
@@ -72,9 +110,16 @@ def initialise(
         try:
             state = session.get(ServerState, 1)
             if state is None:
-                session.add(ServerState(id=1, uuid=new_token(), serial=0))
+                session.add(
+                    ServerState(
+                        id=1, uuid=new_token(), serial=0, secret=secrets.token_urlsafe(48)
+                    )
+                )
             elif session.execute(select(ServerState.serial)).scalar_one() != 0:
-                raise ServerDirError("the database already holds data; refusing to initialise it")
+                raise ServerDirError(
+                    "the database already holds a pyshelf server; to run one more process on "
+                    "it, use 'pyshelf-init --join'"
+                )
             from .accounts.services import UserService
 
             root = UserService(session).create("root", password=root_password, check_name=False)

@@ -18,6 +18,7 @@ class ServerSettings:
     port: int = 3141
     threads: int = 16
     db_url: str | None = None
+    storage_url: str | None = None
     outside_url: str | None = None
     absolute_urls: bool = False
     allow_user_registration: bool = False
@@ -49,13 +50,35 @@ class ServerSettings:
         return self.serverdir / ".db-url"
 
     @property
-    def files_dir(self) -> Path:
-        return self.serverdir / "files"
+    def storage_url_file(self) -> Path:
+        return self.serverdir / ".storage-url"
 
     @property
-    def secret_file(self) -> Path:
+    def files_dir(self) -> Path:
+        """The file store: the directory given (``--storage-url``), else the one
+        ``pyshelf-init --storage-url`` recorded, else ``files`` in the server directory.
+        Several server processes on one database share it."""
+        url = self.storage_url
+        if not url and self.storage_url_file.exists():
+            url = self.storage_url_file.read_text().strip()
+        if not url:
+            return self.serverdir / "files"
+        return storage_directory(url)
+
+    @property
+    def legacy_secret_file(self) -> Path:
+        """Where server directories made before the secret moved into the database keep it."""
         return self.serverdir / ".secret"
 
     @property
     def version_file(self) -> Path:
         return self.serverdir / ".serverversion"
+
+
+def storage_directory(url: str) -> Path:
+    """The directory of a ``--storage-url``: a path or a ``file://`` URL."""
+    if url.startswith("file://"):
+        url = url[len("file://") :]
+    elif "://" in url:
+        raise ValueError(f"unsupported storage URL {url!r}: give a directory")
+    return Path(url).expanduser().resolve()

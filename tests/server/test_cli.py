@@ -25,17 +25,27 @@ def test_init_generates_and_stores_a_root_password(tmp_path):
     password = stored.read_text().strip()
     assert len(password) >= 20 and password in result.stdout
     assert stat.S_IMODE(os.stat(stored).st_mode) == 0o600
-    assert stat.S_IMODE(os.stat(serverdir / ".secret").st_mode) == 0o600
+    assert not (serverdir / ".secret").exists()
+    assert len(stored_secret(serverdir)) >= 40
+
+
+def stored_secret(serverdir):
+    engine = create_engine(f"sqlite:///{serverdir / 'pyshelf.sqlite3'}")
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text("SELECT secret FROM server_state")).scalar_one()
+    finally:
+        engine.dispose()
 
 
 def test_init_refuses_an_existing_server_directory(tmp_path):
     serverdir = tmp_path / "server"
     assert run("pyshelf-init", "--serverdir", str(serverdir), "--root-passwd", "x").returncode == 0
-    secret = (serverdir / ".secret").read_text()
+    secret = stored_secret(serverdir)
     result = run("pyshelf-init", "--serverdir", str(serverdir), "--root-passwd", "y")
     assert result.returncode != 0
     assert "already initialised" in result.stderr and "Traceback" not in result.stderr
-    assert (serverdir / ".secret").read_text() == secret
+    assert stored_secret(serverdir) == secret
 
 
 def test_server_on_a_new_directory_says_to_run_init(tmp_path):
@@ -94,3 +104,20 @@ def test_version_lists_plugins():
     result = run("pyshelf-server", "--version")
     assert result.returncode == 0
     assert result.stdout.startswith("pyshelf-server ")
+
+
+def test_a_server_directory_from_before_keeps_its_secret(tmp_path, make_app):
+    """Directories made before the secret moved into the database had it in ``.secret``: the
+    first start adopts it, so login tokens issued before stay valid."""
+    from pyshelf_server.testing import make_settings
+
+    settings = make_settings(tmp_path / "app-serverdir")
+    engine = create_engine(settings.database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE server_state SET secret = NULL"))
+    finally:
+        engine.dispose()
+    settings.legacy_secret_file.write_text("an-old-secret-from-the-server-directory\n")
+    app = make_app()
+    assert app.registry.pyshelf.secret == b"an-old-secret-from-the-server-directory"

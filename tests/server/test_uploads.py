@@ -237,6 +237,7 @@ def test_a_deleted_file_uploaded_again_is_no_longer_gone(dev):
 CHECKPOINT_PAGES = 20
 
 
+@pytest.mark.sqlite_only
 def test_steady_uploads_let_sqlite_start_its_wal_over(dev):
     # An upload's read transaction used to stay open through the shared commit; the commit's
     # checkpoint then always stopped short of it, and the WAL file grew with every upload.
