@@ -6,6 +6,9 @@ from alembic import context
 
 from pyshelf_server.models import metadata
 
+# A constant of pyshelf's own for PostgreSQL's advisory lock of schema upgrades.
+MIGRATION_LOCK = 0x70797368656C66
+
 config = context.config
 engine = config.attributes.get("engine")
 if engine is None:
@@ -21,5 +24,9 @@ with engine.connect() as connection:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Server processes started together with --migrate take turns; the later ones
+            # then find the schema current and have nothing to do.
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         context.run_migrations()
     connection.commit()

@@ -54,7 +54,7 @@ class DownloadCounter:
             return
         session = self.sessions(write=True)
         try:
-            for file_id, n in pending.items():
+            for file_id, n in sorted(pending.items()):
                 session.execute(
                     update(File)
                     .where(File.id == file_id)
@@ -64,7 +64,9 @@ class DownloadCounter:
             session.info["wrote"] = False
             session.commit()
         except Exception:
-            log.exception("could not store download counts")
+            log.exception("could not store download counts; keeping them for the next flush")
             session.rollback()
+            with self.lock:
+                self.pending.update(pending)
         finally:
             session.close()
