@@ -262,7 +262,7 @@ def server_main(argv: list[str] | None = None) -> None:
         check_ready(settings)
     except ServerDirError as error:
         _fail(str(error))
-    engine = make_engine(settings.database_url, pool_size=max(settings.threads, 5))
+    engine = make_engine(settings.database_url, threads=settings.threads)
     try:
         state = migrations.check(engine)
     except Exception as error:

@@ -41,7 +41,7 @@ def make_app(
     engine: Any = None,
 ) -> Any:
     pm = pm or make_plugin_manager()
-    engine = engine or make_engine(settings.database_url, pool_size=max(settings.threads, 5))
+    engine = engine or make_engine(settings.database_url, threads=settings.threads)
     secret = load_secret(SessionFactory(engine), settings)
     state = AppState(settings=settings, pm=pm, engine=engine, secret=secret)
     state.files.clean_temporary()

@@ -130,12 +130,22 @@ def commit_counter(engine: Engine) -> CommitCounter | None:
     return getattr(engine.dialect, "pyshelf_commits", None)
 
 
-def make_engine(url: str, *, pool_size: int = 20) -> Engine:
-    """Create the engine for ``url``; SQLite gets WAL mode and explicit transaction control."""
+# Connections beyond one per worker thread: the state reader's, the upload batch writer's, the
+# download counter's and one for the mirror's background work.
+SPARE_CONNECTIONS = 4
+
+
+def make_engine(url: str, *, threads: int = 16) -> Engine:
+    """Create the engine for ``url``; SQLite gets WAL mode and explicit transaction control.
+
+    A process never opens more than ``threads + SPARE_CONNECTIONS`` connections, so that the
+    processes of a cluster fit a PostgreSQL's ``max_connections`` (four with 16 threads take
+    80 of the default 100); a thread that finds all in use waits for one."""
+    pool_size = threads + SPARE_CONNECTIONS
     if is_sqlite(url):
         engine = _sqlite_engine(url, pool_size)
     else:
-        engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        engine = create_engine(url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True)
         _serialise_writers(engine)
     _count_commits(engine)
     return engine
@@ -175,7 +185,7 @@ def _sqlite_engine(url: str, pool_size: int) -> Engine:
         url,
         connect_args={"check_same_thread": False, "timeout": 60},
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=0,
     )
 
     @event.listens_for(engine, "connect")
@@ -344,6 +354,17 @@ def finish(session: Session, *, commit: bool) -> None:
         session.close()
 
 
+def end_read_transaction(session: Session) -> None:
+    """End a read session's transaction before waiting on something slow (an upstream, a
+    shared commit). Its connection goes back to the pool, so that a thread never holds one
+    while it waits or while it opens a write session of its own: the pool is sized for one
+    connection per thread. On SQLite, a snapshot left open also keeps a commit's checkpoint
+    from copying the whole WAL back (under steady uploads the WAL grew without end). The
+    session stays usable; a later query begins a new transaction."""
+    if not session.info.get("write"):
+        session.rollback()
+
+
 def _run(callbacks: list[Callable[[], None]]) -> None:
     for callback in callbacks:
         try:
@@ -359,9 +380,10 @@ def read_state(session: Session) -> tuple[int, str, str]:
 
 
 class StateReader:
-    """Reads the server state row on a connection of its own per thread, outside any ORM
-    session: the cheapest way to learn whether anything changed, and what a request that only
-    reads starts from (``RequestState.state``).
+    """Reads the server state row on one connection of its own, outside any ORM session: the
+    cheapest way to learn whether anything changed, and what a request that only reads starts
+    from (``RequestState.state``). Threads take turns on the connection; the query is far
+    shorter than the wait for a connection of the pool would be.
 
     What it read is reused while no transaction of this process has committed since
     (``CommitCounter``) and for at most ``REUSE_SECONDS``, after which it asks again for what
@@ -374,7 +396,8 @@ class StateReader:
 
     def __init__(self, engine: Any) -> None:
         self.engine = engine
-        self.local = threading.local()
+        self.connection: Any = None
+        self.lock = threading.Lock()
         self.autocommit = engine.dialect.name == "sqlite"
         self.commits = commit_counter(engine)
         # (commit counter value, monotonic time, row): replaced whole, so threads never see
@@ -396,17 +419,17 @@ class StateReader:
         return row
 
     def _query(self) -> tuple[int, str, str]:
-        connection = getattr(self.local, "connection", None)
-        if connection is None:
-            connection = self.engine.raw_connection()
-            self.local.connection = connection
-        try:
-            row = _READ_STATE.run(connection, self.engine.dialect, {})[0]
-            if not self.autocommit:
-                connection.rollback()
-        except Exception:
-            self.local.connection = None
-            with contextlib.suppress(Exception):  # it is being discarded anyway
-                connection.close()
-            raise
+        with self.lock:
+            if self.connection is None:
+                self.connection = self.engine.raw_connection()
+            connection = self.connection
+            try:
+                row = _READ_STATE.run(connection, self.engine.dialect, {})[0]
+                if not self.autocommit:
+                    connection.rollback()
+            except Exception:
+                self.connection = None
+                with contextlib.suppress(Exception):  # it is being discarded anyway
+                    connection.close()
+                raise
         return row[0], row[1], row[2]

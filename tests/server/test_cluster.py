@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from pyshelf_server.testing import LiveServer, basic_auth, make_wheel
 from tests.e2e.static_upstream import StaticIndex
@@ -214,3 +215,52 @@ def test_uploads_spread_over_both_survive_a_kill_of_one(tmp_path: Path, pair: An
         assert hashlib.sha256(blob.read_bytes()).hexdigest() == sha256
     for blob in store.glob("[0-9a-f][0-9a-f]/*"):
         assert hashlib.sha256(blob.read_bytes()).hexdigest() == blob.name
+
+
+def test_a_process_keeps_to_its_connection_budget(tmp_path: Path) -> None:
+    """At most one connection per worker thread and four more, however busy: four processes
+    with 16 threads fit PostgreSQL's default 100 connections."""
+    from pyshelf_server.testing import on_postgresql
+
+    if not on_postgresql():
+        pytest.skip("counts PostgreSQL's connections")
+    threads = 8
+    server = LiveServer(tmp_path / "server", args=["--threads", str(threads)]).start()
+    try:
+        server.create_index("root/busy")
+        wheels = [make_wheel(f"busy{i}", "1.0") for i in range(24)]
+
+        def upload(i: int) -> int:
+            filename, content = wheels[i]
+            return httpx.post(
+                server.url + "/root/busy/",
+                data={":action": "file_upload", "name": f"busy{i}", "version": "1.0"},
+                files={"content": (filename, content)},
+                headers=basic_auth("root", server.root_password),
+                timeout=60,
+            ).status_code
+
+        def read(i: int) -> int:
+            return httpx.get(
+                server.url + f"/root/busy/+simple/busy{i}/", headers=PIP, timeout=60
+            ).status_code
+
+        with ThreadPoolExecutor(max_workers=32) as pool:
+            uploads = pool.map(upload, range(24))
+            reads = pool.map(read, list(range(24)) * 4)
+            assert set(uploads) == {200}
+            assert set(reads) <= {200, 404}
+        engine = create_engine(database_url(server), poolclass=NullPool)
+        try:
+            with engine.connect() as connection:
+                opened = connection.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                ).scalar_one()
+        finally:
+            engine.dispose()
+        assert 0 < opened <= threads + 4
+    finally:
+        server.stop()

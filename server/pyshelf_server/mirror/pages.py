@@ -23,7 +23,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 
-from ..db import new_token
+from ..db import end_read_transaction, new_token
 from ..wsgiserver import after_send
 from .links import guess_version
 from .models import MirrorProject
@@ -166,6 +166,8 @@ class MirrorPages(MirrorPart):
             if cached is not None:
                 return replace(cached, stale=failure)
             raise UpstreamUnavailable(failure)
+        # No connection is held while upstream is asked.
+        end_read_transaction(session)
         return self.runtime.flight.run(
             ("page", self.index.id, name), lambda: self._revalidate(name, cached)
         )

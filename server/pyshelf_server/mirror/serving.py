@@ -11,6 +11,7 @@ from typing import Any
 from pyramid.httpexceptions import HTTPFound
 from sqlalchemy import bindparam, delete, select
 
+from ..db import end_read_transaction
 from ..names import normalize_name
 from ..responses import APIError, result
 from ..simple.negotiation import wants_api_json
@@ -65,6 +66,9 @@ def serve_file(backend: Any, request: Any, first: str, second: str, filename: st
         index_id=index.id, project=project, filename=filename, key=key,
         version=link.get("version"), url=link["url"],
     )
+    # The rest records a row in a session of its own or waits for upstream: no connection
+    # of the request's is held meanwhile.
+    end_read_transaction(backend.session)
     completed = downloads.completed.get((index.id, filename, key))
     if completed and app.files.exists(completed):
         return stored_response(request, app.files.path(completed), completed, filename, None)

@@ -7,6 +7,7 @@ from typing import Any
 from pyramid.response import Response
 from pyramid.view import view_config
 
+from ..db import end_read_transaction
 from ..indexes.services import IndexService
 from ..packages.metadata import from_form
 from ..packages.services import PackageService
@@ -175,14 +176,9 @@ def _store_release(request: Any, prepared: PreparedRelease, who: str) -> Respons
 
 
 def _end_read_transaction(request: Any) -> None:
-    """End the request's read transaction before the shared commit. On SQLite a snapshot
-    still open when a transaction commits keeps that commit's checkpoint from copying the
-    whole WAL back, and a WAL never wholly copied back is never started over: under steady
-    uploads it grew without end (65 MB after 1,600 files), and every commit paid for a partial
-    checkpoint. The session itself stays usable; a later query begins a new transaction."""
     session = request.__dict__.get("db")
-    if session is not None and not session.info.get("write"):
-        session.rollback()
+    if session is not None:
+        end_read_transaction(session)
 
 
 def _forget_blobs_on_rollback(request: Any, prepared: PreparedRelease) -> None:
