@@ -404,3 +404,17 @@ def test_a_page_stored_after_its_answer_is_served_from_memory_until_then(
     assert mirror.page_json(SIMPLE)["files"][0]["url"] == url
     # One page request upstream in all (pytest-httpx fails the test on an unexpected one).
     assert len([r for r in httpx_mock.get_requests() if r.url == PAGE]) == 1
+
+
+def test_a_stored_mirrored_file_answers_304_to_its_etag(mirror, httpx_mock):
+    serve_page(httpx_mock, file_entry(WHEEL_NAME, WHEEL))
+    httpx_mock.add_response(url=FILES + WHEEL_NAME, content=WHEEL)
+    url = file_url(mirror)
+    first = mirror.download(SIMPLE, url)
+    mirror.settle()
+    etag = first.headers["ETag"]
+    assert etag == f'"{sha256(WHEEL)}"'
+    again = mirror.download(SIMPLE, url, status=304, headers={"If-None-Match": etag})
+    assert again.body == b"" and again.headers["ETag"] == etag
+    other = mirror.download(SIMPLE, url, headers={"If-None-Match": '"something-else"'})
+    assert other.body == WHEEL

@@ -20,21 +20,20 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import mimetypes
 import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import format_datetime
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from pyramid.response import FileResponse, Response
+from pyramid.response import Response
 from sqlalchemy.exc import IntegrityError
 
 from ..db import utcnow
+from ..fileresponses import blob_response, content_type, immutable_headers, not_modified
 from ..storage.files import CHUNK
 from .links import verifying_hash
 from .models import MirrorFile
@@ -43,7 +42,6 @@ from .upstream import UpstreamError, safe_url
 
 log = logging.getLogger(__name__)
 
-IMMUTABLE = "max-age=365000000, immutable, public"
 # How long the first request waits for a download to finish before it starts streaming.
 STREAM_AFTER = 1.0
 # How long a finished download is remembered in memory: requests whose database snapshot
@@ -258,39 +256,16 @@ def record_file(app: Any, record: FileRecord, sha256: str, size: int) -> None:
         session.close()
 
 
-def content_type(filename: str) -> str:
-    if filename.endswith(".whl"):
-        return "application/octet-stream"
-    if filename.endswith((".tar.gz", ".tgz")):
-        return "application/x-tar"
-    if filename.endswith(".metadata"):
-        return "text/plain; charset=utf-8"
-    guessed, _encoding = mimetypes.guess_type(filename)
-    return guessed or "application/octet-stream"
-
-
 def stored_response(request: Any, path: Path, sha256: str, filename: str,
                     modified: datetime | None) -> Response:
-    """A stored file, with the headers of an immutable file."""
-    etag = f'"{sha256}"'
-    if etag in request.if_none_match:
-        response = Response(status=304)
-    else:
-        response = FileResponse(str(path), request=request, content_type=None)
-        response.headers["Content-Type"] = content_type(filename)
-    response.headers["ETag"] = etag
-    response.headers["Cache-Control"] = IMMUTABLE
-    stamp = (modified or datetime.now(UTC)).astimezone(UTC)
-    response.headers["Last-Modified"] = format_datetime(stamp, usegmt=True)
-    return response
+    return blob_response(request, path, sha256, filename, modified)
 
 
 def verified_response(request: Any, download: Download, handle: Any, filename: str) -> Response:
     """A verified file that is still being stored: the headers of a stored file, the bytes
     from the handle opened on it."""
     assert download.sha256 is not None
-    etag = f'"{download.sha256}"'
-    if etag in request.if_none_match:
+    if not_modified(request, download.sha256):
         handle.close()
         response = Response(status=304)
     else:
@@ -301,10 +276,7 @@ def verified_response(request: Any, download: Download, handle: Any, filename: s
             handle.close()
         else:
             response.app_iter = download.chunks(handle)
-    response.headers["ETag"] = etag
-    response.headers["Cache-Control"] = IMMUTABLE
-    response.headers["Last-Modified"] = format_datetime(datetime.now(UTC), usegmt=True)
-    return response
+    return immutable_headers(response, download.sha256, None)
 
 
 def streamed_response(request: Any, download: Download, handle: Any) -> Response:

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import mimetypes
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 
-from pyramid.response import FileResponse, Response
+from pyramid.response import Response
 from pyramid.view import view_config
 
+from ..fileresponses import blob_response
 from ..permissions import Permission
 from ..responses import APIError, message, result
 from ..simple.negotiation import wants_api_json
@@ -23,17 +23,7 @@ from .metadata import wheel_metadata_file
 from .models import File
 from .services import PackageService, log_entry
 
-IMMUTABLE = "max-age=365000000, immutable, public"
 METADATA_SUFFIX = ".metadata"
-
-
-def _content_type(filename: str) -> str:
-    if filename.endswith(".whl"):
-        return "application/octet-stream"
-    if filename.endswith((".tar.gz", ".tgz")):
-        return "application/x-tar"
-    guessed, _encoding = mimetypes.guess_type(filename)
-    return guessed or "application/octet-stream"
 
 
 def _lookup(request: Any) -> tuple[Any, File | None, str]:
@@ -55,19 +45,7 @@ def _gone_or_missing(request: Any, info: Any, filename: str, prefix: str) -> API
 
 def _blob_response(request: Any, sha256: str, filename: str, modified: datetime) -> Response:
     path = request.registry.pyshelf.files.path(sha256)
-    if sha256 in request.if_none_match:
-        response = Response(status=304)
-    else:
-        try:
-            response = FileResponse(
-                str(path), request=request, content_type=_content_type(filename)
-            )
-        except FileNotFoundError:
-            raise APIError(404, "file content is missing from the store") from None
-    response.headers["ETag"] = f'"{sha256}"'
-    response.headers["Cache-Control"] = IMMUTABLE
-    response.headers["Last-Modified"] = format_datetime(modified.astimezone(UTC), usegmt=True)
-    return response
+    return blob_response(request, path, sha256, filename, modified)
 
 
 @view_config(route_name="files.entry", request_method=("GET", "HEAD"))
