@@ -73,6 +73,15 @@ def pyshelf_authenticate(request: Any, username: str, secret: str) -> str | None
     """
 
 
+@hookspec
+def pyshelf_identity_groups(request: Any, username: str) -> list[str] | None:
+    """Return the groups of the authenticated user ``username`` (from LDAP, a file, …).
+
+    The answers of all plugins are joined. An index ACL entry ``:NAME`` (devpi's syntax, e.g.
+    ``acl_upload=:developers``) admits every member of group ``NAME``.
+    """
+
+
 @hookspec(firstresult=True)
 def pyshelf_permits(request: Any, context: Any, permission: str, identity: Any) -> bool | None:
     """Decide ``permission`` on ``context`` for ``identity`` (None when anonymous).

@@ -224,7 +224,11 @@ class SecurityPolicy:
             return None
         username, secret = credentials
         name = hook.pyshelf_authenticate(request=request, username=username, secret=secret)
-        return Identity(name) if name else None
+        if not name:
+            return None
+        answers = hook.pyshelf_identity_groups(request=request, username=name)
+        groups = sorted({group for answer in answers for group in answer or ()})
+        return Identity(name, groups)
 
     def authenticated_userid(self, request: Any) -> str | None:
         identity = self.identity(request)

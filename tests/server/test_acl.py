@@ -110,3 +110,26 @@ def test_acl_upload_special_principals(world):
         upload_files=[("content", filename, content)],
     )
     assert response.status_int == 200
+
+
+def test_a_group_entry_admits_the_members_a_plugin_names(make_app):
+    """``:NAME`` in an ACL admits the users that a plugin's ``pyshelf_identity_groups`` puts in
+    group NAME (devpi's syntax, as devpi-ldap fills it)."""
+    from pyshelf_server import hookimpl
+    from pyshelf_server.testing import Shelf, make_wheel
+
+    class Groups:
+        @hookimpl
+        def pyshelf_identity_groups(self, request, username):
+            return ["developers"] if username == "carol" else []
+
+    world = Shelf(make_app(plugins=[Groups()]))
+    world.create_user("carol")
+    world.create_user("dave")
+    world.create_index("root/team", acl_upload=":developers")
+    filename, content = make_wheel("grouped", "1.0")
+    world.upload("root/team", filename, content, name="grouped", version="1.0",
+                 user="carol", password="secret", status=200)
+    refused = world.upload("root/team", filename, content, name="grouped", version="1.0",
+                           user="dave", password="secret", status=403)
+    assert refused.status_code == 403
