@@ -290,6 +290,7 @@ def server_main(argv: list[str] | None = None) -> None:
 def serve(settings: ServerSettings, *, pm: Any, engine: Any) -> None:
     from .config import make_app
     from .memory import fix_mmap_threshold
+    from .nodes import NodeRegistry, SettingsDisagree
     from .wsgiserver import make_server
 
     started = time.perf_counter()
@@ -300,6 +301,13 @@ def serve(settings: ServerSettings, *, pm: Any, engine: Any) -> None:
     if code is not None:
         engine.dispose()
         raise SystemExit(code)
+    node = NodeRegistry(engine, settings, state.plugins)
+    try:
+        node.register()
+    except SettingsDisagree as error:
+        engine.dispose()
+        _fail(str(error))
+    node.start()
     state.downloads.start()
     pm.hook.pyshelf_server_start(registry=app.registry)
     server = make_server(
@@ -332,4 +340,5 @@ def serve(settings: ServerSettings, *, pm: Any, engine: Any) -> None:
         server.close()
         pm.hook.pyshelf_server_stop(registry=app.registry)
         state.downloads.stop()
+        node.stop()
         engine.dispose()

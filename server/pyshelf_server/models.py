@@ -8,6 +8,7 @@ from .accounts.models import User
 from .db import Base, ServerState
 from .indexes.models import Index, IndexBase
 from .mirror.models import MirrorFile, MirrorProject, MirrorState
+from .nodes import ServerNode
 from .packages.models import DeletedFile, File, Project, Version
 
 metadata = Base.metadata
@@ -21,6 +22,7 @@ __all__ = [
     "MirrorProject",
     "MirrorState",
     "Project",
+    "ServerNode",
     "ServerState",
     "User",
     "Version",

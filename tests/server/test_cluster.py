@@ -264,3 +264,60 @@ def test_a_process_keeps_to_its_connection_budget(tmp_path: Path) -> None:
         assert 0 < opened <= threads + 4
     finally:
         server.stop()
+
+
+def test_a_process_with_other_settings_refuses_to_join(tmp_path: Path) -> None:
+    first, second, store = start_pair(tmp_path)
+    try:
+        nodes = second.request("GET", "/+status").json()["result"]["nodes"]
+        assert sorted(n["pid"] for n in nodes) == sorted(
+            [first.process.pid, second.process.pid]
+        )
+        # Per-process settings may differ; those that shape answers may not.
+        third = LiveServer(
+            tmp_path / "c",
+            init_args=["--join", "--db-url", database_url(first), "--storage-url", str(store)],
+            args=["--threads", "4", "--mirror-cache-expiry", "60"],
+        )
+        with pytest.raises(RuntimeError) as refused:
+            third.start()
+        message = refused.value.args[0]
+        assert "other settings" in message and "mirror_cache_expiry: 1800 there, 60 here" in message
+        assert "Traceback" not in message
+    finally:
+        first.stop()
+        second.stop()
+    # Once the others stopped (their rows are removed), the new settings are the cluster's.
+    third.start()
+    try:
+        nodes = third.request("GET", "/+status").json()["result"]["nodes"]
+        assert [n["pid"] for n in nodes] == [third.process.pid]
+    finally:
+        third.stop()
+
+
+def test_a_killed_process_stops_counting_after_its_heartbeats_end(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from pyshelf_server.nodes import STALE_AFTER
+
+    first, second, store = start_pair(tmp_path)
+    try:
+        os.kill(first.process.pid, signal.SIGKILL)
+        first.process.wait(timeout=10)
+        # Pretend its last heartbeat is older than the staleness limit instead of waiting.
+        engine = create_engine(database_url(second), poolclass=NullPool)
+        try:
+            with engine.begin() as connection:
+                old = (datetime.now(UTC) - STALE_AFTER - timedelta(seconds=1)).replace(tzinfo=None)
+                connection.execute(
+                    text("UPDATE server_nodes SET heartbeat = :old WHERE pid = :pid"),
+                    {"old": old, "pid": first.process.pid},
+                )
+        finally:
+            engine.dispose()
+        nodes = second.request("GET", "/+status").json()["result"]["nodes"]
+        assert [n["pid"] for n in nodes] == [second.process.pid]
+    finally:
+        first.stop()
+        second.stop()

@@ -12,6 +12,7 @@ from pyramid.view import view_config
 from .. import __version__
 from ..accounts.services import UserService, user_json
 from ..indexes.services import IndexService
+from ..nodes import live_nodes
 from ..responses import APIError, result
 from ..views.helpers import absolute, json_body, root_url
 
@@ -94,6 +95,7 @@ def status_info(request: Any) -> dict[str, Any]:
         "started": app.started,
         "database": app.engine.dialect.name,
         "offline-mode": app.settings.offline_mode,
+        "nodes": live_nodes(request.db.connection()),
         "metrics": [],
     }
     for extra in app.pm.hook.pyshelf_get_status_info(request=request):
