@@ -24,7 +24,7 @@ from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import JSON, String, delete, select, update
+from sqlalchemy import String, delete, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, mapped_column
 

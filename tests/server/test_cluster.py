@@ -301,7 +301,7 @@ def test_a_killed_process_stops_counting_after_its_heartbeats_end(tmp_path: Path
 
     from pyshelf_server.nodes import STALE_AFTER
 
-    first, second, store = start_pair(tmp_path)
+    first, second, _ = start_pair(tmp_path)
     try:
         os.kill(first.process.pid, signal.SIGKILL)
         first.process.wait(timeout=10)
