@@ -77,8 +77,8 @@ def test_opposite_bases_changes_never_make_a_cycle(server: LiveServer) -> None:
         server.create_index(b)
         answers = race(
             [
-                lambda: server.request("PATCH", f"/{a}", json=[f"bases={b}"]),
-                lambda: server.request("PATCH", f"/{b}", json=[f"bases={a}"]),
+                lambda a=a, b=b: server.request("PATCH", f"/{a}", json=[f"bases={b}"]),
+                lambda a=a, b=b: server.request("PATCH", f"/{b}", json=[f"bases={a}"]),
             ]
         )
         assert sorted(r.status_code for r in answers) == [200, 400], [r.text for r in answers]
