@@ -55,22 +55,6 @@ class APIError(Exception):
         self.headers = headers or {}
 
 
-def bad_request(text: str) -> APIError:
-    return APIError(400, text)
-
-
-def not_found(text: str) -> APIError:
-    return APIError(404, text)
-
-
-def forbidden(text: str) -> APIError:
-    return APIError(403, text)
-
-
-def conflict(text: str) -> APIError:
-    return APIError(409, text)
-
-
 _CONTROL_ESCAPES = {i: f"\\x{i:02x}" for i in (*range(32), 127)} | {
     ord("\n"): "\\n",
     ord("\r"): "\\r",

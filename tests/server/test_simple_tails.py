@@ -163,3 +163,30 @@ def test_an_index_type_that_filters_links_gets_rendered_pages(make_app, rendered
     page = fetch(shelf, "/root/sdists/+simple/hello/", accept)
     assert b"hello-1.0.tar.gz" in page and b".whl" not in page
     assert rendered == ["hello"]
+
+
+class OnlyNamedType(StageType):
+    # Hides every project it does not name, as devpi-constrained's "*" line does.
+    name = "only-named"
+
+    def filter_projects(self, index, names):
+        return [name for name in names if name == "shown"]
+
+
+class OnlyNamedPlugin:
+    @hookimpl
+    def pyshelf_get_index_types(self):
+        return [OnlyNamedType]
+
+
+def test_a_project_an_index_type_filters_out_does_not_exist_through_it(make_app):
+    shelf = Shelf(make_app(plugins=[OnlyNamedPlugin()]))
+    shelf.create_index("root/base")
+    for name in ("shown", "hidden"):
+        shelf.upload("root/base", *make_wheel(name, "1.0"), name=name, version="1.0")
+    shelf.create_index("root/named", type="only-named", bases="root/base")
+    assert b"hidden-1.0" in fetch(shelf, "/root/base/+simple/hidden/", JSON)
+    assert b"shown-1.0" in fetch(shelf, "/root/named/+simple/shown/", JSON)
+    shelf.test.get("/root/named/+simple/hidden/", headers={"Accept": JSON}, status=404)
+    listing = shelf.test.get("/root/named/+simple/", headers={"Accept": JSON}).json
+    assert [p["name"] for p in listing["projects"]] == ["shown"]

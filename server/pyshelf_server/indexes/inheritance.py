@@ -38,7 +38,10 @@ class Inheritance:
 
     def stages_for(self, index: IndexInfo, project: str) -> list[StageBackend]:
         """The stages allowed to answer for ``project`` through ``index``, in order, each of
-        which has (or, for list-less mirrors, may have) the project."""
+        which has (or, for list-less mirrors, may have) the project. None of them when the
+        index's type filters the project out (``filter_projects``): it does not exist through it."""
+        if not list(self.type_for(index).filter_projects(index, [project])):
+            return []
         inheritance = index.options.get("mirror_whitelist_inheritance", "union")
         running: set[str] | None = None
         whitelisted = False
@@ -136,14 +139,6 @@ class Inheritance:
             if until is not None:
                 fresh_until = until if fresh_until is None else min(fresh_until, until)
         return tuple(tokens), fresh_until
-
-    def project_exists(self, index: IndexInfo, project: str) -> bool:
-        if self.type_for(index).hides_project(index, project):
-            return False
-        for stage in self.resolution_order(index):
-            if self.backend_for(stage).has_project(project):
-                return True
-        return False
 
     def project_lists(self, index: IndexInfo) -> list[tuple[IndexInfo, Iterable[str]]]:
         """Per stage in order, its project names not listed by an earlier stage.

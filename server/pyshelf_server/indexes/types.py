@@ -133,9 +133,6 @@ class IndexType:
     def filter_links(self, index: Any, project: str, links: list[Any]) -> list[Any]:
         return links
 
-    def hides_project(self, index: Any, project: str) -> bool:
-        return False
-
     def make_backend(self, *, session: Any, index: Any, app: Any) -> Any:
         """The object that answers for this index's own projects (see ``indexes.backends``)."""
         from ..packages.backend import HostedBackend
