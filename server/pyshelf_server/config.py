@@ -43,7 +43,6 @@ def make_app(
     pm = pm or make_plugin_manager()
     engine = engine or make_engine(settings.database_url, pool_size=max(settings.threads, 5))
     state = AppState(settings=settings, pm=pm, engine=engine, secret=read_secret(settings))
-    state.files.clean_temporary()
 
     config = Configurator(settings={"pyshelf.settings": settings})
     config.registry.pyshelf = state

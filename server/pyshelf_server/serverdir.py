@@ -57,7 +57,7 @@ def initialise(
     os.chmod(settings.serverdir, 0o700)
     settings.files_dir.mkdir(exist_ok=True)
     # Makes the store's fan-out directories now rather than at the first start.
-    FileStore(settings.files_dir)
+    FileStore(settings.files_dir).close()
     write_private(settings.secret_file, secrets.token_urlsafe(48))
     if settings.db_url:
         # Remembered so that later starts find the database without --db-url; it may hold a

@@ -26,9 +26,7 @@ def test_root_changing_a_password_ends_the_users_tokens(shelf):
     shelf.json("PATCH", "/alice", {"password": "second"}, user="root", status=200)
     assert authstatus(shelf, "alice", token) == ["noauth", "", []]
     # Nor does the token still open doors that need the user.
-    shelf.json(
-        "PUT", "/alice/dev", {}, headers={**devpi_auth("alice", token)}, status=401
-    )
+    shelf.json("PUT", "/alice/dev", {}, headers={**devpi_auth("alice", token)}, status=401)
     assert authstatus(shelf, "alice", login(shelf, "alice", "second"))[0] == "ok"
 
 
