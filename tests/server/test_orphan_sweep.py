@@ -277,3 +277,27 @@ def test_a_grace_period_shorter_than_an_upload_is_refused(tmp_path, value):
     )
     assert result.returncode == 2
     assert "--orphan-grace-seconds must be at least 60" in result.stderr
+
+
+def test_a_sweep_between_storing_and_committing_refuses_the_upload(shelf, monkeypatch):
+    """The race the grace period makes unlikely, forced: the sweep takes the blob of an upload
+    that is stored but not committed. The upload is refused; no row is left without bytes."""
+    app = store_of(shelf)
+    shelf.create_index("root/dev")
+    real_adopt = FileStore.adopt
+
+    def adopt_then_sweep(self, *args, **kw):
+        blob = real_adopt(self, *args, **kw)
+        sweep_orphans(app.engine, app.files, grace_seconds=HOUR, now=time.time() + 2 * HOUR)
+        return blob
+
+    monkeypatch.setattr(FileStore, "adopt", adopt_then_sweep)
+    filename, wheel = make_wheel("raced", "1.0")
+    answer = shelf.upload("root/dev", filename, wheel, name="raced", version="1.0", status=503)
+    assert "please upload again" in answer.text
+    with Session(app.engine) as session:
+        assert session.scalar(select(File.id).where(File.filename == filename)) is None
+    monkeypatch.undo()
+    shelf.upload("root/dev", filename, wheel, name="raced", version="1.0")
+    link = shelf.json("GET", "/root/dev/raced/1.0").json["result"]["+links"][0]["href"]
+    assert shelf.test.get(link.removeprefix("http://localhost")).body == wheel
