@@ -27,6 +27,7 @@ from .security import LoginTokens, PasswordHashes, VerifiedPasswords
 from .settings import ServerSettings
 from .simple.cache import PageCache
 from .storage.files import FileStore
+from .storage.orphans import OrphanSweeper
 from .upload.batch import BatchWriter
 
 
@@ -61,6 +62,9 @@ class AppState:
         self.registry = IndexRegistry({name for name, t in self.index_types.items() if t.is_mirror})
         self.page_cache = PageCache()
         self.downloads = DownloadCounter(self.sessions)
+        self.orphans = OrphanSweeper(
+            engine, self.files, grace_seconds=settings.orphan_grace_seconds
+        )
         session = self.sessions()
         try:
             self.uuid = session.get(ServerState, 1).uuid

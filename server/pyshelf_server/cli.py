@@ -19,7 +19,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import __version__
-from .settings import DEFAULT_MAX_UPLOAD_SIZE, DEFAULT_SERVERDIR, ServerSettings
+from .settings import (
+    DEFAULT_MAX_UPLOAD_SIZE,
+    DEFAULT_SERVERDIR,
+    MIN_ORPHAN_GRACE_SECONDS,
+    ORPHAN_GRACE_SECONDS,
+    ServerSettings,
+)
 
 TRUE = ("1", "true", "yes", "on")
 
@@ -192,10 +198,23 @@ def server_parser(pm: Any) -> argparse.ArgumentParser:
     _add(parser, "--request-timeout", 60.0, "seconds to wait for an upstream index")
     _add(parser, "--offline-mode", False, "serve mirrors only from what is cached")
     _add(parser, "--debug", False, "log every request")
+    _add(
+        parser,
+        "--orphan-grace-seconds",
+        ORPHAN_GRACE_SECONDS,
+        "stored files no row refers to (left by a crash) are removed once untouched this long; "
+        "must exceed the longest upload",
+    )
     parser.add_argument(
         "--migrate",
         action="store_true",
         help="upgrade the database schema and the file store's layout, and exit",
+    )
+    parser.add_argument(
+        "--sweep-orphans",
+        action="store_true",
+        help="remove stored files no row refers to (as the server does every grace period), "
+        "and exit",
     )
     pm.hook.pyshelf_add_parser_options(parser=parser)
     return parser
@@ -217,6 +236,7 @@ CORE_OPTIONS = {
     "request_timeout",
     "offline_mode",
     "debug",
+    "orphan_grace_seconds",
 }
 
 
@@ -226,9 +246,8 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
     core["db_url"] = core["db_url"] or None
     core["storage_url"] = core["storage_url"] or None
     core["outside_url"] = core["outside_url"] or None
-    extra = {
-        k: v for k, v in values.items() if k not in CORE_OPTIONS and k not in ("version", "migrate")
-    }
+    actions = ("version", "migrate", "sweep_orphans")
+    extra = {k: v for k, v in values.items() if k not in CORE_OPTIONS and k not in actions}
     return ServerSettings(**core, options=extra)
 
 
@@ -249,6 +268,11 @@ def server_main(argv: list[str] | None = None) -> None:
         outside = urlsplit(settings.outside_url)
         if outside.scheme not in ("http", "https") or not outside.netloc:
             _fail(f"--outside-url must be an http or https URL, not {settings.outside_url!r}")
+    if settings.orphan_grace_seconds < MIN_ORPHAN_GRACE_SECONDS:
+        _fail(
+            f"--orphan-grace-seconds must be at least {MIN_ORPHAN_GRACE_SECONDS} "
+            "(longer than the longest upload)"
+        )
     logging.basicConfig(
         level=logging.INFO if settings.debug else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -272,7 +296,9 @@ def server_main(argv: list[str] | None = None) -> None:
 
         migrations.upgrade(engine)
         print("database schema is up to date")
-        moved = FileStore(settings.files_dir).flatten()
+        files = FileStore(settings.files_dir)
+        moved = files.flatten()
+        files.close()
         if moved:
             print(f"moved {moved} stored files to the flat layout")
         return
@@ -284,7 +310,23 @@ def server_main(argv: list[str] | None = None) -> None:
         )
     if state == migrations.SchemaState.EMPTY:
         _fail("the database is empty; run 'pyshelf-init' first")
+    if args.sweep_orphans:
+        sweep_once(settings, engine)
+        return
     serve(settings, pm=pm, engine=engine)
+
+
+def sweep_once(settings: ServerSettings, engine: Any) -> None:
+    from .storage.files import FileStore
+    from .storage.orphans import OrphanSweeper
+
+    files = FileStore(settings.files_dir)
+    try:
+        removed = OrphanSweeper(engine, files, grace_seconds=settings.orphan_grace_seconds).sweep()
+    finally:
+        files.close()
+        engine.dispose()
+    print(f"removed {removed} stored files no row referred to")
 
 
 def serve(settings: ServerSettings, *, pm: Any, engine: Any) -> None:
@@ -309,6 +351,7 @@ def serve(settings: ServerSettings, *, pm: Any, engine: Any) -> None:
         _fail(str(error))
     node.start()
     state.downloads.start()
+    state.orphans.start()
     pm.hook.pyshelf_server_start(registry=app.registry)
     server = make_server(
         app,
@@ -340,5 +383,7 @@ def serve(settings: ServerSettings, *, pm: Any, engine: Any) -> None:
         server.close()
         pm.hook.pyshelf_server_stop(registry=app.registry)
         state.downloads.stop()
+        state.orphans.stop()
         node.stop()
+        state.files.close()
         engine.dispose()

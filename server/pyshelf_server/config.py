@@ -44,7 +44,6 @@ def make_app(
     engine = engine or make_engine(settings.database_url, threads=settings.threads)
     secret = load_secret(SessionFactory(engine), settings)
     state = AppState(settings=settings, pm=pm, engine=engine, secret=secret)
-    state.files.clean_temporary()
 
     config = Configurator(settings={"pyshelf.settings": settings})
     config.registry.pyshelf = state

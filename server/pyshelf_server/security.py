@@ -22,7 +22,6 @@ import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 from pyramid.authorization import ACLHelper, Authenticated, Everyone
@@ -60,34 +59,43 @@ def hash_password(password: str) -> str:
 
 
 class LoginTokens:
-    """Signed, expiring login tokens: ``["user", [], true].<timestamp>.<signature>``."""
+    """Signed, expiring login tokens: ``["user", [], true].<timestamp>.<signature>``.
+
+    The signature also covers the user's password hash as it was when the token was made, so a
+    token ends with what it stood for: a password change or the user's deletion (a re-created
+    user gets a new hash, with a new random salt, even for the same password) leaves every
+    earlier token of that user unverifiable, on every server process, with nothing stored."""
 
     def __init__(self, secret: bytes, max_age: int) -> None:
         self.secret = secret
         self.max_age = max_age
 
-    @cached_property
-    def signer(self) -> Any:
+    def _signer(self, password_hash: str) -> Any:
         # itsdangerous is imported on the first login or token, not during the server start.
         from itsdangerous import TimestampSigner
 
-        return TimestampSigner(self.secret, salt=TOKEN_SALT)
+        key = hmac.new(
+            self.secret, b"login-token\0" + password_hash.encode("utf-8"), hashlib.sha256
+        ).digest()
+        return TimestampSigner(key, salt=TOKEN_SALT)
 
-    def create(self, username: str) -> str:
+    def create(self, username: str, password_hash: str) -> str:
         payload = json.dumps([username, [], True], separators=(", ", ": "))
-        return self.signer.sign(payload.encode("utf-8")).decode("utf-8")
+        return self._signer(password_hash).sign(payload.encode("utf-8")).decode("utf-8")
 
-    def verify(self, token: str) -> str | None:
+    def verify(self, token: str, username: str, password_hash: str) -> bool:
+        """Whether ``token`` was made for ``username`` while its password hash was
+        ``password_hash``, and has not expired."""
         from itsdangerous import BadSignature
 
         try:
-            payload = self.signer.unsign(token.encode("utf-8"), max_age=self.max_age)
+            payload = self._signer(password_hash).unsign(
+                token.encode("utf-8"), max_age=self.max_age
+            )
             data = json.loads(payload)
         except (BadSignature, ValueError, UnicodeError):
-            return None
-        if not isinstance(data, list) or not data or not isinstance(data[0], str):
-            return None
-        return data[0]
+            return False
+        return isinstance(data, list) and bool(data) and data[0] == username
 
 
 class VerifiedPasswords:
@@ -181,10 +189,9 @@ class PasswordHashes:
         self.entries.put((config_token, username), password_hash)
 
 
-@hookimpl(trylast=True)
-def pyshelf_authenticate(request: Any, username: str, secret: str) -> str | None:
+def current_password_hash(request: Any, username: str) -> str | None:
+    """``username``'s password hash as of the request's configuration (None: no such user)."""
     services = request.registry.pyshelf
-    token_user = services.login_tokens.verify(secret) if secret.startswith("[") else None
     config_token = request.shelf.state[2]
     password_hash = services.password_hashes.get(config_token, username)
     if password_hash is None:
@@ -196,8 +203,17 @@ def pyshelf_authenticate(request: Any, username: str, secret: str) -> str | None
         if password_hash is None:
             return None
         services.password_hashes.put(config_token, username, password_hash)
-    if token_user is not None:
-        return username if token_user == username else None
+    return password_hash
+
+
+@hookimpl(trylast=True)
+def pyshelf_authenticate(request: Any, username: str, secret: str) -> str | None:
+    services = request.registry.pyshelf
+    password_hash = current_password_hash(request, username)
+    if password_hash is None:
+        return None
+    if secret.startswith("[") and services.login_tokens.verify(secret, username, password_hash):
+        return username
     if services.verified_passwords.check(username, secret, password_hash):
         return username
     return None

@@ -66,7 +66,7 @@ def _prepare_directory(settings: ServerSettings) -> None:
         write_private(settings.storage_url_file, settings.storage_url + "\n")
     settings.files_dir.mkdir(parents=True, exist_ok=True)
     # Makes the store's fan-out directories now rather than at the first start.
-    FileStore(settings.files_dir)
+    FileStore(settings.files_dir).close()
 
 
 def join(settings: ServerSettings) -> None:
@@ -102,6 +102,7 @@ def initialise(
     devpi-init does.
     """
     _prepare_directory(settings)
+
     engine = make_engine(settings.database_url)
     try:
         migrations.upgrade(engine)

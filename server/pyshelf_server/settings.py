@@ -9,6 +9,9 @@ from typing import Any
 DEFAULT_SERVERDIR = Path("~/.pyshelf/server").expanduser()
 DEFAULT_MAX_UPLOAD_SIZE = 256 * 1024 * 1024
 LOGIN_TOKEN_SECONDS = 36000
+# How long a stored file no row refers to is left alone (storage/orphans.py).
+ORPHAN_GRACE_SECONDS = 3600
+MIN_ORPHAN_GRACE_SECONDS = 60
 
 
 @dataclass
@@ -28,6 +31,7 @@ class ServerSettings:
     request_timeout: float = 60.0
     offline_mode: bool = False
     debug: bool = False
+    orphan_grace_seconds: int = ORPHAN_GRACE_SECONDS
     # Options added by plugins through pyshelf_add_parser_options, keyed by argparse dest.
     options: dict[str, Any] = field(default_factory=dict)
 

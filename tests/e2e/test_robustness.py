@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 
 def stored_files(server):
     root = server.serverdir / "files"
-    return [p for p in root.rglob("*") if p.is_file() and p.parent.name != "tmp"]
+    return [p for p in root.glob("??/*") if p.is_file()]
 
 
 def test_interrupted_upload_leaves_nothing_behind(make_live_server):

@@ -87,7 +87,7 @@ def test_broken_transfer_keeps_nothing_and_answers_502(mirror, httpx_mock, tmp_p
     response = mirror.download(SIMPLE, url, status=502)
     assert "broke off" in response.json["message"]
     assert blobs(mirror) == before
-    assert not list((mirror.files_dir / "tmp").iterdir())
+    assert not list(mirror.app.registry.pyshelf.files.tmpdir.iterdir())
 
 
 def test_short_body_without_hash_is_a_broken_transfer(mirror, httpx_mock):

@@ -89,7 +89,7 @@ def test_cleanup_of_a_failed_upload_keeps_a_blob_another_upload_committed(shelf)
     first = app.files.put_bytes(content)
     assert first.created
     shelf.upload("root/dev", filename, content, name="twice", version="1.0")
-    discard_unreferenced(app.engine, app.files, first.sha256)
+    discard_unreferenced(app.engine, app.files, [first.sha256])
     assert app.files.exists(first.sha256)
     assert (
         shelf.test.get(
@@ -127,7 +127,7 @@ def test_an_upload_whose_blob_vanished_is_refused_not_recorded(shelf):
         fields={},
     )
     assert not prepared.blob.created  # B found A's blob
-    discard_unreferenced(app.engine, app.files, prepared.blob.sha256)  # A fails and cleans up
+    discard_unreferenced(app.engine, app.files, [prepared.blob.sha256])  # A fails and cleans up
     from pyshelf_server.indexes.services import IndexService
     from pyshelf_server.responses import APIError
 

@@ -268,11 +268,11 @@ def fuzzed(make_app):
 
 def blobs(shelf: Shelf) -> set[str]:
     root = shelf.app.registry.pyshelf.files.root
-    return {p.name for p in root.rglob("*") if p.is_file() and p.parent.name != "tmp"}
+    return {p.name for p in root.glob("??/*") if p.is_file()}
 
 
 def temporary_files(shelf: Shelf) -> list[str]:
-    return [p.name for p in (shelf.app.registry.pyshelf.files.root / "tmp").iterdir()]
+    return [p.name for p in shelf.app.registry.pyshelf.files.tmpdir.iterdir()]
 
 
 def one_line(text: str) -> bool:

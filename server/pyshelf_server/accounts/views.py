@@ -49,7 +49,7 @@ def modify_user(request: Any) -> Any:
         raise APIError(400, "user modification must be a JSON object")
     if users.modify(user, body):
         app = request.registry.pyshelf
-        token = app.login_tokens.create(user.name)
+        token = app.login_tokens.create(user.name, user.password_hash)
         return result(
             "userpassword",
             {"password": token, "expiration": app.settings.login_token_seconds},

@@ -14,6 +14,7 @@ from ..accounts.services import UserService, user_json
 from ..indexes.services import IndexService
 from ..nodes import live_nodes
 from ..responses import APIError, result
+from ..security import current_password_hash
 from ..views.helpers import absolute, json_body, root_url
 
 FEATURES = ["push-no-docs", "push-only-docs", "push-register-project", "server-keyvalue-parsing"]
@@ -65,7 +66,7 @@ def login(request: Any) -> Any:
     # A login token is not a password: logging in with one would extend it for ever.
     if name is None or password.startswith("["):
         raise APIError(401, f"user {username!r} could not be authenticated")
-    token = app.login_tokens.create(name)
+    token = app.login_tokens.create(name, current_password_hash(request, name) or "")
     return result(
         "proxyauth",
         {"password": token, "expiration": app.settings.login_token_seconds},

@@ -73,8 +73,9 @@ def serve_file(backend: Any, request: Any, first: str, second: str, filename: st
     if completed and app.files.exists(completed):
         return stored_response(request, app.files.path(completed), completed, filename, None)
     sha256 = (link.get("hashes") or {}).get("sha256")
-    if sha256 and app.files.exists(sha256):
+    if sha256 and app.files.touch(sha256):
         # The same content is stored already (another index has it): no download needed.
+        # Touched, as an upload of stored content is, so the orphan sweep leaves it be.
         record_file(app, record, sha256, app.files.path(sha256).stat().st_size)
         return stored_response(request, app.files.path(sha256), sha256, filename, None)
     if backend.offline:

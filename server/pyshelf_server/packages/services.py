@@ -200,7 +200,7 @@ class PackageService:
     def forget_blob_on_rollback(self, blob: StoredBlob) -> None:
         if blob.created and self.files is not None:
             files, bind = self.files, self.session.get_bind()
-            on_rollback(self.session, lambda: discard_unreferenced(bind, files, blob.sha256))
+            on_rollback(self.session, lambda: discard_unreferenced(bind, files, [blob.sha256]))
 
     # -- deletion ------------------------------------------------------------------------
 

@@ -3,7 +3,13 @@
 A blob is stored once under its sha256 (``ab/abcd…``), however many indexes hold a file with
 that content. Writes go to a temporary file in the same file system, are hashed while they are
 written, fsynced and then renamed into place, so a reader never sees a half-written blob and a
-crash leaves at most a stray temporary file (cleaned at start).
+crash leaves at most a stray temporary file.
+
+Each process writes its temporary files into a directory of its own under ``tmp/``
+(``tmp/<host>-<pid>-<random>``), holding an advisory lock (``flock``) on that directory while
+it lives. Several processes may share one store: a process cleans only the directories whose
+owner is gone (the lock is free) or, where the file system cannot tell (NFS), in which nothing
+changed for the grace period (:meth:`FileStore.clean_temporary`).
 
 The 256 fan-out directories are made, and their entries synced, when the store opens: a blob
 renamed into a directory made on the way could be lost with that directory's entry in a crash
@@ -16,13 +22,20 @@ them (:meth:`FileStore.flatten`).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
+import re
+import secrets
+import shutil
+import socket
+import stat
 import tempfile
-from collections.abc import Iterable
+import weakref
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 CHUNK = 1024 * 1024
 FAN_OUT = [f"{n:02x}" for n in range(256)]
@@ -53,10 +66,31 @@ class StoredBlob:
 class FileStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
-        self.tmpdir = self.root / "tmp"
-        self.tmpdir.mkdir(parents=True, exist_ok=True)
+        self.tmproot = self.root / "tmp"
+        self.tmproot.mkdir(parents=True, exist_ok=True)
+        host = re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname()) or "host"
+        self.tmpdir = self.tmproot / f"{host}-{os.getpid()}-{secrets.token_hex(4)}"
+        self._spool_lock: weakref.finalize[Any, Any] | None = None
+        self._open_spool()
         self._make_fan_out(set(os.listdir(self.root)))
         self._nested = self._holds_nested_blobs()
+
+    def _open_spool(self) -> None:
+        """Make this process's temporary directory and hold the lock that says it is alive
+        (until :meth:`close`, or until this store is garbage)."""
+        self.tmpdir.mkdir(exist_ok=True)
+        fd = os.open(self.tmpdir, os.O_RDONLY | os.O_DIRECTORY)
+        with contextlib.suppress(OSError):  # no locks here: the grace rule holds instead
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if self._spool_lock is not None:
+            self._spool_lock()
+        self._spool_lock = weakref.finalize(self, os.close, fd)
+
+    def close(self) -> None:
+        """Remove this process's temporary directory (at shutdown)."""
+        shutil.rmtree(self.tmpdir, ignore_errors=True)
+        if self._spool_lock is not None:
+            self._spool_lock()
 
     def _make_fan_out(self, present: set[str]) -> None:
         missing = [name for name in FAN_OUT if name not in present]
@@ -79,9 +113,67 @@ class FileStore:
     def exists(self, sha256: str) -> bool:
         return self.path(sha256).exists()
 
-    def clean_temporary(self) -> None:
-        for leftover in self.tmpdir.iterdir():
-            leftover.unlink(missing_ok=True)
+    def touch(self, sha256: str) -> bool:
+        """Claim a stored blob for a row about to be committed: its modification time becomes
+        now, so the orphan sweep (which removes only blobs untouched for its grace period)
+        leaves it alone. False when the blob is not there (any more)."""
+        try:
+            os.utime(self.path(sha256))
+        except FileNotFoundError:
+            return False
+        return True
+
+    def blobs_older_than(self, cutoff: float, batch: int) -> Iterator[list[str]]:
+        """The flat layout's blobs last modified before ``cutoff`` (a ``time.time()``), in
+        lists of at most ``batch`` names."""
+        found: list[str] = []
+        for outer in FAN_OUT:
+            with contextlib.suppress(FileNotFoundError), os.scandir(self.root / outer) as entries:
+                for entry in entries:
+                    if not _is_blob_name(entry.name):
+                        continue
+                    with contextlib.suppress(FileNotFoundError):
+                        info = entry.stat(follow_symlinks=False)
+                        if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
+                            found.append(entry.name)
+                    if len(found) >= batch:
+                        yield found
+                        found = []
+        if found:
+            yield found
+
+    def remove_if_older(self, sha256: str, cutoff: float) -> bool:
+        """Remove blob ``sha256`` unless it was modified (:meth:`touch`) since ``cutoff``."""
+        path = self.root / sha256[:2] / sha256
+        try:
+            if os.stat(path).st_mtime >= cutoff:
+                return False
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def clean_temporary(self, grace_seconds: float, now: float) -> int:
+        """Remove other processes' temporary directories whose owner is gone, or, where that
+        cannot be told, in which nothing changed for ``grace_seconds``; and loose temporary
+        files of older versions as old. Returns how many entries went."""
+        cutoff = now - grace_seconds
+        removed = 0
+        for entry in os.scandir(self.tmproot):
+            path = Path(entry.path)
+            if path == self.tmpdir:
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if _spool_abandoned(path, cutoff):
+                        shutil.rmtree(path, ignore_errors=True)
+                        removed += 1
+                elif entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except OSError:
+                continue  # cleaned by another process first, or not ours to clean
+        return removed
 
     def put_stream(
         self,
@@ -127,21 +219,30 @@ class FileStore:
         """A new blob written piece by piece into the temporary directory (then :meth:`adopt`
         it), for callers that cannot hand over an iterable of chunks. A blob of at most
         ``keep_up_to`` bytes is also kept in memory (``WrittenBlob.content``)."""
-        fd, name = tempfile.mkstemp(dir=self.tmpdir, prefix=prefix)
+        fd, name = self._mkstemp(prefix)
         return BlobWriter(Path(name), max_size, open(fd, "wb"), keep_up_to=keep_up_to)
 
     def temporary(self, prefix: str = "blob-") -> Path:
         """A new empty file in the store's temporary directory, for :meth:`adopt`."""
-        fd, name = tempfile.mkstemp(dir=self.tmpdir, prefix=prefix)
+        fd, name = self._mkstemp(prefix)
         os.close(fd)
         return Path(name)
+
+    def _mkstemp(self, prefix: str) -> tuple[int, str]:
+        try:
+            return tempfile.mkstemp(dir=self.tmpdir, prefix=prefix)
+        except FileNotFoundError:
+            # Removed by another process that took this one for gone (a file system without
+            # locks and a process idle for the grace period): make it again.
+            self._open_spool()
+            return tempfile.mkstemp(dir=self.tmpdir, prefix=prefix)
 
     def adopt(self, path: Path, *, sha256: str, size: int, durable: bool = True) -> StoredBlob:
         """Move ``path`` (a complete file in the temporary directory, fsynced unless it need
         not be ``durable``, whose sha256 the caller computed while writing it) into the store,
         without copying it again."""
         target = self.path(sha256)
-        if target.exists():
+        if self.touch(sha256):
             path.unlink(missing_ok=True)
             return StoredBlob(sha256, size, target, created=False)
         try:
@@ -262,6 +363,26 @@ class BlobWriter:
 
 
 _HEX = frozenset("0123456789abcdef")
+
+
+def _spool_abandoned(spool: Path, cutoff: float) -> bool:
+    """Whether a temporary directory's owner is gone: its lock is free, or, when the lock
+    cannot be tested, nothing in it changed since ``cutoff``."""
+    fd = os.open(spool, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    except OSError:
+        pass  # no locks on directories here: decide by age
+    finally:
+        os.close(fd)
+    newest = os.stat(spool).st_mtime
+    for entry in os.scandir(spool):
+        with contextlib.suppress(FileNotFoundError):
+            newest = max(newest, entry.stat(follow_symlinks=False).st_mtime)
+    return newest < cutoff
 
 
 def _is_blob_name(name: str) -> bool:

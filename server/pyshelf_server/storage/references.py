@@ -4,27 +4,30 @@ project lists all share the content-addressed store."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import delete, event, func, select
+from sqlalchemy import delete, event, select
 from sqlalchemy.orm import Session
 
 from ..db import ServerState, after_commit
 from ..responses import APIError
 
 
-def blob_in_use(session: Session, sha256: str) -> bool:
+def referenced_blobs(session: Session, sha256s: Collection[str]) -> set[str]:
+    """Those of ``sha256s`` that a row refers to (at most a few hundred at a time)."""
     from ..mirror.models import MirrorFile, MirrorState
     from ..packages.models import File
 
-    counts = (
-        select(func.count(File.id)).where(
-            (File.sha256 == sha256) | (File.metadata_sha256 == sha256)
-        ),
-        select(func.count(MirrorFile.id)).where(MirrorFile.sha256 == sha256),
-        select(func.count()).select_from(MirrorState).where(MirrorState.list_sha256 == sha256),
-    )
-    return any(session.execute(query).scalar_one() for query in counts)
+    wanted = list(sha256s)
+    found: set[str] = set()
+    for column in (File.sha256, File.metadata_sha256, MirrorFile.sha256, MirrorState.list_sha256):
+        found.update(session.execute(select(column).where(column.in_(wanted))).scalars())
+    return found
+
+
+def blob_in_use(session: Session, sha256: str) -> bool:
+    return bool(referenced_blobs(session, [sha256]))
 
 
 def collect_blob(session: Session, files: Any, sha256: str) -> None:
@@ -47,27 +50,37 @@ def _collect_unused_blobs(session: Session) -> None:
         if not blob_in_use(session, sha256):
             after_commit(
                 session,
-                lambda files=files, sha256=sha256: discard_unreferenced(bind, files, sha256),
+                lambda files=files, sha256=sha256: discard_unreferenced(bind, files, [sha256]),
             )
 
 
-def discard_unreferenced(bind: Any, files: Any, sha256: str) -> None:
-    """Remove blob ``sha256`` unless a row refers to it, deciding under the write lock.
+def discard_unreferenced(
+    bind: Any, files: Any, sha256s: Collection[str], *, untouched_since: float | None = None
+) -> int:
+    """Remove those blobs of ``sha256s`` that no row refers to, deciding under the write lock;
+    with ``untouched_since`` (a ``time.time()``), only those not modified since then (see
+    :func:`..orphans.sweep_orphans`). Returns how many went.
 
-    Another request may have found this very blob in the store (the same content uploaded at
+    Another request may have found such a blob in the store (the same content uploaded at
     the same moment) and be about to commit a row that refers to it. That request checks,
     under the same lock and before it commits, that the blob is still there
     (:func:`require_blobs`). So either its row is committed and seen here, or the blob is gone
     before it commits and it refuses the upload: never a row without its bytes.
     """
     session = Session(bind=bind.execution_options(pyshelf_write=True))
+    removed = 0
     try:
         lock_writes(session.connection())
-        if not blob_in_use(session, sha256):
-            files.remove(sha256)
+        for sha256 in set(sha256s) - referenced_blobs(session, sha256s):
+            if untouched_since is None:
+                files.remove(sha256)
+                removed += 1
+            elif files.remove_if_older(sha256, untouched_since):
+                removed += 1
         session.rollback()
     finally:
         session.close()
+    return removed
 
 
 def require_blobs(connection: Any, files: Any, sha256s: list[str]) -> None:

@@ -278,7 +278,7 @@ def prepare_release(
     except BaseException:
         for stored in created:
             if stored.created:
-                discard_unreferenced(bind, files, stored.sha256)
+                discard_unreferenced(bind, files, [stored.sha256])
         raise
     meta = {**file_meta, **form_meta}
     meta.pop("name", None)

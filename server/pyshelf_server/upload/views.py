@@ -192,7 +192,7 @@ def _discard(request: Any, prepared: PreparedRelease) -> None:
     app = request.registry.pyshelf
     for blob in (prepared.blob, prepared.metadata_blob):
         if blob is not None and blob.created:
-            discard_unreferenced(app.engine, app.files, blob.sha256)
+            discard_unreferenced(app.engine, app.files, [blob.sha256])
 
 
 def _queue(request: Any, hook_name: str, index: Any, file: Any) -> None:
