@@ -96,7 +96,7 @@ class RequestState:
         self._backends: dict[int, StageBackend] = {}
 
     @cached_property
-    def state(self) -> tuple[int, str, str]:
+    def state(self) -> tuple[int, str, str, str]:
         request = self.request
         if "db" not in request.__dict__ and not opens_for_writing(request):
             # A request that starts by reading need not open a session for this: whatever

@@ -100,6 +100,7 @@ class ServerState(Base):
     serial: Mapped[int] = mapped_column(Integer, default=0)
     state_token: Mapped[str] = mapped_column(String(32), default=new_token)
     config_token: Mapped[str] = mapped_column(String(32), default=new_token)
+    users_token: Mapped[str] = mapped_column(String(32), default=new_token, server_default="initial")
     last_commit: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Signs login tokens; shared by every server process on this database.
     secret: Mapped[str | None] = mapped_column(String(100), nullable=True)
@@ -280,6 +281,11 @@ def mark_config_changed(session: Session) -> None:
     session.info["config_changed"] = True
 
 
+def mark_users_changed(session: Session) -> None:
+    """Tell the caches of users' credentials (password hashes) that they have to reload."""
+    session.info["users_changed"] = True
+
+
 @event.listens_for(Session, "after_flush")
 def _remember_write(session: Session, flush_context: Any) -> None:
     session.info["wrote"] = True
@@ -298,10 +304,21 @@ _BUMP = (
     )
     .returning(_state.c.serial)
 )
-_BUMP_SERIAL = DriverStatement(_BUMP)
-_BUMP_SERIAL_AND_CONFIG = DriverStatement(_BUMP.values(config_token=bindparam("new_config_token")))
+# One prepared statement per combination of the tokens a transaction changes.
+_BUMPS = {
+    (config, users): DriverStatement(
+        _BUMP.values(
+            **({"config_token": bindparam("new_config_token")} if config else {}),
+            **({"users_token": bindparam("new_users_token")} if users else {}),
+        )
+    )
+    for config in (False, True)
+    for users in (False, True)
+}
 _READ_STATE = DriverStatement(
-    select(_state.c.serial, _state.c.state_token, _state.c.config_token).where(_state.c.id == 1)
+    select(
+        _state.c.serial, _state.c.state_token, _state.c.config_token, _state.c.users_token
+    ).where(_state.c.id == 1)
 )
 
 
@@ -313,22 +330,34 @@ def _bump_serial(session: Session) -> None:
     if session.new or session.dirty or session.deleted:
         # Flushed here rather than by the commit, so that they count as a write (after_flush).
         session.flush()
-    if not (session.info.get("wrote") or session.info.get("config_changed")):
+    if not (
+        session.info.get("wrote")
+        or session.info.get("config_changed")
+        or session.info.get("users_changed")
+    ):
         return
-    serial = bump_serial(session.connection(), config_changed=session.info.get("config_changed"))
+    serial = bump_serial(
+        session.connection(),
+        config_changed=session.info.get("config_changed"),
+        users_changed=session.info.get("users_changed"),
+    )
     # The serial this transaction commits, for the X-Devpi-Serial of the answer.
     session.info["committed_serial"] = serial
     session.info["wrote"] = False
     session.info["config_changed"] = False
+    session.info["users_changed"] = False
 
 
-def bump_serial(connection: Any, *, config_changed: bool = False) -> int:
+def bump_serial(
+    connection: Any, *, config_changed: bool = False, users_changed: bool = False
+) -> int:
     """Count a write transaction, in it, just before its commit; returns its serial."""
     params = {"new_state_token": new_token(), "commit_time": utcnow()}
-    statement = _BUMP_SERIAL
     if config_changed:
-        statement = _BUMP_SERIAL_AND_CONFIG
         params["new_config_token"] = new_token()
+    if users_changed:
+        params["new_users_token"] = new_token()
+    statement = _BUMPS[bool(config_changed), bool(users_changed)]
     return statement.rows(connection, params)[0][0]
 
 
@@ -373,10 +402,10 @@ def _run(callbacks: list[Callable[[], None]]) -> None:
             log.exception("callback %r failed", callback)
 
 
-def read_state(session: Session) -> tuple[int, str, str]:
-    """(serial, state_token, config_token) as this session sees them."""
+def read_state(session: Session) -> tuple[int, str, str, str]:
+    """(serial, state_token, config_token, users_token) as this session sees them."""
     row = _READ_STATE.rows(session.connection(), {})[0]
-    return row[0], row[1], row[2]
+    return row[0], row[1], row[2], row[3]
 
 
 class StateReader:
@@ -402,9 +431,9 @@ class StateReader:
         self.commits = commit_counter(engine)
         # (commit counter value, monotonic time, row): replaced whole, so threads never see
         # half of an update.
-        self.last: tuple[int, float, tuple[int, str, str]] | None = None
+        self.last: tuple[int, float, tuple[int, str, str, str]] | None = None
 
-    def read(self) -> tuple[int, str, str]:
+    def read(self) -> tuple[int, str, str, str]:
         if self.commits is None:
             return self._query()
         generation = self.commits.value
@@ -418,7 +447,7 @@ class StateReader:
         self.last = (generation, now, row)
         return row
 
-    def _query(self) -> tuple[int, str, str]:
+    def _query(self) -> tuple[int, str, str, str]:
         with self.lock:
             if self.connection is None:
                 self.connection = self.engine.raw_connection()
@@ -432,4 +461,4 @@ class StateReader:
                 with contextlib.suppress(Exception):  # it is being discarded anyway
                     connection.close()
                 raise
-        return row[0], row[1], row[2]
+        return row[0], row[1], row[2], row[3]

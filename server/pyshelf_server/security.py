@@ -173,27 +173,27 @@ _PASSWORD_HASH = select(_users.c.password_hash).where(_users.c.name == bindparam
 
 
 class PasswordHashes:
-    """Users' password hashes as of a configuration token (``server_state.config_token``, which
-    changes whenever a user is deleted or a password changes): an upload with a login token
-    then needs no query, and no session, to know its user still exists. Only users that exist
-    are kept, so a new user is simply looked up; entries of an older token are never asked for
-    again and age out."""
+    """Users' password hashes as of a users token (``server_state.users_token``, which changes
+    whenever a user is deleted or a password changes, and with nothing else): an upload with a
+    login token then needs no query, and no session, to know its user still exists. Only users
+    that exist are kept, so a new user is simply looked up; entries of an older token are never
+    asked for again and age out."""
 
     def __init__(self, size: int = 1024) -> None:
         self.entries: WeighedLRU[str] = WeighedLRU(size, lambda _hash: 1)
 
-    def get(self, config_token: str, username: str) -> str | None:
-        return self.entries.get((config_token, username))
+    def get(self, users_token: str, username: str) -> str | None:
+        return self.entries.get((users_token, username))
 
-    def put(self, config_token: str, username: str, password_hash: str) -> None:
-        self.entries.put((config_token, username), password_hash)
+    def put(self, users_token: str, username: str, password_hash: str) -> None:
+        self.entries.put((users_token, username), password_hash)
 
 
 def current_password_hash(request: Any, username: str) -> str | None:
-    """``username``'s password hash as of the request's configuration (None: no such user)."""
+    """``username``'s password hash as of the request's state (None: no such user)."""
     services = request.registry.pyshelf
-    config_token = request.shelf.state[2]
-    password_hash = services.password_hashes.get(config_token, username)
+    users_token = request.shelf.state[3]
+    password_hash = services.password_hashes.get(users_token, username)
     if password_hash is None:
         password_hash = (
             request.db.connection()
@@ -202,7 +202,7 @@ def current_password_hash(request: Any, username: str) -> str | None:
         )
         if password_hash is None:
             return None
-        services.password_hashes.put(config_token, username, password_hash)
+        services.password_hashes.put(users_token, username, password_hash)
     return password_hash
 
 

@@ -138,3 +138,29 @@ def test_an_outside_url_links_files_absolutely_on_both_paths(make_app):
     assert fast.body == full.body
     html = shelf.test.get("/root/dev/+simple/fast/")
     assert 'href="https://shelf.example/pkgs/root/dev/' in html.text
+
+
+def test_a_password_change_keeps_the_cached_pages(counted, monkeypatch):
+    """Credentials have a token of their own: changing a password drops the cached password
+    hashes, not every rendered page."""
+    from pyshelf_server.simple.services import SimpleService
+
+    built = []
+    original = SimpleService._from_stored_tails
+
+    def counting(self, *args, **kw):
+        built.append(args[1])
+        return original(self, *args, **kw)
+
+    monkeypatch.setattr(SimpleService, "_from_stored_tails", counting)
+    counted.create_user("alice", "old-password")
+    counted.test.get("/root/dev/+simple/fast/")
+    assert built == ["fast"]
+    counted.json("PATCH", "/alice", {"password": "new-password"}, user="alice",
+                 password="old-password")
+    counted.test.get("/root/dev/+simple/fast/")
+    assert built == ["fast"], "the page was built again after a password change"
+    # The old password no longer works, the new one does.
+    counted.json("GET", "/alice", user="alice", password="new-password", status=200)
+    counted.json("PATCH", "/alice", {"email": "a@x.example"}, user="alice",
+                 password="old-password", status=401)

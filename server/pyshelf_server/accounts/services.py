@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..db import mark_config_changed, utcnow
+from ..db import mark_config_changed, mark_users_changed, utcnow
 from ..names import user_or_index_name_error
 from ..responses import APIError
 from ..security import hash_password
@@ -103,8 +103,8 @@ class UserService:
             password_changed = True
         user.modified = utcnow()
         if password_changed:
-            # Cached password hashes are those of a configuration (security.PasswordHashes).
-            mark_config_changed(self.session)
+            # Cached password hashes are those of a users token (security.PasswordHashes).
+            mark_users_changed(self.session)
         self.session.flush()
         return password_changed
 
@@ -129,7 +129,9 @@ class UserService:
             packages.delete_index_contents(index)
             self.session.delete(index)
         self.session.delete(user)
+        # Its indexes went too.
         mark_config_changed(self.session)
+        mark_users_changed(self.session)
         self.session.flush()
 
 

@@ -82,7 +82,7 @@ class SimpleFastPath:
         snapshot = self.state.registry.current()
         if snapshot is None:
             return None
-        serial, state_token, config_token = self.reader.read()
+        serial, state_token, config_token, _users_token = self.reader.read()
         if snapshot.token != config_token:
             return None
         info = snapshot.get(f"{user}/{index_name}")

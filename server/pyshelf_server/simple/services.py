@@ -38,7 +38,7 @@ class SimpleService:
         server's absolute root URL.
         """
         key = (index.id, project, media_type, url_prefix)
-        _serial, state_token, config_token = self.shelf.state
+        _serial, state_token, config_token, _users_token = self.shelf.state
         now = time.time()
         entry = self.cache.get(key)
         if entry is not None and entry.state_token == state_token and _fresh(entry, now):
@@ -109,7 +109,7 @@ class SimpleService:
     def cached_project_list(self, index: IndexInfo, media_type: str) -> CachedPage | None:
         """The project list as one cached page, rebuilt after any write; None when a stage of
         the order streams its names (a mirror's million names are streamed, never cached)."""
-        _serial, state_token, _config_token = self.shelf.state
+        state_token = self.shelf.state[1]
         key = (index.id, PROJECT_LIST, media_type, "")
         entry = self.cache.get(key)
         if entry is not None and entry.state_token == state_token:
