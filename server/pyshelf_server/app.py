@@ -28,6 +28,7 @@ from .settings import ServerSettings
 from .simple.cache import PageCache
 from .storage.files import FileStore
 from .upload.batch import BatchWriter
+from .upload.targets import AllowedHosts
 
 
 class AppState:
@@ -60,6 +61,7 @@ class AppState:
                 self.index_types[type_class.name] = type_class()
         self.registry = IndexRegistry({name for name, t in self.index_types.items() if t.is_mirror})
         self.page_cache = PageCache()
+        self.push_allow_hosts = AllowedHosts.parse(settings.push_allow_hosts)
         self.downloads = DownloadCounter(self.sessions)
         session = self.sessions()
         try:
