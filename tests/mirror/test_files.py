@@ -404,3 +404,23 @@ def test_a_page_stored_after_its_answer_is_served_from_memory_until_then(
     assert mirror.page_json(SIMPLE)["files"][0]["url"] == url
     # One page request upstream in all (pytest-httpx fails the test on an unexpected one).
     assert len([r for r in httpx_mock.get_requests() if r.url == PAGE]) == 1
+
+
+def test_a_busy_file_host_is_a_503(
+    make_mirror, httpx_mock
+):
+    from pyshelf_server.mirror.runtime import runtime
+
+    mirror = make_mirror(settings={"upstream_threads": 1})
+    serve_page(httpx_mock, file_entry(WHEEL_NAME, WHEEL))
+    url = file_url(mirror)
+    places = runtime(mirror.app.registry.pyshelf).places
+    give_back = places.take(FILES)
+    refused = mirror.download(SIMPLE, url, status=503)
+    assert refused.headers["Retry-After"] == "2"
+    assert "files.upstream.example:443 is busy" in refused.json["message"]
+    give_back()
+    httpx_mock.add_response(url=FILES + WHEEL_NAME, content=WHEEL)
+    assert mirror.download(SIMPLE, url).body == WHEEL
+    # The answer is over: its place is free again.
+    places.take(FILES)()
