@@ -174,3 +174,45 @@ def test_a_slow_target_stalls_no_upload(make_live_server, tmp_path, target):
         listener.release()
         pushing.join(30)
     assert pushed["response"].status_code == 200
+
+
+def test_every_address_is_checked_and_the_checked_one_is_connected_to(
+    make_app, target, monkeypatch
+):
+    """A name is resolved once: the push goes to the address that passed the check, with the
+    name in ``Host`` (a second lookup could answer otherwise: DNS rebinding)."""
+    import socket
+
+    from pyshelf_server.testing import Shelf
+
+    from .test_push import upload_release
+
+    listener = target()
+    port = listener.server.server_address[1]
+    answers = {
+        "push.example": ["127.0.0.1"],
+        # The first address is allowed, the second is not: refused all the same.
+        "split.example": ["127.0.0.1", "10.0.0.1"],
+    }
+    looked_up: list[str] = []
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kw):
+        looked_up.append(host)
+        if host in answers:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))
+                    for address in answers[host]]
+        return real_getaddrinfo(host, *args, **kw)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    shelf = upload_release(Shelf(make_app(push_allow_hosts="127.0.0.1")))
+
+    def push_to(url: str, status: int):
+        body = {"name": "pkg", "version": "1.0", "posturl": url}
+        return shelf.json("PUSH", "/root/dev", body, user="root", status=status)
+
+    refused = push_to(f"http://split.example:{port}/upload/", 403)
+    assert "10.0.0.1" in refused.json["message"]
+    push_to(f"http://push.example:{port}/upload/", 200)
+    assert looked_up.count("push.example") == 1
+    assert {r["headers"]["Host"] for r in listener.received} == {f"push.example:{port}"}
