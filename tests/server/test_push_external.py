@@ -109,7 +109,8 @@ def test_push_needs_a_user_and_a_public_target(make_live_server, tmp_path, targe
         response = push(server, url)
         assert response.status_code == 403, (url, response.text)
         assert "--push-allow-hosts" in response.json()["message"]
-    for url in ("file:///etc/passwd", "ftp://127.0.0.1/", "http:///nohost", "http://[::1"):
+    for url in ("file:///etc/passwd", "ftp://127.0.0.1/", "http:///nohost", "http://[::1",
+                "http://127.0.0.1:99999/", "http://example.com/\x01"):
         assert push(server, url).status_code == 400, url
     assert listener.received == []
 

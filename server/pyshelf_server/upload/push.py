@@ -221,7 +221,10 @@ def send_external(
     import httpx
 
     outcome = PushResult()
-    url = httpx.URL(target.url)
+    try:
+        url = httpx.URL(target.url)
+    except httpx.InvalidURL as error:
+        raise APIError(400, f"posturl is not a valid URL: {error}") from None
     host_header = url.netloc.decode("ascii").rpartition("@")[2]
     extensions = {"sni_hostname": target.host} if url.scheme == "https" else {}
     auth = (username, password or "") if username is not None else None

@@ -79,6 +79,8 @@ def target_host(url: str) -> tuple[str, int]:
     """(host, port) of a push URL; 400 for what is not an http(s) URL."""
     if len(url) > MAX_URL_LENGTH:
         raise APIError(400, f"posturl is longer than {MAX_URL_LENGTH} characters")
+    if any(ord(char) < 33 or ord(char) == 127 for char in url):
+        raise APIError(400, "posturl must not contain spaces or control characters")
     try:
         parts = urlsplit(url)
         port = parts.port
