@@ -424,3 +424,39 @@ def test_a_busy_file_host_is_a_503(
     assert mirror.download(SIMPLE, url).body == WHEEL
     # The answer is over: its place is free again.
     places.take(FILES)()
+
+
+def test_a_streamed_download_holds_its_place_until_the_answer_ends(
+    make_mirror, httpx_mock, monkeypatch
+):
+    from pyshelf_server.mirror import files
+    from pyshelf_server.mirror.runtime import runtime
+    from pyshelf_server.mirror.upstream import UpstreamBusy
+
+    monkeypatch.setattr(files, "STREAM_AFTER", 0.05)
+    mirror = make_mirror(settings={"upstream_threads": 1})
+    places = runtime(mirror.app.registry.pyshelf).places
+    serve_page(httpx_mock, file_entry(WHEEL_NAME, WHEEL))
+    seen_busy = []
+
+    def slow(request):
+        def body():
+            for start in range(0, len(WHEEL), 3000):
+                time.sleep(0.05)
+                if start == 3 * 3000:
+                    # The answer is being streamed by now: its worker holds the one place.
+                    try:
+                        places.take(FILES)()
+                    except UpstreamBusy:
+                        seen_busy.append(True)
+                yield WHEEL[start:start + 3000]
+
+        return httpx.Response(200, headers={"Content-Length": str(len(WHEEL))},
+                              stream=_Stream(body()))
+
+    httpx_mock.add_callback(slow, url=FILES + WHEEL_NAME)
+    response = mirror.download(SIMPLE, file_url(mirror))
+    assert response.body == WHEEL
+    assert "Cache-Control" not in response.headers
+    assert seen_busy == [True]
+    places.take(FILES)()
