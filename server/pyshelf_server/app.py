@@ -29,6 +29,7 @@ from .simple.cache import PageCache
 from .storage.files import FileStore
 from .storage.orphans import OrphanSweeper
 from .upload.batch import BatchWriter
+from .upload.targets import AllowedHosts
 
 
 class AppState:
@@ -61,6 +62,7 @@ class AppState:
                 self.index_types[type_class.name] = type_class()
         self.registry = IndexRegistry({name for name, t in self.index_types.items() if t.is_mirror})
         self.page_cache = PageCache()
+        self.push_allow_hosts = AllowedHosts.parse(settings.push_allow_hosts)
         self.downloads = DownloadCounter(self.sessions)
         self.orphans = OrphanSweeper(
             engine, self.files, grace_seconds=settings.orphan_grace_seconds

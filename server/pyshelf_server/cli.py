@@ -196,6 +196,27 @@ def server_parser(pm: Any) -> argparse.ArgumentParser:
     _add(parser, "--login-token-seconds", 36000, "how long a login token is valid")
     _add(parser, "--mirror-cache-expiry", 1800, "seconds a mirrored page stays fresh")
     _add(parser, "--request-timeout", 60.0, "seconds to wait for an upstream index")
+    _add(
+        parser,
+        "--connect-timeout",
+        5.0,
+        "seconds to wait for a connection to an upstream index or a push target",
+    )
+    _add(
+        parser,
+        "--upstream-threads",
+        0,
+        "worker threads that may wait on one upstream host at once; requests beyond that get "
+        "the cached page or a 503 at once (0: half of --threads, at least 1)",
+    )
+    _add(parser, "--allow-user-mirrors", False, "let users other than root create mirror indexes")
+    _add(
+        parser,
+        "--push-allow-hosts",
+        "",
+        "comma list of host names, addresses and CIDR networks that external pushes may reach "
+        "although they are loopback, link-local or private",
+    )
     _add(parser, "--offline-mode", False, "serve mirrors only from what is cached")
     _add(parser, "--debug", False, "log every request")
     _add(
@@ -234,6 +255,10 @@ CORE_OPTIONS = {
     "login_token_seconds",
     "mirror_cache_expiry",
     "request_timeout",
+    "connect_timeout",
+    "upstream_threads",
+    "allow_user_mirrors",
+    "push_allow_hosts",
     "offline_mode",
     "debug",
     "orphan_grace_seconds",
@@ -273,6 +298,14 @@ def server_main(argv: list[str] | None = None) -> None:
             f"--orphan-grace-seconds must be at least {MIN_ORPHAN_GRACE_SECONDS} "
             "(longer than the longest upload)"
         )
+    from .upload.targets import AllowedHosts
+
+    try:
+        AllowedHosts.parse(settings.push_allow_hosts)
+    except ValueError as error:
+        _fail(f"--push-allow-hosts: {error}")
+    if settings.connect_timeout <= 0 or settings.upstream_threads < 0:
+        _fail("--connect-timeout must be positive and --upstream-threads not negative")
     logging.basicConfig(
         level=logging.INFO if settings.debug else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -100,7 +100,9 @@ class ServerState(Base):
     serial: Mapped[int] = mapped_column(Integer, default=0)
     state_token: Mapped[str] = mapped_column(String(32), default=new_token)
     config_token: Mapped[str] = mapped_column(String(32), default=new_token)
-    users_token: Mapped[str] = mapped_column(String(32), default=new_token, server_default="initial")
+    users_token: Mapped[str] = mapped_column(
+        String(32), default=new_token, server_default="initial"
+    )
     last_commit: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Signs login tokens; shared by every server process on this database.
     secret: Mapped[str | None] = mapped_column(String(100), nullable=True)

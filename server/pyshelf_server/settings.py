@@ -29,6 +29,14 @@ class ServerSettings:
     login_token_seconds: int = LOGIN_TOKEN_SECONDS
     mirror_cache_expiry: int = 1800
     request_timeout: float = 60.0
+    # Seconds to wait for a TCP (and TLS) connection to an upstream index or a push target.
+    connect_timeout: float = 5.0
+    # Worker threads that may wait on one upstream host at once; 0: half of ``threads``.
+    upstream_threads: int = 0
+    # Whether users other than root may create mirror indexes.
+    allow_user_mirrors: bool = False
+    # Hosts and networks an external push may reach although they are not public (a comma list).
+    push_allow_hosts: str = ""
     offline_mode: bool = False
     debug: bool = False
     orphan_grace_seconds: int = ORPHAN_GRACE_SECONDS
@@ -37,6 +45,10 @@ class ServerSettings:
 
     def __post_init__(self) -> None:
         self.serverdir = Path(self.serverdir).expanduser().resolve()
+
+    @property
+    def upstream_thread_limit(self) -> int:
+        return self.upstream_threads or max(1, self.threads // 2)
 
     @property
     def database_url(self) -> str:

@@ -257,8 +257,16 @@ def test_getjson_and_mirror_refresh(cli, server, names, project_factory):
     cli.fails("getjson", "/nosuchuser-" + ws["user"])
 
     # A mirror of the user's own dev index: real mirroring without leaving the machine.
+    # Root makes it: pyshelf lets only root pick upstreams (without --allow-user-mirrors).
     simple = f"{server.url}/{ws['dev']}/+simple/"
-    cli("index", "-c", "mirror", "type=mirror", f"mirror_url={simple}")
+    created = httpx.put(
+        f"{server.url}/{ws['user']}/mirror",
+        json={"type": "mirror", "mirror_url": simple},
+        auth=("root", server.root_password),
+        headers={"Accept": "application/json"},
+        timeout=30,
+    )
+    assert created.status_code == 200, created.text
     out = cli("refresh", name, "--index", f"{ws['user']}/mirror").stdout
     assert f"refreshed {name}" in out
     page = httpx.get(f"{server.url}/{ws['user']}/mirror/+simple/{name}/", timeout=30)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pyshelf_server.mirror.pipconfig import pip_index_url, web_url_format
+from pyshelf_server.testing import Shelf
 
 from .conftest import UPSTREAM
 
@@ -46,12 +47,29 @@ def test_mirror_url_cannot_be_removed(shelf):
     shelf.json("PATCH", "/root/m", ["mirror_url-="], user="root", status=400)
 
 
-def test_users_may_create_mirrors(shelf, httpx_mock):
+def test_users_may_create_mirrors_when_the_server_allows_it(make_app, httpx_mock):
+    shelf = Shelf(make_app(allow_user_mirrors=True))
     shelf.create_user("alice")
     shelf.create_index("alice/up", user="alice", password="secret", type="mirror",
                        mirror_url=UPSTREAM, mirror_no_project_list=True)
     httpx_mock.add_response(url=UPSTREAM + "hello/", json={"name": "hello", "files": []})
     shelf.test.get("/alice/up/+simple/hello/", headers={"Accept": "text/html"})
+
+
+def test_only_root_picks_upstreams_by_default(shelf):
+    shelf.create_user("alice")
+    response = shelf.json("PUT", "/alice/up", {"type": "mirror", "mirror_url": UPSTREAM},
+                          user="alice", password="secret", status=403)
+    assert "--allow-user-mirrors" in response.json["message"]
+    # A mirror root made for alice: she may configure it, but not point it elsewhere.
+    shelf.create_index("alice/up", type="mirror", mirror_url=UPSTREAM)
+    shelf.json("PATCH", "/alice/up", ["title=Upstream"], user="alice", password="secret",
+               status=200)
+    response = shelf.json("PATCH", "/alice/up", ["mirror_url=http://elsewhere.example/simple/"],
+                          user="alice", password="secret", status=403)
+    assert "--allow-user-mirrors" in response.json["message"]
+    shelf.json("PATCH", "/alice/up", ["mirror_url=http://elsewhere.example/simple/"],
+               user="root", status=200)
 
 
 def test_uploading_to_a_mirror_is_refused(shelf):

@@ -418,3 +418,59 @@ def test_a_stored_mirrored_file_answers_304_to_its_etag(mirror, httpx_mock):
     assert again.body == b"" and again.headers["ETag"] == etag
     other = mirror.download(SIMPLE, url, headers={"If-None-Match": '"something-else"'})
     assert other.body == WHEEL
+
+
+def test_a_busy_file_host_is_a_503(
+    make_mirror, httpx_mock
+):
+    from pyshelf_server.mirror.runtime import runtime
+
+    mirror = make_mirror(settings={"upstream_threads": 1})
+    serve_page(httpx_mock, file_entry(WHEEL_NAME, WHEEL))
+    url = file_url(mirror)
+    places = runtime(mirror.app.registry.pyshelf).places
+    give_back = places.take(FILES)
+    refused = mirror.download(SIMPLE, url, status=503)
+    assert refused.headers["Retry-After"] == "2"
+    assert "files.upstream.example:443 is busy" in refused.json["message"]
+    give_back()
+    httpx_mock.add_response(url=FILES + WHEEL_NAME, content=WHEEL)
+    assert mirror.download(SIMPLE, url).body == WHEEL
+    # The answer is over: its place is free again.
+    places.take(FILES)()
+
+
+def test_a_streamed_download_holds_its_place_until_the_answer_ends(
+    make_mirror, httpx_mock, monkeypatch
+):
+    from pyshelf_server.mirror import files
+    from pyshelf_server.mirror.runtime import runtime
+    from pyshelf_server.mirror.upstream import UpstreamBusy
+
+    monkeypatch.setattr(files, "STREAM_AFTER", 0.05)
+    mirror = make_mirror(settings={"upstream_threads": 1})
+    places = runtime(mirror.app.registry.pyshelf).places
+    serve_page(httpx_mock, file_entry(WHEEL_NAME, WHEEL))
+    seen_busy = []
+
+    def slow(request):
+        def body():
+            for start in range(0, len(WHEEL), 3000):
+                time.sleep(0.05)
+                if start == 3 * 3000:
+                    # The answer is being streamed by now: its worker holds the one place.
+                    try:
+                        places.take(FILES)()
+                    except UpstreamBusy:
+                        seen_busy.append(True)
+                yield WHEEL[start:start + 3000]
+
+        return httpx.Response(200, headers={"Content-Length": str(len(WHEEL))},
+                              stream=_Stream(body()))
+
+    httpx_mock.add_callback(slow, url=FILES + WHEEL_NAME)
+    response = mirror.download(SIMPLE, file_url(mirror))
+    assert response.body == WHEEL
+    assert "Cache-Control" not in response.headers
+    assert seen_busy == [True]
+    places.take(FILES)()

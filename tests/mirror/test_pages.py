@@ -270,3 +270,30 @@ def test_a_page_stored_meanwhile_by_another_process_is_updated(mirror, httpx_moc
     row = session.execute(select(MirrorProject)).scalar_one()
     session.close()
     assert [link["filename"] for link in row.links] == ["hello-1.0-py3-none-any.whl"]
+
+
+def test_a_busy_upstream_host_serves_cached_pages_stale_and_refuses_the_rest(
+    make_mirror, httpx_mock
+):
+    from pyshelf_server.mirror.runtime import runtime
+
+    mirror = make_mirror(mirror_cache_expiry=0, settings={"upstream_threads": 2})
+    httpx_mock.add_response(url=PAGE, json=hello_page())
+    fresh = mirror.simple("/root/pypi/+simple/hello/")
+    places = runtime(mirror.app.registry.pyshelf).places
+    # Two requests wait on the upstream host (a stalled one, say): its places are taken.
+    waiting = [places.take(UPSTREAM), places.take(UPSTREAM)]
+    stale = mirror.simple("/root/pypi/+simple/hello/")
+    assert stale.body == fresh.body
+    assert "busy" in stale.headers["X-Pyshelf-Stale"]
+    refused = mirror.simple("/root/dev/+simple/other/", status=503)
+    assert refused.headers["Retry-After"] == "2"
+    assert "upstream.example:443 is busy" in refused.json["message"]
+    assert len(httpx_mock.get_requests()) == 1
+    # Another upstream host is not affected, and a place given back is free again.
+    for give_back in waiting:
+        give_back()
+        give_back()
+    httpx_mock.add_response(url=UPSTREAM + "other/", json=json_page("other", []))
+    mirror.simple("/root/dev/+simple/other/")
+    assert places.take(UPSTREAM) and places.take("https://elsewhere.example/simple/")

@@ -2,11 +2,15 @@
 
 import pytest
 
-from pyshelf_server.testing import make_sdist, make_wheel
+from pyshelf_server.testing import Shelf, make_sdist, make_wheel
 
 
 @pytest.fixture
 def dev(shelf):
+    return upload_release(shelf)
+
+
+def upload_release(shelf):
     shelf.create_user("alice")
     shelf.create_index("root/dev")
     shelf.create_index("root/prod", volatile=False)
@@ -71,7 +75,10 @@ def test_push_errors(dev, extra, status):
     dev.json("PUSH", "/root/dev", body, user="root", status=status)
 
 
-def test_push_to_another_server(dev, make_live_server):
+def test_push_to_another_server(make_app, make_live_server):
+    # The other server listens on loopback, where a push goes only when root allows it.
+    dev = Shelf(make_app(push_allow_hosts="127.0.0.1"))
+    upload_release(dev)
     other = make_live_server()
     other.create_index("root/remote")
 

@@ -56,7 +56,8 @@ class IndexService:
 
     # -- changes -------------------------------------------------------------------------
 
-    def create(self, owner: User, name: str, data: dict[str, Any]) -> Index:
+    def create(self, owner: User, name: str, data: dict[str, Any], *, by: str | None) -> Index:
+        """Create the index ``owner/name`` on behalf of the user ``by``."""
         error = user_or_index_name_error(name)
         if error:
             raise APIError(400, error)
@@ -68,6 +69,7 @@ class IndexService:
         if not isinstance(type_name, str):
             raise APIError(400, "the index 'type' must be a string")
         index_type = self.app.index_type(type_name)
+        self._check_mirror_rights(index_type, by, "create mirror indexes")
         fullname = f"{owner.name}/{name}"
         config = self._defaults(index_type, owner.name, fullname)
         changes = {k: v for k, v in data.items() if k != "type"}
@@ -80,7 +82,10 @@ class IndexService:
         mark_config_changed(self.session)
         return index
 
-    def modify(self, index: Index, body: Any, *, error_on_noop: bool = False) -> Index:
+    def modify(
+        self, index: Index, body: Any, *, by: str | None, error_on_noop: bool = False
+    ) -> Index:
+        """Change the configuration of ``index`` on behalf of the user ``by``."""
         index_type = self.app.index_type(index.type)
         current = self.config_json(index)
         if isinstance(body, dict) and body.get("type") == "indexconfig" and "result" in body:
@@ -98,6 +103,8 @@ class IndexService:
             raise APIError(400, "index modification must be a JSON object or list")
         for key, value in self._plugin_defaults(index_type).items():
             config.setdefault(key, value)
+        if config.get("mirror_url") != current.get("mirror_url"):
+            self._check_mirror_rights(index_type, by, "change the upstream of a mirror")
         if error_on_noop and config == current:
             raise APIError(400, "The requested modifications resulted in no changes")
         self._store(index, index_type, config)
@@ -117,6 +124,15 @@ class IndexService:
         mark_config_changed(self.session)
 
     # -- helpers -------------------------------------------------------------------------
+
+    def _check_mirror_rights(self, index_type: IndexType, by: str | None, what: str) -> None:
+        """Only root picks the upstreams the server fetches from, unless the server lets users:
+        a mirror makes the server fetch from wherever its URL points, for anyone who asks."""
+        if not index_type.is_mirror or by == "root" or self.app.settings.allow_user_mirrors:
+            return
+        raise APIError(
+            403, f"only root may {what}; the server allows users to with --allow-user-mirrors"
+        )
 
     def _plugin_defaults(self, index_type: IndexType) -> dict[str, Any]:
         defaults: dict[str, Any] = {}

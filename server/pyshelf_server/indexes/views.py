@@ -79,7 +79,7 @@ def create_index(request: Any) -> Any:
         raise APIError(404, f"no user {user_name!r}")
     body = json_body(request, default={})
     service = _service(request)
-    index = service.create(owner, index_name, body)
+    index = service.create(owner, index_name, body, by=request.authenticated_userid)
     return result("indexconfig", service.config_json(index))
 
 
@@ -90,7 +90,9 @@ def modify_index(request: Any) -> Any:
     service = _service(request)
     index = service.require(info.user, info.name)
     body = json_body(request, allow_empty=False)
-    service.modify(index, body, error_on_noop="error_on_noop" in request.GET)
+    service.modify(
+        index, body, by=request.authenticated_userid, error_on_noop="error_on_noop" in request.GET
+    )
     return result("indexconfig", service.config_json(index))
 
 

@@ -24,10 +24,20 @@ from .listcache import MirrorProjectList
 from .models import MirrorFile, MirrorProject, MirrorState
 from .pages import MirrorPages, PageState
 from .runtime import runtime
-from .upstream import UpstreamError
+from .upstream import UpstreamBusy, UpstreamError
 
 log = logging.getLogger(__name__)
 _UNREAD = object()
+
+
+def upstream_api_error(index: IndexInfo, error: UpstreamError) -> APIError:
+    """The answer when upstream could not give what a request needs: 503 with ``Retry-After``
+    when its host was too busy to be asked, else 502."""
+    if isinstance(error, UpstreamBusy):
+        return APIError(
+            503, f"{index.fullname}: {error}", headers={"Retry-After": str(error.retry_after)}
+        )
+    return APIError(502, f"{index.fullname}: {error}")
 
 
 class MirrorBackend:
@@ -72,7 +82,7 @@ class MirrorBackend:
             try:
                 self._states[name] = self.pages.get(self.session, name)
             except UpstreamError as error:
-                raise APIError(502, f"{self.index.fullname}: {error}") from None
+                raise upstream_api_error(self.index, error) from None
         return self._states[name]
 
     def _name_list(self) -> Any:

@@ -22,7 +22,7 @@ import hashlib
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -38,7 +38,7 @@ from ..storage.files import CHUNK
 from .links import verifying_hash
 from .models import MirrorFile
 from .runtime import Memory
-from .upstream import UpstreamError, safe_url
+from .upstream import UpstreamBusy, UpstreamError, host_of, safe_url
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,8 @@ class FileRecord:
 @dataclass
 class Download:
     tmp: Path
+    # ``host:port`` of the file's URL (see ``upstream.host_of``).
+    host: str = ""
     cond: threading.Condition = field(default_factory=threading.Condition)
     written: int = 0
     length: int | None = None
@@ -101,8 +103,9 @@ class Download:
     def _more_than(self, sent: int) -> bool:
         return self.verified or self.finished or self.written - 1 > sent
 
-    def chunks(self, handle: Any) -> Iterator[bytes]:
-        """The file's bytes as they arrive; the last byte only once it is verified."""
+    def chunks(self, handle: Any, done: Callable[[], None] | None = None) -> Iterator[bytes]:
+        """The file's bytes as they arrive; the last byte only once it is verified. ``done``
+        is called when they end (sent, failed, or the client went away)."""
         sent = 0
         try:
             while True:
@@ -122,6 +125,8 @@ class Download:
                     return
         finally:
             handle.close()
+            if done is not None:
+                done()
 
 
 class Downloads:
@@ -136,11 +141,20 @@ class Downloads:
 
     def start_or_join(self, record: FileRecord, hashes: dict[str, str]) -> Download:
         key = (record.index_id, record.filename, record.key)
+        host = host_of(record.url)
         with self._lock:
             download = self._active.get(key)
             if download is not None:
                 return download
-            download = Download(tmp=self.runtime.app.files.temporary(prefix="mirror-"))
+            # A download goes on after the requests for it have gone: without this bound,
+            # requests for ever new files of a stalled host would pile up threads.
+            running = sum(1 for active in self._active.values() if active.host == host)
+            if running >= self.runtime.places.limit:
+                raise UpstreamBusy(
+                    f"upstream {host} is busy: {running} downloads from it are running already; "
+                    "try again shortly"
+                )
+            download = Download(tmp=self.runtime.app.files.temporary(prefix="mirror-"), host=host)
             self._active[key] = download
         thread = threading.Thread(
             target=self._run, args=(key, download, record, hashes), daemon=True,
@@ -279,9 +293,11 @@ def verified_response(request: Any, download: Download, handle: Any, filename: s
     return immutable_headers(response, download.sha256, None)
 
 
-def streamed_response(request: Any, download: Download, handle: Any) -> Response:
+def streamed_response(
+    request: Any, download: Download, handle: Any, done: Callable[[], None]
+) -> Response:
     """The first answer for a file still downloading: upstream's type and length, bytes as
-    they arrive, no caching headers."""
+    they arrive, no caching headers. ``done`` is called once the answer has ended."""
     response = Response(content_type=None)
     response.headers["Content-Type"] = download.content_type or "application/octet-stream"
     if download.length is not None:
@@ -289,6 +305,7 @@ def streamed_response(request: Any, download: Download, handle: Any) -> Response
     response.headers["X-Accel-Buffering"] = "no"
     if request.method == "HEAD":
         handle.close()
+        done()
         return response
-    response.app_iter = download.chunks(handle)
+    response.app_iter = download.chunks(handle, done)
     return response

@@ -48,7 +48,8 @@ class MirrorProjectList(MirrorPart):
             failure = self.runtime.failures.get((self.index.id, "+list"))
             if failure is not None:
                 raise UpstreamUnavailable(failure)
-            return self.runtime.flight.run(("list", self.index.id), self.refresh_list)
+            with self.runtime.places.held(self.mirror_url):
+                return self.runtime.flight.run(("list", self.index.id), self.refresh_list)
         if (loaded is None or expired) and not self.runtime.failures.get((self.index.id, "+list")):
             self._refresh_list_in_background()
         return loaded

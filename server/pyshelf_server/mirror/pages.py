@@ -5,6 +5,9 @@ to serve when upstream fails (the project list is ``listcache``'s).
 * After that it is revalidated (``If-None-Match`` with upstream's ETag); a 304 only renews it.
 * When upstream fails (timeout, connection error, 5xx) a cached page is served as it was,
   marked stale; a project never fetched raises :class:`UpstreamError` (the view's 502).
+* When upstream's host has as many requests waiting on it as allowed (``UpstreamPlaces``),
+  a cached page is served stale at once; a project never fetched raises
+  :class:`UpstreamBusy` (the view's 503).
 * An upstream 404 is remembered for a minute in memory.
 * Offline mode never asks upstream.
 
@@ -33,6 +36,7 @@ from .upstream import (
     NotFound,
     NotModified,
     ProjectPage,
+    UpstreamBusy,
     UpstreamError,
     UpstreamUnavailable,
     safe_url,
@@ -168,9 +172,15 @@ class MirrorPages(MirrorPart):
             raise UpstreamUnavailable(failure)
         # No connection is held while upstream is asked.
         end_read_transaction(session)
-        return self.runtime.flight.run(
-            ("page", self.index.id, name), lambda: self._revalidate(name, cached)
-        )
+        try:
+            with self.runtime.places.held(self.mirror_url):
+                return self.runtime.flight.run(
+                    ("page", self.index.id, name), lambda: self._revalidate(name, cached)
+                )
+        except UpstreamBusy as error:
+            if cached is not None:
+                return replace(cached, stale=str(error))
+            raise
 
     def _recent_failure(self, name: str) -> str | None:
         failures = self.runtime.failures

@@ -11,12 +11,13 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from ..lru import WeighedLRU
 from .projectlist import NameList
-from .upstream import Upstream
+from .upstream import Upstream, UpstreamBusy, host_of
 
 T = TypeVar("T")
 
@@ -130,10 +131,67 @@ class RecentLinks:
         self._entries.forget(key)
 
 
+class UpstreamPlaces:
+    """How many worker threads are waiting on each upstream host, at most ``limit`` per host.
+
+    A thread takes a place for as long as it waits on the host: fetching a page itself, waiting
+    for the same page fetched by another request, or passing on a file as it downloads. When
+    the host has no place left the request is not made to wait for one (waiting would hold a
+    worker just the same): :class:`UpstreamBusy` at once, and the caller serves what it has
+    cached or answers 503. So a stalled or hostile upstream holds at most ``limit`` workers,
+    and the others keep answering everything else.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._taken: dict[str, int] = {}
+
+    def take(self, url: str) -> Callable[[], None]:
+        """Take a place for the host of ``url``; returns the function that gives it back
+        (calling it again does nothing)."""
+        host = host_of(url)
+        with self._lock:
+            taken = self._taken.get(host, 0)
+            if taken >= self.limit:
+                raise UpstreamBusy(
+                    f"upstream {host} is busy: {taken} requests are waiting on it already; "
+                    "try again shortly"
+                )
+            self._taken[host] = taken + 1
+        given_back = threading.Event()
+
+        def give_back() -> None:
+            with self._lock:
+                if given_back.is_set():
+                    return
+                given_back.set()
+                left = self._taken[host] - 1
+                if left:
+                    self._taken[host] = left
+                else:
+                    del self._taken[host]
+
+        return give_back
+
+    @contextmanager
+    def held(self, url: str) -> Iterator[None]:
+        give_back = self.take(url)
+        try:
+            yield
+        finally:
+            give_back()
+
+
 class MirrorRuntime:
     def __init__(self, app: Any) -> None:
         self.app = app
-        self.upstream = Upstream(timeout=float(app.settings.request_timeout))
+        settings = app.settings
+        self.upstream = Upstream(
+            timeout=float(settings.request_timeout),
+            connect_timeout=float(settings.connect_timeout),
+        )
+        self.places = UpstreamPlaces(settings.upstream_thread_limit)
         self.flight = SingleFlight()
         # (index id, project) -> True: upstream answered 404 recently.
         self.not_found = Memory()

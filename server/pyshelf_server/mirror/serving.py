@@ -16,6 +16,7 @@ from ..names import normalize_name
 from ..responses import APIError, result
 from ..simple.negotiation import wants_api_json
 from . import files
+from .backend import upstream_api_error
 from .files import (
     FileRecord,
     record_file,
@@ -25,7 +26,7 @@ from .files import (
 )
 from .links import METADATA_SUFFIX, file_key, url_key, verifying_hash
 from .models import MirrorFile
-from .upstream import safe_url
+from .upstream import UpstreamError, safe_url
 
 _mirror_files = MirrorFile.__table__
 _STORED_FILE = select(_mirror_files.c.id, _mirror_files.c.sha256, _mirror_files.c.stored).where(
@@ -82,18 +83,33 @@ def serve_file(backend: Any, request: Any, first: str, second: str, filename: st
         raise APIError(404, f"{filename} is not cached and the server is in offline mode")
     if index.options.get("mirror_use_external_urls"):
         return HTTPFound(location=link["url"])
-    download = downloads.start_or_join(record, link.get("hashes") or {})
-    limit = float(app.settings.request_timeout) * 2 + 10
-    download.wait(lambda: download.answered, limit)
-    # HEAD (uv asks before downloading) waits for the whole file so its headers are final.
-    wait = limit if request.method == "HEAD" else files.STREAM_AFTER
-    download.wait(download.ready, wait)
-    handle = download.reader()
-    if handle is None:
-        raise APIError(502, f"{index.fullname}: {download.error}")
-    if download.verified:
-        return verified_response(request, download, handle, filename)
-    return streamed_response(request, download, handle)
+    try:
+        give_back = backend.runtime.places.take(link["url"])
+    except UpstreamError as error:
+        raise upstream_api_error(index, error) from None
+    try:
+        try:
+            download = downloads.start_or_join(record, link.get("hashes") or {})
+        except UpstreamError as error:
+            raise upstream_api_error(index, error) from None
+        limit = float(app.settings.request_timeout) * 2 + 10
+        download.wait(lambda: download.answered, limit)
+        # HEAD (uv asks before downloading) waits for the whole file so its headers are final.
+        wait = limit if request.method == "HEAD" else files.STREAM_AFTER
+        download.wait(download.ready, wait)
+        handle = download.reader()
+        if handle is None:
+            raise APIError(502, f"{index.fullname}: {download.error}")
+        if download.verified:
+            return verified_response(request, download, handle, filename)
+        # Passing the file on as it arrives waits on upstream too: the place is given back
+        # when the answer ends.
+        response = streamed_response(request, download, handle, give_back)
+        give_back = None
+        return response
+    finally:
+        if give_back is not None:
+            give_back()
 
 
 def find_link(

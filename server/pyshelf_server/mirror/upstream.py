@@ -12,7 +12,8 @@ Errors (only these leave this module; httpx's own are translated)::
      ├── UpstreamUnavailable       connection refused, DNS or TLS failure, broken transfer
      │    └── UpstreamTimeout      no answer within the timeout
      ├── UpstreamStatusError       an HTTP status that is neither a success, 304 nor 404
-     └── UpstreamContentError      an answer that is not a simple page
+     ├── UpstreamContentError      an answer that is not a simple page
+     └── UpstreamBusy              too many requests wait on that upstream host already
 """
 
 from __future__ import annotations
@@ -69,6 +70,14 @@ class UpstreamContentError(UpstreamError):
     pass
 
 
+class UpstreamBusy(UpstreamError):
+    """Upstream was not asked: its host has as many requests waiting on it as allowed."""
+
+    # Seconds a client is told to wait (``Retry-After``): a place is free again as soon as
+    # one fetch ends, which for a healthy upstream is well under this.
+    retry_after = 2
+
+
 @dataclass(frozen=True)
 class ProjectPage:
     """A project page as upstream sent it; ``links`` are dicts (see :func:`make_link`)."""
@@ -112,6 +121,16 @@ def safe_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
 
 
+def host_of(url: str) -> str:
+    """``host:port`` of ``url``, the unit upstream concurrency is limited by."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return ""
+    return f"{parts.hostname or ''}:{port or (443 if parts.scheme == 'https' else 80)}"
+
+
 def project_url(mirror_url: str, name: str) -> str:
     return mirror_url.rstrip("/") + "/" + name + "/"
 
@@ -137,8 +156,9 @@ class Upstream:
     """The process's one HTTP client for upstream indexes: keep-alive connections shared by all
     threads, timeouts, a user agent naming pyshelf, proxy settings from the environment."""
 
-    def __init__(self, *, timeout: float) -> None:
+    def __init__(self, *, timeout: float, connect_timeout: float) -> None:
         self.timeout = timeout
+        self.connect_timeout = connect_timeout
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
 
@@ -149,7 +169,9 @@ class Upstream:
                 if self._client is None:
                     httpx = _httpx()
                     self._client = httpx.Client(
-                        timeout=httpx.Timeout(self.timeout),
+                        # A host that does not even accept connections is known to be
+                        # down within the connect timeout, not the whole request timeout.
+                        timeout=httpx.Timeout(self.timeout, connect=self.connect_timeout),
                         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
                         headers={"User-Agent": user_agent()},
                         follow_redirects=True,

@@ -4,17 +4,20 @@ server or, through the legacy upload protocol, on another one."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..app import RequestState
 from ..indexes.models import Index
 from ..indexes.registry import IndexInfo
+from ..mirror.upstream import safe_url
 from ..packages.backend import file_path
 from ..packages.models import File, Version
 from ..packages.services import FileInfo, PackageService, log_entry
 from ..responses import APIError
 from ..storage.files import FileStore, StoredBlob
 from .services import file_info
+from .targets import PushTarget
 
 # What devpi-client's ``push`` may send.
 PUSH_REQUEST_KEYS = frozenset(
@@ -38,6 +41,7 @@ class PushResult:
     stored: list[FileInfo] = field(default_factory=list)
     docs: list[FileInfo] = field(default_factory=list)
     status: int = 200
+    message: str | None = None
 
 
 class PushService:
@@ -146,65 +150,136 @@ class PushService:
             upload_time=file.upload_time,
         )
 
-    def push_external(
-        self,
-        *,
-        source: IndexInfo,
-        name: str,
-        version: str,
-        posturl: str,
-        username: str | None,
-        password: str | None,
-        register_project: bool,
-        no_docs: bool,
-        only_docs: bool,
-        timeout: float,
-    ) -> PushResult:
-        if not posturl.startswith(("http://", "https://")):
-            raise APIError(400, "posturl must be an http or https URL")
+    def plan_external(
+        self, *, source: IndexInfo, name: str, version: str, no_docs: bool, only_docs: bool
+    ) -> ExternalPush:
+        """What an external push sends, read from the database so that the transfer itself
+        needs neither a transaction nor the write lock."""
         _stage, version_row = self.find_version(source, name, version)
         meta = dict(version_row.meta or {})
-        outcome = PushResult()
-        auth = (username, password) if username is not None else None
         fields = {
             k: v for k, v in meta.items() if v not in ("", [], None) and not k.startswith("+")
         }
-        # Imported here: pushing to another server is rare, and httpx costs ~30 ms of start.
-        import httpx
-
-        with httpx.Client(timeout=timeout, auth=auth, follow_redirects=False) as client:
-            if register_project:
-                response = client.post(posturl, data={":action": "submit", **fields})
-                outcome.actions.append([response.status_code, "register", name, version])
-                if response.status_code not in (200, 201, 410):
-                    outcome.status = 502
-                    return outcome
-            for file in version_row.files:
-                if file.rel == "releasefile" and not only_docs:
-                    form = {
-                        ":action": "file_upload",
-                        "protocol_version": "1",
-                        "filetype": "bdist_wheel" if file.filename.endswith(".whl") else "sdist",
-                        "pyversion": "py3" if file.filename.endswith(".whl") else "source",
-                        "sha256_digest": file.sha256,
-                        **fields,
-                    }
-                elif file.rel == "doczip" and not no_docs:
-                    form = {":action": "doc_upload", "name": name, "version": version}
-                else:
-                    continue
-                with open(self.files.path(file.sha256), "rb") as content:
-                    response = client.post(
-                        posturl, data=form, files={"content": (file.filename, content)}
-                    )
-                outcome.actions.append(
-                    [
-                        response.status_code,
-                        "upload",
-                        file_path(source.fullname, file.sha256, file.filename),
-                        response.reason_phrase,
-                    ]
+        files = []
+        for file in version_row.files:
+            if file.rel == "releasefile" and not only_docs:
+                wheel = file.filename.endswith(".whl")
+                form = {
+                    ":action": "file_upload",
+                    "protocol_version": "1",
+                    "filetype": "bdist_wheel" if wheel else "sdist",
+                    "pyversion": "py3" if wheel else "source",
+                    "sha256_digest": file.sha256,
+                    **fields,
+                }
+            elif file.rel == "doczip" and not no_docs:
+                form = {":action": "doc_upload", "name": name, "version": version}
+            else:
+                continue
+            files.append(
+                OutgoingFile(
+                    form=form,
+                    filename=file.filename,
+                    path=file_path(source.fullname, file.sha256, file.filename),
+                    blob=self.files.path(file.sha256),
                 )
-        last = outcome.actions[-1][0] if outcome.actions else 200
-        outcome.status = 200 if last in (200, 201) else 502
-        return outcome
+            )
+        return ExternalPush(name=name, version=version, fields=fields, files=files)
+
+
+@dataclass(frozen=True)
+class OutgoingFile:
+    form: dict[str, Any]
+    filename: str
+    # The file's path on this server, for the action log.
+    path: str
+    blob: Path
+
+
+@dataclass(frozen=True)
+class ExternalPush:
+    name: str
+    version: str
+    fields: dict[str, Any]
+    files: list[OutgoingFile]
+
+
+def send_external(
+    plan: ExternalPush,
+    target: PushTarget,
+    *,
+    username: str | None,
+    password: str | None,
+    register_project: bool,
+    connect_timeout: float,
+    timeout: float,
+) -> PushResult:
+    """POST the planned files to ``target`` with the legacy upload protocol, connecting to the
+    address that was checked. Upstream statuses go into the action log; a target that cannot
+    be reached ends the push with a 502 naming the failure."""
+    # Imported here: pushing to another server is rare, and httpx costs ~30 ms of start.
+    import httpx
+
+    outcome = PushResult()
+    try:
+        url = httpx.URL(target.url)
+    except httpx.InvalidURL as error:
+        raise APIError(400, f"posturl is not a valid URL: {error}") from None
+    host_header = url.netloc.decode("ascii").rpartition("@")[2]
+    extensions = {"sni_hostname": target.host} if url.scheme == "https" else {}
+    auth = (username, password or "") if username is not None else None
+
+    def post(data: dict[str, Any], files: Any = None) -> httpx.Response:
+        return client.post(
+            url.copy_with(host=target.address),
+            data=data,
+            files=files,
+            headers={"Host": host_header},
+            extensions=extensions,
+        )
+
+    where = safe_url(target.url)
+    # No proxy from the environment: the push must reach the address that was checked.
+    with httpx.Client(
+        timeout=httpx.Timeout(timeout, connect=connect_timeout),
+        auth=auth,
+        follow_redirects=False,
+        trust_env=False,
+    ) as client:
+        try:
+            if register_project:
+                response = post({":action": "submit", **plan.fields})
+                outcome.actions.append([response.status_code, "register", plan.name, plan.version])
+                if response.status_code not in (200, 201, 410):
+                    return _failed(outcome, where, response, "register")
+            for file in plan.files:
+                try:
+                    content = open(file.blob, "rb")
+                except OSError:
+                    outcome.actions.append([404, "upload", file.path, "removed meanwhile"])
+                    outcome.status = 409
+                    outcome.message = f"{file.filename} was removed while it was being pushed"
+                    return outcome
+                with content:
+                    response = post(file.form, {"content": (file.filename, content)})
+                outcome.actions.append(
+                    [response.status_code, "upload", file.path, response.reason_phrase]
+                )
+                if response.status_code not in (200, 201, 410) and outcome.message is None:
+                    _failed(outcome, where, response, f"upload of {file.filename}")
+        except httpx.TimeoutException as error:
+            outcome.status = 502
+            outcome.message = f"push target {where} timed out ({type(error).__name__})"
+        except (httpx.HTTPError, httpx.InvalidURL) as error:
+            outcome.status = 502
+            outcome.message = f"push target {where} is unreachable: {error}"
+    return outcome
+
+
+def _failed(outcome: PushResult, where: str, response: Any, step: str) -> PushResult:
+    outcome.status = 502
+    outcome.message = (
+        f"push target {where} answered {response.status_code} {response.reason_phrase} "
+        f"to the {step}"
+    )
+    return outcome

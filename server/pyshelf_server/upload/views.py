@@ -15,10 +15,11 @@ from ..permissions import Permission
 from ..resources import IndexContext
 from ..responses import APIError, reason_phrase, result
 from ..storage.references import discard_unreferenced
-from ..views.helpers import begin_write, json_body, require
+from ..views.helpers import begin_write, end_session, json_body, require
 from .form import UploadForm, read_upload_form
-from .push import PUSH_REQUEST_KEYS, PushService
+from .push import PUSH_REQUEST_KEYS, PushService, send_external
 from .services import PreparedRelease, UploadService, prepare_release, record_new_release
+from .targets import check_target, target_host
 
 ACTIONS = ("file_upload", "submit", "doc_upload")
 
@@ -227,22 +228,8 @@ def push(request: Any) -> Any:
     no_docs, only_docs = bool(body.get("no_docs")), bool(body.get("only_docs"))
     if no_docs and only_docs:
         raise APIError(400, "can't use 'no_docs' and 'only_docs' together")
-    packages = PackageService(request.db, app.files)
-    pusher = PushService(request.shelf, packages, app.files)
     if "posturl" in body:
-        outcome = pusher.push_external(
-            source=info,
-            name=name,
-            version=version,
-            posturl=str(body["posturl"]),
-            username=body.get("username"),
-            password=body.get("password"),
-            register_project=bool(body.get("register_project")),
-            no_docs=no_docs,
-            only_docs=only_docs,
-            timeout=app.settings.request_timeout,
-        )
-        return result("actionlog", outcome.actions, status=outcome.status)
+        return _push_external(request, body, name, version, no_docs=no_docs, only_docs=only_docs)
     target_name = body.get("targetindex")
     if not isinstance(target_name, str) or target_name.count("/") != 1:
         raise APIError(400, "targetindex not in format user/index")
@@ -259,6 +246,7 @@ def push(request: Any) -> Any:
             401, f"user {request.authenticated_userid!r} cannot upload to {target_name!r}"
         )
     target = IndexService(request.db, app).require(target_info.user, target_info.name)
+    pusher = PushService(request.shelf, PackageService(request.db, app.files), app.files)
     outcome = pusher.push_internal(
         source=info,
         target=target,
@@ -279,3 +267,38 @@ def push(request: Any) -> Any:
         )
     )
     return result("actionlog", outcome.actions)
+
+
+def _push_external(
+    request: Any, body: dict[str, Any], name: str, version: str, *, no_docs: bool, only_docs: bool
+) -> Any:
+    """Push to another server. Only for a user who may read the source: the server sends the
+    files wherever the request says, so an anonymous push would let anyone use it against
+    third parties. The transfer runs after the request's transaction has ended."""
+    info = request.context.index
+    app = request.registry.pyshelf
+    if request.authenticated_userid is None:
+        raise APIError(401, "pushing to another server needs an authenticated user")
+    posturl = body["posturl"]
+    username, password = body.get("username"), body.get("password")
+    if not isinstance(posturl, str):
+        raise APIError(400, "posturl must be an http or https URL")
+    if not all(value is None or isinstance(value, str) for value in (username, password)):
+        raise APIError(400, "'username' and 'password' must be strings")
+    target_host(posturl)
+    pusher = PushService(request.shelf, PackageService(request.db, app.files), app.files)
+    plan = pusher.plan_external(
+        source=info, name=name, version=version, no_docs=no_docs, only_docs=only_docs
+    )
+    end_session(request)
+    target = check_target(posturl, app.push_allow_hosts)
+    outcome = send_external(
+        plan,
+        target,
+        username=username,
+        password=password,
+        register_project=bool(body.get("register_project")),
+        connect_timeout=app.settings.connect_timeout,
+        timeout=app.settings.request_timeout,
+    )
+    return result("actionlog", outcome.actions, message=outcome.message, status=outcome.status)

@@ -127,6 +127,17 @@ def begin_write(request: Any) -> None:
     request.shelf.refresh()
 
 
+def end_session(request: Any) -> None:
+    """End the request's transaction and session before slow work that needs neither (an
+    external push): on SQLite a write session holds the database's write lock until it ends.
+    Nothing may be written through the request after this."""
+    session = request.__dict__.pop("db", None)
+    if session is not None:
+        from ..db import finish
+
+        finish(session, commit=False)
+
+
 def flag(request: Any, name: str) -> bool:
     """A query flag in devpi's style: present means on (``?force=``), unless it says false."""
     if name not in request.GET:
