@@ -8,6 +8,9 @@ from typing import Any
 
 DEFAULT_SERVERDIR = Path("~/.pyshelf/server").expanduser()
 DEFAULT_MAX_UPLOAD_SIZE = 256 * 1024 * 1024
+# Browsers and installers send a few KiB at most; waitress's own bound is 256 KiB.
+DEFAULT_MAX_HEADER_SIZE = 64 * 1024
+DEFAULT_IDLE_TIMEOUT = 60
 LOGIN_TOKEN_SECONDS = 36000
 
 
@@ -22,6 +25,10 @@ class ServerSettings:
     absolute_urls: bool = False
     allow_user_registration: bool = False
     max_upload_size: int = DEFAULT_MAX_UPLOAD_SIZE
+    max_header_size: int = DEFAULT_MAX_HEADER_SIZE
+    # 0: as many as the open-files limit leaves room for (wsgiserver.connection_limit).
+    connection_limit: int = 0
+    idle_timeout: int = DEFAULT_IDLE_TIMEOUT
     login_token_seconds: int = LOGIN_TOKEN_SECONDS
     mirror_cache_expiry: int = 1800
     request_timeout: float = 60.0
