@@ -148,3 +148,74 @@ def test_a_connection_limit_past_the_open_files_limit_is_refused_at_start(tmp_pa
     )
     assert result.returncode == 2
     assert "--connection-limit" in result.stderr and "ulimit -n" in result.stderr
+
+
+# -- finding 6: memory pinned by request headers ------------------------------------------
+
+
+def large_accept(number: int, size: int) -> str:
+    """A distinct Accept value of about ``size`` bytes that still asks for simple JSON."""
+    head = f"application/vnd.pypi.simple.v1+json, text/x-{number}-"
+    return head + "x" * (size - len(head))
+
+
+def test_the_fast_path_keeps_no_large_accept_values(shelf):
+    import tracemalloc
+
+    shelf.create_index("root/dev")
+    shelf.upload("root/dev", *make_wheel("accepted", "1.0"), name="accepted", version="1.0")
+    shelf.test.get("/root/dev/+simple/accepted/")
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for number in range(300):
+            page = shelf.test.get(
+                "/root/dev/+simple/accepted/",
+                headers={"Accept": large_accept(number, 60_000)},
+            )
+            assert page.headers["Content-Type"] == "application/vnd.pypi.simple.v1+json"
+        for number in range(2000):
+            shelf.test.get(
+                "/root/dev/+simple/accepted/", headers={"Accept": large_accept(number, 100)}
+            )
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    # 300 values of 60 KB are 18 MB; what may be kept is a memo of some hundreds short ones.
+    assert kept < 1024 * 1024, kept
+    from pyshelf_server.simple.negotiation import (
+        REMEMBERED_ACCEPT_LENGTH,
+        REMEMBERED_ACCEPT_VALUES,
+        remembered_negotiation,
+    )
+
+    assert remembered_negotiation.cache_info().currsize <= REMEMBERED_ACCEPT_VALUES
+    assert REMEMBERED_ACCEPT_VALUES * REMEMBERED_ACCEPT_LENGTH <= 256 * 1024
+
+
+@pytest.mark.slow
+def test_large_distinct_accept_headers_do_not_grow_the_server(make_live_server, tmp_path):
+    server = make_live_server()
+    server.create_index("root/dev")
+    assert (
+        server.upload(
+            "root/dev", write_wheel(tmp_path, "accepted", "1.0"), name="accepted", version="1.0"
+        ).status_code
+        == 200
+    )
+    url = f"{server.url}/root/dev/+simple/accepted/"
+    client = httpx.Client(timeout=30)
+
+    def ask(number: int) -> int:
+        return client.get(url, headers={"Accept": large_accept(number, 60_000)}).status_code
+
+    with client, concurrent.futures.ThreadPoolExecutor(4) as pool:
+        assert set(pool.map(ask, range(-100, 0))) == {200}
+        before = rss_bytes(server.process.pid)
+        assert set(pool.map(ask, range(1200))) == {200}
+        grown = rss_bytes(server.process.pid) - before
+        # Kept, 1,200 values of 60 KB would be 72 MB.
+        assert grown < 30 * 1024 * 1024, grown
+        # Headers past the bound are refused before they are read whole.
+        too_large = client.get(url, headers={"Accept": large_accept(0, 100_000)})
+        assert too_large.status_code == 431
