@@ -16,7 +16,6 @@ import sys
 import time
 import warnings
 from typing import Any
-from urllib.parse import urlsplit
 
 from . import __version__
 from .settings import (
@@ -25,6 +24,7 @@ from .settings import (
     DEFAULT_MAX_UPLOAD_SIZE,
     DEFAULT_SERVERDIR,
     ServerSettings,
+    outside_url_problem,
 )
 
 TRUE = ("1", "true", "yes", "on")
@@ -238,9 +238,11 @@ def server_main(argv: list[str] | None = None) -> None:
         return
     settings = settings_from_args(args)
     if settings.outside_url:
-        outside = urlsplit(settings.outside_url)
-        if outside.scheme not in ("http", "https") or not outside.netloc:
-            _fail(f"--outside-url must be an http or https URL, not {settings.outside_url!r}")
+        problem = outside_url_problem(settings.outside_url)
+        if problem:
+            _fail(
+                f"--outside-url must be an http or https URL ({problem}): {settings.outside_url!r}"
+            )
     if settings.connection_limit < 0:
         _fail("--connection-limit must be 0 (derived from the open-files limit) or more")
     if settings.idle_timeout < 1:

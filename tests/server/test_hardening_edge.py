@@ -219,3 +219,138 @@ def test_large_distinct_accept_headers_do_not_grow_the_server(make_live_server, 
         # Headers past the bound are refused before they are read whole.
         too_large = client.get(url, headers={"Accept": large_accept(0, 100_000)})
         assert too_large.status_code == 431
+
+
+# -- finding 7: X-Outside-Url -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def edge_server(tmp_path_factory):
+    """One real server (with the web plugin, which is installed) holding root/dev/edge 1.0."""
+    from pyshelf_server.testing import LiveServer
+
+    directory = tmp_path_factory.mktemp("edge")
+    server = LiveServer(directory / "server").start()
+    try:
+        server.create_index("root/dev")
+        wheel = write_wheel(directory, "edge", "1.0")
+        assert server.upload("root/dev", wheel, name="edge", version="1.0").status_code == 200
+        yield server
+    finally:
+        server.stop()
+
+
+# Pages and redirects built from the server's URL: (path, headers).
+BROWSER = {"Accept": "text/html", "User-Agent": "Mozilla/5.0"}
+PIP = {"User-Agent": "pip/24.0 CPython/3.12"}
+URL_BUILDERS = [
+    ("/+api", {"Accept": "application/json"}),
+    ("/root/dev/+simple/edge/", PIP),
+    ("/root/dev/+simple/edge/", {"Accept": "application/vnd.pypi.simple.v1+json"}),
+    ("/root/dev/+simple/edge", BROWSER),
+    ("/root/dev/+simple/Edge/", PIP),
+    ("/root/dev/Edge", {"Accept": "application/json"}),
+    ("/root/dev/edge", {"Accept": "application/json"}),
+    ("/root/dev/Edge/1.0", BROWSER),
+    ("/root/dev/edge", BROWSER),
+    ("/", BROWSER),
+]
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        "javascript:alert(1)//",
+        'https://proxy.example/"><script>alert(1)</script>',
+        "https://proxy.example/a b",
+        "https://user@proxy.example/",
+        "//proxy.example/",
+    ],
+)
+def test_a_forged_outside_url_header_is_refused_and_never_copied(edge_server, forged):
+    with httpx.Client(base_url=edge_server.url, timeout=30) as client:
+        for path, headers in URL_BUILDERS:
+            response = client.get(path, headers={**headers, "X-Outside-Url": forged})
+            assert response.status_code == 400, (path, response.status_code)
+            assert "X-Outside-Url" in response.json()["message"]
+            assert forged not in response.text
+            assert "javascript" not in response.headers.get("Location", "")
+
+
+def test_pages_built_on_the_outside_url_header_name_it_in_vary(edge_server):
+    outside = "https://proxy.example/shelf"
+    with httpx.Client(base_url=edge_server.url, timeout=30) as client:
+        for path, headers in URL_BUILDERS:
+            plain = client.get(path, headers=headers)
+            proxied = client.get(path, headers={**headers, "X-Outside-Url": outside})
+            assert plain.status_code == proxied.status_code, path
+            assert plain.status_code in (200, 302), (path, plain.status_code)
+            for response in (plain, proxied):
+                named = [v.strip().lower() for v in response.headers["Vary"].split(",")]
+                assert "x-outside-url" in named, (path, response.headers["Vary"])
+            if plain.status_code == 302:
+                assert proxied.headers["Location"].startswith(outside + "/"), path
+        page = client.get("/root/dev/edge", headers={**BROWSER, "X-Outside-Url": outside})
+        assert f'href="{outside}/root/dev/edge/1.0"' in page.text
+
+
+def test_a_forged_host_header_is_refused(edge_server):
+    # (Control bytes in a header waitress refuses itself.)
+    for host in ('evil.example"><script>', "evil.example/x", "evil.example x"):
+        answer = raw_request(
+            edge_server.port,
+            b"GET /root/dev/Edge HTTP/1.1\r\nHost: "
+            + host.encode()
+            + b"\r\nConnection: close\r\n\r\n",
+        )
+        status, headers = response_head(answer)
+        assert status.startswith(b"HTTP/1.1 400 "), answer[:300]
+        assert b"Location" not in headers and host.encode() not in answer
+
+
+# -- finding 8: control bytes in redirects ------------------------------------------------
+
+
+def raw_request(port: int, request: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(request)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def response_head(answer: bytes) -> tuple[bytes, dict[bytes, bytes]]:
+    head = answer.split(b"\r\n\r\n", 1)[0]
+    status, *lines = head.split(b"\r\n")
+    return status, dict(line.split(b": ", 1) for line in lines)
+
+
+@pytest.mark.parametrize(
+    "target, accept",
+    [
+        (b"/root/dev/Edge", b"application/json"),
+        (b"/root/dev/+simple/Edge/", b"*/*"),
+        (b"/root/dev/Edge/1.0", b"text/html"),
+        (b"/root/dev/+simple/edge", b"text/html"),
+        (b"/root/dev/%45dge\x0b", b"text/html"),
+    ],
+)
+def test_control_bytes_are_percent_encoded_in_redirects(edge_server, target, accept):
+    query = b"?\x0bX:\x0c1&q=<a>"
+    answer = raw_request(
+        edge_server.port,
+        b"GET "
+        + target
+        + query
+        + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: "
+        + accept
+        + b"\r\nConnection: close\r\n\r\n",
+    )
+    status, headers = response_head(answer)
+    assert status.startswith(b"HTTP/1.1 30"), answer[:300]
+    location = headers[b"Location"]
+    assert all(0x21 <= byte < 0x7F for byte in location), location
+    assert location.endswith(b"?%0BX:%0C1&q=%3Ca%3E"), location
+    # Nothing else in the head is broken up by the bytes either.
+    assert b"X" not in headers and b"\x0c1" not in answer.split(b"\r\n\r\n")[0]

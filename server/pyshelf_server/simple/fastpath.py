@@ -21,6 +21,7 @@ from ..names import normalize_name
 from ..tweens import server_headers
 from .negotiation import INSTALLER_AGENT, media_type_for
 from .render import HTML_TYPE, JSON_TYPE, RELATIVE_PREFIX
+from .services import PAGE_VARY
 
 PATTERN = re.compile(r"^/([^+/][^/]*)/([^+/][^/]*)/\+simple/(?:([^/]+)/)?$")
 PROJECT_LIST = "+list"
@@ -42,7 +43,7 @@ class SimpleFastPath:
         outside_url = state.settings.outside_url
         self.link_prefix = outside_url.rstrip("/") + "/" if outside_url else RELATIVE_PREFIX
         self.reader = state.state_reader
-        self.static_headers = [("Vary", "Accept, User-Agent"), *server_headers(state.uuid)]
+        self.static_headers = [("Vary", PAGE_VARY), *server_headers(state.uuid)]
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
