@@ -53,7 +53,7 @@ def request_problem(request: Any) -> str | None:
         if problem:
             return f"the X-Outside-Url header must be an http or https URL: {problem}"
     host = request.environ.get("HTTP_HOST")
-    if host is not None and not HOST.fullmatch(host):
+    if host and not HOST.fullmatch(host):
         return "the Host header must be a host name or address, with an optional port"
     return None
 
