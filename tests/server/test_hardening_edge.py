@@ -122,6 +122,19 @@ def test_connections_over_the_limit_wait_and_idle_ones_are_closed(make_live_serv
     assert server.process.poll() is None
 
 
+@pytest.mark.parametrize(
+    "option, value",
+    [("--connection-limit", "-1"), ("--idle-timeout", "0"), ("--max-header-size", "100")],
+)
+def test_edge_limits_out_of_range_are_refused_at_start(tmp_path, capsys, option, value):
+    from pyshelf_server.cli import server_main
+
+    with pytest.raises(SystemExit) as stopped:
+        server_main(["--serverdir", str(tmp_path), "--port", "0", option, value])
+    assert stopped.value.code == 2
+    assert option in capsys.readouterr().err
+
+
 def test_a_connection_limit_past_the_open_files_limit_is_refused_at_start(tmp_path):
     import subprocess
 
