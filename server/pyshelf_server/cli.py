@@ -16,15 +16,17 @@ import sys
 import time
 import warnings
 from typing import Any
-from urllib.parse import urlsplit
 
 from . import __version__
 from .settings import (
+    DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_HEADER_SIZE,
     DEFAULT_MAX_UPLOAD_SIZE,
     DEFAULT_SERVERDIR,
     MIN_ORPHAN_GRACE_SECONDS,
     ORPHAN_GRACE_SECONDS,
     ServerSettings,
+    outside_url_problem,
 )
 
 TRUE = ("1", "true", "yes", "on")
@@ -193,6 +195,25 @@ def server_parser(pm: Any) -> argparse.ArgumentParser:
         "let anyone create a user (devpi's default; off here)",
     )
     _add(parser, "--max-upload-size", DEFAULT_MAX_UPLOAD_SIZE, "largest accepted upload in bytes")
+    _add(
+        parser,
+        "--max-header-size",
+        DEFAULT_MAX_HEADER_SIZE,
+        "largest accepted request line and headers together, in bytes (larger: 431)",
+    )
+    _add(
+        parser,
+        "--connection-limit",
+        0,
+        "client connections taken at once; more wait for a free one "
+        "(0: as many as the open-files limit leaves room for, at most 10000)",
+    )
+    _add(
+        parser,
+        "--idle-timeout",
+        DEFAULT_IDLE_TIMEOUT,
+        "seconds a connection may stay open without sending or awaiting a request",
+    )
     _add(parser, "--login-token-seconds", 36000, "how long a login token is valid")
     _add(parser, "--mirror-cache-expiry", 1800, "seconds a mirrored page stays fresh")
     _add(parser, "--request-timeout", 60.0, "seconds to wait for an upstream index")
@@ -252,6 +273,9 @@ CORE_OPTIONS = {
     "absolute_urls",
     "allow_user_registration",
     "max_upload_size",
+    "max_header_size",
+    "connection_limit",
+    "idle_timeout",
     "login_token_seconds",
     "mirror_cache_expiry",
     "request_timeout",
@@ -290,9 +314,17 @@ def server_main(argv: list[str] | None = None) -> None:
         return
     settings = settings_from_args(args)
     if settings.outside_url:
-        outside = urlsplit(settings.outside_url)
-        if outside.scheme not in ("http", "https") or not outside.netloc:
-            _fail(f"--outside-url must be an http or https URL, not {settings.outside_url!r}")
+        problem = outside_url_problem(settings.outside_url)
+        if problem:
+            _fail(
+                f"--outside-url must be an http or https URL ({problem}): {settings.outside_url!r}"
+            )
+    if settings.connection_limit < 0:
+        _fail("--connection-limit must be 0 (derived from the open-files limit) or more")
+    if settings.idle_timeout < 1:
+        _fail("--idle-timeout must be at least 1 second")
+    if settings.max_header_size < 4096:
+        _fail("--max-header-size must be at least 4096 bytes")
     if settings.orphan_grace_seconds < MIN_ORPHAN_GRACE_SECONDS:
         _fail(
             f"--orphan-grace-seconds must be at least {MIN_ORPHAN_GRACE_SECONDS} "
@@ -366,9 +398,13 @@ def serve(settings: ServerSettings, *, pm: Any, engine: Any) -> None:
     from .config import make_app
     from .memory import fix_mmap_threshold
     from .nodes import NodeRegistry, SettingsDisagree
-    from .wsgiserver import make_server
+    from .wsgiserver import ConnectionLimitError, connection_limit, make_server
 
     started = time.perf_counter()
+    try:
+        connections = connection_limit(settings.connection_limit, settings.threads)
+    except ConnectionLimitError as error:
+        _fail(str(error))
     fix_mmap_threshold()
     app = make_app(settings, pm=pm, engine=engine)
     state = app.registry.pyshelf
@@ -392,10 +428,11 @@ def serve(settings: ServerSettings, *, pm: Any, engine: Any) -> None:
         port=settings.port,
         threads=settings.threads,
         max_request_body_size=settings.max_upload_size + 16 * 1024 * 1024,
+        max_request_header_size=settings.max_header_size,
         ident="pyshelf",
         clear_untrusted_proxy_headers=True,
-        channel_timeout=300,
-        connection_limit=1000,
+        connection_limit=connections,
+        idle_timeout=settings.idle_timeout,
     )
 
     def stop(signum: int, frame: Any) -> None:

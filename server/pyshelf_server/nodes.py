@@ -38,7 +38,10 @@ STALE_AFTER = timedelta(seconds=3 * HEARTBEAT_SECONDS)
 
 # Settings of one process alone; every other setting (plugin options included) must agree.
 PER_PROCESS = frozenset(
-    {"serverdir", "host", "port", "threads", "db_url", "storage_url", "debug", "options"}
+    {
+        "serverdir", "host", "port", "threads", "connection_limit", "db_url", "storage_url",
+        "debug", "options",
+    }
 )
 
 

@@ -8,13 +8,17 @@ succeeded.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import Any
+from urllib.parse import quote
 
 from pyramid.response import Response
 
 from . import __version__
 from .db import finish, read_state
+from .settings import URI_CHARACTERS, outside_url_problem
+from .views.helpers import USES_OUTSIDE_URL
 
 log = logging.getLogger("pyshelf_server.requests")
 
@@ -33,6 +37,47 @@ def server_headers(uuid: str) -> list[tuple[str, str]]:
     ]
 
 
+# A Host header as clients send it: a name or IPv4 address, or an IPv6 one in brackets, and a
+# port. Links and redirects are built on it when no outside URL is set.
+HOST = re.compile(r"(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+
+
+def request_problem(request: Any) -> str | None:
+    """Why a request cannot be answered whatever it asks, or None."""
+    if "\x00" in request.environ.get("PATH_INFO", ""):
+        # No name can hold it, and PostgreSQL refuses it in any query.
+        return "the path must not contain NUL"
+    outside = request.environ.get("HTTP_X_OUTSIDE_URL")
+    if outside:
+        problem = outside_url_problem(outside)
+        if problem:
+            return f"the X-Outside-Url header must be an http or https URL: {problem}"
+    host = request.environ.get("HTTP_HOST")
+    if host and not HOST.fullmatch(host):
+        return "the Host header must be a host name or address, with an optional port"
+    return None
+
+
+def uri_safe(url: str) -> str:
+    """``url`` with every character a URI cannot hold percent-encoded, as the bytes the header
+    would have carried (a WSGI string holds bytes as Latin-1 characters). Redirects copy the
+    request's path and query: control bytes in them must not reach a ``Location`` raw."""
+    if set(url) <= URI_CHARACTERS:
+        return url
+    return "".join(
+        char
+        if char in URI_CHARACTERS
+        else quote(char, safe="", encoding="latin-1" if ord(char) < 256 else "utf-8")
+        for char in url
+    )
+
+
+def add_vary(response: Any, header: str) -> None:
+    named = response.vary or ()
+    if header.lower() not in (name.lower() for name in named):
+        response.vary = (*named, header)
+
+
 def shelf_tween_factory(handler: Any, registry: Any) -> Any:
     app = registry.pyshelf
     static_headers = server_headers(app.uuid)
@@ -42,11 +87,11 @@ def shelf_tween_factory(handler: Any, registry: Any) -> Any:
         started = time.perf_counter()
         request.pyshelf_events = []
         try:
-            if "\x00" in request.environ.get("PATH_INFO", ""):
-                # No name can hold it, and PostgreSQL refuses it in any query.
+            problem = request_problem(request)
+            if problem:
                 from .views.errors import error_response
 
-                response = error_response(request, 400, "the path must not contain NUL")
+                response = error_response(request, 400, problem)
             else:
                 denial = app.pm.hook.pyshelf_authcheck(request=request, identity=request.identity)
                 response = denial if denial is not None else handler(request)
@@ -72,6 +117,11 @@ def shelf_tween_factory(handler: Any, registry: Any) -> Any:
         if committed and request.pyshelf_events:
             _fire_events(request, response)
         response.headerlist.extend(static_headers)
+        if request.environ.get(USES_OUTSIDE_URL):
+            add_vary(response, "X-Outside-Url")
+        location = response.headers.get("Location")
+        if location is not None:
+            response.headers["Location"] = uri_safe(location)
         if serial is not None:
             response.headers["X-Devpi-Serial"] = str(serial)
         if debug:

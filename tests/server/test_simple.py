@@ -91,7 +91,7 @@ def test_trailing_slash_redirect_except_for_installers(dev):
         # Without the slash relative links would resolve wrongly: they are absolute here.
         assert 'href="http://localhost/root/dev/~f/' in response.text
     response = dev.test.get("/root/dev/+simple", status=302)
-    assert response.headers["Vary"] == "User-Agent"
+    assert response.headers["Vary"] == "User-Agent, X-Outside-Url"
 
 
 def test_installers_get_simple_pages_on_index_and_project_urls(dev):

@@ -17,16 +17,14 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from webob.acceptparse import create_accept_header
-
 from ..names import normalize_name
 from ..tweens import server_headers
-from .negotiation import INSTALLER_AGENT
-from .render import HTML_TYPE, HTML_V1_TYPE, JSON_TYPE, RELATIVE_PREFIX
+from .negotiation import INSTALLER_AGENT, media_type_for
+from .render import HTML_TYPE, JSON_TYPE, RELATIVE_PREFIX
+from .services import PAGE_VARY
 
 PATTERN = re.compile(r"^/([^+/][^/]*)/([^+/][^/]*)/\+simple/(?:([^/]+)/)?$")
 PROJECT_LIST = "+list"
-OFFERS = [HTML_TYPE, JSON_TYPE, HTML_V1_TYPE]
 
 
 class SimpleFastPath:
@@ -45,8 +43,7 @@ class SimpleFastPath:
         outside_url = state.settings.outside_url
         self.link_prefix = outside_url.rstrip("/") + "/" if outside_url else RELATIVE_PREFIX
         self.reader = state.state_reader
-        self.media_types: dict[str, str] = {}
-        self.static_headers = [("Vary", "Accept, User-Agent"), *server_headers(state.uuid)]
+        self.static_headers = [("Vary", PAGE_VARY), *server_headers(state.uuid)]
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -88,7 +85,7 @@ class SimpleFastPath:
         info = snapshot.get(f"{user}/{index_name}")
         if info is None:
             return None
-        media_type = self._media_type(environ.get("HTTP_ACCEPT"))
+        media_type = media_type_for(environ.get("HTTP_ACCEPT"))
         page = self.state.page_cache.get((info.id, project, media_type, prefix))
         if page is None or page.state_token != state_token:
             return None
@@ -109,17 +106,6 @@ class SimpleFastPath:
         headers += [("Content-Type", content_type), ("Content-Length", str(len(page.body)))]
         start_response("200 OK", headers)
         return [] if environ["REQUEST_METHOD"] == "HEAD" else [page.body]
-
-    def _media_type(self, accept: str | None) -> str:
-        if not accept:
-            return HTML_TYPE
-        known = self.media_types.get(accept)
-        if known is None:
-            offers = create_accept_header(accept).acceptable_offers(OFFERS)
-            known = offers[0][0] if offers else HTML_TYPE
-            if len(self.media_types) < 1000:
-                self.media_types[accept] = known
-        return known
 
 
 def _matches(header: str | None, etag: str) -> bool:

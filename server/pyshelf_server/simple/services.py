@@ -141,5 +141,11 @@ def _fresh(entry: CachedPage, now: float) -> bool:
     return entry.fresh_until is None or now < entry.fresh_until
 
 
+# A simple page differs by the representation asked for, by whether an installer asks (a
+# browser may be redirected) and by the outside URL its links may start with; the fast path
+# answers without looking at the last, but says the same.
+PAGE_VARY = "Accept, User-Agent, X-Outside-Url"
+
+
 def page_headers(page: CachedPage) -> dict[str, Any]:
-    return {"ETag": f'"{page.etag}"', "Vary": "Accept, User-Agent"}
+    return {"ETag": f'"{page.etag}"', "Vary": PAGE_VARY}

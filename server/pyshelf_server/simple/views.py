@@ -10,10 +10,10 @@ from pyramid.view import view_config
 from ..names import normalize_name
 from ..permissions import Permission
 from ..responses import APIError
-from ..views.helpers import redirect, require, root_url
+from ..views.helpers import outside_url, redirect, require, root_url
 from .negotiation import is_installer, simple_format, wants_simple_json
 from .render import HTML_TYPE, JSON_TYPE, RELATIVE_PREFIX
-from .services import SimpleService, page_headers
+from .services import PAGE_VARY, SimpleService, page_headers
 
 
 def _served_directly(request: Any) -> bool:
@@ -41,7 +41,7 @@ def project_list(request: Any) -> Response:
         return _page_response(request, page)
     response = Response(content_type=None)
     response.headers["Content-Type"] = _content_type(media_type)
-    response.headers["Vary"] = "Accept, User-Agent"
+    response.headers["Vary"] = PAGE_VARY
     if request.method != "HEAD":
         response.app_iter = service.project_list(index, media_type)
     return response
@@ -73,7 +73,7 @@ def _url_prefix(request: Any) -> str:
         or request.matched_route.name != "simple.project"
         or not request.matchdict.get("slash")
     )
-    if absolute_urls or request.headers.get("X-Outside-Url"):
+    if absolute_urls or outside_url(request):
         return root_url(request) + "/"
     return RELATIVE_PREFIX
 

@@ -8,10 +8,21 @@ from urllib.parse import quote
 
 from ..responses import APIError
 
+# Set in the environ of a request whose answer depends on the X-Outside-Url header; the shelf
+# tween then names the header in Vary, so that a cache in front keeps one answer per value.
+USES_OUTSIDE_URL = "pyshelf.uses_outside_url"
+
+
+def outside_url(request: Any) -> str | None:
+    """The URL clients reach the server at, as a proxy's ``X-Outside-Url`` header (checked by
+    the shelf tween) or ``--outside-url`` says; None when neither does."""
+    request.environ[USES_OUTSIDE_URL] = True
+    return request.headers.get("X-Outside-Url") or request.registry.pyshelf.settings.outside_url
+
 
 def root_url(request: Any) -> str:
     """The server's URL as clients should see it, without a trailing slash."""
-    outside = request.headers.get("X-Outside-Url") or request.registry.pyshelf.settings.outside_url
+    outside = outside_url(request)
     if outside:
         return outside.rstrip("/")
     return request.application_url.rstrip("/")

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from typing import Any
-from urllib.parse import quote, urlparse
+from urllib.parse import urlparse
 
-from pyramid.httpexceptions import HTTPFound
 from pyramid.view import view_config
 
 from pyshelf_server.names import normalize_name
 from pyshelf_server.responses import APIError
-from pyshelf_server.views.helpers import absolute
+from pyshelf_server.views.helpers import redirect
 
 from ..catalog import download_total, file_rows, project_versions, toxresults
 from ..templating import render
@@ -26,8 +25,7 @@ def redirect_to_normalized(request: Any) -> None:
     path = request.path_info.split("/")
     # /user/index/project[/...]: the project is the fourth element of the split path.
     path[3] = normalized
-    query = ("?" + request.query_string) if request.query_string else ""
-    raise HTTPFound(location=absolute(request, quote("/".join(path), safe="/@+")) + query)
+    raise redirect(request, "/".join(path))
 
 
 def versions_or_404(request: Any) -> tuple[Any, str, list[Any]]:
