@@ -27,8 +27,8 @@ from sqlalchemy.engine import Connection
 from ..indexes.models import Index
 from ..names import filename_error, normalize_name, project_name_error, version_error
 from ..packages.metadata import (
+    ArchiveOverLimit,
     MetadataError,
-    MetadataTooLarge,
     from_file,
     from_metadata_bytes,
     wheel_metadata,
@@ -272,7 +272,7 @@ def prepare_release(
             try:
                 file_meta = from_file(source, filename)
             except MetadataError as error:
-                if isinstance(error, MetadataTooLarge):
+                if isinstance(error, ArchiveOverLimit):
                     raise APIError(400, str(error)) from None
                 file_meta = {}
     except BaseException:
