@@ -8,6 +8,12 @@ transaction begins. docs/server.md ("Limits") lists them.
 
 from __future__ import annotations
 
+# -- names (the lengths of their columns) ---------------------------------------------------
+
+MAX_NAME_LENGTH = 200  # a user, index or project name
+MAX_VERSION_LENGTH = 200
+MAX_FILENAME_LENGTH = 400
+
 # -- users and indexes ---------------------------------------------------------------------
 
 # Entries of an index's ``bases``.
@@ -16,9 +22,8 @@ MAX_BASES = 64
 MAX_ACL_ENTRIES = 1_000
 # Entries of ``mirror_whitelist`` (project names, or "*").
 MAX_WHITELIST_ENTRIES = 10_000
-# Characters of one list entry: a user, group, index ("user/index") or project name. User,
-# index and project names are at most 200 characters each.
-MAX_LIST_ENTRY_LENGTH = 401
+# Characters of one list entry: a user, group, index ("user/index") or project name.
+MAX_LIST_ENTRY_LENGTH = 2 * MAX_NAME_LENGTH + 1
 # Characters of a user's or an index's title.
 MAX_TITLE_LENGTH = 256
 # Characters of a user's or an index's description.
@@ -31,6 +36,8 @@ MAX_OPTION_BYTES = 64 * 1024
 MAX_EMAIL_LENGTH = 254
 # passlib refuses longer passwords itself; checked up front so that the answer is a 400.
 MAX_PASSWORD_LENGTH = 4096
+# Operations (``key=value``, ``key+=value``, ``key-=value``) of one index change.
+MAX_INDEX_OPERATIONS = 1_000
 # Bytes of the JSON body of a user or index change (every field at its bound fits).
 MAX_CONFIG_BODY_BYTES = 4 * 1024 * 1024
 
@@ -47,3 +54,5 @@ MAX_ZIP_DIRECTORY_BYTES = 64 * 1024 * 1024
 MAX_METADATA_READ_BYTES = 16 * 1024 * 1024
 # Characters of ``requires_python`` (its column); longer is refused, on SQLite as on PostgreSQL.
 MAX_REQUIRES_PYTHON_LENGTH = 400
+# Characters of a stored password hash (its column).
+MAX_PWHASH_LENGTH = 400

@@ -183,16 +183,27 @@ class PasswordHashes:
 
 @hookimpl(trylast=True)
 def pyshelf_authenticate(request: Any, username: str, secret: str) -> str | None:
+    from .app import opens_for_writing  # app imports this module
+
     services = request.registry.pyshelf
     token_user = services.login_tokens.verify(secret) if secret.startswith("[") else None
-    config_token = request.shelf.state[2]
+    # A request that writes from the start would begin its write transaction with its first
+    # query: the password is checked (argon2) before that, on the state reader and a read
+    # session of its own, never while the write lock is held.
+    writes = opens_for_writing(request) and "db" not in request.__dict__
+    config_token = services.state_reader.read()[2] if writes else request.shelf.state[2]
     password_hash = services.password_hashes.get(config_token, username)
     if password_hash is None:
-        password_hash = (
-            request.db.connection()
-            .execute(_PASSWORD_HASH, {"username": username})
-            .scalar_one_or_none()
-        )
+        session = services.sessions() if writes else request.db
+        try:
+            password_hash = (
+                session.connection()
+                .execute(_PASSWORD_HASH, {"username": username})
+                .scalar_one_or_none()
+            )
+        finally:
+            if writes:
+                session.close()
         if password_hash is None:
             return None
         services.password_hashes.put(config_token, username, password_hash)

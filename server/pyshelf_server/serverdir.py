@@ -75,9 +75,11 @@ def initialise(
                 session.add(ServerState(id=1, uuid=new_token(), serial=0))
             elif session.execute(select(ServerState.serial)).scalar_one() != 0:
                 raise ServerDirError("the database already holds data; refusing to initialise it")
-            from .accounts.services import UserService
+            from .accounts.services import UserService, checked_user_fields
 
-            root = UserService(session).create("root", password=root_password, check_name=False)
+            root = UserService(session).create(
+                "root", checked_user_fields({"password": root_password}), check_name=False
+            )
             if mirror_url:
                 options = {"title": "PyPI", "mirror_url": mirror_url}
                 if mirror_web_url_fmt:
