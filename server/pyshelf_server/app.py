@@ -82,8 +82,10 @@ class AppState:
 
 def opens_for_writing(request: Any) -> bool:
     """Whether the request's session is a write session from the start. Uploads start reading
-    and switch to writing once the file is stored (see ``views.helpers.begin_write``)."""
-    if request.method in ("GET", "HEAD", "OPTIONS"):
+    and switch to writing once the file is stored (see ``views.helpers.begin_write``); so do
+    PUT and PATCH (changes of users and indexes), once their input is checked and a new
+    password hashed: work proportional to a client's input never holds the write lock."""
+    if request.method in ("GET", "HEAD", "OPTIONS", "PUT", "PATCH"):
         return False
     return not (request.method == "POST" and request.content_type == "multipart/form-data")
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import string
 
+from .limits import MAX_FILENAME_LENGTH, MAX_NAME_LENGTH, MAX_VERSION_LENGTH
+
 _NON_ALNUM = re.compile(r"[^A-Za-z0-9]+")
 # devpi blocks every ASCII punctuation character except "-", ".", "@" and "_".
 _BLOCKED = set(string.punctuation) - set("-.@_")
@@ -25,7 +27,7 @@ def user_or_index_name_error(name: str) -> str | None:
     """Why ``name`` is not acceptable as a user or index name, or None."""
     if not name:
         return "name must not be empty"
-    if len(name) > 200:
+    if len(name) > MAX_NAME_LENGTH:
         return "name is too long"
     if name in (".", "..") or name.startswith("+"):
         return f"name {name!r} is reserved"
@@ -36,13 +38,15 @@ def user_or_index_name_error(name: str) -> str | None:
 
 
 def project_name_error(name: str) -> str | None:
-    if not name or not _PROJECT_NAME.match(name) or len(name) > 200:
+    if not name or not _PROJECT_NAME.match(name) or len(name) > MAX_NAME_LENGTH:
         return f"invalid project name {name!r}"
     return None
 
 
 def version_error(version: str) -> str | None:
-    if not version or len(version) > 200 or any(c in _VERSION_FORBIDDEN for c in version):
+    if not version or len(version) > MAX_VERSION_LENGTH:
+        return f"invalid version {version!r}"
+    if any(c in _VERSION_FORBIDDEN for c in version):
         return f"invalid version {version!r}"
     if version.strip() != version or "/" in version or "\\" in version:
         return f"invalid version {version!r}"
@@ -55,7 +59,7 @@ def filename_error(filename: str) -> str | None:
     """Refuse anything that could escape a directory or confuse a URL."""
     if (
         not filename
-        or len(filename) > 400
+        or len(filename) > MAX_FILENAME_LENGTH
         or "/" in filename
         or "\\" in filename
         or filename in (".", "..")

@@ -190,16 +190,28 @@ class PasswordHashes:
 
 
 def current_password_hash(request: Any, username: str) -> str | None:
-    """``username``'s password hash as of the request's state (None: no such user)."""
+    """``username``'s password hash as of the request's state (None: no such user).
+
+    A request that writes from the start would begin its write transaction with its first
+    query: the hash is then read before that, on the state reader and a read session of its
+    own, so that no password (argon2) is ever checked while the write lock is held."""
+    from .app import opens_for_writing  # app imports this module
+
     services = request.registry.pyshelf
-    users_token = request.shelf.state[3]
+    writes = opens_for_writing(request) and "db" not in request.__dict__
+    users_token = services.state_reader.read()[3] if writes else request.shelf.state[3]
     password_hash = services.password_hashes.get(users_token, username)
     if password_hash is None:
-        password_hash = (
-            request.db.connection()
-            .execute(_PASSWORD_HASH, {"username": username})
-            .scalar_one_or_none()
-        )
+        session = services.sessions() if writes else request.db
+        try:
+            password_hash = (
+                session.connection()
+                .execute(_PASSWORD_HASH, {"username": username})
+                .scalar_one_or_none()
+            )
+        finally:
+            if writes:
+                session.close()
         if password_hash is None:
             return None
         services.password_hashes.put(users_token, username, password_hash)

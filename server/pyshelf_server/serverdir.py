@@ -121,9 +121,11 @@ def initialise(
                     "the database already holds a pyshelf server; to run one more process on "
                     "it, use 'pyshelf-init --join'"
                 )
-            from .accounts.services import UserService
+            from .accounts.services import UserService, checked_user_fields
 
-            root = UserService(session).create("root", password=root_password, check_name=False)
+            root = UserService(session).create(
+                "root", checked_user_fields({"password": root_password}), check_name=False
+            )
             if mirror_url:
                 options = {"title": "PyPI", "mirror_url": mirror_url}
                 if mirror_web_url_fmt:

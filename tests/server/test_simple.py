@@ -165,10 +165,14 @@ def test_deleted_file_answers_410(dev):
     )
 
 
-def test_deleting_last_file_removes_version_and_project(dev):
+def test_deleting_the_last_version_keeps_the_project_until_it_is_deleted(dev):
     dev.json("DELETE", "/root/dev/hello-world/1.0", user="root")
-    dev.json("GET", "/root/dev/hello-world", status=404)
-    assert dev.json("GET", "/root/dev").json["result"]["projects"] == []
+    # The name stays claimed by the stage (it keeps hiding mirrors behind it).
+    assert dev.json("GET", "/root/dev/hello-world").json["result"] == {}
+    assert dev.json("GET", "/root/dev").json["result"]["projects"] == ["hello-world"]
     files = dev.app.registry.pyshelf.files
     sha = hashlib.sha256(dev.wheel[1]).hexdigest()
     assert not files.exists(sha)
+    dev.json("DELETE", "/root/dev/hello-world", user="root")
+    dev.json("GET", "/root/dev/hello-world", status=404)
+    assert dev.json("GET", "/root/dev").json["result"]["projects"] == []

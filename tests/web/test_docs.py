@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import os
 import zipfile
 
+import httpx
 import pytest
 
 from pyshelf_server.testing import make_wheel
@@ -122,7 +125,7 @@ def test_size_limits(tmp_path):
     with pytest.raises(DocsError, match="larger than 1000"):
         store.ensure("a" * 64, big)
     assert not store.is_unpacked("a" * 64)
-    assert not [p for p in (tmp_path / "docs").rglob("*") if p.is_file()]
+    assert not [p for p in (tmp_path / "docs").rglob("*") if p.is_file() and p.suffix != ".refused"]
     bomb = tmp_path / "bomb.zip"
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("huge.html", "x" * 10_000)
@@ -141,3 +144,65 @@ def test_docs_over_the_limit_answer_an_error_not_a_crash(web):
     publish(web, docs={"index.html": "x" * 100})
     page = web.test.get("/alice/dev/fancy/1.0/+doc/index.html", status=422)
     assert "larger than 10" in page.text
+
+
+def test_a_refused_zip_is_not_unpacked_again(tmp_path, monkeypatch):
+    store = DocStore(tmp_path / "docs", limits=DocsLimits(max_total_bytes=1000))
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("index.html", "x" * 10_000)
+    attempts = []
+    unpack = store._unpack
+    monkeypatch.setattr(store, "_unpack", lambda *a: (attempts.append(a), unpack(*a)))
+    for _ in range(2):
+        with pytest.raises(DocsError, match="larger than 1000"):
+            store.ensure("d" * 64, bomb)
+    assert len(attempts) == 1
+    # A different blob is tried on its own; so is the same blob under other limits.
+    with pytest.raises(DocsError):
+        store.ensure("e" * 64, bomb)
+    assert len(attempts) == 2
+    store.limits = DocsLimits(max_total_bytes=100_000)
+    assert (store.ensure("d" * 64, bomb) / "index.html").read_text() == "x" * 10_000
+    assert len(attempts) == 3
+    store.remove("e" * 64)
+    assert not list((tmp_path / "docs").rglob("*.refused"))
+
+
+def _bytes_written(pid: int) -> int:
+    with open(f"/proc/{pid}/io") as stats:
+        return next(int(line.split()[1]) for line in stats if line.startswith("wchar:"))
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/io"), reason="needs Linux's /proc/<pid>/io")
+def test_a_docs_bomb_is_unpacked_at_most_once_by_a_real_server(make_live_server):
+    limit = 2 * 1024 * 1024
+    server = make_live_server(args=["--docs-max-size", str(limit)])
+    server.create_user("alice", "secret")
+    server.create_index("alice/dev", auth=("alice", "secret"))
+    filename, content = make_wheel("fancy", "1.0")
+    stored = server.request(
+        "POST", "/alice/dev/", auth=("alice", "secret"), headers={"Accept": "*/*"},
+        data={":action": "file_upload", "name": "fancy", "version": "1.0"},
+        files={"content": (filename, content)},
+    )
+    assert stored.status_code == 200, stored.text
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("index.html", b"\0" * (3 * limit))
+    docs = server.request(
+        "POST", "/alice/dev/", auth=("alice", "secret"), headers={"Accept": "*/*"},
+        data={":action": "doc_upload", "name": "fancy", "version": "1.0"},
+        files={"content": ("fancy-1.0.doc.zip", bomb.getvalue())},
+    )
+    assert docs.status_code == 200, docs.text
+    pid = server.process.pid
+    written = []
+    for _ in range(3):
+        before = _bytes_written(pid)
+        page = httpx.get(server.url + "/alice/dev/fancy/1.0/+doc/index.html", timeout=60)
+        assert page.status_code == 422 and f"larger than {limit}" in page.text
+        written.append(_bytes_written(pid) - before)
+    # The first view (or the indexer before it) wrote up to the limit; later views write
+    # nothing of the zip.
+    assert max(written[1:]) < limit // 4, written

@@ -9,10 +9,17 @@ Unpacking trusts nothing in the zip: member names that are absolute, contain ``.
 a backslash are skipped, symlinks and other special files are skipped, files are written
 without execute bits, and the number of members, each member's size and the total size are
 limited while the bytes are written (the sizes in the zip's directory may lie).
+
+A zip refused for a limit is remembered next to where it would have been unpacked
+(``<sha256>.refused``, with the limits it was refused under): unpacking a bomb costs disk writes
+up to the limit, and an anonymous reader must not be able to make the server pay that again on
+every view. The refusal belongs to the blob, so a different upload is tried afresh, and a
+change of the limits tries the same blob again.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -21,7 +28,7 @@ import tempfile
 import threading
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
 
@@ -31,7 +38,12 @@ CHUNK = 64 * 1024
 
 
 class DocsError(Exception):
-    """The zip cannot be unpacked (not a zip, or over a limit); the message says why."""
+    """The zip cannot be unpacked (not a zip, or over a limit); the message says why.
+    ``lasting`` says whether the zip itself is the reason (a full disk is not)."""
+
+    def __init__(self, message: str, *, lasting: bool = True) -> None:
+        super().__init__(message)
+        self.lasting = lasting
 
 
 @dataclass(frozen=True)
@@ -75,6 +87,32 @@ class DocStore:
     def is_unpacked(self, sha256: str) -> bool:
         return self.directory(sha256).is_dir()
 
+    def _refusal_path(self, sha256: str) -> Path:
+        return self.root / sha256[:2] / f"{sha256}.refused"
+
+    def _refusal(self, sha256: str) -> str | None:
+        """Why the zip was refused under the current limits, or None."""
+        try:
+            record = json.loads(self._refusal_path(sha256).read_text("utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(record, dict) or record.get("limits") != asdict(self.limits):
+            return None
+        reason = record.get("reason")
+        return reason if isinstance(reason, str) else None
+
+    def _remember_refusal(self, sha256: str, reason: str) -> None:
+        path = self._refusal_path(sha256)
+        record = json.dumps({"limits": asdict(self.limits), "reason": reason})
+        try:
+            with tempfile.NamedTemporaryFile(
+                "w", encoding="utf-8", dir=path.parent, prefix=".refused-", delete=False
+            ) as temporary:
+                temporary.write(record)
+            os.replace(temporary.name, path)
+        except OSError:
+            log.warning("could not remember the refusal of docs %s", sha256, exc_info=True)
+
     def _lock(self, sha256: str) -> threading.Lock:
         with self._locks_guard:
             return self._locks.setdefault(sha256, threading.Lock())
@@ -87,6 +125,9 @@ class DocStore:
         with self._lock(sha256):
             if target.is_dir():
                 return target
+            refused = self._refusal(sha256)
+            if refused is not None:
+                raise DocsError(refused)
             target.parent.mkdir(parents=True, exist_ok=True)
             # Unpack next to the target and rename: a reader never sees half a tree, and a
             # crash leaves only a temporary directory, removed by the next attempt's cleanup.
@@ -94,6 +135,12 @@ class DocStore:
             try:
                 self._unpack(zip_path, work)
                 os.replace(work, target)
+                self._refusal_path(sha256).unlink(missing_ok=True)
+            except DocsError as error:
+                shutil.rmtree(work, ignore_errors=True)
+                if error.lasting:
+                    self._remember_refusal(sha256, str(error))
+                raise
             except BaseException:
                 shutil.rmtree(work, ignore_errors=True)
                 raise
@@ -105,8 +152,10 @@ class DocStore:
         limits = self.limits
         try:
             archive = zipfile.ZipFile(zip_path)
-        except (zipfile.BadZipFile, OSError) as error:
+        except zipfile.BadZipFile as error:
             raise DocsError(f"not a readable zip file: {error}") from None
+        except OSError as error:
+            raise DocsError(f"the zip could not be read: {error}", lasting=False) from None
         total = 0
         with archive:
             members = archive.infolist()
@@ -139,8 +188,10 @@ class DocStore:
                                     f"the docs are larger than {limits.max_total_bytes} bytes"
                                 )
                             sink.write(chunk)
-                except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as error:
+                except (zipfile.BadZipFile, EOFError, NotImplementedError) as error:
                     raise DocsError(f"cannot unpack {relative}: {error}") from None
+                except OSError as error:
+                    raise DocsError(f"cannot unpack {relative}: {error}", lasting=False) from None
                 os.chmod(destination, 0o644)
 
     def resolve(self, directory: Path, path: str) -> Path | None:
@@ -166,6 +217,7 @@ class DocStore:
 
     def remove(self, sha256: str) -> None:
         shutil.rmtree(self.directory(sha256), ignore_errors=True)
+        self._refusal_path(sha256).unlink(missing_ok=True)
 
     def size(self) -> int:
         total = 0

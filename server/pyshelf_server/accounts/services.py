@@ -8,19 +8,64 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .. import limits
 from ..db import mark_config_changed, mark_users_changed, utcnow
+from ..indexes.types import OptionError, check_json_size
 from ..names import user_or_index_name_error
 from ..responses import APIError
 from ..security import hash_password
 from .models import User
 
 TEXT_FIELDS = ("email", "title", "description")
+TEXT_BOUNDS = {
+    "email": limits.MAX_EMAIL_LENGTH,
+    "title": limits.MAX_TITLE_LENGTH,
+    "description": limits.MAX_DESCRIPTION_LENGTH,
+}
 
 
 def iso(dt: datetime | None) -> str | None:
     if dt is None:
         return None
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def checked_user_fields(changes: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a user's JSON that can be set, checked against their bounds, with a
+    password replaced by its hash (``password_hash``); unknown keys (created, modified,
+    indexes…) are ignored as devpi does. It reads nothing from the database: a view calls
+    it before the write transaction begins, so that neither a long input nor argon2 holds the
+    write lock."""
+    fields: dict[str, Any] = {}
+    for key in TEXT_FIELDS:
+        if key in changes:
+            value = changes[key]
+            if value is not None and not isinstance(value, str):
+                raise APIError(400, f"{key} must be a string")
+            if value and len(value) > TEXT_BOUNDS[key]:
+                raise APIError(400, f"{key} may be at most {TEXT_BOUNDS[key]} characters long")
+            fields[key] = value or None
+    if "custom_data" in changes:
+        try:
+            check_json_size("custom_data", changes["custom_data"], limits.MAX_CUSTOM_DATA_BYTES)
+        except OptionError as error:
+            raise APIError(400, str(error)) from None
+        fields["custom_data"] = changes["custom_data"]
+    if "password" in changes:
+        password = changes["password"]
+        if not isinstance(password, str) or password == "":
+            raise APIError(400, "password must be a non-empty string")
+        if len(password) > limits.MAX_PASSWORD_LENGTH:
+            raise APIError(
+                400, f"password may be at most {limits.MAX_PASSWORD_LENGTH} characters long"
+            )
+        fields["password_hash"] = hash_password(password)
+    elif "pwhash" in changes:
+        pwhash = changes["pwhash"]
+        if not _is_known_hash(pwhash) or len(pwhash) > limits.MAX_PWHASH_LENGTH:
+            raise APIError(400, "pwhash is not a hash this server can check")
+        fields["password_hash"] = pwhash
+    return fields
 
 
 class UserService:
@@ -39,68 +84,32 @@ class UserService:
     def all(self) -> list[User]:
         return list(self.session.execute(select(User).order_by(User.name)).scalars())
 
-    def create(
-        self,
-        name: str,
-        *,
-        password: str | None = None,
-        pwhash: str | None = None,
-        email: str | None = None,
-        title: str | None = None,
-        description: str | None = None,
-        custom_data: Any = None,
-        check_name: bool = True,
-    ) -> User:
+    def create(self, name: str, fields: dict[str, Any], *, check_name: bool = True) -> User:
+        """A new user with ``fields`` from :func:`checked_user_fields`."""
         if check_name:
             error = user_or_index_name_error(name)
             if error:
                 raise APIError(400, error)
         if self.get(name) is not None:
             raise APIError(409, "user already exists")
-        if password is None and not pwhash:
+        if not fields.get("password_hash"):
             raise APIError(400, "password needs to be set")
-        if password is not None and not isinstance(password, str):
-            raise APIError(400, "password must be a string")
-        if pwhash is not None and not _is_known_hash(pwhash):
-            raise APIError(400, "pwhash is not a hash this server can check")
-        for key, value in (("email", email), ("title", title), ("description", description)):
-            if value is not None and not isinstance(value, str):
-                raise APIError(400, f"{key} must be a string")
-        user = User(
-            name=name,
-            password_hash=hash_password(password) if password is not None else pwhash,
-            email=email or None,
-            title=title or None,
-            description=description or None,
-            custom_data=custom_data,
-        )
+        user = User(name=name, **fields)
         self.session.add(user)
         self.session.flush()
         return user
 
-    def modify(self, user: User, changes: dict[str, Any]) -> bool:
-        """Apply the known keys of ``changes``; unknown keys (created, modified, indexes…) are
-        ignored as devpi does. Returns whether the password changed."""
-        password_changed = False
+    def modify(self, user: User, fields: dict[str, Any]) -> bool:
+        """Apply ``fields`` from :func:`checked_user_fields`; returns whether the password
+        changed."""
         for key in TEXT_FIELDS:
-            if key in changes:
-                value = changes[key]
-                if value is not None and not isinstance(value, str):
-                    raise APIError(400, f"{key} must be a string")
-                setattr(user, key, value or None)
-        if "custom_data" in changes:
-            user.custom_data = changes["custom_data"] or None
-        if "password" in changes:
-            password = changes["password"]
-            if not isinstance(password, str) or password == "":
-                raise APIError(400, "password must be a non-empty string")
-            user.password_hash = hash_password(password)
-            password_changed = True
-        elif "pwhash" in changes:
-            if not _is_known_hash(changes["pwhash"]):
-                raise APIError(400, "pwhash is not a hash this server can check")
-            user.password_hash = changes["pwhash"]
-            password_changed = True
+            if key in fields:
+                setattr(user, key, fields[key])
+        if "custom_data" in fields:
+            user.custom_data = fields["custom_data"] or None
+        password_changed = "password_hash" in fields
+        if password_changed:
+            user.password_hash = fields["password_hash"]
         user.modified = utcnow()
         if password_changed:
             # Cached password hashes are those of a users token (security.PasswordHashes).

@@ -6,11 +6,12 @@ from typing import Any
 
 from pyramid.view import view_config
 
+from .. import limits
 from ..indexes.services import IndexService
 from ..permissions import Permission
 from ..responses import APIError, message, result
-from ..views.helpers import json_body, require
-from .services import UserService, user_json
+from ..views.helpers import begin_write, json_body, require
+from .services import UserService, checked_user_fields, user_json
 
 
 def _user_json(request: Any, user: Any) -> dict[str, Any]:
@@ -29,25 +30,27 @@ def create_user(request: Any) -> Any:
     from ..resources import RootContext
 
     require(request, Permission.USER_CREATE, RootContext(request), "no permission to create users")
-    body = json_body(request, default={})
+    body = json_body(request, default={}, max_bytes=limits.MAX_CONFIG_BODY_BYTES)
     if not isinstance(body, dict):
         raise APIError(400, "user configuration must be a JSON object")
-    known = {"password", "pwhash", "email", "title", "description", "custom_data"}
-    user = UserService(request.db).create(
-        request.context.username, **{k: v for k, v in body.items() if k in known}
-    )
+    fields = checked_user_fields(body)
+    begin_write(request)
+    user = UserService(request.db).create(request.context.username, fields)
     return result("userconfig", _user_json(request, user), status=201)
 
 
 @view_config(route_name="user", request_method="PATCH")
 def modify_user(request: Any) -> Any:
-    users = UserService(request.db)
-    user = users.require(request.context.username)
-    require(request, Permission.USER_MODIFY, message=f"no permission to modify user {user.name!r}")
-    body = json_body(request, default={})
+    name = UserService(request.db).require(request.context.username).name
+    require(request, Permission.USER_MODIFY, message=f"no permission to modify user {name!r}")
+    body = json_body(request, default={}, max_bytes=limits.MAX_CONFIG_BODY_BYTES)
     if not isinstance(body, dict):
         raise APIError(400, "user modification must be a JSON object")
-    if users.modify(user, body):
+    fields = checked_user_fields(body)
+    begin_write(request)
+    users = UserService(request.db)
+    user = users.require(name)
+    if users.modify(user, fields):
         app = request.registry.pyshelf
         token = app.login_tokens.create(user.name, user.password_hash)
         return result(

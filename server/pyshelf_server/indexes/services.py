@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Container
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .. import limits
 from ..accounts.models import User
 from ..app import AppState
 from ..db import mark_config_changed
 from ..names import user_or_index_name_error
 from ..responses import APIError
 from .models import Index, IndexBase
-from .types import IndexType, OptionError, to_bool, to_list
+from .types import (
+    LIST_BOUNDS,
+    OWN_BOUNDS,
+    IndexType,
+    OptionError,
+    bounded_list,
+    check_json_size,
+    to_bases,
+    to_bool,
+)
 
 
 class IndexService:
@@ -56,24 +67,33 @@ class IndexService:
 
     # -- changes -------------------------------------------------------------------------
 
-    def create(self, owner: User, name: str, data: dict[str, Any], *, by: str | None) -> Index:
-        """Create the index ``owner/name`` on behalf of the user ``by``."""
+    # Each change is computed twice: first by its view before the write transaction begins,
+    # to refuse bad input (and input over the bounds of ``limits``) without holding the write
+    # lock, then in the write transaction against the configuration as it is there.
+
+    def new_config(
+        self, owner_name: str, name: str, data: Any
+    ) -> tuple[IndexType, dict[str, Any]]:
+        """The type and configuration of a new index; reads nothing from the database."""
         error = user_or_index_name_error(name)
         if error:
             raise APIError(400, error)
-        if self.get(owner.name, name) is not None:
-            raise APIError(409, f"index '{owner.name}/{name}' exists")
         if not isinstance(data, dict):
             raise APIError(400, "index configuration must be a JSON object")
         type_name = data.get("type", "stage") or "stage"
         if not isinstance(type_name, str):
             raise APIError(400, "the index 'type' must be a string")
         index_type = self.app.index_type(type_name)
-        self._check_mirror_rights(index_type, by, "create mirror indexes")
-        fullname = f"{owner.name}/{name}"
-        config = self._defaults(index_type, owner.name, fullname)
+        config = self._defaults(index_type, owner_name, f"{owner_name}/{name}")
         changes = {k: v for k, v in data.items() if k != "type"}
-        config = self._apply(index_type, config, changes)
+        return index_type, self._apply(index_type, config, changes)
+
+    def create(self, owner: User, name: str, data: dict[str, Any], *, by: str | None) -> Index:
+        """Create the index ``owner/name`` on behalf of the user ``by``."""
+        index_type, config = self.new_config(owner.name, name, data)
+        self._check_mirror_rights(index_type, by, "create mirror indexes")
+        if self.get(owner.name, name) is not None:
+            raise APIError(409, f"index '{owner.name}/{name}' exists")
         index = Index(user=owner, name=name, type=index_type.name)
         self.session.add(index)
         self._store(index, index_type, config)
@@ -82,10 +102,8 @@ class IndexService:
         mark_config_changed(self.session)
         return index
 
-    def modify(
-        self, index: Index, body: Any, *, by: str | None, error_on_noop: bool = False
-    ) -> Index:
-        """Change the configuration of ``index`` on behalf of the user ``by``."""
+    def modified_config(self, index: Index, body: Any) -> tuple[IndexType, dict[str, Any]]:
+        """The type and configuration ``index`` would have after the change ``body``."""
         index_type = self.app.index_type(index.type)
         current = self.config_json(index)
         if isinstance(body, dict) and body.get("type") == "indexconfig" and "result" in body:
@@ -103,6 +121,14 @@ class IndexService:
             raise APIError(400, "index modification must be a JSON object or list")
         for key, value in self._plugin_defaults(index_type).items():
             config.setdefault(key, value)
+        return index_type, config
+
+    def modify(
+        self, index: Index, body: Any, *, by: str | None, error_on_noop: bool = False
+    ) -> Index:
+        """Change the configuration of ``index`` on behalf of the user ``by``."""
+        index_type, config = self.modified_config(index, body)
+        current = self.config_json(index)
         if config.get("mirror_url") != current.get("mirror_url"):
             self._check_mirror_rights(index_type, by, "change the upstream of a mirror")
         if error_on_noop and config == current:
@@ -154,9 +180,11 @@ class IndexService:
             if key == "volatile":
                 return to_bool(key, value)
             if key == "bases":
-                return to_list(key, value)
+                return to_bases(key, value)
             if key in index_type.options:
-                return index_type.coerce(key, value)
+                value = index_type.coerce(key, value)
+            if key not in OWN_BOUNDS:
+                check_json_size(key, value, limits.MAX_OPTION_BYTES)
         except OptionError as error:
             raise APIError(400, str(error)) from None
         return value
@@ -187,6 +215,10 @@ class IndexService:
     def _apply_operations(
         self, index_type: IndexType, config: dict[str, Any], operations: list[Any]
     ) -> dict[str, Any]:
+        if len(operations) > limits.MAX_INDEX_OPERATIONS:
+            raise APIError(
+                400, f"at most {limits.MAX_INDEX_OPERATIONS} operations may change an index at once"
+            )
         new = dict(config)
         defaults = self._defaults(index_type, "", "")
         for operation in operations:
@@ -216,14 +248,26 @@ class IndexService:
                 raise APIError(400, f"The {key!r} setting is not a list")
             items = self._coerce(index_type, key, value)
             items = items if isinstance(items, list) else [items]
+            present = _lookup(current)
             if op == "+=":
-                new[key] = current + [item for item in items if item not in current]
+                new[key] = current + [item for item in items if item not in present]
             else:
                 for item in items:
-                    if item not in current:
+                    if item not in present:
                         raise APIError(400, f"The {key!r} setting doesn't have value {value!r}")
-                new[key] = [item for item in current if item not in items]
+                removed = _lookup(items)
+                new[key] = [item for item in current if item not in removed]
+            self._check_bound(key, new[key])
         return new
+
+    def _check_bound(self, key: str, value: Any) -> None:
+        try:
+            if key in LIST_BOUNDS:
+                bounded_list(key, value, LIST_BOUNDS[key])
+            elif key not in OWN_BOUNDS:
+                check_json_size(key, value, limits.MAX_OPTION_BYTES)
+        except OptionError as error:
+            raise APIError(400, str(error)) from None
 
     def _store(self, index: Index, index_type: IndexType, config: dict[str, Any]) -> None:
         for key in getattr(index_type, "required", ()):
@@ -231,7 +275,8 @@ class IndexService:
                 raise APIError(400, f"'{key}' option is required for a {index_type.name} index")
         index.volatile = bool(config.get("volatile", True))
         if not index_type.is_mirror:
-            base_names = config.get("bases") or []
+            # Duplicates are dropped before any base is looked up.
+            base_names = list(dict.fromkeys(config.get("bases") or []))
             bases = []
             for base_name in base_names:
                 user, sep, name = base_name.partition("/")
@@ -258,3 +303,12 @@ class IndexService:
                 continue
             seen.add(base.id)
             queue.extend(link.base for link in base.base_links)
+
+
+def _lookup(values: list[Any]) -> Container[Any]:
+    """``values`` as a set when they can be one: lists of thousands of names are compared
+    against each other."""
+    try:
+        return set(values)
+    except TypeError:
+        return values

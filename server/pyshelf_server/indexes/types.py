@@ -7,11 +7,12 @@ The core registers ``stage`` (hosted); the mirror registers ``mirror``; plugins 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .. import hookimpl
+from .. import hookimpl, limits
 from ..names import normalize_name
 from ..permissions import ANONYMOUS, normalise_acl_entry
 
@@ -42,12 +43,41 @@ def to_list(key: str, value: Any) -> list[str]:
     raise OptionError(f"'{key}' option must be a list or a comma separated string")
 
 
+def bounded_list(key: str, items: list[str], max_entries: int) -> list[str]:
+    """``items``, refused when there are more than ``max_entries`` or one is longer than a
+    name can be (:mod:`..limits`)."""
+    if len(items) > max_entries:
+        raise OptionError(f"'{key}' may have at most {max_entries} entries, not {len(items)}")
+    for item in items:
+        if len(item) > limits.MAX_LIST_ENTRY_LENGTH:
+            raise OptionError(
+                f"an entry of '{key}' is longer than {limits.MAX_LIST_ENTRY_LENGTH} characters"
+            )
+    return items
+
+
+def to_bases(key: str, value: Any) -> list[str]:
+    return bounded_list(key, to_list(key, value), limits.MAX_BASES)
+
+
 def to_acl(key: str, value: Any) -> list[str]:
-    return [normalise_acl_entry(v) for v in to_list(key, value)]
+    entries = bounded_list(key, to_list(key, value), limits.MAX_ACL_ENTRIES)
+    return [normalise_acl_entry(v) for v in entries]
 
 
 def to_whitelist(key: str, value: Any) -> list[str]:
-    return [v if v == "*" else normalize_name(v) for v in to_list(key, value)]
+    entries = bounded_list(key, to_list(key, value), limits.MAX_WHITELIST_ENTRIES)
+    return [v if v == "*" else normalize_name(v) for v in entries]
+
+
+# The list options and their bounds: a change that adds entries (``acl_upload+=x``) is checked
+# against them after it is applied.
+LIST_BOUNDS = {
+    "bases": limits.MAX_BASES,
+    "acl_upload": limits.MAX_ACL_ENTRIES,
+    "acl_toxresult_upload": limits.MAX_ACL_ENTRIES,
+    "mirror_whitelist": limits.MAX_WHITELIST_ENTRIES,
+}
 
 
 def to_inheritance(key: str, value: Any) -> str:
@@ -64,7 +94,29 @@ def to_text(key: str, value: Any) -> str:
     return str(value)
 
 
+def bounded_text(max_length: int) -> Callable[[str, Any], str]:
+    def to_bounded_text(key: str, value: Any) -> str:
+        text = to_text(key, value)
+        if len(text) > max_length:
+            raise OptionError(f"'{key}' may be at most {max_length} characters long")
+        return text
+
+    return to_bounded_text
+
+
+def check_json_size(key: str, value: Any, max_bytes: int) -> None:
+    """Refuse ``value`` when its JSON form is longer than ``max_bytes`` (the form it is
+    stored in)."""
+    if len(json.dumps(value, ensure_ascii=False).encode("utf-8")) > max_bytes:
+        raise OptionError(f"'{key}' may be at most {max_bytes} bytes as JSON")
+
+
 def to_any(key: str, value: Any) -> Any:
+    return value
+
+
+def to_custom_data(key: str, value: Any) -> Any:
+    check_json_size(key, value, limits.MAX_CUSTOM_DATA_BYTES)
     return value
 
 
@@ -141,10 +193,12 @@ class IndexType:
 
 
 COMMON_OPTIONS = {
-    "title": Option(to_text),
-    "description": Option(to_text),
-    "custom_data": Option(to_any),
+    "title": Option(bounded_text(limits.MAX_TITLE_LENGTH)),
+    "description": Option(bounded_text(limits.MAX_DESCRIPTION_LENGTH)),
+    "custom_data": Option(to_custom_data),
 }
+# Options bounded by their own coercion; any other (plugins' included) is bounded by size.
+OWN_BOUNDS = frozenset({*COMMON_OPTIONS, *LIST_BOUNDS})
 
 
 class StageType(IndexType):

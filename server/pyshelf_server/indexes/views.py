@@ -9,12 +9,13 @@ from typing import Any
 from pyramid.response import Response
 from pyramid.view import view_config
 
+from .. import limits
 from ..accounts.services import UserService
 from ..permissions import Permission
 from ..resources import UserContext
 from ..responses import JSON_CONTENT_TYPE, APIError, message, result
 from ..simple.negotiation import is_installer, wants_simple_json
-from ..views.helpers import flag, json_body, require
+from ..views.helpers import begin_write, flag, json_body, require
 from .services import IndexService
 
 
@@ -74,10 +75,12 @@ def create_index(request: Any) -> Any:
         _user_context(request),
         f"no permission to create index {user_name}/{index_name}",
     )
+    body = json_body(request, default={}, max_bytes=limits.MAX_CONFIG_BODY_BYTES)
+    _service(request).new_config(user_name, index_name, body)
+    begin_write(request)
     owner = UserService(request.db).get(user_name)
     if owner is None:
         raise APIError(404, f"no user {user_name!r}")
-    body = json_body(request, default={})
     service = _service(request)
     index = service.create(owner, index_name, body, by=request.authenticated_userid)
     return result("indexconfig", service.config_json(index))
@@ -87,9 +90,12 @@ def create_index(request: Any) -> Any:
 def modify_index(request: Any) -> Any:
     require(request, Permission.INDEX_MODIFY)
     info = request.context.index
+    body = json_body(request, allow_empty=False, max_bytes=limits.MAX_CONFIG_BODY_BYTES)
+    service = _service(request)
+    service.modified_config(service.require(info.user, info.name), body)
+    begin_write(request)
     service = _service(request)
     index = service.require(info.user, info.name)
-    body = json_body(request, allow_empty=False)
     service.modify(
         index, body, by=request.authenticated_userid, error_on_noop="error_on_noop" in request.GET
     )

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..indexes.backends import Link
+from ..limits import MAX_VERSION_LENGTH
 from ..names import normalize_name
 
 # Hashes a mirror can check a download against, strongest first.
@@ -57,11 +58,18 @@ def file_key(first: str, second: str) -> str:
 
 
 def guess_version(project: str, filename: str) -> str | None:
-    """The version in a distribution's file name, as written there; None when it cannot tell.
+    """The version in a distribution's file name, as written there; None when it cannot tell,
+    or when it is longer than a version can be (``names.MAX_VERSION_LENGTH``, its column's
+    length).
 
     Wheels have a fixed layout; for sdists and older formats the project's own name is
     matched first, because names may themselves contain dashes.
     """
+    version = _version_in(project, filename)
+    return version if version and len(version) <= MAX_VERSION_LENGTH else None
+
+
+def _version_in(project: str, filename: str) -> str | None:
     lower = filename.lower()
     if lower.endswith(".whl"):
         parts = filename[:-4].split("-")

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from .. import __version__
+from ..limits import MAX_FILENAME_LENGTH
 from .markup import is_json, page_anchors
 
 log = logging.getLogger(__name__)
@@ -298,7 +299,7 @@ def _bad_filename(filename: str) -> bool:
     """The same verdict as ``names.filename_error``, faster."""
     return (
         not filename
-        or len(filename) > 400
+        or len(filename) > MAX_FILENAME_LENGTH
         or filename.startswith(".")
         or _BAD_FILENAME_CHAR.search(filename) is not None
     )

@@ -13,6 +13,7 @@ from pyramid.response import Response
 from pyramid.view import view_config
 
 from ..fileresponses import blob_response
+from ..limits import MAX_FILENAME_LENGTH
 from ..permissions import Permission
 from ..responses import APIError, message, result
 from ..simple.negotiation import wants_api_json
@@ -165,7 +166,10 @@ def post_toxresult(request: Any) -> Any:
     blob: StoredBlob = app.files.put_bytes(content)
     existing = sum(1 for f in row.version.files if f.for_file_id == row.id)
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-    filename = f"{row.filename}.toxresult-{stamp}-{existing}"
+    suffix = f".toxresult-{stamp}-{existing}"
+    # Cut to the column's length (a release file's name may take all of it); the suffix keeps
+    # the names of one file's results apart.
+    filename = row.filename[: MAX_FILENAME_LENGTH - len(suffix)] + suffix
     from ..indexes.services import IndexService
 
     index_row = IndexService(request.db, app).require(info.user, info.name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 import tarfile
 import zipfile
 from collections.abc import Callable
@@ -10,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pkginfo
+
+from .. import limits
 
 LIST_FIELDS = (
     "platform",
@@ -55,7 +58,12 @@ class MetadataError(ValueError):
     """The file's metadata cannot be read."""
 
 
-class MetadataTooLarge(MetadataError):
+class ArchiveOverLimit(MetadataError):
+    """The archive is over a bound of :mod:`..limits`: reading it would cost memory or time out
+    of proportion to any real release file. The upload is refused."""
+
+
+class MetadataTooLarge(ArchiveOverLimit):
     """The archive's metadata file is larger than any real one; reading it could cost
     gigabytes of memory (a 200 KB gzip can hold 200 MB of PKG-INFO)."""
 
@@ -129,7 +137,7 @@ def _sdist_pkg_info(source: Path | bytes, filename: str) -> bytes:
     """The PKG-INFO pkginfo's own sdist reader would choose: among the members with PKG-INFO
     in their path, the one of fewest path parts (then by name) that holds a Metadata-Version."""
     if zipfile.is_zipfile(_archive(source)):
-        with zipfile.ZipFile(_archive(source)) as archive:
+        with _open_zip(source, filename) as archive:
             members = [(m.filename, m.file_size, m) for m in archive.infolist()]
             _refuse_large_metadata(members, filename)
             return _first_pkg_info(members, filename, lambda m: archive.read(m))
@@ -141,7 +149,7 @@ def _sdist_pkg_info(source: Path | bytes, filename: str) -> bytes:
     with opened as archive:
         # Listing a compressed tar means reading it through once; the chosen member is
         # usually among the first, so reading it afterwards seeks back only a little.
-        members = [(m.name, m.size, m) for m in archive if m.isfile()]
+        members = _tar_files(archive, filename)
         _refuse_large_metadata(members, filename)
 
         def read(member: tarfile.TarInfo) -> bytes:
@@ -149,6 +157,88 @@ def _sdist_pkg_info(source: Path | bytes, filename: str) -> bytes:
             return extracted.read() if extracted is not None else b""
 
         return _first_pkg_info(members, filename, read)
+
+
+def _tar_files(archive: tarfile.TarFile, filename: str) -> list[tuple[str, int, Any]]:
+    """(name, size, member) of the tar's regular files, refused over the member and size
+    bounds while the headers are read, before the listing (or the decompression) grows."""
+    files = []
+    for count, member in enumerate(archive, start=1):
+        if count > limits.MAX_ARCHIVE_MEMBERS:
+            raise ArchiveOverLimit(
+                f"{filename} has more than the allowed {limits.MAX_ARCHIVE_MEMBERS} members"
+            )
+        if member.offset_data + member.size > limits.MAX_TAR_UNPACKED_BYTES:
+            raise ArchiveOverLimit(
+                f"{filename} unpacks to more than the allowed "
+                f"{limits.MAX_TAR_UNPACKED_BYTES} bytes"
+            )
+        if member.isfile():
+            files.append((member.name, member.size, member))
+    return files
+
+
+def _open_zip(source: Path | bytes, filename: str) -> zipfile.ZipFile:
+    """The zip, refused over the member bound before its listing is read into memory (the
+    count and size of the central directory are in its end record), and after (they may
+    lie)."""
+    with open(source, "rb") if isinstance(source, Path) else io.BytesIO(source) as stream:
+        recorded = _zip_directory_record(stream)
+    if recorded is not None:
+        entries, directory_bytes = recorded
+        if entries > limits.MAX_ARCHIVE_MEMBERS:
+            raise ArchiveOverLimit(
+                f"{filename} has more than the allowed {limits.MAX_ARCHIVE_MEMBERS} members"
+            )
+        if directory_bytes > limits.MAX_ZIP_DIRECTORY_BYTES:
+            raise ArchiveOverLimit(
+                f"{filename} has a listing larger than the allowed "
+                f"{limits.MAX_ZIP_DIRECTORY_BYTES} bytes"
+            )
+    archive = zipfile.ZipFile(_archive(source))
+    if len(archive.infolist()) > limits.MAX_ARCHIVE_MEMBERS:
+        archive.close()
+        raise ArchiveOverLimit(
+            f"{filename} has more than the allowed {limits.MAX_ARCHIVE_MEMBERS} members"
+        )
+    return archive
+
+
+_END = struct.Struct("<4s4H2LH")
+_END_SIGNATURE = b"PK\x05\x06"
+_ZIP64_LOCATOR = struct.Struct("<4sLQL")
+_ZIP64_END = struct.Struct("<4sQ2H2L4Q")
+
+
+def _zip_directory_record(stream: io.BufferedIOBase | io.BytesIO) -> tuple[int, int] | None:
+    """(entries, central directory bytes) from a zip's end record (zip64 included), or None
+    when there is none to read; the zip module then says what is wrong."""
+    size = stream.seek(0, io.SEEK_END)
+    tail_start = max(0, size - _END.size - 0xFFFF)
+    stream.seek(tail_start)
+    tail = stream.read()
+    position = tail.rfind(_END_SIGNATURE)
+    if position < 0 or len(tail) - position < _END.size:
+        return None
+    fields = _END.unpack_from(tail, position)
+    entries, directory_bytes = fields[4], fields[5]
+    if entries != 0xFFFF and directory_bytes != 0xFFFFFFFF:
+        return entries, directory_bytes
+    locator_at = tail_start + position - _ZIP64_LOCATOR.size
+    if locator_at < 0:
+        return None
+    stream.seek(locator_at)
+    locator = _ZIP64_LOCATOR.unpack(stream.read(_ZIP64_LOCATOR.size))
+    if locator[0] != b"PK\x06\x07":
+        return None
+    stream.seek(locator[2])
+    record = stream.read(_ZIP64_END.size)
+    if len(record) < _ZIP64_END.size:
+        return None
+    end64 = _ZIP64_END.unpack(record)
+    if end64[0] != b"PK\x06\x06":
+        return None
+    return end64[7], end64[8]
 
 
 def _refuse_large_metadata(members: list[tuple[str, int, Any]], filename: str) -> None:
@@ -167,9 +257,13 @@ def _first_pkg_info(
         for name, size, member in members
         if "PKG-INFO" in name
     )
+    budget = limits.MAX_METADATA_READ_BYTES
     for _depth, _parts, size, member in candidates:
         if size > MAX_METADATA_BYTES:
             continue
+        budget -= size
+        if budget < 0:
+            break
         data = read(member)
         if b"Metadata-Version" in data:
             return data
@@ -197,7 +291,7 @@ def wheel_metadata(source: Path | bytes, filename: str) -> bytes | None:
     """The ``*.dist-info/METADATA`` of a wheel (PEP 658; its path or its bytes), or None;
     raises MetadataTooLarge when a metadata member of the wheel is larger than any real one."""
     try:
-        with zipfile.ZipFile(_archive(source)) as wheel:
+        with _open_zip(source, filename) as wheel:
             members = wheel.infolist()
             _refuse_large_metadata([(m.filename, m.file_size, m) for m in members], filename)
             for member in members:
@@ -213,7 +307,7 @@ def wheel_metadata_file(path: Path) -> bytes | None:
     """The ``*.dist-info/METADATA`` of a stored wheel, or None (also when it is too large)."""
     try:
         return wheel_metadata(path, path.name)
-    except MetadataTooLarge:
+    except ArchiveOverLimit:
         return None
 
 

@@ -213,11 +213,6 @@ class PackageService:
         if not [f for f in version.files if f.rel != "toxresult"]:
             self.session.delete(version)
             self.session.flush()
-            self.session.refresh(project)
-            if not project.versions:
-                self.session.delete(project)
-                self.session.flush()
-                return
         self.touch(project)
         self.session.flush()
 
@@ -229,12 +224,11 @@ class PackageService:
         # cascade to them a second time.
         self.session.expire(version, ["files"])
         self.session.delete(version)
-        self.session.flush()
-        self.session.refresh(project)
-        if not project.versions:
-            self.session.delete(project)
-        else:
-            self.touch(project)
+        # The project stays, without versions, until it is deleted itself: while it exists it
+        # claims its name in this stage and keeps hiding the mirrors behind it (see
+        # ``indexes.inheritance``). Dropping it with its last version let an installer fetch
+        # an upstream project of the same name instead.
+        self.touch(project)
         self.session.flush()
 
     def delete_project(self, project: Project) -> None:

@@ -24,11 +24,12 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 from sqlalchemy.engine import Connection
 
+from .. import limits
 from ..indexes.models import Index
 from ..names import filename_error, normalize_name, project_name_error, version_error
 from ..packages.metadata import (
+    ArchiveOverLimit,
     MetadataError,
-    MetadataTooLarge,
     from_file,
     from_metadata_bytes,
     wheel_metadata,
@@ -272,9 +273,17 @@ def prepare_release(
             try:
                 file_meta = from_file(source, filename)
             except MetadataError as error:
-                if isinstance(error, MetadataTooLarge):
+                if isinstance(error, ArchiveOverLimit):
                     raise APIError(400, str(error)) from None
                 file_meta = {}
+        requires_python = form_meta.get("requires_python") or file_meta.get("requires_python")
+        if requires_python and len(requires_python) > limits.MAX_REQUIRES_PYTHON_LENGTH:
+            # Its column's length: PostgreSQL would refuse it where SQLite kept it.
+            raise APIError(
+                400,
+                f"requires_python may be at most {limits.MAX_REQUIRES_PYTHON_LENGTH} "
+                "characters long",
+            )
     except BaseException:
         for stored in created:
             if stored.created:

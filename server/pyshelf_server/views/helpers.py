@@ -48,13 +48,22 @@ def redirect(request: Any, path: str, *, keep_query: bool = True) -> Any:
 
 
 def json_body(
-    request: Any, *, default: Any = None, allow_empty: bool = True, allow_nul: bool = False
+    request: Any,
+    *,
+    default: Any = None,
+    allow_empty: bool = True,
+    allow_nul: bool = False,
+    max_bytes: int | None = None,
 ) -> Any:
     """The request's JSON body, refused with 400 unless it is plain JSON that can be stored and
     answered again: no NaN or infinite numbers (they have no JSON form), no lone surrogates
     (they have no UTF-8 form) and, unless ``allow_nul``, no NUL characters (PostgreSQL text
-    cannot hold them)."""
+    cannot hold them); with 413 when it is longer than ``max_bytes``."""
+    if max_bytes is not None and (request.content_length or 0) > max_bytes:
+        raise APIError(413, f"the request body may be at most {max_bytes} bytes")
     raw = request.body
+    if max_bytes is not None and len(raw) > max_bytes:
+        raise APIError(413, f"the request body may be at most {max_bytes} bytes")
     if not raw.strip():
         if allow_empty:
             return default
@@ -125,8 +134,9 @@ def begin_write(request: Any) -> None:
     """Make ``request.db`` a write session from here on.
 
     Uploads begin with a read session, so that streaming, hashing and fsyncing the file happen
-    without holding the database's write lock; the rows are written after this call. Objects
-    loaded through the old session must be loaded again.
+    without holding the database's write lock; the rows are written after this call. So do
+    changes of users and indexes (PUT, PATCH), so that checking their input and hashing a
+    password happen without it. Objects loaded through the old session must be loaded again.
     """
     session = request.__dict__.get("db")
     if session is not None and session.info.get("write"):
