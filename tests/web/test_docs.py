@@ -120,20 +120,20 @@ def test_size_limits(tmp_path):
         archive.writestr("b.html", "x" * 500)
         archive.writestr("c.html", "x" * 500)
     with pytest.raises(DocsError, match="larger than 1000"):
-        store.ensure("a" * 64, big)
+        store.ensure("a" * 64, lambda: big.open("rb"))
     assert not store.is_unpacked("a" * 64)
     assert not [p for p in (tmp_path / "docs").rglob("*") if p.is_file()]
     bomb = tmp_path / "bomb.zip"
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("huge.html", "x" * 10_000)
     with pytest.raises(DocsError, match="larger than 600"):
-        store.ensure("b" * 64, bomb)
+        store.ensure("b" * 64, lambda: bomb.open("rb"))
     many = tmp_path / "many.zip"
     with zipfile.ZipFile(many, "w") as archive:
         for n in range(6):
             archive.writestr(f"{n}.html", "x")
     with pytest.raises(DocsError, match="more than 5"):
-        store.ensure("c" * 64, many)
+        store.ensure("c" * 64, lambda: many.open("rb"))
 
 
 def test_docs_over_the_limit_answer_an_error_not_a_crash(web):

@@ -15,6 +15,8 @@ from ..resources import UserContext
 from ..responses import JSON_CONTENT_TYPE, APIError, message, result
 from ..simple.negotiation import is_installer, wants_simple_json
 from ..views.helpers import flag, json_body, require
+from .models import Index
+from .registry import IndexInfo
 from .services import IndexService
 
 
@@ -80,6 +82,7 @@ def create_index(request: Any) -> Any:
     body = json_body(request, default={})
     service = _service(request)
     index = service.create(owner, index_name, body)
+    announce(request, "pyshelf_index_created", index=_info(request, index))
     return result("indexconfig", service.config_json(index))
 
 
@@ -90,7 +93,11 @@ def modify_index(request: Any) -> Any:
     service = _service(request)
     index = service.require(info.user, info.name)
     body = json_body(request, allow_empty=False)
+    old_options = service.config_json(index)
     service.modify(index, body, error_on_noop="error_on_noop" in request.GET)
+    announce(
+        request, "pyshelf_index_changed", index=_info(request, index), old_options=old_options
+    )
     return result("indexconfig", service.config_json(index))
 
 
@@ -100,7 +107,28 @@ def delete_index(request: Any) -> Any:
     info = request.context.index
     service = _service(request)
     service.delete(service.require(info.user, info.name))
+    announce(request, "pyshelf_index_deleted", index=info)
     return message(f"index {info.fullname} deleted", status=201)
+
+
+def announce(request: Any, hook_name: str, **kwargs: Any) -> None:
+    """Call the plugins' hook ``hook_name`` once the request's transaction committed."""
+    hook = getattr(request.registry.pyshelf.pm.hook, hook_name)
+    request.pyshelf_events.append(lambda: hook(request=request, **kwargs))
+
+
+def _info(request: Any, index: Index) -> IndexInfo:
+    """``index`` as plugins see it, taken before the commit (which expires the row)."""
+    return IndexInfo(
+        id=index.id,
+        user=index.user.name,
+        name=index.name,
+        type=index.type,
+        volatile=bool(index.volatile),
+        options=dict(index.options or {}),
+        bases=tuple(link.base.fullname for link in index.base_links),
+        is_mirror=request.registry.pyshelf.index_type(index.type).is_mirror,
+    )
 
 
 def _user_context(request: Any) -> UserContext:
