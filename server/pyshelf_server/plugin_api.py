@@ -332,25 +332,12 @@ class ShelfReader:
         """Every version of ``project`` (normalised name) visible through ``index``, in the
         order the stages answered, with the stage each comes from; None when no stage allowed
         to answer has the project."""
-        found: dict[str, tuple[str, dict[str, Any], list[str]]] = {}
-        any_stage = False
-        for backend in self._inheritance().stages_for(index, project):
-            versions = backend.versions(project)
-            if versions is None:
-                continue
-            any_stage = True
-            for version, data in versions.items():
-                if version in found:
-                    found[version][2].append(backend.index.fullname)
-                else:
-                    found[version] = (backend.index.fullname, data, [])
-        if not any_stage:
+        answers = self._inheritance().version_answers(index, project)
+        if answers is None:
             return None
-        allowed = set(self.index_type(index).filter_versions(index, project, list(found)))
         return [
-            VersionInfo(version, stage, data, tuple(shadowed))
-            for version, (stage, data, shadowed) in found.items()
-            if version in allowed
+            VersionInfo(version, first.fullname, data, tuple(s.fullname for s, _ in shadowing))
+            for version, ((first, data), *shadowing) in answers.items()
         ]
 
     def links(self, index: IndexInfo, project: str) -> list[Link] | None:
