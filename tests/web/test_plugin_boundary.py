@@ -39,7 +39,7 @@ def violations(root: Path) -> list[str]:
             elif isinstance(node, ast.Attribute) and node.attr in FORBIDDEN_ATTRIBUTES:
                 found.append(f"{where}:{node.lineno}: .{node.attr}")
             elif isinstance(node, ast.Call) and _is_getattr_of(node, FORBIDDEN_ATTRIBUTES):
-                found.append(f"{where}:{node.lineno}: getattr(…, {node.args[1].value!r})")  # type: ignore[attr-defined]
+                found.append(f"{where}:{node.lineno}: getattr(…, {ast.unparse(node.args[1])})")
             elif (
                 isinstance(node, ast.Constant)
                 and isinstance(node.value, str)
