@@ -53,6 +53,9 @@ class AppState:
         self.password_hashes = PasswordHashes()
         self.secret = secret
         self.started = time.time()
+        # The Pyramid registry this state belongs to (set when the application is assembled),
+        # for hooks called outside requests.
+        self.pyramid_registry: Any = None
         self.version = __version__
         # Installed plugin distributions and their versions, for /+api, /+status and --version.
         self.plugins = plugin_versions(pm)

@@ -47,6 +47,7 @@ def make_app(
 
     config = Configurator(settings={"pyshelf.settings": settings})
     config.registry.pyshelf = state
+    state.pyramid_registry = config.registry
     config.set_security_policy(SecurityPolicy())
     # One session per request, created on first use and finished by the shelf tween.
     config.add_request_method(_request_db, "db", reify=True)

@@ -4,6 +4,10 @@ Plugins are distributions that register a module under the ``pyshelf_server`` en
 that module implements some of these hooks with ``pyshelf_server.hookimpl``. Hooks are always
 called with keyword arguments, so an implementation may accept only the arguments it needs and
 specs can grow new arguments without breaking plugins.
+
+Besides these hooks a plugin uses only :mod:`pyshelf_server.plugin_api` (see
+``docs/plugins.md``). ``index`` arguments are ``plugin_api.IndexInfo`` values; ``registry`` is
+the Pyramid registry, which ``plugin_api.open_reader`` and ``plugin_api.server_settings`` take.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ def pyshelf_add_parser_options(parser: Any) -> None:
     """Add command-line options to ``pyshelf-server``'s argparse ``parser``.
 
     Each option should also read an environment variable ``PYSHELF_<NAME>``; use
-    ``pyshelf_server.cli.env_default(name, default)`` for its default. The parsed values end up in
+    ``plugin_api.env_default(name, default)`` for its default. The parsed values end up in
     ``settings.options`` (a dict keyed by the argparse ``dest``).
     """
 
@@ -30,13 +34,13 @@ def pyshelf_pyramid_configure(config: Any, settings: Any) -> None:
     """Add routes, views, templates or tweens to the Pyramid ``config``.
 
     Called after the core routes are added and before the final ``config.commit()``.
-    ``settings`` is the :class:`pyshelf_server.config.ServerSettings`.
+    ``settings`` is the :class:`plugin_api.ServerSettings`.
     """
 
 
 @hookspec
 def pyshelf_get_index_types() -> list[Any]:
-    """Return :class:`pyshelf_server.indexes.types.IndexType` subclasses to register.
+    """Return :class:`plugin_api.IndexType` subclasses to register.
 
     An index type owns the option schema of its indexes and may filter projects, versions and
     links after inheritance has merged them (devpi-constrained does that). A type that
@@ -91,10 +95,14 @@ def pyshelf_permits(request: Any, context: Any, permission: str, identity: Any) 
 
 
 @hookspec(firstresult=True)
-def pyshelf_authcheck(request: Any, identity: Any) -> Any:
+def pyshelf_authcheck(request: Any, identity: Any, route_name: str | None) -> Any:
     """Called for every request before its view. Return None to let it pass, or a Pyramid
     response (or raise an HTTP exception) to answer it instead, e.g. 401 for a locked-down
     server.
+
+    ``identity`` is a ``plugin_api.Identity`` (None when anonymous); ``route_name`` the name of
+    the route the request matched (``plugin_api.ROUTE_*``, a plugin's own, or None when none
+    did), decided before the route's context is built — an unknown index is not yet a 404.
     """
 
 
@@ -102,7 +110,7 @@ def pyshelf_authcheck(request: Any, identity: Any) -> Any:
 def pyshelf_on_upload(request: Any, index: Any, project: str, version: str, file: Any) -> Any:
     """A release file was stored (upload or push), after the transaction committed.
 
-    ``file`` is a :class:`pyshelf_server.packages.services.FileInfo`. Return a string to report a
+    ``file`` is a :class:`plugin_api.FileInfo`. Return a string to report a
     failure of the plugin's own work (it is added to the upload answer's reason phrase); the
     file stays stored either way.
     """
@@ -125,16 +133,35 @@ def pyshelf_on_remove(request: Any, index: Any, project: str, version: str | Non
 
 
 @hookspec
-def pyshelf_on_mirror_project_changed(app: Any, index: Any, project: str) -> None:
+def pyshelf_on_mirror_project_changed(registry: Any, index: Any, project: str, app: Any) -> None:
     """A mirror stored a newly fetched or changed project page, or dropped one upstream no
     longer has, after its own transaction committed. Called from whatever thread fetched it
-    (often not a request's); ``app`` is the ``AppState``, ``index`` the mirror's ``IndexInfo``.
+    (often not a request's); ``registry`` is the Pyramid registry, ``index`` the mirror's
+    ``IndexInfo``. (``app`` is the server's internal state, kept for older plugins.)
     """
 
 
 @hookspec
+def pyshelf_index_created(request: Any, index: Any) -> None:
+    """The index ``index`` was created, after the transaction committed."""
+
+
+@hookspec
+def pyshelf_index_changed(request: Any, index: Any, old_options: dict[str, Any]) -> None:
+    """The configuration of ``index`` (as it is now) was changed, after the transaction
+    committed. ``old_options`` is the configuration before, as the index's JSON showed it:
+    ``type``, ``bases`` (not on mirrors), ``volatile`` and every option."""
+
+
+@hookspec
+def pyshelf_index_deleted(request: Any, index: Any) -> None:
+    """The index ``index`` (as it was) was deleted, on its own or with its user, after the
+    transaction committed."""
+
+
+@hookspec
 def pyshelf_simple_extra_links(request: Any, index: Any, project: str) -> list[Any] | None:
-    """Return extra links (:class:`pyshelf_server.indexes.backends.Link`) for a simple page."""
+    """Return extra links (:class:`plugin_api.Link`) for a simple page."""
 
 
 @hookspec
@@ -146,8 +173,8 @@ def pyshelf_get_status_info(request: Any) -> dict[str, Any] | None:
 def pyshelf_cmdline_run(registry: Any) -> int | None:
     """Called by ``pyshelf-server`` once the application is built, before it serves.
 
-    ``registry`` is the Pyramid registry (``registry.pyshelf`` is the ``AppState``; the parsed
-    plugin options are in ``registry.pyshelf.settings.options``). Return an exit code to stop
+    ``registry`` is the Pyramid registry (the parsed plugin options are in
+    ``plugin_api.server_settings(registry).options``). Return an exit code to stop
     instead of serving (a one-off command such as ``--recreate-search-index``), or None to go on.
     """
 

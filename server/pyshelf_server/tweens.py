@@ -13,6 +13,7 @@ import time
 from typing import Any
 from urllib.parse import quote
 
+from pyramid.interfaces import IRoutesMapper
 from pyramid.response import Response
 
 from . import __version__
@@ -82,6 +83,16 @@ def shelf_tween_factory(handler: Any, registry: Any) -> Any:
     app = registry.pyshelf
     static_headers = server_headers(app.uuid)
     debug = app.settings.debug
+    authcheck = app.pm.hook.pyshelf_authcheck
+    routes = registry.queryUtility(IRoutesMapper)
+
+    def route_name(request: Any) -> str | None:
+        # The tween runs before the router matched the request: match it the way the router
+        # will, so that a plugin can decide by route before the route's context is built.
+        if routes is None:
+            return None
+        route = routes(request)["route"]
+        return route.name if route is not None else None
 
     def shelf_tween(request: Any) -> Response:
         started = time.perf_counter()
@@ -93,7 +104,11 @@ def shelf_tween_factory(handler: Any, registry: Any) -> Any:
 
                 response = error_response(request, 400, problem)
             else:
-                denial = app.pm.hook.pyshelf_authcheck(request=request, identity=request.identity)
+                denial = None
+                if authcheck.get_hookimpls():
+                    denial = authcheck(
+                        request=request, identity=request.identity, route_name=route_name(request)
+                    )
                 response = denial if denial is not None else handler(request)
         except BaseException:
             _close(request, commit=False)

@@ -7,6 +7,7 @@ from pyramid.response import Response
 from pyshelf_server import hookimpl
 from pyshelf_server.cli import server_parser, settings_from_args
 from pyshelf_server.indexes.backends import Link
+from pyshelf_server.plugin_api import ROUTE_INDEX, ROUTE_VERSION, IndexInfo, open_reader
 from pyshelf_server.plugins import make_plugin_manager
 from pyshelf_server.testing import Shelf, make_wheel
 
@@ -176,3 +177,119 @@ def test_authcheck_follows_read_permissions(make_app):
             "/+authcheck", headers={"X-Original-URI": uri, **auth}, status="*"
         )
         assert response.status_int == status, uri
+
+
+class IndexEventsPlugin:
+    """Records the index events and the route each authcheck was asked about; ``seen`` is what
+    a fresh read (another transaction) finds at the time of the event."""
+
+    def __init__(self):
+        self.events = []
+        self.checked = []
+
+    def _seen(self, request, fullname):
+        with open_reader(request.registry) as shelf:
+            info = shelf.index(fullname)
+        return None if info is None else (info.type, info.bases, info.option("title"))
+
+    @hookimpl
+    def pyshelf_index_created(self, request, index):
+        self.events.append(("created", index, self._seen(request, index.fullname)))
+
+    @hookimpl
+    def pyshelf_index_changed(self, request, index, old_options):
+        self.events.append(("changed", index, old_options, self._seen(request, index.fullname)))
+
+    @hookimpl
+    def pyshelf_index_deleted(self, request, index):
+        self.events.append(("deleted", index, self._seen(request, index.fullname)))
+
+    @hookimpl
+    def pyshelf_authcheck(self, request, identity, route_name):
+        self.checked.append((request.path, route_name, identity and identity.username))
+        if route_name == ROUTE_INDEX and request.path.endswith("/locked") and identity is None:
+            return Response("this index is locked", status=401)
+        return None
+
+
+def test_index_events_fire_after_the_commit(make_app):
+    plugin = IndexEventsPlugin()
+    shelf = Shelf(make_app(plugins=[plugin]))
+    shelf.create_index("root/base")
+    shelf.create_index("root/dev", bases=["root/base"], title="Dev")
+    kind, index, seen = plugin.events[-1]
+    assert kind == "created" and isinstance(index, IndexInfo)
+    assert (index.fullname, index.type, index.bases, index.is_mirror) == (
+        "root/dev",
+        "stage",
+        ("root/base",),
+        False,
+    )
+    assert index.option("acl_upload") == ["root"]
+    # Another transaction already sees the new index: the event came after the commit.
+    assert seen == ("stage", ("root/base",), "Dev")
+
+    shelf.json("PATCH", "/root/dev", ["title=Development", "bases="], user="root")
+    kind, index, old_options, seen = plugin.events[-1]
+    assert kind == "changed"
+    assert (index.option("title"), index.bases) == ("Development", ())
+    assert old_options["title"] == "Dev" and old_options["bases"] == ["root/base"]
+    assert old_options["type"] == "stage" and "acl_upload" in old_options
+    assert seen == ("stage", (), "Development")
+
+    # A refused change (rolled back) is no event.
+    count = len(plugin.events)
+    shelf.json("PATCH", "/root/dev", ["volatile=maybe"], user="root", status=400)
+    shelf.json("PATCH", "/root/dev", ["bases=root/nosuch"], user="root", status=400)
+    shelf.json("PUT", "/root/dev", {}, user="root", status=409)
+    assert len(plugin.events) == count
+
+    shelf.json("DELETE", "/root/dev", user="root")
+    kind, index, seen = plugin.events[-1]
+    assert kind == "deleted" and index.fullname == "root/dev" and index.option("title")
+    assert seen is None
+
+    # Deleting a user deletes their indexes: one event each.
+    shelf.create_user("alice")
+    for name in ("a", "b"):
+        shelf.create_index(f"alice/{name}", user="alice", password="secret")
+    shelf.json("DELETE", "/alice", user="alice", password="secret")
+    deleted = [(e[1].fullname, e[2]) for e in plugin.events[-2:] if e[0] == "deleted"]
+    assert sorted(deleted) == [("alice/a", None), ("alice/b", None)]
+
+
+def test_authcheck_knows_the_matched_route(make_app):
+    plugin = IndexEventsPlugin()
+    legacy = RecordingPlugin()  # an implementation that names only (request, identity)
+    shelf = Shelf(make_app(plugins=[plugin, legacy]))
+    shelf.create_index("root/dev")
+    plugin.checked.clear()
+    shelf.test.get("/root/dev/+simple/pkg/", status=404)
+    shelf.test.get("/root/dev/pkg/1.0", headers={"Accept": "application/json"}, status=404)
+    shelf.test.get("/+nothing/here", status=404)
+    shelf.json("GET", "/root/dev", user="root")
+    assert plugin.checked == [
+        ("/root/dev/+simple/pkg/", "simple.project", None),
+        ("/root/dev/pkg/1.0", ROUTE_VERSION, None),
+        ("/+nothing/here", None, None),
+        ("/root/dev", ROUTE_INDEX, "root"),
+    ]
+    # Decided before the route's context is built: an index that does not exist is refused
+    # as any other, not answered 404.
+    assert shelf.test.get("/root/locked", status=401).text == "this index is locked"
+    shelf.test.get("/root/locked", headers=shelf.auth("root"), status=404)
+    # The implementation naming only (request, identity) still runs.
+    shelf.test.get("/+locked", status=401)
+
+
+def test_plugin_api_exports_exist_and_route_names_are_routes(make_app):
+    from pyramid.interfaces import IRoutesMapper
+
+    from pyshelf_server import plugin_api
+
+    missing = [name for name in plugin_api.__all__ if not hasattr(plugin_api, name)]
+    assert missing == []
+    routes = make_app().registry.getUtility(IRoutesMapper)
+    names = [getattr(plugin_api, n) for n in plugin_api.__all__ if n.startswith("ROUTE_")]
+    assert len(names) == 6
+    assert [name for name in names if routes.get_route(name) is None] == []

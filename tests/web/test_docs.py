@@ -123,20 +123,20 @@ def test_size_limits(tmp_path):
         archive.writestr("b.html", "x" * 500)
         archive.writestr("c.html", "x" * 500)
     with pytest.raises(DocsError, match="larger than 1000"):
-        store.ensure("a" * 64, big)
+        store.ensure("a" * 64, lambda: big.open("rb"))
     assert not store.is_unpacked("a" * 64)
     assert not [p for p in (tmp_path / "docs").rglob("*") if p.is_file() and p.suffix != ".refused"]
     bomb = tmp_path / "bomb.zip"
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("huge.html", "x" * 10_000)
     with pytest.raises(DocsError, match="larger than 600"):
-        store.ensure("b" * 64, bomb)
+        store.ensure("b" * 64, lambda: bomb.open("rb"))
     many = tmp_path / "many.zip"
     with zipfile.ZipFile(many, "w") as archive:
         for n in range(6):
             archive.writestr(f"{n}.html", "x")
     with pytest.raises(DocsError, match="more than 5"):
-        store.ensure("c" * 64, many)
+        store.ensure("c" * 64, lambda: many.open("rb"))
 
 
 def test_docs_over_the_limit_answer_an_error_not_a_crash(web):
@@ -156,14 +156,15 @@ def test_a_refused_zip_is_not_unpacked_again(tmp_path, monkeypatch):
     monkeypatch.setattr(store, "_unpack", lambda *a: (attempts.append(a), unpack(*a)))
     for _ in range(2):
         with pytest.raises(DocsError, match="larger than 1000"):
-            store.ensure("d" * 64, bomb)
+            store.ensure("d" * 64, lambda: open(bomb, "rb"))
     assert len(attempts) == 1
     # A different blob is tried on its own; so is the same blob under other limits.
     with pytest.raises(DocsError):
-        store.ensure("e" * 64, bomb)
+        store.ensure("e" * 64, lambda: open(bomb, "rb"))
     assert len(attempts) == 2
     store.limits = DocsLimits(max_total_bytes=100_000)
-    assert (store.ensure("d" * 64, bomb) / "index.html").read_text() == "x" * 10_000
+    unpacked = store.ensure("d" * 64, lambda: open(bomb, "rb"))
+    assert (unpacked / "index.html").read_text() == "x" * 10_000
     assert len(attempts) == 3
     store.remove("e" * 64)
     assert not list((tmp_path / "docs").rglob("*.refused"))

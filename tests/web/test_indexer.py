@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threading
 
-from pyshelf_server.db import read_state
 from pyshelf_server.packages.backend import HostedBackend
-from pyshelf_web.search.indexer import project_document
+from pyshelf_server.plugin_api import open_reader
+from pyshelf_web.search.indexer import described_version, project_document
 from pyshelf_web.versions import preferred
 
 from .conftest import make_docs_zip
@@ -62,37 +62,34 @@ def test_hosted_projects_are_indexed_without_reading_every_version(web, monkeypa
     assert result_names(web.page("/+search?query=aardvark")) == []
 
 
-def test_hosted_reading_matches_every_version_reading(web):
+def test_hosted_reading_matches_every_version_reading(web, monkeypatch):
     layered_project(web)
     upload(web, "alice/dev", "nodocs", "0.1a1", summary="only a pre-release")
     web.indexed()
-    indexer = web.web.indexer
 
     class AnyBackend(HostedBackend):
         """Not the hosted backend itself: read through ``versions`` as any index type is."""
 
-    app = indexer.app
-    session = app.sessions()
-    try:
-        info = app.registry.snapshot(session, read_state(session)[2]).get("alice/dev")
-        for name in ("layered", "nodocs", "missing"):
-            documents = []
-            for backend in (HostedBackend, AnyBackend):
-                described, docs = indexer._described_version(
-                    session, backend(session=session, index=info), name
-                )
-                documents.append((project_document("alice/dev", name, described, docs), docs))
-            assert documents[0] == documents[1], name
-        described, docs = indexer._described_version(
-            session, HostedBackend(session=session, index=info), "layered"
-        )
-        assert list(described) == ["1.5"] and docs
-        assert described["1.5"]["summary"] == "newest stable quokka"
-        assert indexer._described_version(
-            session, HostedBackend(session=session, index=info), "missing"
-        ) == ({}, None)
-    finally:
-        session.close()
+    def read(name):
+        with open_reader(web.app.registry) as shelf:
+            return described_version(shelf, shelf.require_index("alice/dev"), name)
+
+    hosted = {name: read(name) for name in ("layered", "nodocs", "missing")}
+    stage_type = type(web.app.registry.pyshelf.index_type("stage"))
+    monkeypatch.setattr(
+        stage_type,
+        "make_backend",
+        lambda self, *, session, index, app: AnyBackend(session=session, index=index),
+    )
+    for name, (described, docs) in hosted.items():
+        assert project_document("alice/dev", name, described, docs) == project_document(
+            "alice/dev", name, *read(name)
+        ), name
+        assert docs == read(name)[1], name
+    described, docs = hosted["layered"]
+    assert list(described) == ["1.5"] and docs
+    assert described["1.5"]["summary"] == "newest stable quokka"
+    assert hosted["missing"] == ({}, None)
 
 
 def test_preferred_version():

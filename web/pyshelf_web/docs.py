@@ -27,10 +27,11 @@ import stat
 import tempfile
 import threading
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +118,9 @@ class DocStore:
         with self._locks_guard:
             return self._locks.setdefault(sha256, threading.Lock())
 
-    def ensure(self, sha256: str, zip_path: Path) -> Path:
-        """The unpacked directory of the zip with ``sha256``, unpacking it first if needed."""
+    def ensure(self, sha256: str, open_zip: Callable[[], BinaryIO]) -> Path:
+        """The unpacked directory of the zip with ``sha256``, unpacking it first if needed
+        (``open_zip`` opens the zip, seekable, only then)."""
         target = self.directory(sha256)
         if target.is_dir():
             return target
@@ -133,7 +135,7 @@ class DocStore:
             # crash leaves only a temporary directory, removed by the next attempt's cleanup.
             work = Path(tempfile.mkdtemp(prefix=".unpack-", dir=target.parent))
             try:
-                self._unpack(zip_path, work)
+                self._unpack(open_zip, work)
                 os.replace(work, target)
                 self._refusal_path(sha256).unlink(missing_ok=True)
             except DocsError as error:
@@ -148,10 +150,18 @@ class DocStore:
             self._locks.pop(sha256, None)
         return target
 
-    def _unpack(self, zip_path: Path, into: Path) -> None:
+    def _unpack(self, open_zip: Callable[[], BinaryIO], into: Path) -> None:
+        try:
+            source = open_zip()
+        except OSError as error:
+            raise DocsError(f"the zip could not be read: {error}", lasting=False) from None
+        with source:
+            self._unpack_from(source, into)
+
+    def _unpack_from(self, source: BinaryIO, into: Path) -> None:
         limits = self.limits
         try:
-            archive = zipfile.ZipFile(zip_path)
+            archive = zipfile.ZipFile(source)
         except zipfile.BadZipFile as error:
             raise DocsError(f"not a readable zip file: {error}") from None
         except OSError as error:

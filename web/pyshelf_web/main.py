@@ -9,13 +9,19 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pyshelf_server import hookimpl
-from pyshelf_server.cli import env_default, env_name
-from pyshelf_server.routes import NAME
+from pyshelf_server.plugin_api import (
+    NAME,
+    IndexContext,
+    IndexInfo,
+    RootContext,
+    env_default,
+    env_name,
+    server_settings,
+)
 
 from .description import DescriptionCache
 from .docs import DocsLimits, DocStore
@@ -32,18 +38,13 @@ log = logging.getLogger(__name__)
 DEFAULT_DOCS_MAX_SIZE = 200 * 1024 * 1024
 
 
-# The WebState of each running AppState, for hooks that get the app but no request (a mirror
-# fetching pages in a background thread). Weak, so in-process test apps can go away.
-_BY_APP: weakref.WeakKeyDictionary[Any, WebState] = weakref.WeakKeyDictionary()
-
-
 class WebState:
     """The plugin's process-wide parts, on the registry as ``registry.pyshelf_web``."""
 
-    def __init__(self, app: Any) -> None:
-        _BY_APP[app] = self
-        options = app.settings.options
-        serverdir = Path(app.settings.serverdir)
+    def __init__(self, registry: Any) -> None:
+        settings = server_settings(registry)
+        options = settings.options
+        serverdir = Path(settings.serverdir)
         docs_root = Path(options.get("documentation_path") or serverdir / "docs")
         max_size = int(options.get("docs_max_size") or DEFAULT_DOCS_MAX_SIZE)
         self.docs = DocStore(docs_root, limits=DocsLimits(max_total_bytes=max_size))
@@ -51,7 +52,10 @@ class WebState:
         # the first request that needs it.
         self.search = SearchIndex(serverdir / "search-index")
         self.indexer = Indexer(
-            app=app, search=self.search, docs=self.docs, marker=serverdir / "search-index.pending"
+            registry=registry,
+            search=self.search,
+            docs=self.docs,
+            marker=serverdir / "search-index.pending",
         )
         self.descriptions = DescriptionCache()
         self._templates: Environment | None = None
@@ -100,11 +104,11 @@ def pyshelf_pyramid_configure(config: Any, settings: Any) -> None:
 
 
 def includeme(config: Any) -> None:
-    config.registry.pyshelf_web = WebState(config.registry.pyshelf)
+    config.registry.pyshelf_web = WebState(config.registry)
     config.add_view_predicate("html_wanted", HtmlWanted)
     u, i, p, v = ("{%s:%s}" % (part, NAME) for part in ("user", "index", "project", "version"))  # noqa: UP031
-    factory = "pyshelf_server.resources.IndexContext"
-    config.add_route("web.search", "/+search", factory="pyshelf_server.resources.RootContext")
+    factory = IndexContext
+    config.add_route("web.search", "/+search", factory=RootContext)
     config.add_route("web.search.index", f"/{u}/{i}/+search", factory=factory)
     # The core's version route matches exactly four segments, so these longer paths are ours.
     config.add_route("web.doc.raw", f"/{u}/{i}/{p}/{v}/+doc/*path", factory=factory)
@@ -125,7 +129,7 @@ def _web(request_or_registry: Any) -> WebState:
 
 @hookimpl
 def pyshelf_cmdline_run(registry: Any) -> int | None:
-    if not registry.pyshelf.settings.options.get("recreate_search_index"):
+    if not server_settings(registry).options.get("recreate_search_index"):
         return None
     web = _web(registry)
     web.search.recreate()
@@ -171,10 +175,14 @@ def pyshelf_on_remove(request: Any, index: Any, project: str, version: str | Non
 
 
 @hookimpl
-def pyshelf_on_mirror_project_changed(app: Any, index: Any, project: str) -> None:
-    web = _BY_APP.get(app)
-    if web is not None:
-        web.indexer.queue_project(index.fullname, project)
+def pyshelf_on_mirror_project_changed(registry: Any, index: IndexInfo, project: str) -> None:
+    _web(registry).indexer.queue_project(index.fullname, project)
+
+
+@hookimpl
+def pyshelf_index_deleted(request: Any, index: IndexInfo) -> None:
+    # Its documents go at once, instead of when a search next stumbles on them.
+    _web(request).indexer.queue_index(index.fullname)
 
 
 @hookimpl

@@ -11,13 +11,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyshelf_server.simple.negotiation import is_installer, wants_api_json, wants_simple_json
+from pyshelf_server.plugin_api import (
+    is_installer,
+    is_upload_request,
+    wants_api_json,
+    wants_simple_json,
+)
 
 
 def wants_html(request: Any) -> bool:
     if request.method not in ("GET", "HEAD"):
         return False
-    if getattr(request, "is_upload", False):
+    if is_upload_request(request):
         return False
     return not (wants_api_json(request) or wants_simple_json(request) or is_installer(request))
 

@@ -14,8 +14,18 @@ from urllib.parse import urlencode
 
 from pyramid.response import Response
 
-from pyshelf_server.permissions import ANONYMOUS, AUTHENTICATED
-from pyshelf_server.views.helpers import absolute
+from pyshelf_server.plugin_api import (
+    ANONYMOUS,
+    AUTHENTICATED,
+    ROUTE_INDEX,
+    ROUTE_PROJECT,
+    ROUTE_ROOT,
+    ROUTE_STATUS,
+    ROUTE_USER,
+    ROUTE_VERSION,
+    SERVER_VERSION,
+    absolute_url,
+)
 
 from . import __version__
 
@@ -102,27 +112,27 @@ class Links:
         # Pyramid percent-encodes "+" ("/%2Bsearch"); the server decodes both spellings alike
         # (pip sends "%2Bf"), and names cannot contain "+", so show the readable one.
         path = self.request.route_path(name, **parts).replace("%2B", "+")
-        return absolute(self.request, path)
+        return absolute_url(self.request, path)
 
     def root(self) -> str:
-        return self._route("root")
+        return self._route(ROUTE_ROOT)
 
     def user(self, user: str) -> str:
-        return self._route("user", user=user, slash="")
+        return self._route(ROUTE_USER, user=user, slash="")
 
     def index(self, fullname: str, **query: Any) -> str:
         user, index = fullname.split("/", 1)
-        url = self._route("index", user=user, index=index, slash="")
+        url = self._route(ROUTE_INDEX, user=user, index=index, slash="")
         return url + ("?" + urlencode(query) if query else "")
 
     def project(self, fullname: str, project: str) -> str:
         user, index = fullname.split("/", 1)
-        return self._route("project", user=user, index=index, project=project, slash="")
+        return self._route(ROUTE_PROJECT, user=user, index=index, project=project, slash="")
 
     def version(self, fullname: str, project: str, version: str) -> str:
         user, index = fullname.split("/", 1)
         return self._route(
-            "version", user=user, index=index, project=project, version=version, slash=""
+            ROUTE_VERSION, user=user, index=index, project=project, version=version, slash=""
         )
 
     def docs(
@@ -139,7 +149,7 @@ class Links:
         )
 
     def file(self, href: str) -> str:
-        return absolute(self.request, href)
+        return absolute_url(self.request, href)
 
     def search(self, index: str | None = None, **query: Any) -> str:
         if index:
@@ -150,11 +160,11 @@ class Links:
         return url + ("?" + urlencode(query) if query else "")
 
     def status(self) -> str:
-        return self._route("status")
+        return self._route(ROUTE_STATUS)
 
     def static(self, path: str) -> str:
         # Built by hand: Pyramid's static_path would percent-encode the "+" of the prefix.
-        return absolute(self.request, f"{STATIC_PREFIX}/{path}")
+        return absolute_url(self.request, f"{STATIC_PREFIX}/{path}")
 
 
 class Page:
@@ -190,7 +200,7 @@ def render(request: Any, template: str, *, status: int = 200, **context: Any) ->
         request=request,
         links=Links(request),
         web_version=__version__,
-        server_version=request.registry.pyshelf.version,
+        server_version=SERVER_VERSION,
         **context,
     )
     response = Response(

@@ -8,6 +8,7 @@ from pyramid.view import view_config
 
 from .. import limits
 from ..indexes.services import IndexService
+from ..indexes.views import announce
 from ..permissions import Permission
 from ..responses import APIError, message, result
 from ..views.helpers import begin_write, json_body, require
@@ -68,5 +69,9 @@ def delete_user(request: Any) -> Any:
     require(request, Permission.USER_DELETE, message=f"no permission to delete user {user.name!r}")
     if user.is_root:
         raise APIError(403, "the root user cannot be deleted")
+    # As they were: read before the deletion changes what the request's snapshot shows.
+    indexes = [i for i in request.shelf.snapshot.by_name.values() if i.user == user.name]
     users.delete(user, request.registry.pyshelf.files)
+    for info in indexes:
+        announce(request, "pyshelf_index_deleted", index=info)
     return message(f"user {user.name!r} deleted")

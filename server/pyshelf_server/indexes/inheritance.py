@@ -108,10 +108,30 @@ class Inheritance:
     def versions(
         self, index: IndexInfo, project: str, *, ignore_bases: bool = False
     ) -> dict[str, dict[str, Any]] | None:
+        """devpi's merged versiondata: the first stage's data of each version, later stages'
+        data under ``+shadowing``."""
+        answers = self.version_answers(index, project, ignore_bases=ignore_bases)
+        if answers is None:
+            return None
+        merged: dict[str, dict[str, Any]] = {}
+        for version, ((_first, data), *shadowing) in answers.items():
+            merged[version] = dict(data)
+            if shadowing:
+                merged[version]["+shadowing"] = [
+                    *data.get("+shadowing", []),
+                    *(later for _stage, later in shadowing),
+                ]
+        return merged
+
+    def version_answers(
+        self, index: IndexInfo, project: str, *, ignore_bases: bool = False
+    ) -> dict[str, list[tuple[IndexInfo, dict[str, Any]]]] | None:
+        """Each version the index type lets through, with the (stage, versiondata) of every
+        allowed stage that has it, in resolution order; None when none has the project."""
         stages = self.stages_for(index, project)
         if ignore_bases:
             stages = [s for s in stages if s.index.id == index.id]
-        merged: dict[str, dict[str, Any]] = {}
+        answers: dict[str, list[tuple[IndexInfo, dict[str, Any]]]] = {}
         found = False
         for backend in stages:
             versions = backend.versions(project)
@@ -119,14 +139,11 @@ class Inheritance:
                 continue
             found = True
             for version, data in versions.items():
-                if version in merged:
-                    merged[version].setdefault("+shadowing", []).append(data)
-                else:
-                    merged[version] = dict(data)
+                answers.setdefault(version, []).append((backend.index, data))
         if not found:
             return None
-        allowed = set(self.type_for(index).filter_versions(index, project, list(merged)))
-        return {v: d for v, d in merged.items() if v in allowed}
+        allowed = set(self.type_for(index).filter_versions(index, project, list(answers)))
+        return {v: a for v, a in answers.items() if v in allowed}
 
     def cache_token(self, index: IndexInfo, project: str) -> tuple[tuple[Any, ...], float | None]:
         """A token covering every stage that could answer for ``project``, and until when it

@@ -16,6 +16,8 @@ from ..resources import UserContext
 from ..responses import JSON_CONTENT_TYPE, APIError, message, result
 from ..simple.negotiation import is_installer, wants_simple_json
 from ..views.helpers import begin_write, flag, json_body, require
+from .models import Index
+from .registry import IndexInfo
 from .services import IndexService
 
 
@@ -83,6 +85,7 @@ def create_index(request: Any) -> Any:
         raise APIError(404, f"no user {user_name!r}")
     service = _service(request)
     index = service.create(owner, index_name, body, by=request.authenticated_userid)
+    announce(request, "pyshelf_index_created", index=_info(request, index))
     return result("indexconfig", service.config_json(index))
 
 
@@ -96,8 +99,12 @@ def modify_index(request: Any) -> Any:
     begin_write(request)
     service = _service(request)
     index = service.require(info.user, info.name)
+    old_options = service.config_json(index)
     service.modify(
         index, body, by=request.authenticated_userid, error_on_noop="error_on_noop" in request.GET
+    )
+    announce(
+        request, "pyshelf_index_changed", index=_info(request, index), old_options=old_options
     )
     return result("indexconfig", service.config_json(index))
 
@@ -108,7 +115,28 @@ def delete_index(request: Any) -> Any:
     info = request.context.index
     service = _service(request)
     service.delete(service.require(info.user, info.name))
+    announce(request, "pyshelf_index_deleted", index=info)
     return message(f"index {info.fullname} deleted", status=201)
+
+
+def announce(request: Any, hook_name: str, **kwargs: Any) -> None:
+    """Call the plugins' hook ``hook_name`` once the request's transaction committed."""
+    hook = getattr(request.registry.pyshelf.pm.hook, hook_name)
+    request.pyshelf_events.append(lambda: hook(request=request, **kwargs))
+
+
+def _info(request: Any, index: Index) -> IndexInfo:
+    """``index`` as plugins see it, taken before the commit (which expires the row)."""
+    return IndexInfo(
+        id=index.id,
+        user=index.user.name,
+        name=index.name,
+        type=index.type,
+        volatile=bool(index.volatile),
+        options=dict(index.options or {}),
+        bases=tuple(link.base.fullname for link in index.base_links),
+        is_mirror=request.registry.pyshelf.index_type(index.type).is_mirror,
+    )
 
 
 def _user_context(request: Any) -> UserContext:

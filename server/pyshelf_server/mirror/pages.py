@@ -353,7 +353,7 @@ class MirrorPages(MirrorPart):
         """Tell plugins (the web's search) that a cached page appeared, changed or went."""
         try:
             self.app.pm.hook.pyshelf_on_mirror_project_changed(
-                app=self.app, index=self.index, project=name
+                registry=self.app.pyramid_registry, app=self.app, index=self.index, project=name
             )
         except Exception:  # a plugin's bug must not fail the page that was fetched
             log.exception("%s: a plugin failed on the change of %s", self.index.fullname, name)

@@ -2,8 +2,11 @@
 
 Requests never touch Whoosh for writing. The server's hooks (upload, docs, push, remove) fire
 after their transaction committed and only *queue* the project concerned; this thread reads the
-project's committed state from the database through the index type's ``StageBackend`` and
-replaces its documents. Queued work is coalesced (ten uploads of one project are one update).
+project's committed state and replaces its documents. Queued work is coalesced (ten uploads
+of one project are one update).
+
+The indexer reads through the server's plugin API (``open_reader``), one read transaction per
+batch.
 
 A marker file is present while work is queued or running, so a server that died with work
 pending rebuilds the index at its next start instead of silently missing updates.
@@ -18,12 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
-
-from pyshelf_server.db import read_state
-from pyshelf_server.memory import release_free_memory
-from pyshelf_server.packages.backend import HostedBackend
-from pyshelf_server.packages.models import File, Project, Version
+from pyshelf_server.plugin_api import IndexInfo, ShelfReader, open_reader, release_free_memory
 
 from ..docs import DocsError, DocStore, pages
 from ..versions import newest_first, preferred
@@ -43,15 +41,6 @@ def _text(value: Any) -> str:
     if isinstance(value, list | tuple):
         return " ".join(str(v) for v in value)
     return str(value)
-
-
-def docs_sha256(versions: dict[str, dict[str, Any]]) -> str | None:
-    """The docs zip of the newest version that has one."""
-    for version in newest_first(versions):
-        for link in versions[version].get("+links", []):
-            if link.get("rel") == "doczip" and link.get("hashes", {}).get("sha256"):
-                return link["hashes"]["sha256"]
-    return None
 
 
 def project_document(
@@ -94,14 +83,14 @@ class Indexer:
     def __init__(
         self,
         *,
-        app: Any,
+        registry: Any,
         search: SearchIndex,
         docs: DocStore,
         marker: Path,
         batch_delay: float = 1.0,
         max_batch_delay: float = 10.0,
     ) -> None:
-        self.app = app
+        self.registry = registry
         # How long to gather tasks before indexing them: a burst of uploads then costs one
         # Whoosh commit (a new segment, sometimes a merge) instead of one each, which halved
         # upload throughput while the indexer competed for the interpreter.
@@ -251,158 +240,90 @@ class Indexer:
                 batch.append(REBUILD)
             if not batch:
                 return
-        app = self.app
-        session = app.sessions()
-        try:
-            snapshot = app.registry.snapshot(session, read_state(session)[2])
+        with open_reader(self.registry) as shelf:
             writer = self.search.writer()
             try:
                 if REBUILD in batch:
-                    self._rebuild(writer, session, snapshot)
+                    self._rebuild(writer, shelf)
                 else:
                     for task in batch:
                         if task[0] == "project":
-                            self._index_project(writer, session, snapshot, task[1], task[2])
+                            self._index_project(writer, shelf, task[1], task[2])
                         elif task[0] == "index":
-                            self._index_whole(writer, session, snapshot, task[1])
+                            self._index_whole(writer, shelf, task[1])
             except BaseException:
                 writer.cancel()
                 raise
             self.search.commit(writer, replace_all=REBUILD in batch)
-        finally:
-            session.close()
         self.search.needs_rebuild = False
         self.last_run = time.time()
 
-    def _backend(self, session: Any, info: Any) -> Any:
-        return self.app.index_type(info.type).make_backend(
-            session=session, index=info, app=self.app
-        )
+    def _rebuild(self, writer: Any, shelf: ShelfReader) -> None:
+        for info in shelf.indexes():
+            for name in shelf.own_projects(info):
+                self._index_project(writer, shelf, info.fullname, name, rebuilding=True)
 
-    def _names(self, session: Any, info: Any) -> Iterable[str]:
-        backend = self._backend(session, info)
-        if info.is_mirror:
-            # Never the mirror's whole name list: only what was fetched, when it can tell.
-            fetched = getattr(backend, "fetched_project_names", None)
-            return list(fetched()) if fetched is not None else []
-        return list(backend.project_names())
-
-    def _rebuild(self, writer: Any, session: Any, snapshot: Any) -> None:
-        for info in snapshot.by_name.values():
-            for name in self._names(session, info):
-                self._index_project(writer, session, snapshot, info.fullname, name, rebuilding=True)
-
-    def _index_whole(self, writer: Any, session: Any, snapshot: Any, index_name: str) -> None:
+    def _index_whole(self, writer: Any, shelf: ShelfReader, index_name: str) -> None:
         SearchIndex.remove_index(writer, index_name)
-        info = snapshot.get(index_name)
+        info = shelf.index(index_name)
         if info is None:
             return
-        for name in self._names(session, info):
-            self._index_project(writer, session, snapshot, index_name, name, rebuilding=True)
+        for name in shelf.own_projects(info):
+            self._index_project(writer, shelf, index_name, name, rebuilding=True)
 
     def _index_project(
         self,
         writer: Any,
-        session: Any,
-        snapshot: Any,
+        shelf: ShelfReader,
         index_name: str,
         project: str,
         *,
         rebuilding: bool = False,
     ) -> None:
-        info = snapshot.get(index_name)
+        info = shelf.index(index_name)
         if info is None:
             SearchIndex.remove_index(writer, index_name)
             return
-        backend = self._backend(session, info)
         if info.is_mirror:
-            # Mirrored projects are indexed by name only, from the cached page: asking the
-            # backend for versions could make it revalidate the page upstream.
-            display = backend.display_name(project)
+            # Mirrored projects are indexed by name only, from the cached page: asking for
+            # versions could make the mirror revalidate the page upstream.
+            display = shelf.display_name(info, project)
             doc = mirror_document(index_name, project, display) if display else None
             SearchIndex.write_project(writer, index_name, project, doc, None if doc else [])
             return
-        versions, docs = self._described_version(session, backend, project)
+        versions, docs = described_version(shelf, info, project)
         previous = None if rebuilding else self.search.stored_docs(index_name, project)
         doc = project_document(index_name, project, versions, docs)
         page_list = None
         if doc is not None and (rebuilding or docs != previous):
-            page_list = self._pages(docs) if docs else []
+            page_list = self._pages(shelf, docs) if docs else []
         SearchIndex.write_project(writer, index_name, project, doc, page_list)
-        if previous and previous != docs:
-            self._collect_docs(session, previous)
+        if previous and previous != docs and not shelf.file_in_use(previous):
+            # An unpacked docs tree no stored docs zip refers to any more.
+            self.docs.remove(previous)
 
-    def _described_version(
-        self, session: Any, backend: Any, project: str
-    ) -> tuple[dict[str, dict[str, Any]], str | None]:
-        """({version: versiondata} of the version the search document describes, or {} when
-        the project has none; the sha256 of its newest docs zip, if any).
-
-        For a hosted index this reads the version strings, one version's metadata and the docs
-        zips' rows. ``backend.versions`` builds every version's data with its links: for a
-        project of 3,000 versions ~30 MB of small objects for a moment, and as request threads
-        allocate meanwhile, most of it stayed resident for good (Python's arenas, pinned by a
-        few live objects each, which neither the collector nor malloc_trim gives back): the
-        server ended the benchmark's 3,000 uploads into one project at ~122 MB instead of ~101.
-        Other index types (a subclass may answer differently) are read through the interface.
-        """
-        if type(backend) is not HostedBackend:
-            everything = backend.versions(project) or {}
-            if not everything:
-                return {}, None
-            chosen = preferred(everything) or next(iter(everything))
-            return {chosen: everything[chosen]}, docs_sha256(everything)
-        row = session.execute(
-            select(Project.id, Project.display_name).where(
-                Project.index_id == backend.index.id, Project.name == project
-            )
-        ).first()
-        if row is None:
-            return {}, None
-        project_id, display_name = row
-        # Streamed in id order, as backend.versions orders them: among equal versions the
-        # first one is described.
-        chosen = preferred(
-            session.execute(
-                select(Version.version)
-                .where(Version.project_id == project_id)
-                .order_by(Version.id)
-                .execution_options(yield_per=500)
-            ).scalars()
-        )
-        if chosen is None:
-            return {}, None
-        meta = session.execute(
-            select(Version.meta).where(Version.project_id == project_id, Version.version == chosen)
-        ).scalar_one()
-        data = dict(meta or {})
-        data["name"] = data.get("name") or display_name
-        data["version"] = chosen
-        # Few versions have docs: only theirs are read, first zip of each as in +links.
-        zips: dict[str, str] = {}
-        for version, sha256 in session.execute(
-            select(Version.version, File.sha256)
-            .join(File, File.version_id == Version.id)
-            .where(Version.project_id == project_id, File.rel == "doczip")
-            .order_by(Version.id, File.id)
-        ):
-            if sha256:
-                zips.setdefault(version, sha256)
-        docs = next((zips[v] for v in newest_first(zips)), None)
-        return {chosen: data}, docs
-
-    def _pages(self, sha256: str) -> list[Any]:
+    def _pages(self, shelf: ShelfReader, sha256: str) -> list[Any]:
         try:
-            directory = self.docs.ensure(sha256, self.app.files.path(sha256))
+            directory = self.docs.ensure(sha256, lambda: shelf.open_file(sha256))
         except (DocsError, OSError) as error:
             log.warning("cannot unpack docs %s: %s", sha256, error)
             return []
         return list(pages(directory))
 
-    def _collect_docs(self, session: Any, sha256: str) -> None:
-        """Remove an unpacked docs tree no stored docs zip refers to any more."""
-        used = session.execute(
-            select(func.count(File.id)).where(File.sha256 == sha256)
-        ).scalar_one()
-        if not used:
-            self.docs.remove(sha256)
+
+def described_version(
+    shelf: ShelfReader, stage: IndexInfo, project: str
+) -> tuple[dict[str, dict[str, Any]], str | None]:
+    """({version: versiondata} of the version the search document describes, or {} when the
+    project has none; the sha256 of its newest docs zip, if any).
+
+    ``project_summary`` reads a hosted project without building every version's data: for a
+    project of 3,000 versions that was ~30 MB of small objects for a moment, and as request
+    threads allocate meanwhile, most of it stayed resident for good (Python's arenas, pinned
+    by a few live objects each, which neither the collector nor malloc_trim gives back).
+    """
+    summary = shelf.project_summary(stage, project, preferred)
+    if summary is None:
+        return {}, None
+    docs = next((summary.doc_zips[v] for v in newest_first(summary.doc_zips)), None)
+    return {summary.version: summary.data}, docs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyshelf_server.responses import APIError
+from pyshelf_server.plugin_api import APIError
 
 
 def page_number(request: Any) -> int:

@@ -16,7 +16,7 @@ from pyramid.httpexceptions import HTTPFound
 from pyramid.response import FileResponse, Response
 from pyramid.view import view_config
 
-from pyshelf_server.responses import APIError
+from pyshelf_server.plugin_api import APIError, reader
 
 from ..catalog import resolve_version
 from ..docs import DocsError
@@ -91,7 +91,8 @@ def raw(request: Any) -> Any:
         return response
     web = request.registry.pyshelf_web
     try:
-        directory = web.docs.ensure(sha256, request.registry.pyshelf.files.path(sha256))
+        shelf = reader(request)
+        directory = web.docs.ensure(sha256, lambda: shelf.open_file(sha256))
     except DocsError as error:
         raise APIError(422, f"the documentation cannot be shown: {error}") from None
     found = web.docs.resolve(directory, path)

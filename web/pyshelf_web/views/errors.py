@@ -9,7 +9,7 @@ from typing import Any
 from pyramid.httpexceptions import HTTPException
 from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config
 
-from pyshelf_server.responses import APIError
+from pyshelf_server.plugin_api import APIError
 
 from ..templating import render
 

@@ -6,8 +6,14 @@ from typing import Any
 
 from pyramid.view import view_config
 
-from pyshelf_server.accounts.services import UserService
-from pyshelf_server.responses import APIError
+from pyshelf_server.plugin_api import (
+    ROUTE_INDEX,
+    ROUTE_ROOT,
+    ROUTE_USER,
+    APIError,
+    reader,
+    server_settings,
+)
 
 from ..catalog import index_projects, stage_order, users_with_indexes
 from ..templating import Page, render
@@ -16,28 +22,28 @@ from . import page_number
 PROJECTS_PER_PAGE = 100
 
 
-@view_config(route_name="root", request_method=("GET", "HEAD"), html_wanted=True)
+@view_config(route_name=ROUTE_ROOT, request_method=("GET", "HEAD"), html_wanted=True)
 def root(request: Any) -> Any:
     return render(request, "root.html", users=users_with_indexes(request))
 
 
-@view_config(route_name="user", request_method=("GET", "HEAD"), html_wanted=True)
+@view_config(route_name=ROUTE_USER, request_method=("GET", "HEAD"), html_wanted=True)
 def user(request: Any) -> Any:
-    # Raises the core's 404 for an unknown user (shown as an HTML error page).
-    UserService(request.db).require(request.context.username)
-    return render(
-        request, "user.html", entry=users_with_indexes(request, request.context.username)[0]
-    )
+    name = request.context.username
+    entry = reader(request).user(name)
+    if entry is None:
+        raise APIError(404, f"no user {name!r}")
+    return render(request, "user.html", entry=entry)
 
 
-@view_config(route_name="index", request_method=("GET", "HEAD"), html_wanted=True)
+@view_config(route_name=ROUTE_INDEX, request_method=("GET", "HEAD"), html_wanted=True)
 def index(request: Any) -> Any:
     info = request.context.index
     number = page_number(request)
     stages, mirrors = stage_order(request, info)
     context: dict[str, Any] = {"index": info, "stages": stages, "mirrors": mirrors}
     if info.is_mirror:
-        settings = request.registry.pyshelf.settings
+        settings = server_settings(request)
         context["cache_expiry"] = info.options.get(
             "mirror_cache_expiry", settings.mirror_cache_expiry
         )

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
+from pyramid.httpexceptions import HTTPFound
 from pyramid.view import view_config
 
-from pyshelf_server.names import normalize_name
-from pyshelf_server.responses import APIError
-from pyshelf_server.views.helpers import redirect
+from pyshelf_server.plugin_api import (
+    ROUTE_PROJECT,
+    ROUTE_VERSION,
+    APIError,
+    absolute_url,
+    normalize_name,
+    reader,
+)
 
 from ..catalog import download_total, file_rows, project_versions, toxresults
 from ..templating import render
@@ -25,7 +31,8 @@ def redirect_to_normalized(request: Any) -> None:
     path = request.path_info.split("/")
     # /user/index/project[/...]: the project is the fourth element of the split path.
     path[3] = normalized
-    raise redirect(request, "/".join(path))
+    query = ("?" + request.query_string) if request.query_string else ""
+    raise HTTPFound(location=absolute_url(request, quote("/".join(path), safe="/@+")) + query)
 
 
 def versions_or_404(request: Any) -> tuple[Any, str, list[Any]]:
@@ -38,7 +45,7 @@ def versions_or_404(request: Any) -> tuple[Any, str, list[Any]]:
     return info, project, entries
 
 
-@view_config(route_name="project", request_method=("GET", "HEAD"), html_wanted=True)
+@view_config(route_name=ROUTE_PROJECT, request_method=("GET", "HEAD"), html_wanted=True)
 def project_page(request: Any) -> Any:
     info, project, entries = versions_or_404(request)
     display = entries[0].data.get("name") if entries else project
@@ -86,7 +93,7 @@ def classifier_groups(classifiers: Any) -> OrderedDict[str, list[str]]:
     return groups
 
 
-@view_config(route_name="version", request_method=("GET", "HEAD"), html_wanted=True)
+@view_config(route_name=ROUTE_VERSION, request_method=("GET", "HEAD"), html_wanted=True)
 def version_page(request: Any) -> Any:
     info, project, entries = versions_or_404(request)
     version = request.matchdict["version"]
@@ -100,7 +107,7 @@ def version_page(request: Any) -> Any:
     # upload time (when upstream told).
     simple: dict[str, Any] = {}
     if any(link["href"] not in rows for link in links):
-        merged = request.shelf.inheritance.links(info, project) or []
+        merged = reader(request).links(info, project) or []
         simple = {link.filename: link for link in merged}
     files = []
     for link in links:
@@ -126,7 +133,7 @@ def version_page(request: Any) -> Any:
         data=data,
         display=data.get("name") or project,
         files=files,
-        downloads=sum((f["row"].download_count or 0) for f in files if f["row"] is not None),
+        downloads=sum(f["row"].download_count for f in files if f["row"] is not None),
         description=web.descriptions.render(
             str(data.get("description") or ""), str(data.get("description_content_type") or "")
         ),

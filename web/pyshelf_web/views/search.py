@@ -12,6 +12,8 @@ from typing import Any
 
 from pyramid.view import view_config
 
+from pyshelf_server.plugin_api import IndexInfo, ShelfReader, reader
+
 from ..search.whoosh_index import normalized_name
 from ..templating import Page, render
 from . import page_number
@@ -21,35 +23,34 @@ MAX_QUERY = 200
 MIRROR_NAMES = 20
 
 
-def _mirror_names(request: Any, mirrors: list[Any], text: str) -> list[tuple[str, str]]:
+def _mirror_names(shelf: ShelfReader, mirrors: list[IndexInfo], text: str) -> list[tuple[str, str]]:
     prefix = normalized_name(text)
     found: list[tuple[str, str]] = []
     if not prefix:
         return found
     for info in mirrors:
-        lookup = getattr(request.shelf.backend(info), "project_names_with_prefix", None)
-        if lookup is None:
-            continue
-        found.extend((info.fullname, name) for name in lookup(prefix, MIRROR_NAMES))
+        names = shelf.mirror_names_with_prefix(info, prefix, MIRROR_NAMES)
+        found.extend((info.fullname, name) for name in names)
     return found[:MIRROR_NAMES]
 
 
 def _search(request: Any, scope: Any) -> Any:
     text = request.GET.get("query", "").strip()[:MAX_QUERY]
     number = page_number(request)
-    snapshot = request.shelf.snapshot
+    shelf = reader(request)
+    existing = shelf.indexes()
     if scope is None:
         indexes = None
-        mirrors = [i for i in snapshot.by_name.values() if i.is_mirror]
+        mirrors = [i for i in existing if i.is_mirror]
     else:
-        order = request.shelf.inheritance.resolution_order(scope)
+        order = shelf.resolution_order(scope)
         indexes = [i.fullname for i in order]
         mirrors = [i for i in order if i.is_mirror]
     web = request.registry.pyshelf_web
     results = web.search.search(
         text,
         indexes=indexes,
-        existing=set(snapshot.by_name),
+        existing={i.fullname for i in existing},
         offset=(number - 1) * GROUPS_PER_PAGE,
         count=GROUPS_PER_PAGE,
     )
@@ -63,7 +64,7 @@ def _search(request: Any, scope: Any) -> Any:
         query=text,
         scope=scope,
         page=page,
-        mirror_names=_mirror_names(request, mirrors, text) if text and number == 1 else [],
+        mirror_names=_mirror_names(shelf, mirrors, text) if text and number == 1 else [],
     )
 
 

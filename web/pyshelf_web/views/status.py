@@ -6,7 +6,7 @@ from typing import Any
 
 from pyramid.view import view_config
 
-from pyshelf_server.api.views import status_info
+from pyshelf_server.plugin_api import ROUTE_STATUS, reader, status_info
 
 from ..catalog import storage_used
 from ..templating import render
@@ -30,16 +30,12 @@ SHOWN = {
 }
 
 
-@view_config(route_name="status", request_method=("GET", "HEAD"), html_wanted=True)
+@view_config(route_name=ROUTE_STATUS, request_method=("GET", "HEAD"), html_wanted=True)
 def status(request: Any) -> Any:
     info = status_info(request)
-    mirrors = [i for i in request.shelf.snapshot.by_name.values() if i.is_mirror]
-    health = []
-    for mirror in sorted(mirrors, key=lambda i: i.fullname):
-        backend = request.shelf.backend(mirror)
-        # Mirrors report their upstream's health when they can (last fetch, last error).
-        report = getattr(backend, "upstream_status", None)
-        health.append((mirror, report() if report is not None else None))
+    shelf = reader(request)
+    # Mirrors report their upstream's health when they can (last fetch, last error).
+    health = [(i, shelf.mirror_status(i)) for i in shelf.indexes() if i.is_mirror]
     return render(
         request,
         "status.html",

@@ -1,0 +1,511 @@
+"""The server's public API for plugins.
+
+A plugin talks to the server through the hooks of :mod:`pyshelf_server.hookspecs`
+(implemented with ``pyshelf_server.hookimpl``) and through this module — nothing else of
+``pyshelf_server``: models, services and the request's internals may change in any release.
+Everything listed in ``__all__`` keeps its meaning; see ``docs/plugins.md``.
+
+Reading what the server holds goes through a :class:`ShelfReader`:
+
+* ``reader(request)`` inside a request: it reads the request's own transaction, so what a
+  view shows agrees with the request's permissions and serial;
+* ``with open_reader(registry) as shelf:`` outside requests (a background thread, a command
+  run by ``pyshelf_cmdline_run``): it opens a read transaction of its own and closes it at the
+  end of the block.
+
+Indexes are :class:`IndexInfo` values (frozen): what hooks receive as ``index`` and what
+``request.context.index`` is on the routes of an index. Reads "through" an index follow
+devpi's inheritance: its resolution order, the mirror whitelist, and the index type's filters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, BinaryIO
+
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.orm import Session
+
+from . import __version__ as SERVER_VERSION
+from .accounts.models import User
+from .api.views import status_info
+from .cli import env_default, env_name
+from .db import read_state
+from .indexes.backends import Link, StageBackend
+from .indexes.inheritance import Inheritance
+from .indexes.registry import IndexInfo, IndexSnapshot
+from .indexes.types import (
+    COMMON_OPTIONS,
+    IndexType,
+    Option,
+    OptionError,
+    StageType,
+    to_acl,
+    to_any,
+    to_bool,
+    to_int,
+    to_list,
+    to_text,
+    to_url,
+)
+from .memory import release_free_memory
+from .names import normalize_name
+from .packages.backend import HostedBackend
+from .packages.models import File, Project, Version
+from .packages.services import FileInfo
+from .permissions import ANONYMOUS, AUTHENTICATED, Permission
+from .resources import IndexContext, RootContext, UserContext
+from .responses import APIError
+from .routes import NAME
+from .security import Identity
+from .settings import ServerSettings
+from .simple.negotiation import is_installer, wants_api_json, wants_simple_json
+from .views.helpers import absolute
+
+__all__ = [
+    "ANONYMOUS",
+    "AUTHENTICATED",
+    "COMMON_OPTIONS",
+    "NAME",
+    "ROUTE_INDEX",
+    "ROUTE_PROJECT",
+    "ROUTE_ROOT",
+    "ROUTE_STATUS",
+    "ROUTE_USER",
+    "ROUTE_VERSION",
+    "SERVER_VERSION",
+    "APIError",
+    "FileInfo",
+    "Identity",
+    "IndexContext",
+    "IndexInfo",
+    "IndexType",
+    "Link",
+    "Option",
+    "OptionError",
+    "Permission",
+    "ProjectSummary",
+    "RootContext",
+    "ServerSettings",
+    "ShelfReader",
+    "StageBackend",
+    "StageType",
+    "StoredFile",
+    "UserContext",
+    "UserInfo",
+    "VersionInfo",
+    "absolute_url",
+    "env_default",
+    "env_name",
+    "is_installer",
+    "is_upload_request",
+    "normalize_name",
+    "open_reader",
+    "reader",
+    "release_free_memory",
+    "server_settings",
+    "status_info",
+    "to_acl",
+    "to_any",
+    "to_bool",
+    "to_int",
+    "to_list",
+    "to_text",
+    "to_url",
+    "wants_api_json",
+    "wants_simple_json",
+]
+
+# Names of the core's routes, for ``request.route_url`` and for view registrations that add a
+# representation (the web's HTML pages) to a core URL. Route factories: ``RootContext``,
+# ``UserContext`` (``.username``) and ``IndexContext`` (``.index``, an ``IndexInfo``).
+ROUTE_ROOT = "root"
+ROUTE_STATUS = "status"
+ROUTE_USER = "user"
+ROUTE_INDEX = "index"
+ROUTE_PROJECT = "project"
+ROUTE_VERSION = "version"
+
+
+# -- plain values ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    name: str
+    title: str
+    description: str
+    # The user's indexes, by name.
+    indexes: tuple[IndexInfo, ...]
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """One version as seen through an index: the first stage of the resolution order that has
+    it answers, later stages that have it too are ``shadowed``."""
+
+    version: str
+    # Full name of the index the data comes from.
+    stage: str
+    # devpi's versiondata: core metadata, ``name``, ``version`` and ``+links`` (each with
+    # ``rel``, ``href`` below the server root, ``hashes``, ``log``, and ``for_href`` for tox
+    # results).
+    data: dict[str, Any]
+    shadowed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """What the server records about a file stored in an index (mirrored files that were never
+    fetched have none)."""
+
+    index: str
+    filename: str
+    rel: str
+    sha256: str
+    size: int
+    upload_time: datetime | None
+    uploader: str | None
+    download_count: int
+    yanked: bool
+
+
+@dataclass(frozen=True)
+class ProjectSummary:
+    """A project of one index (its own versions, not inherited ones), as a search entry
+    describes it: one chosen version's data and where its docs are."""
+
+    stage: str
+    name: str
+    # The chosen version and its versiondata (``name`` is the name as uploaded).
+    version: str
+    data: dict[str, Any]
+    # sha256 of the first docs zip of each version that has one.
+    doc_zips: dict[str, str]
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def absolute_url(request: Any, path: str) -> str:
+    """``path`` (below the server root) as an absolute URL, honouring ``--outside-url`` and the
+    ``X-Outside-Url`` header."""
+    return absolute(request, path)
+
+
+def server_settings(registry_or_request: Any) -> ServerSettings:
+    """The server's settings; plugin options are in ``.options`` keyed by argparse ``dest``."""
+    registry = getattr(registry_or_request, "registry", registry_or_request)
+    settings: ServerSettings = registry.pyshelf.settings
+    return settings
+
+
+def is_upload_request(request: Any) -> bool:
+    """Whether ``request`` is an upload (setuptools' form POST): its errors are answered in the
+    form upload tools read, never as a page."""
+    return bool(getattr(request, "is_upload", False))
+
+
+# -- the read facade ---------------------------------------------------------------------------
+
+
+def reader(request: Any) -> ShelfReader:
+    """The read facade of ``request``: what the request's transaction sees."""
+    shelf = request.shelf
+    return ShelfReader(
+        request.registry.pyshelf,
+        session=lambda: request.db,
+        snapshot=lambda: shelf.snapshot,
+        backend=shelf.backend,
+    )
+
+
+@contextmanager
+def open_reader(registry: Any) -> Iterator[ShelfReader]:
+    """A read facade outside requests, over one read transaction of its own (closed when the
+    block ends). Nothing is remembered between calls: a long walk over every project does not
+    accumulate what it read."""
+    app = registry.pyshelf
+    session = app.sessions()
+    try:
+        snapshot = app.registry.snapshot(session, read_state(session)[2])
+
+        def backend(info: IndexInfo) -> StageBackend:
+            made: StageBackend = app.index_type(info.type).make_backend(
+                session=session, index=info, app=app
+            )
+            return made
+
+        yield ShelfReader(app, session=lambda: session, snapshot=lambda: snapshot, backend=backend)
+    finally:
+        session.close()
+
+
+class ShelfReader:
+    """Users, indexes, projects, versions and files, read-only. Obtain one with
+    :func:`reader` or :func:`open_reader`."""
+
+    def __init__(
+        self,
+        app: Any,
+        *,
+        session: Callable[[], Session],
+        snapshot: Callable[[], IndexSnapshot],
+        backend: Callable[[IndexInfo], StageBackend],
+    ) -> None:
+        self._app = app
+        self._session = session
+        self._snapshot = snapshot
+        self._backend = backend
+
+    # -- indexes -------------------------------------------------------------------------
+
+    def indexes(self) -> list[IndexInfo]:
+        """Every index, sorted by full name."""
+        return sorted(self._snapshot().by_name.values(), key=lambda i: i.fullname)
+
+    def index(self, fullname: str) -> IndexInfo | None:
+        return self._snapshot().get(fullname)
+
+    def require_index(self, fullname: str) -> IndexInfo:
+        """The index, or the server's 404 answer."""
+        info = self.index(fullname)
+        if info is None:
+            raise APIError(404, f"The stage {fullname} could not be found.")
+        return info
+
+    def resolution_order(self, index: IndexInfo) -> list[IndexInfo]:
+        """devpi's order: the index itself, its bases breadth-first, every mirror last."""
+        return self._snapshot().resolution_order(index)
+
+    def index_type(self, index: IndexInfo) -> IndexType:
+        index_type: IndexType = self._app.index_type(index.type)
+        return index_type
+
+    # -- users ---------------------------------------------------------------------------
+
+    def users(self) -> list[UserInfo]:
+        """Every user with their indexes, sorted by name."""
+        return self._users(None)
+
+    def user(self, name: str) -> UserInfo | None:
+        found = self._users(name)
+        return found[0] if found else None
+
+    def _users(self, only: str | None) -> list[UserInfo]:
+        query = select(User.name, User.title, User.description).order_by(User.name)
+        if only is not None:
+            query = query.where(User.name == only)
+        by_user: dict[str, list[IndexInfo]] = {}
+        for info in self._snapshot().by_name.values():
+            by_user.setdefault(info.user, []).append(info)
+        return [
+            UserInfo(
+                name,
+                title or "",
+                description or "",
+                tuple(sorted(by_user.get(name, ()), key=lambda i: i.name)),
+            )
+            for name, title, description in self._session().execute(query)
+        ]
+
+    # -- projects and versions through an index --------------------------------------------
+
+    def projects(self, index: IndexInfo) -> list[tuple[str, str]]:
+        """(project, full name of the stage it comes from), sorted, of the index's own and
+        inherited hosted projects, as the index type lets them through. Mirrors are left out:
+        their lists have hundreds of thousands of names (see ``mirror_names_with_prefix``)."""
+        index_type = self.index_type(index)
+        seen: dict[str, str] = {}
+        for stage in self.resolution_order(index):
+            if stage.is_mirror:
+                continue
+            names = index_type.filter_projects(index, self._backend(stage).project_names())
+            for name in names:
+                seen.setdefault(name, stage.fullname)
+        return sorted(seen.items())
+
+    def versions(self, index: IndexInfo, project: str) -> list[VersionInfo] | None:
+        """Every version of ``project`` (normalised name) visible through ``index``, in the
+        order the stages answered, with the stage each comes from; None when no stage allowed
+        to answer has the project."""
+        answers = self._inheritance().version_answers(index, project)
+        if answers is None:
+            return None
+        return [
+            VersionInfo(version, first.fullname, data, tuple(s.fullname for s, _ in shadowing))
+            for version, ((first, data), *shadowing) in answers.items()
+        ]
+
+    def links(self, index: IndexInfo, project: str) -> list[Link] | None:
+        """The release-file links of ``project`` through ``index``, as its simple page lists
+        them; None when no allowed stage has the project."""
+        return self._inheritance().links(index, project)
+
+    def _inheritance(self) -> Inheritance:
+        return Inheritance(self._snapshot(), self._backend, self.index_type)
+
+    # -- one index's own projects --------------------------------------------------------------
+
+    def own_projects(self, stage: IndexInfo) -> list[str]:
+        """Normalised names of the projects ``stage`` holds itself. For a mirror, only those
+        whose page was fetched: its upstream list is never read for this."""
+        backend = self._backend(stage)
+        if stage.is_mirror:
+            fetched = getattr(backend, "fetched_project_names", None)
+            return list(fetched()) if fetched is not None else []
+        return list(backend.project_names())
+
+    def display_name(self, stage: IndexInfo, project: str) -> str | None:
+        """The name as uploaded (or as upstream spells it); None when ``stage`` does not have
+        the project. Never asks a mirror's upstream."""
+        return self._backend(stage).display_name(project)
+
+    def project_summary(
+        self,
+        stage: IndexInfo,
+        project: str,
+        choose: Callable[[Iterable[str]], str | None],
+    ) -> ProjectSummary | None:
+        """The versiondata of one version of ``stage``'s own ``project`` — the one ``choose``
+        picks from its version strings (given in upload order) — and the docs zip of each
+        version; None when the stage does not have the project.
+
+        A hosted index reads only the version strings, the chosen version's metadata and the
+        docs zips' rows: building every version's data of a project with thousands of versions
+        holds tens of MB for a moment. Other index types are read through their backend."""
+        backend = self._backend(stage)
+        if type(backend) is HostedBackend:
+            return _hosted_summary(self._session(), stage, project, choose)
+        return _summary_from_versions(stage, project, backend.versions(project) or {}, choose)
+
+    # -- files -------------------------------------------------------------------------------
+
+    def stored_files(self, hrefs: Iterable[str]) -> dict[str, StoredFile]:
+        """The records of files by their ``href`` in versiondata (``user/index/+f/…/name``);
+        hrefs without a record (mirrored files, unknown indexes) are left out."""
+        snapshot = self._snapshot()
+        wanted: dict[tuple[int, str], str] = {}
+        for href in hrefs:
+            info = snapshot.get("/".join(href.split("/", 2)[:2]))
+            if info is not None:
+                wanted[(info.id, href.rsplit("/", 1)[-1])] = href
+        if not wanted:
+            return {}
+        rows = self._session().execute(
+            select(File).where(tuple_(File.index_id, File.filename).in_(list(wanted)))
+        ).scalars()
+        found = {}
+        for row in rows:
+            href = wanted[(row.index_id, row.filename)]
+            found[href] = StoredFile(
+                index=snapshot.by_id[row.index_id].fullname,
+                filename=row.filename,
+                rel=row.rel,
+                sha256=row.sha256,
+                size=row.size,
+                upload_time=row.upload_time,
+                uploader=row.uploader,
+                download_count=row.download_count or 0,
+                yanked=bool(row.yanked),
+            )
+        return found
+
+    def open_file(self, sha256: str) -> BinaryIO:
+        """The stored content with ``sha256``, opened for reading (seekable).
+        ``FileNotFoundError`` when it is not stored."""
+        return open(self._app.files.path(sha256), "rb")
+
+    def file_in_use(self, sha256: str) -> bool:
+        """Whether any index still holds a file with this content."""
+        count = self._session().execute(
+            select(func.count(File.id)).where(File.sha256 == sha256)
+        ).scalar_one()
+        return bool(count)
+
+    def stored_bytes(self) -> int:
+        """Bytes of stored files, each content counted once however many indexes hold it."""
+        sizes = (
+            select(File.sha256, func.max(File.size).label("size")).group_by(File.sha256).subquery()
+        )
+        total = self._session().execute(select(func.coalesce(func.sum(sizes.c.size), 0)))
+        return int(total.scalar_one())
+
+    # -- mirrors -------------------------------------------------------------------------------
+
+    def mirror_names_with_prefix(self, mirror: IndexInfo, prefix: str, limit: int) -> list[str]:
+        """Up to ``limit`` names of the mirror's stored project list starting with ``prefix``
+        (normalised); [] when no list is stored. Never downloads the list."""
+        lookup = getattr(self._backend(mirror), "project_names_with_prefix", None)
+        return list(lookup(prefix, limit)) if lookup is not None else []
+
+    def mirror_status(self, mirror: IndexInfo) -> dict[str, Any] | None:
+        """Facts about the mirror's upstream (last fetch, last error), when its type reports
+        them."""
+        report = getattr(self._backend(mirror), "upstream_status", None)
+        return report() if report is not None else None
+
+
+def _hosted_summary(
+    session: Session,
+    stage: IndexInfo,
+    project: str,
+    choose: Callable[[Iterable[str]], str | None],
+) -> ProjectSummary | None:
+    row = session.execute(
+        select(Project.id, Project.display_name).where(
+            Project.index_id == stage.id, Project.name == project
+        )
+    ).first()
+    if row is None:
+        return None
+    project_id, display_name = row
+    # Streamed in id order, as the backend's versions are ordered.
+    chosen = choose(
+        session.execute(
+            select(Version.version)
+            .where(Version.project_id == project_id)
+            .order_by(Version.id)
+            .execution_options(yield_per=500)
+        ).scalars()
+    )
+    if chosen is None:
+        return None
+    meta = session.execute(
+        select(Version.meta).where(Version.project_id == project_id, Version.version == chosen)
+    ).scalar_one()
+    data = dict(meta or {})
+    data["name"] = data.get("name") or display_name
+    data["version"] = chosen
+    # Few versions have docs: only theirs are read, the first zip of each as in ``+links``.
+    zips: dict[str, str] = {}
+    for version, sha256 in session.execute(
+        select(Version.version, File.sha256)
+        .join(File, File.version_id == Version.id)
+        .where(Version.project_id == project_id, File.rel == "doczip")
+        .order_by(Version.id, File.id)
+    ):
+        if sha256:
+            zips.setdefault(version, sha256)
+    return ProjectSummary(stage.fullname, project, chosen, data, zips)
+
+
+def _summary_from_versions(
+    stage: IndexInfo,
+    project: str,
+    versions: dict[str, dict[str, Any]],
+    choose: Callable[[Iterable[str]], str | None],
+) -> ProjectSummary | None:
+    if not versions:
+        return None
+    chosen = choose(list(versions)) or next(iter(versions))
+    zips: dict[str, str] = {}
+    for version, data in versions.items():
+        for link in data.get("+links", []):
+            sha256 = (link.get("hashes") or {}).get("sha256")
+            if link.get("rel") == "doczip" and sha256:
+                zips.setdefault(version, sha256)
+    return ProjectSummary(stage.fullname, project, chosen, dict(versions[chosen]), zips)
