@@ -1,10 +1,11 @@
 """A soak of one real server under every kind of misuse at once (issue 22): idle connections,
-clients that send their requests byte by byte, uploads and page reads, side by side. The
+clients that send their requests byte by byte, a stalled upstream, uploads and page reads, side
+by side. The
 server must never exit, a request unrelated to the load must keep answering, and its memory
 must come back to a bounded level once the load is over.
 
-Each kind of load is a function in ``LOADS``, run in its own threads until the soak ends; a new
-kind (a mirror whose upstream stalls) is one more function there. The soak lasts
+Each kind of load is a function in ``LOADS``, run in its own threads until the soak ends, a
+mirror whose upstream accepts connections and never answers among them. The soak lasts
 ``PYSHELF_SOAK_SECONDS`` (20 s in the suite; set it to run longer by hand).
 """
 
@@ -25,6 +26,8 @@ import httpx
 import pytest
 
 from pyshelf_server.testing import LiveServer, make_wheel
+
+from .test_mirror_stalled_upstream import StalledUpstream
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -162,6 +165,21 @@ def large_headers(soak: Soak) -> None:
                 soak.fail(f"a large Accept header got {response.status_code}")
 
 
+def stalled_mirror(soak: Soak) -> None:
+    """Page requests through a mirror whose upstream accepts and never answers: they must be
+    refused at once (503) or answered from cache, never hold every worker."""
+    number = 0
+    with httpx.Client(timeout=120, headers={"User-Agent": "pip/24.0"}) as client:
+        while soak.running():
+            number += 1
+            url = f"{soak.server.url}/root/stalled/+simple/cold-{threading.get_ident()}-{number}/"
+            response = client.get(url)
+            if response.status_code in (502, 503, 504):
+                soak.count("stalled mirror requests")
+            else:
+                soak.fail(f"a stalled mirror's page got {response.status_code}")
+
+
 # (load, threads running it)
 LOADS: list[tuple[Callable[[Soak], None], int]] = [
     (idle_connections, 3),
@@ -169,6 +187,7 @@ LOADS: list[tuple[Callable[[Soak], None], int]] = [
     (uploads, 2),
     (page_reads, 2),
     (large_headers, 2),
+    (stalled_mirror, 6),
 ]
 
 
@@ -185,8 +204,10 @@ def test_the_server_outlives_every_kind_of_load_at_once(make_live_server, tmp_pa
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    server = make_live_server(args=["--idle-timeout", str(IDLE_TIMEOUT)])
+    upstream = StalledUpstream()
+    server = make_live_server(args=["--idle-timeout", str(IDLE_TIMEOUT), "--request-timeout", "8"])
     server.create_index("root/soak")
+    server.create_index("root/stalled", type="mirror", mirror_url=upstream.url)
     base = tmp_path / "soak_base-1.0-py3-none-any.whl"
     base.write_bytes(make_wheel("soak-base", "1.0")[1])
     assert server.upload("root/soak", base, name="soak-base", version="1.0").status_code == 200
@@ -217,6 +238,7 @@ def test_the_server_outlives_every_kind_of_load_at_once(make_live_server, tmp_pa
             time.sleep(0.5)
     finally:
         soak.stop.set()
+        upstream.stop()
         for thread in threads:
             thread.join(timeout=60)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
@@ -230,6 +252,7 @@ def test_the_server_outlives_every_kind_of_load_at_once(make_live_server, tmp_pa
         "uploads",
         "pages read",
         "large headers read",
+        "stalled mirror requests",
     }
     assert kinds <= set(soak.counts), soak.counts
     assert slowest < PROBE_BOUND_SECONDS, slowest
