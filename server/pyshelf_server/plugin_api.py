@@ -106,6 +106,7 @@ __all__ = [
     "open_reader",
     "reader",
     "release_free_memory",
+    "server_serial",
     "server_settings",
     "status_info",
     "to_acl",
@@ -210,6 +211,13 @@ def is_upload_request(request: Any) -> bool:
 
 
 # -- the read facade ---------------------------------------------------------------------------
+
+
+def server_serial(registry: Any) -> int:
+    """The server's serial (``X-Devpi-Serial``) as last read: it grows with every committed
+    change, of any server process on the database. Cheap enough to poll."""
+    serial: int = registry.pyshelf.state_reader.read()[0]
+    return serial
 
 
 def reader(request: Any) -> ShelfReader:
@@ -418,6 +426,25 @@ class ShelfReader:
         """The stored content with ``sha256``, opened for reading (seekable).
         ``FileNotFoundError`` when it is not stored."""
         return open(self._app.files.path(sha256), "rb")
+
+    def project_tokens(self) -> dict[tuple[str, str], str]:
+        """``{(index full name, project): change token}`` of every project an index holds
+        itself (for a mirror: every page it fetched). A project's token changes with every
+        change to what it shows, whichever server process made it: a plugin that keeps a copy
+        of its own (a search index) compares tokens to find what changed."""
+        from .mirror.models import MirrorProject
+
+        names = {info.id: info.fullname for info in self._snapshot().by_name.values()}
+        found: dict[tuple[str, str], str] = {}
+        for model in (Project, MirrorProject):
+            rows = self._session().execute(
+                select(model.index_id, model.name, model.change_token)
+            )
+            for index_id, name, token in rows:
+                fullname = names.get(index_id)
+                if fullname is not None:
+                    found[fullname, name] = token
+        return found
 
     def file_in_use(self, sha256: str) -> bool:
         """Whether any index still holds a file with this content."""

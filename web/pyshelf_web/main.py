@@ -145,6 +145,8 @@ def pyshelf_server_start(registry: Any) -> None:
     # pending by a crash, it fills the index from the database. Searching works (on what is
     # there) meanwhile.
     web.indexer.queue_open()
+    # Changes made by other server processes on the database reach this search index too.
+    web.indexer.watch()
 
 
 @hookimpl

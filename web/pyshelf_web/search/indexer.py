@@ -8,6 +8,12 @@ of one project are one update).
 The indexer reads through the server's plugin API (``open_reader``), one read transaction per
 batch.
 
+Other server processes on the same database change projects whose hooks never run here. So the
+indexer also watches the server's serial and, when it moved, compares every project's change
+token (``ShelfReader.project_tokens``) with the one stored in its document, and queues those that
+differ (:meth:`Indexer.reconcile`): each process's search index follows every process's changes
+within a few seconds, and one that was down catches up when it starts.
+
 A marker file is present while work is queued or running, so a server that died with work
 pending rebuilds the index at its next start instead of silently missing updates.
 """
@@ -21,7 +27,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pyshelf_server.plugin_api import IndexInfo, ShelfReader, open_reader, release_free_memory
+from pyshelf_server.plugin_api import (
+    IndexInfo,
+    ShelfReader,
+    open_reader,
+    release_free_memory,
+    server_serial,
+)
 
 from ..docs import DocsError, DocStore, pages
 from ..versions import newest_first, preferred
@@ -115,6 +127,11 @@ class Indexer:
         self.last_error: str | None = None
         self.last_run: float | None = None
         self._interrupted_at_open = False
+        # Change tokens of projects indexed without a document (no versions): not in the
+        # search index, so remembered here.
+        self._without_document: dict[tuple[str, str], str] = {}
+        self._watcher: threading.Thread | None = None
+        self._watched_serial: int | None = None
 
     # -- queueing (any thread) -------------------------------------------------------------
 
@@ -160,13 +177,63 @@ class Indexer:
             self._thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Finish the work queued so far, then end the thread."""
+        """Finish the work queued so far, then end the threads."""
         self.wait_idle(timeout)
         with self._cond:
             self._stopped = True
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self._watcher is not None:
+            self._watcher.join(timeout=5)
+
+    # -- following other processes' changes ----------------------------------------------------
+
+    def watch(self, interval: float = 2.0) -> None:
+        """Reconcile whenever the server's serial moved, checking every ``interval`` s."""
+        self._watcher = threading.Thread(
+            target=self._watch, args=(interval,), name="pyshelf-web-reconcile", daemon=True
+        )
+        self._watcher.start()
+
+    def _watch(self, interval: float) -> None:
+        while True:
+            with self._cond:
+                if self._stopped:
+                    return
+                self._cond.wait(interval)
+                if self._stopped:
+                    return
+            try:
+                self.reconcile_if_changed()
+            except Exception:  # the next round tries again
+                log.exception("comparing the search index with the database failed")
+
+    def reconcile_if_changed(self) -> int:
+        serial = server_serial(self.registry)
+        if serial == self._watched_serial or not self.search.opened:
+            return 0
+        queued = self.reconcile()
+        self._watched_serial = serial
+        return queued
+
+    def reconcile(self) -> int:
+        """Queue every project whose change token differs from the one its document was
+        written with, and every document whose project is gone; returns how many."""
+        with open_reader(self.registry) as shelf:
+            tokens = shelf.project_tokens()
+        stored = self.search.stored_changes()
+        queued = 0
+        for key, token in tokens.items():
+            if stored.get(key, self._without_document.get(key)) != token:
+                self.queue_project(*key)
+                queued += 1
+        for key in stored.keys() - tokens.keys():
+            self.queue_project(*key)
+            queued += 1
+        for key in self._without_document.keys() - tokens.keys():
+            del self._without_document[key]
+        return queued
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         deadline = time.monotonic() + timeout
@@ -241,16 +308,19 @@ class Indexer:
             if not batch:
                 return
         with open_reader(self.registry) as shelf:
+            # Read before the projects: a change landing in between leaves an older token on a
+            # newer document, which the next reconcile merely indexes again.
+            tokens = shelf.project_tokens()
             writer = self.search.writer()
             try:
                 if REBUILD in batch:
-                    self._rebuild(writer, shelf)
+                    self._rebuild(writer, shelf, tokens)
                 else:
                     for task in batch:
                         if task[0] == "project":
-                            self._index_project(writer, shelf, task[1], task[2])
+                            self._index_project(writer, shelf, tokens, task[1], task[2])
                         elif task[0] == "index":
-                            self._index_whole(writer, shelf, task[1])
+                            self._index_whole(writer, shelf, tokens, task[1])
             except BaseException:
                 writer.cancel()
                 raise
@@ -258,23 +328,26 @@ class Indexer:
         self.search.needs_rebuild = False
         self.last_run = time.time()
 
-    def _rebuild(self, writer: Any, shelf: ShelfReader) -> None:
+    def _rebuild(self, writer: Any, shelf: ShelfReader, tokens: dict[Any, str]) -> None:
         for info in shelf.indexes():
             for name in shelf.own_projects(info):
-                self._index_project(writer, shelf, info.fullname, name, rebuilding=True)
+                self._index_project(writer, shelf, tokens, info.fullname, name, rebuilding=True)
 
-    def _index_whole(self, writer: Any, shelf: ShelfReader, index_name: str) -> None:
+    def _index_whole(
+        self, writer: Any, shelf: ShelfReader, tokens: dict[Any, str], index_name: str
+    ) -> None:
         SearchIndex.remove_index(writer, index_name)
         info = shelf.index(index_name)
         if info is None:
             return
         for name in shelf.own_projects(info):
-            self._index_project(writer, shelf, index_name, name, rebuilding=True)
+            self._index_project(writer, shelf, tokens, index_name, name, rebuilding=True)
 
     def _index_project(
         self,
         writer: Any,
         shelf: ShelfReader,
+        tokens: dict[Any, str],
         index_name: str,
         project: str,
         *,
@@ -284,16 +357,19 @@ class Indexer:
         if info is None:
             SearchIndex.remove_index(writer, index_name)
             return
+        token = tokens.get((index_name, project))
         if info.is_mirror:
             # Mirrored projects are indexed by name only, from the cached page: asking for
             # versions could make the mirror revalidate the page upstream.
             display = shelf.display_name(info, project)
             doc = mirror_document(index_name, project, display) if display else None
+            self._remember_token(doc, index_name, project, token)
             SearchIndex.write_project(writer, index_name, project, doc, None if doc else [])
             return
         versions, docs = described_version(shelf, info, project)
         previous = None if rebuilding else self.search.stored_docs(index_name, project)
         doc = project_document(index_name, project, versions, docs)
+        self._remember_token(doc, index_name, project, token)
         page_list = None
         if doc is not None and (rebuilding or docs != previous):
             page_list = self._pages(shelf, docs) if docs else []
@@ -301,6 +377,15 @@ class Indexer:
         if previous and previous != docs and not shelf.file_in_use(previous):
             # An unpacked docs tree no stored docs zip refers to any more.
             self.docs.remove(previous)
+
+    def _remember_token(
+        self, doc: dict[str, Any] | None, index_name: str, project: str, token: str | None
+    ) -> None:
+        if doc is not None:
+            doc["change"] = token or ""
+            self._without_document.pop((index_name, project), None)
+        elif token is not None:
+            self._without_document[index_name, project] = token
 
     def _pages(self, shelf: ShelfReader, sha256: str) -> list[Any]:
         try:

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 # Name parts: "Foo.Bar_baz" is found as "foo", "bar" and "baz", whatever the separators.
 NAME_TOKENS = re.compile(r"[A-Za-z0-9]+")
 MAX_DESCRIPTION = 50_000
@@ -65,6 +65,8 @@ def make_schema() -> Schema:
         version=STORED(),
         path=STORED(),
         docs=STORED(),
+        # The project's change token when it was indexed (``ShelfReader.project_tokens``).
+        change=STORED(),
     )
 
 
@@ -283,6 +285,15 @@ class SearchIndex:
                     if not reader.is_deleted(docnum):
                         found[project] = reader.stored_fields(docnum)
                         break
+        return found
+
+    def stored_changes(self) -> dict[tuple[str, str], str]:
+        """``{(index, project): change token}`` of every project document."""
+        found: dict[tuple[str, str], str] = {}
+        with self.ix.searcher() as searcher:
+            for fields in searcher.reader().all_stored_fields():
+                if fields.get("type") == "project":
+                    found[fields["index"], fields["project"]] = fields.get("change") or ""
         return found
 
     def stored_docs(self, index_name: str, project: str) -> str | None:
