@@ -105,12 +105,16 @@ class NodeRegistry:
                         "process with the same settings and plugins (to change one, stop them "
                         "all first)"
                     )
-            connection.execute(
-                table.insert().values(
-                    id=self.id, host=socket.gethostname()[:255], pid=os.getpid(),
-                    started=now, heartbeat=now, agreed=self.agreed,
-                )
+            self._insert(connection)
+
+    def _insert(self, connection: Any) -> None:
+        now = utcnow()
+        connection.execute(
+            ServerNode.__table__.insert().values(
+                id=self.id, host=socket.gethostname()[:255], pid=os.getpid(),
+                started=now, heartbeat=now, agreed=self.agreed,
             )
+        )
 
     def start(self, interval: float = HEARTBEAT_SECONDS) -> None:
         self.thread = threading.Thread(
@@ -131,12 +135,7 @@ class NodeRegistry:
                 ).rowcount
                 if not touched:
                     # Taken for gone (a pause longer than STALE_AFTER): be counted again.
-                    connection.execute(
-                        table.insert().values(
-                            id=self.id, host=socket.gethostname()[:255], pid=os.getpid(),
-                            started=utcnow(), heartbeat=utcnow(), agreed=self.agreed,
-                        )
-                    )
+                    self._insert(connection)
         except Exception:
             log.exception("could not refresh this process's heartbeat")
 
