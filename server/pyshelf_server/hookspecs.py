@@ -59,6 +59,15 @@ def pyshelf_indexconfig_defaults(index_type: str) -> dict[str, Any] | None:
     """
 
 
+@hookspec
+def pyshelf_index_options(index_type: str) -> dict[str, Any] | None:
+    """Return extra options that indexes of ``index_type`` accept, as
+    ``{key: plugin_api.Option(coerce, default)}``: ``coerce(key, value)`` checks and converts
+    a value given by a client (raise ``plugin_api.OptionError`` for a 400 with its message),
+    ``default(owner)`` gives the value a new or modified index gets when it has none.
+    """
+
+
 @hookspec(firstresult=True)
 def pyshelf_get_credentials(request: Any) -> tuple[str, str] | None:
     """Return ``(username, secret)`` found in ``request``, or None.

@@ -102,6 +102,7 @@ __all__ = [
     "env_name",
     "is_installer",
     "is_upload_request",
+    "log_in",
     "normalize_name",
     "open_reader",
     "reader",
@@ -208,6 +209,23 @@ def is_upload_request(request: Any) -> bool:
     """Whether ``request`` is an upload (setuptools' form POST): its errors are answered in the
     form upload tools read, never as a page."""
     return bool(getattr(request, "is_upload", False))
+
+
+def log_in(request: Any, username: str, password: str) -> tuple[str, int] | None:
+    """Check ``password`` (a password, never a login token: logging in with one would extend
+    it for ever) and answer ``(login token, seconds it lasts)`` as ``/+login`` does, or None.
+    The token authenticates as ``username`` wherever the core takes credentials, e.g. from a
+    ``pyshelf_get_credentials`` implementation."""
+    from .security import current_password_hash
+
+    app = request.registry.pyshelf
+    if password.startswith("["):
+        return None
+    name = app.pm.hook.pyshelf_authenticate(request=request, username=username, secret=password)
+    if name is None:
+        return None
+    token = app.login_tokens.create(name, current_password_hash(request, name) or "")
+    return token, app.settings.login_token_seconds
 
 
 # -- the read facade ---------------------------------------------------------------------------
