@@ -174,6 +174,12 @@ def pyshelf_simple_extra_links(request: Any, index: Any, project: str) -> list[A
 
 
 @hookspec
+def pyshelf_index_page_links(request: Any, index: Any) -> list[tuple[str, str]] | None:
+    """Return ``(label, absolute URL)`` of pages the plugin serves about ``index`` (such as
+    findlinks' ``+findlinks``), for the index's web page to link."""
+
+
+@hookspec
 def pyshelf_get_status_info(request: Any) -> dict[str, Any] | None:
     """Return extra keys for the ``/+status`` answer (metrics, queue sizes, health)."""
 

@@ -100,6 +100,7 @@ __all__ = [
     "absolute_url",
     "env_default",
     "env_name",
+    "index_page_links",
     "is_installer",
     "is_upload_request",
     "log_in",
@@ -209,6 +210,15 @@ def is_upload_request(request: Any) -> bool:
     """Whether ``request`` is an upload (setuptools' form POST): its errors are answered in the
     form upload tools read, never as a page."""
     return bool(getattr(request, "is_upload", False))
+
+
+def index_page_links(request: Any, index: IndexInfo) -> list[tuple[str, str]]:
+    """``(label, URL)`` of the pages plugins serve about ``index``
+    (``pyshelf_index_page_links``), for a web page to link."""
+    answers = request.registry.pyshelf.pm.hook.pyshelf_index_page_links(
+        request=request, index=index
+    )
+    return [link for answer in answers for link in answer or ()]
 
 
 def log_in(request: Any, username: str, password: str) -> tuple[str, int] | None:
@@ -384,6 +394,14 @@ class ShelfReader:
             fetched = getattr(backend, "fetched_project_names", None)
             return list(fetched()) if fetched is not None else []
         return list(backend.project_names())
+
+    def own_links(self, stage: IndexInfo, project: str) -> list[Link]:
+        """The release-file links ``stage`` itself holds for ``project`` (none inherited, no
+        index type filter); [] when it has none. Never asks a mirror's upstream for a page
+        it has not fetched."""
+        if stage.is_mirror and project not in self.own_projects(stage):
+            return []
+        return list(self._backend(stage).links(project) or [])
 
     def display_name(self, stage: IndexInfo, project: str) -> str | None:
         """The name as uploaded (or as upstream spells it); None when ``stage`` does not have

@@ -222,7 +222,7 @@ def checked_goto(request: Any, goto: str | None) -> str:
 
 
 PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{title} – pyshelf</title></head>
+<html lang="en"><head><meta charset="utf-8"><title>{title} - pyshelf</title></head>
 <body><main>
 <h1>{title}</h1>
 {who}{error}

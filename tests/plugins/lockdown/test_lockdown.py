@@ -34,7 +34,9 @@ def server(tmp_path_factory):
 
 
 def file_path(server, fullname):
-    page = server.request("GET", f"/{fullname}/+simple/locked-pkg/", headers={"Accept": "text/html"})
+    page = server.request(
+        "GET", f"/{fullname}/+simple/locked-pkg/", headers={"Accept": "text/html"}
+    )
     return re.search(r'href="([^"#]+)', page.text).group(1)
 
 
@@ -68,12 +70,14 @@ def test_files_need_a_login_too(server):
 
 
 def test_devpi_client_gets_403_and_a_browser_the_login_form(server):
-    response = httpx.get(server.url + "/root/dev/+simple/", headers={"User-Agent": "devpi-client/7.2.0"})
+    devpi_client = {"User-Agent": "devpi-client/7.2.0"}
+    response = httpx.get(server.url + "/root/dev/+simple/", headers=devpi_client)
     assert response.status_code == 403
     assert "devpi login" in response.json()["message"]
     page = httpx.get(server.url + "/root/dev/locked-pkg?x=1", headers=BROWSER)
     assert page.status_code == 302
-    assert page.headers["Location"] == server.url + "/+login?goto_url=%2Froot%2Fdev%2Flocked-pkg%3Fx%3D1"
+    goto = "%2Froot%2Fdev%2Flocked-pkg%3Fx%3D1"
+    assert page.headers["Location"] == server.url + "/+login?goto_url=" + goto
 
 
 @pytest.mark.parametrize("path", ["/+api", "/root/dev/+api", "/+login"])
@@ -118,7 +122,8 @@ def test_authcheck_answers_as_devpi_lockdown(server, uri, headers, status):
 
 
 def test_acl_read_limits_an_index_to_its_readers(server):
-    for path in ("/alice/private/+simple/locked-pkg/", "/alice/private/locked-pkg", "/alice/private"):
+    paths = ("/alice/private/+simple/locked-pkg/", "/alice/private/locked-pkg", "/alice/private")
+    for path in paths:
         assert server.request("GET", path, auth=("bob", "bob-pw")).status_code == 403, path
         assert server.request("GET", path, auth=("alice", "alice-pw")).status_code == 200, path
         assert server.request("GET", path).status_code == 200, path  # root reads everything
@@ -188,7 +193,8 @@ def test_a_login_or_logout_without_the_csrf_token_is_refused(server, csrf):
 
 
 @pytest.mark.parametrize(
-    "goto", ["http://evil.example/", "//evil.example/x", "https://evil.example/+login", "javascript:x"]
+    "goto",
+    ["http://evil.example/", "//evil.example/x", "https://evil.example/+login", "javascript:x"],
 )
 def test_goto_url_to_another_host_is_refused(server, goto):
     with httpx.Client() as client:

@@ -11,7 +11,15 @@ import pytest
 
 from pyshelf_server.testing import LiveServer
 
-from ...e2e.conftest import BIN, build, isolated_env, pip_install_into, run, twine_upload, write_project
+from ...e2e.conftest import (
+    BIN,
+    build,
+    isolated_env,
+    pip_install_into,
+    run,
+    twine_upload,
+    write_project,
+)
 from ...web.test_browser import CHROMIUM, FLAGS, _require_chromium
 
 pytestmark = pytest.mark.e2e
