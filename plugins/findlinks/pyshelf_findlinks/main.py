@@ -1,8 +1,8 @@
 """``GET /{user}/{index}/+findlinks`` (devpi-findlinks): one HTML page linking every release
 file of the non-mirror stages in the index's resolution order, first stage first for a file
 name, sorted by file name, with absolute URLs and ``#sha256=`` fragments — what
-``pip install --no-index --find-links URL NAME`` reads. Stages the requester may not read
-(``pkg_read``, e.g. lockdown's ``acl_read``) are left out, and the index's type filters
+``pip install --no-index --find-links URL NAME`` reads. It needs ``pkg_read`` on the index
+(with lockdown: on every index of its resolution order), and the index's type filters
 (constrained) apply.
 """
 
@@ -34,8 +34,6 @@ def findlinks_links(request: Any) -> list[Link]:
     by_filename: dict[str, Link] = {}
     for stage in shelf.resolution_order(index):
         if stage.is_mirror:
-            continue
-        if not request.has_permission(Permission.PKG_READ, IndexContext.for_index(request, stage)):
             continue
         for project in index_type.filter_projects(index, shelf.own_projects(stage)):
             links = [

@@ -62,12 +62,22 @@ def may_read(index: IndexInfo, identity: Any) -> bool:
     return any(f":{group}" in acl for group in identity.groups)
 
 
+def unreadable_stage(request: Any, index: IndexInfo, identity: Any) -> IndexInfo | None:
+    """The first index of ``index``'s resolution order ``identity`` may not read, or None.
+    Reading an index shows what its bases hold, so it needs read permission on each of them:
+    an index whose readers may not read a base is refused to them as a whole."""
+    for stage in reader(request).resolution_order(index):
+        if not may_read(stage, identity):
+            return stage
+    return None
+
+
 @hookimpl
 def pyshelf_permits(request: Any, context: Any, permission: str, identity: Any) -> bool | None:
     index = getattr(context, "index", None)
     if permission != Permission.PKG_READ or index is None:
         return None
-    return may_read(index, identity)
+    return unreadable_stage(request, index, identity) is None
 
 
 # -- the lock -----------------------------------------------------------------------------
@@ -137,13 +147,29 @@ def pyshelf_authcheck(request: Any, identity: Any, route_name: str | None) -> An
     index = None
     if "user" in match and "index" in match:
         index = reader(request).index(f"{match['user']}/{match['index']}")
-    if index is not None and may_read(index, identity):
+    if index is None or (identity is not None and not is_read(request)):
+        return refusal(request) if identity is None else None
+    hidden = unreadable_stage(request, index, identity)
+    if hidden is None:
         return None
     if identity is None:
         return refusal(request)
-    if index is not None:
+    if hidden.fullname == index.fullname:
         return json_answer(403, f"{identity.username!r} may not read {index.fullname}")
-    return None
+    return json_answer(
+        403,
+        f"{identity.username!r} may not read {index.fullname}: "
+        f"it inherits from {hidden.fullname}, which {identity.username!r} may not read",
+    )
+
+
+def is_read(request: Any) -> bool:
+    """Whether the request reads an index's content; writes are decided by the index's
+    ``acl_upload`` and the like, whatever its readers are."""
+    if request.method in ("GET", "HEAD"):
+        return True
+    # XML-RPC search (web plugin) answers with what the index holds.
+    return request.method == "POST" and request.content_type == "text/xml"
 
 
 def proxy_authcheck(request: Any, identity: Any) -> Any:

@@ -129,6 +129,20 @@ def test_acl_read_limits_an_index_to_its_readers(server):
         assert server.request("GET", path).status_code == 200, path  # root reads everything
 
 
+def test_an_index_is_refused_to_whoever_may_not_read_one_of_its_bases(server):
+    server.create_index("alice/derived", auth=("alice", "alice-pw"), bases="alice/private",
+                        acl_read=":AUTHENTICATED:")  # fmt: skip
+    for path in ("/alice/derived/+simple/locked-pkg/", "/alice/derived/locked-pkg"):
+        refused = server.request("GET", path, auth=("bob", "bob-pw"))
+        assert refused.status_code == 403
+        assert "inherits from alice/private" in refused.json()["message"]
+        assert "locked_pkg" not in refused.text
+        assert server.request("GET", path, auth=("alice", "alice-pw")).status_code == 200
+    check = httpx.get(server.url + "/+authcheck", headers={
+        "X-Original-URI": "/alice/derived/+simple/locked-pkg/", **basic_auth("bob", "bob-pw")})
+    assert check.status_code == 403
+
+
 def test_an_index_open_to_anonymous_readers_is_readable_without_a_login(server):
     assert httpx.get(server.url + "/root/public/+simple/locked-pkg/").status_code == 200
     assert httpx.get(server.url + "/root/dev/+simple/locked-pkg/").status_code == 401
