@@ -115,6 +115,13 @@ def pyshelf_authcheck(request: Any, identity: Any, route_name: str | None) -> An
     """
 
 
+@hookspec(firstresult=True)
+def pyshelf_index_hidden(request: Any, index: Any, identity: Any) -> bool | None:
+    """Return True to leave ``index`` out of the listings ``request`` gets (``/``, a user's
+    JSON, ``plugin_api.reader(request).indexes()`` and ``.users()``, and so the web pages):
+    for an index the requester may not read. ``identity`` as in ``pyshelf_permits``."""
+
+
 @hookspec
 def pyshelf_on_upload(request: Any, index: Any, project: str, version: str, file: Any) -> Any:
     """A release file was stored (upload or push), after the transaction committed.

@@ -60,7 +60,7 @@ from .permissions import ANONYMOUS, AUTHENTICATED, Permission
 from .resources import IndexContext, RootContext, UserContext
 from .responses import APIError
 from .routes import NAME
-from .security import Identity
+from .security import Identity, index_listed
 from .settings import ServerSettings
 from .simple.negotiation import is_installer, wants_api_json, wants_simple_json
 from .views.helpers import absolute
@@ -256,6 +256,7 @@ def reader(request: Any) -> ShelfReader:
         session=lambda: request.db,
         snapshot=lambda: shelf.snapshot,
         backend=shelf.backend,
+        listed=lambda index: index_listed(request, index),
     )
 
 
@@ -291,17 +292,21 @@ class ShelfReader:
         session: Callable[[], Session],
         snapshot: Callable[[], IndexSnapshot],
         backend: Callable[[IndexInfo], StageBackend],
+        listed: Callable[[IndexInfo], bool] | None = None,
     ) -> None:
         self._app = app
         self._session = session
         self._snapshot = snapshot
         self._backend = backend
+        # Which indexes listings may name (``pyshelf_index_hidden``); all outside requests.
+        self._listed = listed or (lambda index: True)
 
     # -- indexes -------------------------------------------------------------------------
 
     def indexes(self) -> list[IndexInfo]:
-        """Every index, sorted by full name."""
-        return sorted(self._snapshot().by_name.values(), key=lambda i: i.fullname)
+        """Every index the requester may see listed, sorted by full name."""
+        listed = [i for i in self._snapshot().by_name.values() if self._listed(i)]
+        return sorted(listed, key=lambda i: i.fullname)
 
     def index(self, fullname: str) -> IndexInfo | None:
         return self._snapshot().get(fullname)
@@ -337,7 +342,8 @@ class ShelfReader:
             query = query.where(User.name == only)
         by_user: dict[str, list[IndexInfo]] = {}
         for info in self._snapshot().by_name.values():
-            by_user.setdefault(info.user, []).append(info)
+            if self._listed(info):
+                by_user.setdefault(info.user, []).append(info)
         return [
             UserInfo(
                 name,

@@ -80,6 +80,11 @@ def pyshelf_permits(request: Any, context: Any, permission: str, identity: Any) 
     return unreadable_stage(request, index, identity) is None
 
 
+@hookimpl
+def pyshelf_index_hidden(request: Any, index: Any, identity: Any) -> bool:
+    return unreadable_stage(request, index, identity) is not None
+
+
 # -- the lock -----------------------------------------------------------------------------
 
 

@@ -143,6 +143,22 @@ def test_an_index_is_refused_to_whoever_may_not_read_one_of_its_bases(server):
     assert check.status_code == 403
 
 
+def test_listings_never_name_an_index_the_requester_may_not_read(server):
+    root_json = server.request("GET", "/", auth=("bob", "bob-pw")).json()["result"]
+    assert "private" not in root_json["alice"]["indexes"]
+    assert "dev" in root_json["root"]["indexes"]
+    user_json = server.request("GET", "/alice", auth=("bob", "bob-pw")).json()["result"]
+    assert "private" not in user_json["indexes"]
+    for path in ("/", "/alice"):
+        page = server.request("GET", path, auth=("bob", "bob-pw"), headers=BROWSER)
+        assert page.status_code == 200
+        assert "alice/private" not in page.text and ">private<" not in page.text
+    owner = server.request("GET", "/alice", auth=("alice", "alice-pw")).json()["result"]
+    assert "private" in owner["indexes"]
+    page = server.request("GET", "/", auth=("alice", "alice-pw"), headers=BROWSER)
+    assert "alice/private" in page.text
+
+
 def test_an_index_open_to_anonymous_readers_is_readable_without_a_login(server):
     assert httpx.get(server.url + "/root/public/+simple/locked-pkg/").status_code == 200
     assert httpx.get(server.url + "/root/dev/+simple/locked-pkg/").status_code == 401
