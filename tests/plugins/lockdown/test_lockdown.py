@@ -5,6 +5,7 @@ requests refused on every route class, the login routes open, devpi-lockdown's
 from __future__ import annotations
 
 import re
+import time
 
 import httpx
 import pytest
@@ -157,6 +158,23 @@ def test_listings_never_name_an_index_the_requester_may_not_read(server):
     assert "private" in owner["indexes"]
     page = server.request("GET", "/", auth=("alice", "alice-pw"), headers=BROWSER)
     assert "alice/private" in page.text
+
+
+def test_search_never_names_what_the_requester_may_not_read(server):
+    def hits(user, password):
+        page = server.request("GET", "/+search?query=locked", auth=(user, password),
+                              headers=BROWSER)  # fmt: skip
+        assert page.status_code == 200
+        return set(re.findall(r'href="[^"]*/((?:alice|root)/\w+)/locked-pkg', page.text))
+
+    deadline = time.monotonic() + 60
+    while "alice/private" not in hits("alice", "alice-pw"):
+        assert time.monotonic() < deadline, "the search index did not catch up"
+        time.sleep(0.2)
+    seen_by_bob = hits("bob", "bob-pw")
+    assert "root/dev" in seen_by_bob and "alice/private" not in seen_by_bob
+    # Left out for bob only.
+    assert "alice/private" in hits("alice", "alice-pw")
 
 
 def test_an_index_open_to_anonymous_readers_is_readable_without_a_login(server):
