@@ -187,6 +187,12 @@ def pyshelf_index_page_links(request: Any, index: Any) -> list[tuple[str, str]] 
 
 
 @hookspec
+def pyshelf_account_links(request: Any) -> list[tuple[str, str]] | None:
+    """Return ``(label, absolute URL)`` of account pages (log in, log out) for the web pages'
+    header, as fits ``request.identity``."""
+
+
+@hookspec
 def pyshelf_get_status_info(request: Any) -> dict[str, Any] | None:
     """Return extra keys for the ``/+status`` answer (metrics, queue sizes, health)."""
 

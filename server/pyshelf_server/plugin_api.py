@@ -98,6 +98,7 @@ __all__ = [
     "UserInfo",
     "VersionInfo",
     "absolute_url",
+    "account_links",
     "env_default",
     "env_name",
     "index_page_links",
@@ -210,6 +211,12 @@ def is_upload_request(request: Any) -> bool:
     """Whether ``request`` is an upload (setuptools' form POST): its errors are answered in the
     form upload tools read, never as a page."""
     return bool(getattr(request, "is_upload", False))
+
+
+def account_links(request: Any) -> list[tuple[str, str]]:
+    """``(label, URL)`` of the account pages plugins serve (``pyshelf_account_links``)."""
+    answers = request.registry.pyshelf.pm.hook.pyshelf_account_links(request=request)
+    return [link for answer in answers for link in answer or ()]
 
 
 def index_page_links(request: Any, index: IndexInfo) -> list[tuple[str, str]]:

@@ -355,6 +355,13 @@ def page_error(request: Any, status: int, message: str) -> Response:
     return response
 
 
+@hookimpl
+def pyshelf_account_links(request: Any) -> list[tuple[str, str]]:
+    if request.identity is None:
+        return [("Log in", absolute_url(request, "+login"))]
+    return [("Log out", absolute_url(request, "+logout"))]
+
+
 FORM_POST = "Content-Type:application/x-www-form-urlencoded.*"
 
 

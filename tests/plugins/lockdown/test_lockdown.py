@@ -205,6 +205,9 @@ def test_the_html_login_sets_a_cookie_that_authenticates_and_logout_clears_it(se
         assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
         page = client.get(server.url + "/root/dev/locked-pkg", headers=BROWSER)
         assert page.status_code == 200
+        # The web pages show who is logged in, and link the logout form.
+        assert "Logged in as <strong>bob</strong>" in page.text
+        assert f'href="{server.url}/+logout"' in page.text
         assert "bob" in client.get(server.url + "/+logout", headers=BROWSER).text
         token = login_page(client, server)
         out = client.post(server.url + "/+logout", data={"csrf_token": token}, headers=BROWSER)
