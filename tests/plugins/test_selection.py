@@ -59,5 +59,10 @@ def test_a_plugin_not_loaded_leaves_no_trace(make_live_server):
     assert "acl_read" not in config
     assert httpx.get(server.url + "/+logout").status_code == 404
     assert httpx.get(server.url + "/root/dev/+simple/").status_code == 200
-    refused = server.request("PATCH", "/root/dev", json=["acl_read=alice"])
-    assert refused.status_code == 400
+    assert "uploadtrigger_jenkins" not in config
+    for option in ("acl_read=alice", "uploadtrigger_jenkins=http://jenkins.example/"):
+        refused = server.request("PATCH", "/root/dev", json=[option])
+        assert refused.status_code == 400
+    assert httpx.get(server.url + "/root/dev/+findlinks").status_code == 404
+    no_type = server.request("PUT", "/root/c", json={"type": "constrained", "bases": "root/dev"})
+    assert no_type.status_code == 400

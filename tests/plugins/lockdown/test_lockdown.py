@@ -202,7 +202,7 @@ def test_the_html_login_sets_a_cookie_that_authenticates_and_logout_clears_it(se
         assert answer.headers["Location"] == server.url + "/root/dev/locked-pkg"
         cookie = answer.headers["Set-Cookie"]
         assert cookie.startswith("auth_tkt=bob%3A")
-        assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+        assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "secure" not in cookie.lower()
         page = client.get(server.url + "/root/dev/locked-pkg", headers=BROWSER)
         assert page.status_code == 200
         # The web pages show who is logged in, and link the logout form.
@@ -260,3 +260,22 @@ def test_goto_url_to_another_host_is_refused(server, goto):
         )
         assert answer.status_code == 400
         assert "goto_url" in answer.text
+
+
+def test_the_cookies_are_secure_when_the_outside_url_is_https(make_live_server):
+    server = make_live_server(plugins=["lockdown"], args=["--outside-url", "https://shelf.example"])
+    server.create_user("bob", "bob-pw")
+    form = httpx.get(server.url + "/+login", headers=BROWSER)
+    assert 'action="https://shelf.example/+login"' in form.text
+    assert "secure" in form.headers["Set-Cookie"].lower()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+    # httpx keeps Secure cookies from plain-http requests: the test sends it by hand.
+    answer = httpx.post(
+        server.url + "/+login?goto_url=https%3A%2F%2Fshelf.example%2Froot",
+        data={"username": "bob", "password": "bob-pw", "csrf_token": token},
+        headers={**BROWSER, "Cookie": f"lockdown_csrf={token}"},
+    )
+    assert answer.status_code == 302, answer.text
+    assert answer.headers["Location"] == "https://shelf.example/root"
+    cookie = answer.headers["Set-Cookie"]
+    assert cookie.startswith("auth_tkt=") and "; secure" in cookie.lower() and "HttpOnly" in cookie
