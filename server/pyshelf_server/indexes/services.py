@@ -274,6 +274,9 @@ class IndexService:
                         raise APIError(400, f"The {key!r} setting doesn't have value {value!r}")
                 removed = _lookup(items)
                 new[key] = [item for item in current if item not in removed]
+            if key in index_type.options:
+                # The list as a whole must still be valid (one constraint per project …).
+                new[key] = self._coerce(index_type, key, new[key])
             self._check_bound(key, new[key])
         return new
 

@@ -73,6 +73,15 @@ def test_bad_constraint_lines_are_refused_naming_the_line_or_project(server, con
     assert message in response.json()["message"]
 
 
+def test_adding_a_second_line_for_a_project_is_refused_too(server):
+    constrained(server, "root/added", "six<1.16")
+    refused = server.request("PATCH", "/root/added", json=["constraints+=Six>1"])
+    assert refused.status_code == 400
+    assert "more than one constraint for 'six'" in refused.json()["message"]
+    added = server.request("PATCH", "/root/added", json=["constraints+=*"])
+    assert added.json()["result"]["constraints"] == ["six<1.16", "*"]
+
+
 def test_lines_are_kept_as_written_without_comments_and_blank_lines(server):
     config = server.create_index(
         "root/kept", type="constrained", bases="root/dev",
