@@ -67,6 +67,27 @@ def _add(parser: argparse.ArgumentParser, option: str, default: Any, help: str, 
         )
 
 
+def _add_plugins_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--plugins",
+        default=os.environ.get(env_name("--plugins")),
+        metavar="NAME,…",
+        help="load only these installed plugins (comma separated; empty: none) "
+        f"[{env_name('--plugins')}, default: every installed plugin]",
+    )
+
+
+def selected_plugins(argv: list[str] | None) -> list[str] | None:
+    """The ``--plugins`` selection, read before the full parser exists: the plugins it loads
+    add options of their own."""
+    from .plugins import parse_plugin_selection
+
+    early = argparse.ArgumentParser(add_help=False)
+    _add_plugins_option(early)
+    known, _rest = early.parse_known_args(argv)
+    return parse_plugin_selection(known.plugins)
+
+
 def _fail(message: str) -> None:
     print(f"pyshelf: error: {message}", file=sys.stderr)
     raise SystemExit(2)
@@ -163,6 +184,7 @@ def server_parser(pm: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--version", action="store_true", help="print the version and the loaded plugins"
     )
+    _add_plugins_option(parser)
     _add(parser, "--serverdir", str(DEFAULT_SERVERDIR), "the server directory")
     _add(parser, "--host", "127.0.0.1", "address to listen on")
     _add(parser, "--port", 3141, "port to listen on")
@@ -295,7 +317,7 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
     core["db_url"] = core["db_url"] or None
     core["storage_url"] = core["storage_url"] or None
     core["outside_url"] = core["outside_url"] or None
-    actions = ("version", "migrate", "sweep_orphans")
+    actions = ("version", "migrate", "sweep_orphans", "plugins")
     extra = {k: v for k, v in values.items() if k not in CORE_OPTIONS and k not in actions}
     return ServerSettings(**core, options=extra)
 
@@ -303,9 +325,12 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
 def server_main(argv: list[str] | None = None) -> None:
     # Pyramid still imports pkg_resources; the warning is about Pyramid, not about this server.
     warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
-    from .plugins import make_plugin_manager, plugin_versions
+    from .plugins import UnknownPlugin, make_plugin_manager, plugin_versions
 
-    pm = make_plugin_manager()
+    try:
+        pm = make_plugin_manager(only=selected_plugins(argv))
+    except UnknownPlugin as error:
+        _fail(f"--plugins: {error}")
     args = server_parser(pm).parse_args(argv)
     if args.version:
         print(f"pyshelf-server {__version__}")

@@ -225,6 +225,12 @@ def new_database_url() -> str | None:
     return postgres_cluster().create_database()
 
 
+def default_test_plugins() -> list[str]:
+    from .plugins import installed_plugin_names
+
+    return [name for name in installed_plugin_names() if name == "web"]
+
+
 class LiveServer:
     """A real ``pyshelf-server`` process."""
 
@@ -236,8 +242,12 @@ class LiveServer:
         args: list[str] | None = None,
         env: dict[str, str] | None = None,
         init_args: list[str] | None = None,
+        plugins: list[str] | None = None,
     ) -> None:
         self.serverdir = Path(serverdir)
+        # Exactly these installed plugins are loaded (``--plugins``): by default the web
+        # plugin when it is installed, never an optional plugin a test is not about.
+        self.plugins = default_test_plugins() if plugins is None else list(plugins)
         self.root_password = root_password
         self.args = list(args or [])
         self.env = dict(env or {})
@@ -273,7 +283,7 @@ class LiveServer:
     def start(self, timeout: float = 30) -> LiveServer:
         self.init()
         self.port = free_port()
-        env = {**os.environ, **self.env}
+        env = {**os.environ, "PYSHELF_PLUGINS": ",".join(self.plugins), **self.env}
         log = open(self.log_path, "ab")
         self._log = log
         self.process = subprocess.Popen(
