@@ -231,7 +231,13 @@ def test_the_s3_store_itself(make_app: Any, s3_store: Any) -> None:
     assert blob.created and files.exists(blob.sha256)
     assert files.size(blob.sha256) == len(b"content addressed")
     assert stored_keys(s3_store) == [key_of(s3_store, blob.sha256)]
+    # Stored again: not sent again, but claimed (copied onto itself, which renews the
+    # LastModified the sweep goes by).
     assert files.put_bytes(b"content addressed").created is False
+    head = s3_store["server"].client().head_object(
+        Bucket=s3_store["bucket"], Key=key_of(s3_store, blob.sha256)
+    )
+    assert "pyshelf-touched" in head["Metadata"]
     # Read back through a local copy, fetched again once dropped.
     files.copies.drop(blob.sha256)
     with files.open(blob.sha256) as stored:
