@@ -353,6 +353,7 @@ class LiveServer:
                 check=True,
                 capture_output=True,
                 timeout=120,
+                env={**os.environ, **self.env},
             )
 
     def start(self, timeout: float = 30) -> LiveServer:
