@@ -251,6 +251,25 @@ def test_the_s3_store_itself(make_app: Any, s3_store: Any) -> None:
     assert list(files.blobs_older_than(time.time() + HOUR, 10)) == []
 
 
+def test_large_blobs_go_up_in_parts(make_app: Any, s3_store: Any) -> None:
+    from boto3.s3.transfer import TransferConfig
+
+    files = make_app(storage_url=s3_store["url"]).registry.pyshelf.files
+    part = 5 * 1024 * 1024  # S3's smallest part
+    files.transfer = TransferConfig(
+        multipart_threshold=part, multipart_chunksize=part, use_threads=False
+    )
+    content = os.urandom(2 * part + 1000)
+    blob = files.put_bytes(content)
+    head = s3_store["server"].client().head_object(
+        Bucket=s3_store["bucket"], Key=key_of(s3_store, blob.sha256)
+    )
+    assert head["ETag"].strip('"').endswith("-3")  # a completed multipart upload of 3 parts
+    files.copies.drop(blob.sha256)
+    with files.open(blob.sha256) as stored:
+        assert hashlib.sha256(stored.read()).hexdigest() == blob.sha256
+
+
 def test_local_copies_stay_within_their_budget(make_app: Any, s3_store: Any) -> None:
     files = make_app(storage_url=s3_store["url"]).registry.pyshelf.files
     files.copies.budget = 100
