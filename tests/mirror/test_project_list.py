@@ -356,3 +356,34 @@ def test_the_server_fixes_the_malloc_mmap_threshold():
 
     applied = fix_mmap_threshold()
     assert applied is (sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc")
+
+
+def test_the_background_list_refresh_is_left_to_the_process_holding_its_lease(
+    make_mirror, httpx_mock, monkeypatch
+):
+    # Another server process on the database is refreshing the list: this one does not fetch
+    # it too, and fetches it once that process gave the job up.
+    from pyshelf_server.leases import claim, release
+
+    monkeypatch.setattr(runtime_module, "LIST_QUIET", 0.0)
+    mirror = make_mirror(mirror_no_project_list=False)
+    mirror.json("GET", "/root/dev")  # loads the configuration, not the mirror's listing
+    state, info = _info(mirror)
+    rt = runtime(state)
+    assert claim(state.engine, f"mirror-list:{info.id}", "another-process", 600)
+    httpx_mock.add_response(url=UPSTREAM + "six/", json={"name": "six", "files": []})
+    mirror.page_json("/root/dev/+simple/six/")
+    deadline = time.monotonic() + 60
+    while rt._deferred and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not rt._deferred
+    assert _stored_list(mirror) is None
+    assert [str(r.url) for r in httpx_mock.get_requests()] == [UPSTREAM + "six/"]
+
+    release(state.engine, f"mirror-list:{info.id}", "another-process")
+    httpx_mock.add_response(url=UPSTREAM, content=list_body())
+    httpx_mock.add_response(url=UPSTREAM + "seven/", json={"name": "seven", "files": []})
+    mirror.page_json("/root/dev/+simple/seven/")
+    while _stored_list(mirror) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _stored_list(mirror) == hashlib.sha256(encode_names(NAMES)).hexdigest()
