@@ -127,6 +127,16 @@ class BlobStore:
     def blobs_older_than(self, cutoff: float, batch: int) -> Iterator[list[str]]:
         """The stored blobs last modified before ``cutoff`` (a ``time.time()``), in lists of
         at most ``batch`` names."""
+        found: list[str] = []
+        for name in self._names_older_than(cutoff):
+            found.append(name)
+            if len(found) >= batch:
+                yield found
+                found = []
+        if found:
+            yield found
+
+    def _names_older_than(self, cutoff: float) -> Iterator[str]:
         raise NotImplementedError
 
     def flatten(self) -> int:
@@ -279,9 +289,8 @@ class FileStore(BlobStore):
             return False
         return True
 
-    def blobs_older_than(self, cutoff: float, batch: int) -> Iterator[list[str]]:
-        """The flat layout's blobs last modified before ``cutoff``."""
-        found: list[str] = []
+    def _names_older_than(self, cutoff: float) -> Iterator[str]:
+        """The flat layout's blobs only (the nested one waits for ``--migrate``)."""
         for outer in FAN_OUT:
             with contextlib.suppress(FileNotFoundError), os.scandir(self.root / outer) as entries:
                 for entry in entries:
@@ -290,12 +299,7 @@ class FileStore(BlobStore):
                     with contextlib.suppress(FileNotFoundError):
                         info = entry.stat(follow_symlinks=False)
                         if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
-                            found.append(entry.name)
-                    if len(found) >= batch:
-                        yield found
-                        found = []
-        if found:
-            yield found
+                            yield entry.name
 
     def remove_if_older(self, sha256: str, cutoff: float) -> bool:
         path = self.root / sha256[:2] / sha256

@@ -213,23 +213,16 @@ class S3Store(BlobStore):
         self.remove(sha256)
         return True
 
-    def blobs_older_than(self, cutoff: float, batch: int) -> Iterator[list[str]]:
-        found: list[str] = []
+    def _names_older_than(self, cutoff: float) -> Iterator[str]:
         pages = self.client.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket, Prefix=self.prefix
         )
         for page in pages:
             for item in page.get("Contents", ()):
                 fan_out, _slash, name = item["Key"][len(self.prefix) :].partition("/")
-                if not _is_blob_name(name) or fan_out != name[:2]:
-                    continue
-                if item["LastModified"].timestamp() < cutoff:
-                    found.append(name)
-                if len(found) >= batch:
-                    yield found
-                    found = []
-        if found:
-            yield found
+                if _is_blob_name(name) and fan_out == name[:2]:
+                    if item["LastModified"].timestamp() < cutoff:
+                        yield name
 
     def clean_temporary(self, grace_seconds: float, now: float) -> int:
         """Also abort multipart uploads begun before the grace period (a process killed while
