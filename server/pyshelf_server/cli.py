@@ -106,7 +106,14 @@ def init_main(argv: list[str] | None = None) -> None:
         parser,
         "--storage-url",
         "",
-        "directory of the file store (default: files in the server directory)",
+        "the file store: a directory, or s3://BUCKET/PREFIX "
+        "(default: files in the server directory)",
+    )
+    _add(
+        parser,
+        "--s3-endpoint-url",
+        "",
+        "endpoint of an S3-compatible store (default: AWS_ENDPOINT_URL, else AWS)",
     )
     parser.add_argument(
         "--join",
@@ -135,7 +142,11 @@ def init_main(argv: list[str] | None = None) -> None:
         serverdir=args.serverdir,
         db_url=args.db_url or None,
         storage_url=args.storage_url or None,
+        s3_endpoint_url=args.s3_endpoint_url or None,
     )
+    storage_problem = _storage_problem(settings)
+    if storage_problem:
+        _fail(storage_problem)
     if args.join:
         if not settings.db_url:
             _fail("--join needs the --db-url of the database to join")
@@ -200,8 +211,22 @@ def server_parser(pm: Any) -> argparse.ArgumentParser:
         parser,
         "--storage-url",
         "",
-        "directory of the file store, shared by every server process on one database "
-        "(default: the one pyshelf-init recorded, else files in the server directory)",
+        "the file store, shared by every server process on one database: a directory, or "
+        "s3://BUCKET/PREFIX (default: the one pyshelf-init recorded, else files in the "
+        "server directory)",
+    )
+    _add(
+        parser,
+        "--s3-endpoint-url",
+        "",
+        "endpoint of an S3-compatible store (default: AWS_ENDPOINT_URL, else AWS)",
+    )
+    _add(
+        parser,
+        "--s3-redirect",
+        False,
+        "answer downloads from an S3 store with a redirect to a presigned URL instead of "
+        "streaming them through the server",
     )
     _add(
         parser,
@@ -291,6 +316,8 @@ CORE_OPTIONS = {
     "threads",
     "db_url",
     "storage_url",
+    "s3_endpoint_url",
+    "s3_redirect",
     "outside_url",
     "absolute_urls",
     "allow_user_registration",
@@ -316,6 +343,7 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
     core = {k: values[k] for k in CORE_OPTIONS}
     core["db_url"] = core["db_url"] or None
     core["storage_url"] = core["storage_url"] or None
+    core["s3_endpoint_url"] = core["s3_endpoint_url"] or None
     core["outside_url"] = core["outside_url"] or None
     actions = ("version", "migrate", "sweep_orphans", "plugins")
     extra = {k: v for k, v in values.items() if k not in CORE_OPTIONS and k not in actions}
@@ -376,17 +404,18 @@ def server_main(argv: list[str] | None = None) -> None:
         check_ready(settings)
     except ServerDirError as error:
         _fail(str(error))
+    storage_problem = _storage_problem(settings)
+    if storage_problem:
+        _fail(storage_problem)
     engine = make_engine(settings.database_url, threads=settings.threads)
     try:
         state = migrations.check(engine)
     except Exception as error:
         _fail(f"cannot open the database {engine.url!r}: {error}")
     if args.migrate:
-        from .storage.files import FileStore
-
         migrations.upgrade(engine)
         print("database schema is up to date")
-        files = FileStore(settings.files_dir)
+        files = _open_store(settings)
         moved = files.flatten()
         files.close()
         if moved:
@@ -407,16 +436,37 @@ def server_main(argv: list[str] | None = None) -> None:
 
 
 def sweep_once(settings: ServerSettings, engine: Any) -> None:
-    from .storage.files import FileStore
     from .storage.orphans import OrphanSweeper
 
-    files = FileStore(settings.files_dir)
+    files = _open_store(settings)
     try:
         removed = OrphanSweeper(engine, files, grace_seconds=settings.orphan_grace_seconds).sweep()
     finally:
         files.close()
         engine.dispose()
     print(f"removed {removed} stored files no row referred to")
+
+
+def _storage_problem(settings: ServerSettings) -> str | None:
+    """What is wrong with the store's settings, before anything is opened."""
+    from .settings import S3Location
+
+    try:
+        storage = settings.storage
+    except ValueError as error:
+        return str(error)
+    if settings.s3_redirect and not isinstance(storage, S3Location):
+        return "--s3-redirect needs an s3:// --storage-url"
+    return None
+
+
+def _open_store(settings: ServerSettings) -> Any:
+    from .storage.files import StorageError, open_store
+
+    try:
+        return open_store(settings)
+    except StorageError as error:
+        _fail(str(error))
 
 
 def serve(settings: ServerSettings, *, pm: Any, engine: Any) -> None:
@@ -431,7 +481,13 @@ def serve(settings: ServerSettings, *, pm: Any, engine: Any) -> None:
     except ConnectionLimitError as error:
         _fail(str(error))
     fix_mmap_threshold()
-    app = make_app(settings, pm=pm, engine=engine)
+    from .storage.files import StorageError
+
+    try:
+        app = make_app(settings, pm=pm, engine=engine)
+    except StorageError as error:
+        engine.dispose()
+        _fail(str(error))
     state = app.registry.pyshelf
     code = pm.hook.pyshelf_cmdline_run(registry=app.registry)
     if code is not None:

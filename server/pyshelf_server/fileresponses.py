@@ -6,10 +6,9 @@ from __future__ import annotations
 import mimetypes
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from pathlib import Path
 from typing import Any
 
-from pyramid.response import FileResponse, Response
+from pyramid.response import Response
 
 from .responses import APIError
 
@@ -42,15 +41,17 @@ def immutable_headers(response: Response, sha256: str, modified: datetime | None
 
 
 def blob_response(
-    request: Any, path: Path, sha256: str, filename: str, modified: datetime | None
+    request: Any, files: Any, sha256: str, filename: str, modified: datetime | None
 ) -> Response:
-    """A stored file (or 304), with the headers of an immutable file."""
+    """A stored file (or 304), with the headers of an immutable file; the store decides how
+    the bytes travel (``BlobStore.response``: from its own file, streamed from S3, or a
+    redirect, which carries no headers of the file)."""
     if not_modified(request, sha256):
-        response = Response(status=304)
-    else:
-        try:
-            response = FileResponse(str(path), request=request, content_type=None)
-        except FileNotFoundError:
-            raise APIError(404, "file content is missing from the store") from None
-        response.headers["Content-Type"] = content_type(filename)
+        return immutable_headers(Response(status=304), sha256, modified)
+    try:
+        response = files.response(request, sha256, content_type(filename), filename)
+    except FileNotFoundError:
+        raise APIError(404, "file content is missing from the store") from None
+    if response.status_code != 200:
+        return response
     return immutable_headers(response, sha256, modified)

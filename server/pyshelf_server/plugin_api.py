@@ -474,7 +474,7 @@ class ShelfReader:
     def open_file(self, sha256: str) -> BinaryIO:
         """The stored content with ``sha256``, opened for reading (seekable).
         ``FileNotFoundError`` when it is not stored."""
-        return open(self._app.files.path(sha256), "rb")
+        return self._app.files.open(sha256)
 
     def project_tokens(self) -> dict[tuple[str, str], str]:
         """``{(index full name, project): change token}`` of every project an index holds

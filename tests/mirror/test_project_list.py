@@ -225,6 +225,31 @@ def test_fifty_thousand_names_are_fetched_parsed_and_listed(make_mirror, httpx_m
     assert sha in _mapped_blobs(mirror.files_dir)
 
 
+@linux_only
+def test_on_s3_the_list_is_stored_in_the_bucket_and_mapped_from_a_local_copy(
+    make_mirror, httpx_mock, s3_store
+):
+    mirror = make_mirror(
+        settings={"storage_url": s3_store["url"]}, mirror_no_project_list=False,
+        mirror_cache_expiry=3600,
+    )
+    httpx_mock.add_response(url=UPSTREAM, content=list_body(),
+                            headers={"Content-Type": JSON_TYPE})
+    page = mirror.page_json("/root/pypi/+simple/")
+    assert len(page["projects"]) == 50_000
+    state, info = _info(mirror)
+    session = state.sessions()
+    try:
+        sha = session.get(MirrorState, info.id).list_sha256
+    finally:
+        session.close()
+    assert f"{s3_store['prefix']}/{sha[:2]}/{sha}" in s3_store["server"].keys(s3_store["bucket"])
+    # The list is mapped from this process's local copy (what it built and sent).
+    names = runtime(state).name_list(info.id, sha)
+    assert names is not None and names.mapped
+    assert sha in _mapped_blobs(state.files.copies.directory)
+
+
 def _stored_list(mirror) -> str | None:
     state, info = _info(mirror)
     session = state.sessions()

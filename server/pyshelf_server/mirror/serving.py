@@ -51,9 +51,8 @@ def serve_file(backend: Any, request: Any, first: str, second: str, filename: st
         _STORED_FILE, {"index_id": index.id, "filename": filename, "key": key}
     ).first()
     if row is not None and not wants_api_json(request):
-        path = app.files.path(row.sha256)
-        if path.exists():
-            return stored_response(request, path, row.sha256, filename, row.stored)
+        if app.files.exists(row.sha256):
+            return stored_response(request, app.files, row.sha256, filename, row.stored)
         # The blob went missing (removed from the store by hand): fetch it again.
         _forget_row(app, row.id)
     found = find_link(backend, kind, first, second, filename)
@@ -72,13 +71,13 @@ def serve_file(backend: Any, request: Any, first: str, second: str, filename: st
     end_read_transaction(backend.session)
     completed = downloads.completed.get((index.id, filename, key))
     if completed and app.files.exists(completed):
-        return stored_response(request, app.files.path(completed), completed, filename, None)
+        return stored_response(request, app.files, completed, filename, None)
     sha256 = (link.get("hashes") or {}).get("sha256")
     if sha256 and app.files.touch(sha256):
         # The same content is stored already (another index has it): no download needed.
         # Touched, as an upload of stored content is, so the orphan sweep leaves it be.
-        record_file(app, record, sha256, app.files.path(sha256).stat().st_size)
-        return stored_response(request, app.files.path(sha256), sha256, filename, None)
+        record_file(app, record, sha256, app.files.size(sha256))
+        return stored_response(request, app.files, sha256, filename, None)
     if backend.offline:
         raise APIError(404, f"{filename} is not cached and the server is in offline mode")
     if index.options.get("mirror_use_external_urls"):
