@@ -384,10 +384,14 @@ def server_main(argv: list[str] | None = None) -> None:
 def sweep_once(settings: ServerSettings, engine: Any) -> None:
     from .storage.files import FileStore
     from .storage.orphans import OrphanSweeper
+    from .unit_of_work import Database
 
     files = FileStore(settings.files_dir)
     try:
-        removed = OrphanSweeper(engine, files, grace_seconds=settings.orphan_grace_seconds).sweep()
+        sweeper = OrphanSweeper(
+            Database(engine), files, grace_seconds=settings.orphan_grace_seconds
+        )
+        removed = sweeper.sweep()
     finally:
         files.close()
         engine.dispose()
