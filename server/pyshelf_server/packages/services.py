@@ -12,10 +12,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from ..db import new_token, utcnow
 from ..indexes.models import Index
+from ..indexes.registry import IndexInfo
 from ..names import normalize_name
 from ..storage.files import FileStore, StoredBlob
 from ..storage.references import release_index_blobs
@@ -76,8 +77,11 @@ class PackageService:
         ).scalar_one_or_none()
 
     def version(self, project: Project, version: str) -> Version | None:
+        # Its files are loaded when asked for: storing a file into the version needs none.
         return self.session.execute(
-            select(Version).where(Version.project_id == project.id, Version.version == version)
+            select(Version)
+            .options(lazyload(Version.files))
+            .where(Version.project_id == project.id, Version.version == version)
         ).scalar_one_or_none()
 
     def file_by_name(self, index_id: int, filename: str) -> File | None:
@@ -100,7 +104,7 @@ class PackageService:
 
     # -- creation ------------------------------------------------------------------------
 
-    def ensure_project(self, index: Index | int, name: str) -> Project:
+    def ensure_project(self, index: Index | IndexInfo | int, name: str) -> Project:
         index_id = index if isinstance(index, int) else index.id
         project = self.project(index_id, name)
         if project is None:
@@ -143,7 +147,7 @@ class PackageService:
     def add_file(
         self,
         *,
-        index: Index,
+        index: Index | IndexInfo,
         version: Version,
         filename: str,
         blob: StoredBlob,

@@ -25,6 +25,7 @@ from packaging.version import InvalidVersion, Version
 
 from .. import limits
 from ..indexes.models import Index
+from ..indexes.registry import IndexInfo
 from ..names import filename_error, normalize_name, project_name_error, version_error
 from ..packages.metadata import (
     ArchiveOverLimit,
@@ -132,7 +133,7 @@ class UploadService:
         self.packages.ensure_version(project, version, meta, replace=True)
 
     def store_release(
-        self, index: Index, prepared: PreparedRelease, uploader: str
+        self, index: Index | IndexInfo, prepared: PreparedRelease, uploader: str
     ) -> UploadOutcome:
         return self._store(
             index=index,
@@ -187,7 +188,7 @@ class UploadService:
     def _store(
         self,
         *,
-        index: Index,
+        index: Index | IndexInfo,
         name: str,
         version: str,
         filename: str,
@@ -288,7 +289,7 @@ def prepare_release(
     return PreparedRelease(name, version, filename, blob, metadata_blob, meta)
 
 
-def file_info(index: Index, project: str, version: str, row: File) -> FileInfo:
+def file_info(index: Index | IndexInfo, project: str, version: str, row: File) -> FileInfo:
     return FileInfo(
         index=index.fullname,
         project=project,

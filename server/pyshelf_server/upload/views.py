@@ -142,7 +142,10 @@ def _store_release(request: Any, prepared: PreparedRelease, who: str) -> Respons
     info = request.context.index
     app = request.registry.pyshelf
     begin_write(request)
-    index = IndexService(request.uow, app).require(info.user, info.name)
+    # The index as the write transaction sees it: gone meanwhile is a 404, changed (volatile)
+    # counts as it is now. Read from the layout snapshot, which is current for the state read
+    # under the write lock: no query of its own.
+    index = request.shelf.require_index(info.fullname)
     uploads = UploadService(PackageService(request.uow, app.files), app.files)
     outcome = uploads.store_release(index, prepared, who)
     if outcome.file is not None:
