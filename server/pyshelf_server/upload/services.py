@@ -280,8 +280,7 @@ def prepare_release(
         # Its column's length: PostgreSQL would refuse it where SQLite kept it.
         raise APIError(
             400,
-            f"requires_python may be at most {limits.MAX_REQUIRES_PYTHON_LENGTH} "
-            "characters long",
+            f"requires_python may be at most {limits.MAX_REQUIRES_PYTHON_LENGTH} characters long",
         )
     meta = {**file_meta, **form_meta}
     meta.pop("name", None)
