@@ -234,8 +234,9 @@ class UnitOfWork:
         session, self._session = self._session, None
         try:
             if session is not None:
-                if not committed:
+                if not committed and self.writing:
                     session.rollback()
+                # Ends a read transaction too, without expiring what it loaded.
                 session.close()
         finally:
             if session is not None and self.writing:
