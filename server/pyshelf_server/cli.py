@@ -416,7 +416,7 @@ def serve(settings: ServerSettings, *, pm: Any, engine: Any) -> None:
     if code is not None:
         engine.dispose()
         raise SystemExit(code)
-    node = NodeRegistry(engine, settings, state.plugins)
+    node = NodeRegistry(state.database, settings, state.plugins)
     try:
         node.register()
     except SettingsDisagree as error:
