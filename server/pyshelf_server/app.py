@@ -1,8 +1,10 @@
 """The process-wide parts of a running server, and the per-request view of them.
 
 ``AppState`` lives on the Pyramid registry as ``registry.pyshelf``: settings, the plugin
-manager, the database engine, the file store, the auth helpers and the caches. ``request.shelf``
-is a ``RequestState`` giving each request a consistent snapshot of the index layout.
+manager, the database (engine and units of work), the file store, the auth helpers and the
+caches. Per request: ``request.uow`` is its one unit of work (``request.db`` that unit's
+current session), ``request.shelf`` a ``RequestState`` giving a consistent snapshot of the index
+layout.
 """
 
 from __future__ import annotations

@@ -164,6 +164,7 @@ def post_toxresult(request: Any) -> Any:
     packages = PackageService(request.uow, app.files)
     content = json.dumps(data, sort_keys=True).encode("utf-8")
     blob: StoredBlob = app.files.put_bytes(content)
+    request.uow.discard_if_rolled_back(app.files, blob)
     existing = sum(1 for f in row.version.files if f.for_file_id == row.id)
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     suffix = f".toxresult-{stamp}-{existing}"

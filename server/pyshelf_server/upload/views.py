@@ -1,4 +1,8 @@
-"""``POST /{user}/{index}/``: legacy uploads (file_upload, submit, doc_upload) and push."""
+"""``POST /{user}/{index}/``: legacy uploads (file_upload, submit, doc_upload) and push.
+
+An upload reads until its file is stored and checked (``prepare_release``, no write lock), then
+switches the request's unit of work to writing and records the file through
+``UploadService``; the shelf tween commits it. Every client's upload takes this one path."""
 
 from __future__ import annotations
 
