@@ -60,8 +60,9 @@ class WriteSession(Session):
 
 
 def end_read_transaction(session: Session) -> None:
-    """End a read session's transaction before waiting on something slow (an upstream, the
-    write lock); a write session is left alone, its writes are its unit of work's to commit.
+    """End a read session's transaction before waiting on something slow (an upstream); a
+    write session is left alone, its writes are its unit of work's to commit. Takes the session,
+    not the unit of work: index backends (the mirror's) are handed the request's session.
     The connection goes back to the pool, so that a thread never holds one while it waits or
     while it writes: the pool is sized for one connection per thread. On SQLite an open
     snapshot also keeps a commit's checkpoint from copying the whole WAL back. The session
@@ -167,12 +168,6 @@ class UnitOfWork:
             self._session.close()
             self._session = None
         self.writing = True
-
-    def end_read(self) -> None:
-        """End a read transaction before waiting on something slow (see
-        :func:`end_read_transaction`)."""
-        if self._session is not None:
-            end_read_transaction(self._session)
 
     # -- what the transaction means -----------------------------------------------------
 
