@@ -125,7 +125,12 @@ def shelf_tween_factory(handler: Any, registry: Any) -> Any:
             response = error_response(request, 503, "the change could not be stored, try again")
             serial = request.registry.pyshelf.state_reader.read()[0]
         if committed and request.pyshelf_events:
-            _fire_events(request, response)
+            try:
+                _fire_events(request, response)
+            finally:
+                # A plugin that read through the request after the commit opened a session
+                # again (on SQLite a write one holds the process's write lock): end it.
+                request.uow.rollback()
         response.headerlist.extend(static_headers)
         if request.environ.get(USES_OUTSIDE_URL):
             add_vary(response, "X-Outside-Url")

@@ -9,11 +9,12 @@ import threading
 import pytest
 from sqlalchemy import select, update
 
+from pyshelf_server import hookimpl
 from pyshelf_server.db import read_state
 from pyshelf_server.indexes.models import Index
 from pyshelf_server.mirror.models import MirrorState
 from pyshelf_server.packages.models import File
-from pyshelf_server.testing import make_wheel
+from pyshelf_server.testing import Shelf, make_wheel
 from pyshelf_server.unit_of_work import UnitOfWork
 
 
@@ -147,3 +148,30 @@ def test_the_sqlite_write_lock_is_held_from_first_write_to_the_end(shelf):
         failing.session.execute(select(File.id)).all()
         raise RuntimeError("refused")
     assert not lock.locked()
+
+
+class ReadsAfterTheCommit:
+    """A plugin whose upload hook reads through the request once its write committed."""
+
+    def __init__(self) -> None:
+        self.read = []
+
+    @hookimpl
+    def pyshelf_on_upload(self, request, index, project, version, file):
+        self.read.append(request.db.execute(select(File.filename)).scalars().all())
+
+
+def test_a_session_a_plugin_opens_after_the_commit_is_ended(make_app):
+    plugin = ReadsAfterTheCommit()
+    shelf = Shelf(make_app(plugins=[plugin]))
+    shelf.create_index("root/dev")
+    database = shelf.app.registry.pyshelf.database
+    for version in ("1.0", "2.0"):
+        filename, content = make_wheel("hooked", version)
+        shelf.upload("root/dev", filename, content, name="hooked", version=version)
+        if database.write_lock is not None:
+            assert not database.write_lock.locked()
+    assert [len(names) for names in plugin.read] == [1, 2]
+    # Nothing left open: a write of another thread gets through at once.
+    with database.writing() as uow:
+        uow.session.execute(select(File.id)).all()
