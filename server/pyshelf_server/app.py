@@ -1,21 +1,22 @@
 """The process-wide parts of a running server, and the per-request view of them.
 
 ``AppState`` lives on the Pyramid registry as ``registry.pyshelf``: settings, the plugin
-manager, the database engine, the file store, the auth helpers and the caches. ``request.shelf``
-is a ``RequestState`` giving each request a consistent snapshot of the index layout.
+manager, the database (engine and units of work), the file store, the auth helpers and the
+caches. Per request: ``request.uow`` is its one unit of work (``request.db`` that unit's
+current session), ``request.shelf`` a ``RequestState`` giving a consistent snapshot of the index
+layout.
 """
 
 from __future__ import annotations
 
 import time
-from functools import cached_property
 from typing import Any
 
 import pluggy
 from sqlalchemy.engine import Engine
 
 from . import __version__
-from .db import ServerState, SessionFactory, StateReader, read_state
+from .db import ServerState, StateReader, read_state
 from .indexes.backends import StageBackend
 from .indexes.inheritance import Inheritance
 from .indexes.registry import IndexInfo, IndexRegistry, IndexSnapshot
@@ -28,7 +29,7 @@ from .settings import ServerSettings
 from .simple.cache import PageCache
 from .storage.files import open_store
 from .storage.orphans import OrphanSweeper
-from .upload.batch import BatchWriter
+from .unit_of_work import Database
 from .upload.targets import AllowedHosts
 
 
@@ -38,16 +39,15 @@ class AppState:
         *,
         settings: ServerSettings,
         pm: pluggy.PluginManager,
-        engine: Engine,
+        database: Database,
         secret: bytes,
     ) -> None:
         self.settings = settings
         self.pm = pm
-        self.engine = engine
-        self.sessions = SessionFactory(engine)
-        self.state_reader = StateReader(engine)
+        self.database = database
+        self.engine: Engine = database.engine
+        self.state_reader = StateReader(self.engine, database.commits)
         self.files = open_store(settings)
-        self.upload_batches = BatchWriter(engine)
         self.login_tokens = LoginTokens(secret, settings.login_token_seconds)
         self.verified_passwords = VerifiedPasswords(secret)
         self.password_hashes = PasswordHashes()
@@ -66,15 +66,12 @@ class AppState:
         self.registry = IndexRegistry({name for name, t in self.index_types.items() if t.is_mirror})
         self.page_cache = PageCache()
         self.push_allow_hosts = AllowedHosts.parse(settings.push_allow_hosts)
-        self.downloads = DownloadCounter(self.sessions)
+        self.downloads = DownloadCounter(self.database)
         self.orphans = OrphanSweeper(
-            engine, self.files, grace_seconds=settings.orphan_grace_seconds
+            self.database, self.files, grace_seconds=settings.orphan_grace_seconds
         )
-        session = self.sessions()
-        try:
+        with self.database.reading() as session:
             self.uuid = session.get(ServerState, 1).uuid
-        finally:
-            session.close()
 
     def index_type(self, name: str) -> IndexType:
         try:
@@ -84,13 +81,25 @@ class AppState:
 
 
 def opens_for_writing(request: Any) -> bool:
-    """Whether the request's session is a write session from the start. Uploads start reading
-    and switch to writing once the file is stored (see ``views.helpers.begin_write``); so do
+    """Whether the request's unit of work writes from the start. Uploads start reading and
+    switch to writing once the file is stored (see ``views.helpers.begin_write``); so do
     PUT and PATCH (changes of users and indexes), once their input is checked and a new
     password hashed: work proportional to a client's input never holds the write lock."""
     if request.method in ("GET", "HEAD", "OPTIONS", "PUT", "PATCH"):
         return False
     return not (request.method == "POST" and request.content_type == "multipart/form-data")
+
+
+def request_unit_of_work(request: Any) -> Any:
+    """``request.uow``: the request's one unit of work, finished by the shelf tween."""
+    database: Database = request.registry.pyshelf.database
+    return database.unit_of_work(write=opens_for_writing(request))
+
+
+def request_session(request: Any) -> Any:
+    """``request.db``: the session of the request's unit of work (a new one after
+    ``begin_write``)."""
+    return request.uow.session
 
 
 class RequestState:
@@ -101,20 +110,28 @@ class RequestState:
         self.request = request
         self.app: AppState = request.registry.pyshelf
         self._backends: dict[int, StageBackend] = {}
+        self._state: tuple[int, str, str, str] | None = None
 
-    @cached_property
+    @property
     def state(self) -> tuple[int, str, str, str]:
-        request = self.request
-        if "db" not in request.__dict__ and not opens_for_writing(request):
-            # A request that starts by reading need not open a session for this: whatever
-            # its session reads later is at least as new as the state read here. (An upload
-            # that then writes no longer needs one at all.)
-            return self.app.state_reader.read()
-        return read_state(request.db)
+        if self._state is None:
+            uow = self.request.uow
+            if not uow.opened and not uow.writing:
+                # A request that starts by reading need not open a session for this: whatever
+                # its session reads later is at least as new as the state read here.
+                self._state = self.app.state_reader.read()
+            else:
+                self._state = read_state(uow.session)
+        return self._state
 
     @property
     def serial(self) -> int:
         return self.state[0]
+
+    @property
+    def serial_read(self) -> int | None:
+        """The serial the request began from, if it read one (None: it read none)."""
+        return self._state[0] if self._state is not None else None
 
     @property
     def snapshot(self) -> IndexSnapshot:
@@ -123,11 +140,15 @@ class RequestState:
         if current is not None and current.token == config_token:
             # Without asking for the request's session: it is needed only to load the layout.
             return current
-        return self.app.registry.snapshot(self.request.db, config_token)
+        uow = self.request.uow
+        # A unit of work that changed the layout must not publish its uncommitted view.
+        return self.app.registry.snapshot(
+            uow.session, config_token, publish=not uow.config_changed
+        )
 
     def refresh(self) -> None:
-        """Forget what was read: the request changed the configuration itself."""
-        self.__dict__.pop("state", None)
+        """Forget what was read: the request began writing, or changed the layout itself."""
+        self._state = None
         self._backends.clear()
 
     def index(self, fullname: str) -> IndexInfo | None:

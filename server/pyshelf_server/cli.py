@@ -437,10 +437,14 @@ def server_main(argv: list[str] | None = None) -> None:
 
 def sweep_once(settings: ServerSettings, engine: Any) -> None:
     from .storage.orphans import OrphanSweeper
+    from .unit_of_work import Database
 
     files = _open_store(settings)
     try:
-        removed = OrphanSweeper(engine, files, grace_seconds=settings.orphan_grace_seconds).sweep()
+        sweeper = OrphanSweeper(
+            Database(engine), files, grace_seconds=settings.orphan_grace_seconds
+        )
+        removed = sweeper.sweep()
     finally:
         files.close()
         engine.dispose()
@@ -493,7 +497,7 @@ def serve(settings: ServerSettings, *, pm: Any, engine: Any) -> None:
     if code is not None:
         engine.dispose()
         raise SystemExit(code)
-    node = NodeRegistry(engine, settings, state.plugins)
+    node = NodeRegistry(state.database, settings, state.plugins)
     try:
         node.register()
     except SettingsDisagree as error:

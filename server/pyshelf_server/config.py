@@ -6,15 +6,15 @@ from typing import Any
 
 import pluggy
 from pyramid.config import Configurator
-from pyramid.request import Request
 
-from .app import AppState, RequestState, opens_for_writing
-from .db import SessionFactory, make_engine
+from .app import AppState, RequestState, request_session, request_unit_of_work
+from .db import make_engine
 from .plugins import make_plugin_manager
 from .security import SecurityPolicy
 from .serverdir import load_secret
 from .settings import ServerSettings
 from .simple.fastpath import SimpleFastPath
+from .unit_of_work import Database
 
 # Modules holding @view_config views; scanned explicitly so that nothing else is imported as a
 # side effect (the migrations' env.py, for one, runs when imported).
@@ -30,10 +30,6 @@ VIEW_MODULES = (
 )
 
 
-def _request_db(request: Request) -> Any:
-    return request.registry.pyshelf.sessions(write=opens_for_writing(request))
-
-
 def make_app(
     settings: ServerSettings,
     *,
@@ -42,15 +38,17 @@ def make_app(
 ) -> Any:
     pm = pm or make_plugin_manager()
     engine = engine or make_engine(settings.database_url, threads=settings.threads)
-    secret = load_secret(SessionFactory(engine), settings)
-    state = AppState(settings=settings, pm=pm, engine=engine, secret=secret)
+    database = Database(engine)
+    secret = load_secret(database, settings)
+    state = AppState(settings=settings, pm=pm, database=database, secret=secret)
 
     config = Configurator(settings={"pyshelf.settings": settings})
     config.registry.pyshelf = state
     state.pyramid_registry = config.registry
     config.set_security_policy(SecurityPolicy())
-    # One session per request, created on first use and finished by the shelf tween.
-    config.add_request_method(_request_db, "db", reify=True)
+    # One unit of work per request, finished by the shelf tween; its session opens on first use.
+    config.add_request_method(request_unit_of_work, "uow", reify=True)
+    config.add_request_method(request_session, "db", property=True)
     config.add_request_method(RequestState, "shelf", reify=True)
     # Routes first: plugins may add their own before or after ours by route order.
     config.include(".routes")

@@ -1,9 +1,7 @@
-"""The database layer: declarative base, engine set-up, per-request sessions and the server serial.
+"""The database layer: declarative base, engine set-up, the server state row and its reader.
 
-Every HTTP request gets one session (``request.db``). The ``transaction_tween`` commits it when the
-view succeeded and rolls it back otherwise; work that must only happen after a commit (removing
-blobs, firing events) is queued with ``after_commit`` and work that undoes side effects of a
-failed transaction (a freshly stored blob) with ``on_rollback``.
+Sessions and transactions are the unit of work's (:mod:`.unit_of_work`): every read and write
+goes through one, and a write's commit bumps the serial kept here in ``server_state``.
 """
 
 from __future__ import annotations
@@ -14,7 +12,6 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,22 +21,15 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
-    bindparam,
     create_engine,
     event,
     select,
-    update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from .statements import DriverStatement
-
 log = logging.getLogger(__name__)
-
-WRITE_LOCK_TIMEOUT = 60
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -113,7 +103,8 @@ def is_sqlite(url: str) -> bool:
 
 
 class CommitCounter:
-    """Changes its ``value`` after every transaction committed through one engine.
+    """Changes its ``value`` after every write transaction of this process ended (bumped by the
+    unit of work once its COMMIT returned).
 
     A reader that remembers the value along with what it read knows that nothing was committed
     by this process since, without asking the database. Values come from ``itertools.count``
@@ -128,13 +119,8 @@ class CommitCounter:
         self.value = next(self._numbers)
 
 
-def commit_counter(engine: Engine) -> CommitCounter | None:
-    """The counter of an engine made by ``make_engine`` (None for any other engine)."""
-    return getattr(engine.dialect, "pyshelf_commits", None)
-
-
-# Connections beyond one per worker thread: the state reader's, the upload batch writer's, the
-# download counter's and one for the mirror's background work.
+# Connections beyond one per worker thread: the state reader's, the download counter's, the
+# orphan sweep's and one for the mirror's background work.
 SPARE_CONNECTIONS = 4
 
 
@@ -150,37 +136,21 @@ def make_engine(url: str, *, threads: int = 16) -> Engine:
     else:
         engine = create_engine(url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True)
         _serialise_writers(engine)
-    _count_commits(engine)
     return engine
 
 
 def _serialise_writers(engine: Engine) -> None:
-    """Every write transaction first locks the server state row, which ``bump_serial`` updates
-    at its end anyway: writers then run one after the other, across every process on the
-    database, as SQLite's ``BEGIN IMMEDIATE`` makes them. Without it, check-then-insert races
-    answered 500 instead of 409 and concurrent read-modify-writes of an index lost updates.
+    """Every write transaction first locks the server state row, which a write's commit
+    updates at its end anyway (``unit_of_work``): writers then run one after the other, across
+    every process on the database, as SQLite's ``BEGIN IMMEDIATE`` makes them. Without it,
+    check-then-insert races answered 500 instead of 409 and concurrent read-modify-writes of
+    an index lost updates.
     Taking the one lock first also leaves no lock order to get wrong (no deadlocks)."""
 
     @event.listens_for(engine, "begin")
     def _lock_state_row(conn: Any) -> None:
         if conn.get_execution_options().get("pyshelf_write"):
             conn.exec_driver_sql("SELECT id FROM server_state WHERE id = 1 FOR UPDATE")
-
-
-def _count_commits(engine: Engine) -> None:
-    dialect = engine.dialect
-    counter = CommitCounter()
-    plain_commit = dialect.do_commit
-
-    def commit_then_count(connection: Any) -> None:
-        try:
-            plain_commit(connection)
-        finally:
-            # Also after a failed COMMIT: the reader asks the database again, which is never wrong.
-            counter.bump()
-
-    dialect.do_commit = commit_then_count  # type: ignore[method-assign]
-    dialect.pyshelf_commits = counter  # type: ignore[attr-defined]
 
 
 def _sqlite_engine(url: str, pool_size: int) -> Engine:
@@ -204,209 +174,31 @@ def _sqlite_engine(url: str, pool_size: int) -> Engine:
         cursor.execute("PRAGMA busy_timeout=60000")
         cursor.close()
 
-    # Writers of this process queue on a Python lock before BEGIN IMMEDIATE. SQLite's own
-    # busy handler polls with sleeps that grow to tens of milliseconds, so under concurrent
-    # uploads most time went to sleeping while the lock was already free; a waiter on this
-    # lock wakes the moment it is released. (Other processes still meet SQLite's lock.)
-    write_lock = threading.Lock()
-    # DBAPI connections inside a write transaction. The lock is let go only once SQLite
-    # has ended the transaction: the Core "commit" event fires before the COMMIT, and a
-    # writer let in then would meet SQLite's lock and its sleeping busy handler after all.
-    holding: set[int] = set()
-
     @event.listens_for(engine, "begin")
     def _sqlite_begin(conn: Any) -> None:
-        if not conn.get_execution_options().get("pyshelf_write"):
-            conn.exec_driver_sql("BEGIN")
-            return
-        if not write_lock.acquire(timeout=WRITE_LOCK_TIMEOUT):
-            raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is busy"))
-        key = id(conn.connection.dbapi_connection)
-        holding.add(key)
-        try:
+        # The unit of work takes the process's write lock before a write session begins
+        # (unit_of_work.Database): BEGIN IMMEDIATE then rarely waits in SQLite's busy handler.
+        if conn.get_execution_options().get("pyshelf_write"):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
-        except BaseException:
-            holding.discard(key)
-            write_lock.release()
-            raise
-
-    dialect = engine.dialect
-    plain_commit, plain_rollback = dialect.do_commit, dialect.do_rollback
-
-    def _end_then_release(end: Callable[[Any], None]) -> Callable[[Any], None]:
-        def ended(connection: Any) -> None:
-            try:
-                end(connection)
-            finally:
-                # Core passes the pool's proxy, the pool's reset the raw connection.
-                key = id(getattr(connection, "dbapi_connection", connection))
-                if key in holding:
-                    holding.discard(key)
-                    write_lock.release()
-
-        return ended
-
-    dialect.do_commit = _end_then_release(plain_commit)  # type: ignore[method-assign]
-    dialect.do_rollback = _end_then_release(plain_rollback)  # type: ignore[method-assign]
+        else:
+            conn.exec_driver_sql("BEGIN")
 
     return engine
 
 
-class SessionFactory:
-    """Makes sessions for reading or writing; writes on SQLite begin with ``BEGIN IMMEDIATE``."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._read = sessionmaker(bind=engine, expire_on_commit=False)
-        self._write = sessionmaker(
-            bind=engine.execution_options(pyshelf_write=True), expire_on_commit=False
-        )
-
-    def __call__(self, *, write: bool = False) -> Session:
-        session = (self._write if write else self._read)()
-        session.info["write"] = write
-        session.info["after_commit"] = []
-        session.info["on_rollback"] = []
-        return session
-
-
-def after_commit(session: Session, callback: Callable[[], None]) -> None:
-    session.info.setdefault("after_commit", []).append(callback)
-
-
-def on_rollback(session: Session, callback: Callable[[], None]) -> None:
-    session.info.setdefault("on_rollback", []).append(callback)
-
-
-def mark_config_changed(session: Session) -> None:
-    """Tell every cache of the index layout (bases, options) that it has to reload."""
-    session.info["config_changed"] = True
-
-
-def mark_users_changed(session: Session) -> None:
-    """Tell the caches of users' credentials (password hashes) that they have to reload."""
-    session.info["users_changed"] = True
-
-
-@event.listens_for(Session, "after_flush")
-def _remember_write(session: Session, flush_context: Any) -> None:
-    session.info["wrote"] = True
-
-
-_state = ServerState.__table__
-# Prebuilt and run on the driver's cursor: the ORM's bulk-update path cost a millisecond per
-# commit, spent while holding the write lock, and every request reads the state.
-_BUMP = (
-    update(_state)
-    .where(_state.c.id == 1)
-    .values(
-        serial=_state.c.serial + 1,
-        state_token=bindparam("new_state_token"),
-        last_commit=bindparam("commit_time"),
-    )
-    .returning(_state.c.serial)
+# Plain SQL, the same on every database: the state reader runs it on a DBAPI connection of its
+# own, without a Core connection's transaction and result machinery around it.
+READ_STATE_SQL = (
+    "SELECT serial, state_token, config_token, users_token FROM server_state WHERE id = 1"
 )
-# One prepared statement per combination of the tokens a transaction changes.
-_BUMPS = {
-    (config, users): DriverStatement(
-        _BUMP.values(
-            **({"config_token": bindparam("new_config_token")} if config else {}),
-            **({"users_token": bindparam("new_users_token")} if users else {}),
-        )
-    )
-    for config in (False, True)
-    for users in (False, True)
-}
-_READ_STATE = DriverStatement(
-    select(
-        _state.c.serial, _state.c.state_token, _state.c.config_token, _state.c.users_token
-    ).where(_state.c.id == 1)
-)
-
-
-@event.listens_for(Session, "before_commit")
-def _bump_serial(session: Session) -> None:
-    if session.in_nested_transaction():
-        # Releasing a savepoint fires this too; the serial counts real commits.
-        return
-    if session.new or session.dirty or session.deleted:
-        # Flushed here rather than by the commit, so that they count as a write (after_flush).
-        session.flush()
-    if not (
-        session.info.get("wrote")
-        or session.info.get("config_changed")
-        or session.info.get("users_changed")
-    ):
-        return
-    serial = bump_serial(
-        session.connection(),
-        config_changed=session.info.get("config_changed"),
-        users_changed=session.info.get("users_changed"),
-    )
-    # The serial this transaction commits, for the X-Devpi-Serial of the answer.
-    session.info["committed_serial"] = serial
-    session.info["wrote"] = False
-    session.info["config_changed"] = False
-    session.info["users_changed"] = False
-
-
-def bump_serial(
-    connection: Any, *, config_changed: bool = False, users_changed: bool = False
-) -> int:
-    """Count a write transaction, in it, just before its commit; returns its serial."""
-    params = {"new_state_token": new_token(), "commit_time": utcnow()}
-    if config_changed:
-        params["new_config_token"] = new_token()
-    if users_changed:
-        params["new_users_token"] = new_token()
-    statement = _BUMPS[bool(config_changed), bool(users_changed)]
-    return statement.rows(connection, params)[0][0]
-
-
-def finish(session: Session, *, commit: bool) -> None:
-    """Commit (or roll back) and run the queued callbacks; always closes the session."""
-    try:
-        if commit:
-            try:
-                session.commit()
-            except BaseException:
-                session.rollback()
-                _run(session.info.get("on_rollback", []))
-                raise
-            _run(session.info.get("after_commit", []))
-        else:
-            session.rollback()
-            _run(session.info.get("on_rollback", []))
-    finally:
-        session.info["after_commit"] = []
-        session.info["on_rollback"] = []
-        if not commit:
-            session.info.pop("committed_serial", None)
-        session.close()
-
-
-def end_read_transaction(session: Session) -> None:
-    """End a read session's transaction before waiting on something slow (an upstream, a
-    shared commit). Its connection goes back to the pool, so that a thread never holds one
-    while it waits or while it opens a write session of its own: the pool is sized for one
-    connection per thread. On SQLite, a snapshot left open also keeps a commit's checkpoint
-    from copying the whole WAL back (under steady uploads the WAL grew without end). The
-    session stays usable; a later query begins a new transaction."""
-    if not session.info.get("write"):
-        session.rollback()
-
-
-def _run(callbacks: list[Callable[[], None]]) -> None:
-    for callback in callbacks:
-        try:
-            callback()
-        except Exception:
-            log.exception("callback %r failed", callback)
+_READ_STATE = select(
+    ServerState.serial, ServerState.state_token, ServerState.config_token, ServerState.users_token
+).where(ServerState.id == 1)
 
 
 def read_state(session: Session) -> tuple[int, str, str, str]:
     """(serial, state_token, config_token, users_token) as this session sees them."""
-    row = _READ_STATE.rows(session.connection(), {})[0]
+    row = session.execute(_READ_STATE).one()
     return row[0], row[1], row[2], row[3]
 
 
@@ -425,12 +217,13 @@ class StateReader:
 
     REUSE_SECONDS = 0.1
 
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: Any, commits: CommitCounter | None = None) -> None:
         self.engine = engine
         self.connection: Any = None
         self.lock = threading.Lock()
         self.autocommit = engine.dialect.name == "sqlite"
-        self.commits = commit_counter(engine)
+        # Bumped by every unit of work that commits a write (unit_of_work.Database).
+        self.commits = commits
         # (commit counter value, monotonic time, row): replaced whole, so threads never see
         # half of an update.
         self.last: tuple[int, float, tuple[int, str, str, str]] | None = None
@@ -455,7 +248,12 @@ class StateReader:
                 self.connection = self.engine.raw_connection()
             connection = self.connection
             try:
-                row = _READ_STATE.run(connection, self.engine.dialect, {})[0]
+                cursor = connection.cursor()
+                try:
+                    cursor.execute(READ_STATE_SQL)
+                    row = cursor.fetchone()
+                finally:
+                    cursor.close()
                 if not self.autocommit:
                     connection.rollback()
             except Exception:

@@ -25,11 +25,11 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import String, delete, select, update
-from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .db import Base, UTCDateTime, new_token, utcnow
 from .settings import ServerSettings
+from .unit_of_work import Database
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +84,10 @@ class NodeRegistry:
     """This process's row in ``server_nodes``: checked and written at start, refreshed by a
     heartbeat thread, removed at a clean stop."""
 
-    def __init__(self, engine: Engine, settings: ServerSettings, plugins: dict[str, str]) -> None:
-        self.engine = engine
+    def __init__(
+        self, database: Database, settings: ServerSettings, plugins: dict[str, str]
+    ) -> None:
+        self.database = database
         self.id = new_token()
         self.agreed = agreed_settings(settings, plugins)
         self.stopped = threading.Event()
@@ -95,7 +97,10 @@ class NodeRegistry:
         """Refuse to join live processes with other settings; else add this process."""
         table = ServerNode.__table__
         now = utcnow()
-        with self.engine.begin() as connection:
+        # Under the write lock: processes starting together check each other in turn. Which
+        # processes serve is bookkeeping, no change of what clients see.
+        with self.database.writing(counts_as_change=False) as uow:
+            connection = uow.session.connection()
             connection.execute(delete(table).where(table.c.heartbeat < now - STALE_AFTER))
             for row in connection.execute(select(table)).mappings():
                 found = differences(self.agreed, row["agreed"])
@@ -130,7 +135,8 @@ class NodeRegistry:
     def heartbeat(self) -> None:
         table = ServerNode.__table__
         try:
-            with self.engine.begin() as connection:
+            with self.database.writing(counts_as_change=False) as uow:
+                connection = uow.session.connection()
                 touched = connection.execute(
                     update(table).where(table.c.id == self.id).values(heartbeat=utcnow())
                 ).rowcount
@@ -145,7 +151,8 @@ class NodeRegistry:
         if self.thread is not None:
             self.thread.join(timeout=5)
         try:
-            with self.engine.begin() as connection:
+            with self.database.writing(counts_as_change=False) as uow:
+                connection = uow.session.connection()
                 table = ServerNode.__table__
                 connection.execute(delete(table).where(table.c.id == self.id))
         except Exception:

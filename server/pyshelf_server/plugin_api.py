@@ -273,8 +273,7 @@ def open_reader(registry: Any) -> Iterator[ShelfReader]:
     block ends). Nothing is remembered between calls: a long walk over every project does not
     accumulate what it read."""
     app = registry.pyshelf
-    session = app.sessions()
-    try:
+    with app.database.reading() as session:
         snapshot = app.registry.snapshot(session, read_state(session)[2])
 
         def backend(info: IndexInfo) -> StageBackend:
@@ -284,8 +283,6 @@ def open_reader(registry: Any) -> Iterator[ShelfReader]:
             return made
 
         yield ShelfReader(app, session=lambda: session, snapshot=lambda: snapshot, backend=backend)
-    finally:
-        session.close()
 
 
 class ShelfReader:

@@ -44,30 +44,25 @@ class UserContext:
 
 
 class IndexContext:
-    def __init__(self, request: Any) -> None:
+    """The route's index; or, given ``index``, another one (the target of a push)."""
+
+    def __init__(self, request: Any, index: IndexInfo | None = None) -> None:
         self.request = request
+        if index is not None:
+            self.fullname = index.fullname
+            self.found: IndexInfo | None = index
+            return
         self.fullname = f"{request.matchdict['user']}/{request.matchdict['index']}"
         route = request.matched_route.name if request.matched_route else ""
         # Creating an index is the one request about an index that does not exist yet.
         creating = request.method == "PUT" and route == "index"
-        self._index: IndexInfo | None = (
-            None if creating else request.shelf.require_index(self.fullname)
-        )
-
-    @classmethod
-    def for_index(cls, request: Any, index: IndexInfo) -> IndexContext:
-        """The context of another index than the request's (the target of a push)."""
-        context = cls.__new__(cls)
-        context.request = request
-        context.fullname = index.fullname
-        context._index = index
-        return context
+        self.found = None if creating else request.shelf.require_index(self.fullname)
 
     @property
     def index(self) -> IndexInfo:
-        if self._index is None:
-            self._index = self.request.shelf.require_index(self.fullname)
-        return self._index
+        if self.found is None:
+            self.found = self.request.shelf.require_index(self.fullname)
+        return self.found
 
     @property
     def __acl__(self) -> list[Any]:

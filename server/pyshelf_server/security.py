@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pyramid.authorization import ACLHelper, Authenticated, Everyone
+from pyramid.request import RequestLocalCache
 from sqlalchemy import bindparam, select
 
 from . import hookimpl
@@ -195,27 +196,28 @@ def current_password_hash(request: Any, username: str) -> str | None:
     A request that writes from the start would begin its write transaction with its first
     query: the hash is then read before that, on the state reader and a read session of its
     own, so that no password (argon2) is ever checked while the write lock is held."""
-    from .app import opens_for_writing  # app imports this module
 
     services = request.registry.pyshelf
-    writes = opens_for_writing(request) and "db" not in request.__dict__
+    writes = request.uow.writing and not request.uow.opened
     users_token = services.state_reader.read()[3] if writes else request.shelf.state[3]
     password_hash = services.password_hashes.get(users_token, username)
     if password_hash is None:
-        session = services.sessions() if writes else request.db
-        try:
-            password_hash = (
-                session.connection()
-                .execute(_PASSWORD_HASH, {"username": username})
-                .scalar_one_or_none()
-            )
-        finally:
-            if writes:
-                session.close()
+        if writes:
+            with services.database.reading() as session:
+                password_hash = _stored_hash(session, username)
+        else:
+            password_hash = _stored_hash(request.db, username)
         if password_hash is None:
             return None
         services.password_hashes.put(users_token, username, password_hash)
     return password_hash
+
+
+def _stored_hash(session: Any, username: str) -> str | None:
+    found: str | None = (
+        session.connection().execute(_PASSWORD_HASH, {"username": username}).scalar_one_or_none()
+    )
+    return found
 
 
 @hookimpl(trylast=True)
@@ -237,13 +239,12 @@ class SecurityPolicy:
 
     def __init__(self) -> None:
         self.acl = ACLHelper()
+        # Per request: the check may cost a database query (and once an argon2 check).
+        self.identities = RequestLocalCache(self._load_identity)
 
     def identity(self, request: Any) -> Identity | None:
-        # Cached per request: the check may cost a database query (and once an argon2 check).
-        cache = request.__dict__
-        if "_pyshelf_identity" not in cache:
-            cache["_pyshelf_identity"] = self._load_identity(request)
-        return cache["_pyshelf_identity"]
+        found: Identity | None = self.identities.get_or_create(request)
+        return found
 
     def _load_identity(self, request: Any) -> Identity | None:
         hook = request.registry.pyshelf.pm.hook

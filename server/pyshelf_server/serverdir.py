@@ -9,10 +9,11 @@ from pathlib import Path
 from sqlalchemy import select
 
 from . import __version__, migrations
-from .db import ServerState, SessionFactory, make_engine, new_token
+from .db import ServerState, make_engine, new_token
 from .indexes.models import Index
 from .settings import ServerSettings
 from .storage.files import StorageError, open_store
+from .unit_of_work import Database
 
 
 class ServerDirError(Exception):
@@ -29,22 +30,18 @@ def write_private(path: Path, text: str) -> None:
         out.write(text)
 
 
-def load_secret(sessions: SessionFactory, settings: ServerSettings) -> bytes:
+def load_secret(database: Database, settings: ServerSettings) -> bytes:
     """The server secret, from the database. A database from before the secret moved there
     gets the server directory's old ``.secret`` (tokens issued before stay valid), or a new
     one; under the write lock, so that processes starting together agree on one."""
-    session = sessions(write=True)
-    try:
-        state = session.get(ServerState, 1)
+    with database.writing() as uow:
+        state = uow.session.get(ServerState, 1)
         if state.secret is None:
             legacy = settings.legacy_secret_file
             state.secret = (
                 legacy.read_text().strip() if legacy.exists() else secrets.token_urlsafe(48)
             )
-            session.commit()
         return state.secret.encode("ascii")
-    finally:
-        session.close()
 
 
 def _prepare_directory(settings: ServerSettings) -> None:
@@ -111,9 +108,9 @@ def initialise(
     engine = make_engine(settings.database_url)
     try:
         migrations.upgrade(engine)
-        sessions = SessionFactory(engine)
-        session = sessions(write=True)
-        try:
+        # A fresh server starts at serial 0, as devpi's does: setting it up is no change.
+        with Database(engine).writing(counts_as_change=False) as uow:
+            session = uow.session
             state = session.get(ServerState, 1)
             if state is None:
                 session.add(
@@ -128,7 +125,7 @@ def initialise(
                 )
             from .accounts.services import UserService, checked_user_fields
 
-            root = UserService(session).create(
+            root = UserService(uow).create(
                 "root", checked_user_fields({"password": root_password}), check_name=False
             )
             if mirror_url:
@@ -138,12 +135,6 @@ def initialise(
                 session.add(
                     Index(user=root, name="pypi", type="mirror", volatile=False, options=options)
                 )
-            session.commit()
-            # A fresh server starts at serial 0, as devpi's does.
-            session.execute(ServerState.__table__.update().values(serial=0))
-            session.commit()
-        finally:
-            session.close()
     finally:
         engine.dispose()
     settings.version_file.write_text(__version__ + "\n")

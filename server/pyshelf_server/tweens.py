@@ -1,8 +1,8 @@
-"""What wraps every request: the database transaction, plugin auth checks, devpi's headers.
+"""What wraps every request: its unit of work, plugin auth checks, devpi's headers.
 
-The transaction commits when the answer is a success and rolls back otherwise, so a failed
-request never leaves half its writes behind. Events for plugins are fired only after the commit
-succeeded.
+The request's unit of work (``request.uow``) commits when the answer is a success and rolls
+back otherwise, so a failed request never leaves half its writes behind. This is the one place
+a request's unit of work ends. Events for plugins are fired only after the commit succeeded.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from pyramid.interfaces import IRoutesMapper
 from pyramid.response import Response
 
 from . import __version__
-from .db import finish, read_state
 from .settings import URI_CHARACTERS, outside_url_problem
 from .views.helpers import USES_OUTSIDE_URL
 
@@ -111,11 +110,11 @@ def shelf_tween_factory(handler: Any, registry: Any) -> Any:
                     )
                 response = denial if denial is not None else handler(request)
         except BaseException:
-            _close(request, commit=False)
+            request.uow.rollback()
             raise
         committed = 200 <= response.status_code < 400
         try:
-            serial = _close(request, commit=committed)
+            serial = _finish(request, commit=committed)
         except Exception:
             # The commit itself failed (a constraint, a lost database): nothing was stored, and
             # the client hears so in the usual form instead of a bare server error.
@@ -124,13 +123,14 @@ def shelf_tween_factory(handler: Any, registry: Any) -> Any:
 
             committed = False
             response = error_response(request, 503, "the change could not be stored, try again")
-            serial = _current_serial(request)
-        # A write committed outside the request's own session (uploads share transactions).
-        shared = request.__dict__.get("pyshelf_serial")
-        if shared is not None and (serial is None or shared > serial):
-            serial = shared
+            serial = request.registry.pyshelf.state_reader.read()[0]
         if committed and request.pyshelf_events:
-            _fire_events(request, response)
+            try:
+                _fire_events(request, response)
+            finally:
+                # A plugin that read through the request after the commit opened a session
+                # again (on SQLite a write one holds the process's write lock): end it.
+                request.uow.rollback()
         response.headerlist.extend(static_headers)
         if request.environ.get(USES_OUTSIDE_URL):
             add_vary(response, "X-Outside-Url")
@@ -152,43 +152,21 @@ def shelf_tween_factory(handler: Any, registry: Any) -> Any:
     return shelf_tween
 
 
-def _close(request: Any, *, commit: bool) -> int | None:
-    """Finish the request's session; return the serial to report."""
-    session = request.__dict__.get("db")
-    shelf = request.__dict__.get("shelf")
-    if session is None:
-        # Nothing was read or written through a session (a token upload's rows are written by
-        # the batch writer): the serial the request began with, else the current one.
-        if shelf is not None and "state" in shelf.__dict__:
-            return shelf.serial
-        return request.registry.pyshelf.state_reader.read()[0]
-    serial = None
-    wrote = bool(session.new or session.dirty or session.deleted or session.info.get("wrote"))
-    if not wrote:
-        # A read reports the serial it saw; reading it in the same session costs nothing extra
-        # when the view already did. A session whose flush failed can't be read from any more:
-        # its serial is read afresh after the rollback.
-        if shelf is not None and "state" in shelf.__dict__:
-            serial = shelf.serial
-        elif session.is_active:
-            serial = read_state(session)[0]
-    try:
-        finish(session, commit=commit)
-    finally:
-        request.__dict__.pop("db", None)
-    if serial is None:
-        serial = session.info.pop("committed_serial", None)
-    if serial is None:
-        serial = _current_serial(request)
+def _finish(request: Any, *, commit: bool) -> int:
+    """End the request's unit of work; return the serial to report: the one it committed,
+    else the one it began from, else the current one."""
+    uow = request.uow
+    if commit:
+        committed = uow.commit()
+        if committed is not None:
+            return committed
+    else:
+        uow.rollback()
+    known = request.shelf.serial_read
+    if known is not None:
+        return known
+    serial: int = request.registry.pyshelf.state_reader.read()[0]
     return serial
-
-
-def _current_serial(request: Any) -> int:
-    reader = request.registry.pyshelf.sessions()
-    try:
-        return read_state(reader)[0]
-    finally:
-        reader.close()
 
 
 def _fire_events(request: Any, response: Any) -> None:

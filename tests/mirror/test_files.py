@@ -362,10 +362,8 @@ def test_links_held_in_memory_are_used_only_while_the_stored_page_is_the_same(
     serve_page(httpx_mock, file_entry(WHEEL_NAME, WHEEL))
     url = file_url(mirror)
     # Another process stored a new page without this file: its change token differs.
-    session = mirror.app.registry.pyshelf.sessions(write=True)
-    session.execute(update(MirrorProject).values(links=[], change_token="elsewhere"))
-    session.commit()
-    session.close()
+    with mirror.app.registry.pyshelf.database.writing() as uow:
+        uow.session.execute(update(MirrorProject).values(links=[], change_token="elsewhere"))
     reads = _links_reads(mirror)
     mirror.download(SIMPLE, url, status=404)
     assert reads != []
@@ -390,11 +388,8 @@ def test_a_page_stored_after_its_answer_is_served_from_memory_until_then(
     assert len(deferred) == 1
 
     def stored():
-        session = mirror.app.registry.pyshelf.sessions()
-        try:
+        with mirror.app.registry.pyshelf.database.reading() as session:
             return session.execute(select(MirrorProject.name)).scalars().all()
-        finally:
-            session.close()
 
     assert stored() == []
     assert mirror.download(SIMPLE, url).body == WHEEL

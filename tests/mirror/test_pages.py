@@ -227,11 +227,8 @@ def test_confirming_a_cached_page_reads_no_stored_links(mirror, httpx_mock):
 def _serial(mirror):
     from pyshelf_server.db import read_state
 
-    session = mirror.app.registry.pyshelf.sessions()
-    try:
+    with mirror.app.registry.pyshelf.database.reading() as session:
         return read_state(session)[0]
-    finally:
-        session.close()
 
 
 def test_a_new_page_is_stored_with_its_links_and_raises_the_serial(mirror, httpx_mock):
@@ -243,9 +240,8 @@ def test_a_new_page_is_stored_with_its_links_and_raises_the_serial(mirror, httpx
 
     from pyshelf_server.mirror.models import MirrorProject
 
-    session = mirror.app.registry.pyshelf.sessions()
-    row = session.execute(select(MirrorProject)).scalar_one()
-    session.close()
+    with mirror.app.registry.pyshelf.database.reading() as session:
+        row = session.execute(select(MirrorProject)).scalar_one()
     assert (row.name, row.display_name) == ("hello", "Hello")
     assert [link["filename"] for link in row.links] == ["hello-1.0-py3-none-any.whl"]
 
@@ -258,17 +254,14 @@ def test_a_page_stored_meanwhile_by_another_process_is_updated(mirror, httpx_moc
 
     httpx_mock.add_response(url=UPSTREAM + "hello/", json=hello_page(), is_reusable=True)
     mirror.page_json("/root/pypi/+simple/hello/")
-    session = mirror.app.registry.pyshelf.sessions(write=True)
-    row = session.execute(select(MirrorProject)).scalar_one()
-    row.checked, row.links = 0.0, []
-    session.commit()
-    session.close()
+    with mirror.app.registry.pyshelf.database.writing() as uow:
+        row = uow.session.execute(select(MirrorProject)).scalar_one()
+        row.checked, row.links = 0.0, []
     # This process did not see that row when it asked upstream: its insert collides.
     monkeypatch.setattr(MirrorPages, "cached", lambda self, session, name, **kw: None)
     assert mirror.page_json("/root/dev/+simple/hello/")["files"]
-    session = mirror.app.registry.pyshelf.sessions()
-    row = session.execute(select(MirrorProject)).scalar_one()
-    session.close()
+    with mirror.app.registry.pyshelf.database.reading() as session:
+        row = session.execute(select(MirrorProject)).scalar_one()
     assert [link["filename"] for link in row.links] == ["hello-1.0-py3-none-any.whl"]
 
 

@@ -211,13 +211,10 @@ def test_fifty_thousand_names_are_fetched_parsed_and_listed(make_mirror, httpx_m
     mirror.simple("/root/dev/+simple/proj-99999-x/", status=404)
     assert len(httpx_mock.get_requests()) == 1
     state, info = _info(mirror)
-    session = state.sessions()
-    try:
+    with state.database.reading() as session:
         row = session.get(MirrorState, info.id)
         assert (row.list_count, row.list_etag, row.list_serial) == (50_000, '"v1"', 77)
         sha = row.list_sha256
-    finally:
-        session.close()
     assert state.files.path(sha).read_bytes() == encode_names(NAMES)
     # Nothing left in the store's temporary directory; the list is mapped, not read.
     assert list(state.files.tmpdir.iterdir()) == []
@@ -252,12 +249,9 @@ def test_on_s3_the_list_is_stored_in_the_bucket_and_mapped_from_a_local_copy(
 
 def _stored_list(mirror) -> str | None:
     state, info = _info(mirror)
-    session = state.sessions()
-    try:
+    with state.database.reading() as session:
         row = session.get(MirrorState, info.id)
         return row.list_sha256 if row is not None else None
-    finally:
-        session.close()
 
 
 def test_a_page_request_leaves_the_list_for_when_the_mirror_is_quiet(

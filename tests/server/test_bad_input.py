@@ -204,22 +204,22 @@ def test_a_failed_flush_still_answers_json_with_devpi_headers(dev, monkeypatch):
 
 
 def test_a_failed_commit_answers_503_and_stores_nothing(dev, monkeypatch):
-    from pyshelf_server import tweens
+    from pyshelf_server.unit_of_work import UnitOfWork
 
-    real_finish = tweens.finish
+    real_commit = UnitOfWork.commit
 
-    def failing_finish(session, *, commit):
-        if commit and session.info.get("write"):
-            real_finish(session, commit=False)
+    def failing_commit(uow):
+        if uow.writing and uow.opened:
+            uow.rollback()
             raise RuntimeError("disk full")
-        real_finish(session, commit=commit)
+        return real_commit(uow)
 
-    monkeypatch.setattr(tweens, "finish", failing_finish)
+    monkeypatch.setattr(UnitOfWork, "commit", failing_commit)
     response = dev.json("PUT", "/someone", {"password": "x"}, user="root", status=503)
     assert response.headers["Content-Type"] == "application/json"
     assert response.json["message"] == "the change could not be stored, try again"
     assert response.headers["X-Devpi-Api-Version"] == "2"
-    monkeypatch.setattr(tweens, "finish", real_finish)
+    monkeypatch.setattr(UnitOfWork, "commit", real_commit)
     dev.json("GET", "/someone", status=404)
 
 

@@ -10,21 +10,20 @@ from pyshelf_server.testing import make_wheel
 def add_mirrored_copy(shelf, index_name, filename, content):
     app = shelf.app.registry.pyshelf
     blob = app.files.put_bytes(content)
-    session = app.sessions(write=True)
-    index_id = app.registry.snapshot(session, _config_token(session)).get(index_name).id
-    session.add(
-        MirrorFile(
-            index_id=index_id,
-            project="pkg",
-            filename=filename,
-            key=blob.sha256[:16],
-            sha256=blob.sha256,
-            size=blob.size,
-            url=f"http://upstream.example/files/{filename}",
+    with app.database.writing() as uow:
+        session = uow.session
+        index_id = app.registry.snapshot(session, _config_token(session)).get(index_name).id
+        session.add(
+            MirrorFile(
+                index_id=index_id,
+                project="pkg",
+                filename=filename,
+                key=blob.sha256[:16],
+                sha256=blob.sha256,
+                size=blob.size,
+                url=f"http://upstream.example/files/{filename}",
+            )
         )
-    )
-    session.commit()
-    session.close()
     return blob.sha256
 
 
@@ -89,7 +88,7 @@ def test_cleanup_of_a_failed_upload_keeps_a_blob_another_upload_committed(shelf)
     first = app.files.put_bytes(content)
     assert first.created
     shelf.upload("root/dev", filename, content, name="twice", version="1.0")
-    discard_unreferenced(app.engine, app.files, [first.sha256])
+    discard_unreferenced(app.database, app.files, [first.sha256])
     assert app.files.exists(first.sha256)
     assert (
         shelf.test.get(
@@ -110,15 +109,15 @@ def test_an_upload_whose_blob_vanished_is_refused_not_recorded(shelf):
     app = shelf.app.registry.pyshelf
     filename, content = make_wheel("vanish", "1.0")
     app.files.put_bytes(content)  # upload A's bytes
-    session = app.sessions(write=True)
-    uploads = UploadService(PackageService(session, app.files), app.files)
+    uow = app.database.unit_of_work(write=True)
+    uploads = UploadService(PackageService(uow, app.files), app.files)
     import io
 
     from pyshelf_server.upload.form import receive_stream
 
     prepared = prepare_release(
         app.files,
-        app.engine,
+        uow,
         name="vanish",
         version="1.0",
         filename=filename,
@@ -127,18 +126,16 @@ def test_an_upload_whose_blob_vanished_is_refused_not_recorded(shelf):
         fields={},
     )
     assert not prepared.blob.created  # B found A's blob
-    discard_unreferenced(app.engine, app.files, [prepared.blob.sha256])  # A fails and cleans up
+    discard_unreferenced(app.database, app.files, [prepared.blob.sha256])  # A fails, cleans up
     from pyshelf_server.indexes.services import IndexService
     from pyshelf_server.responses import APIError
 
-    index = IndexService(session, app).require("root", "dev")
+    index = IndexService(uow, app).require("root", "dev")
     try:
         uploads.store_release(index, prepared, "root")
     except APIError as error:
         assert error.status == 503
     else:
         raise AssertionError("the upload was recorded without its bytes")
-    finally:
-        session.rollback()
-        session.close()
+    uow.rollback()
     shelf.json("GET", "/root/dev/vanish", status=404)

@@ -112,3 +112,57 @@ def test_one_file_uploaded_at_once_to_a_non_volatile_index(server: LiveServer) -
     assert counts[200] == RACERS // 2 and counts[409] == RACERS // 2
     listing = server.request("GET", f"/{index}/racepkg").json()["result"]["1.0"]["+links"]
     assert [link["href"].rpartition("/")[2] for link in listing] == [filename]
+
+
+def test_one_file_uploaded_at_once_to_a_volatile_index(server: LiveServer) -> None:
+    """Each upload replaces the one before it: every one answers 200, and one file remains,
+    with the bytes of one of them."""
+    index = unique("root/volatile")
+    server.create_index(index, volatile=True)
+    bodies = [make_wheel("overwritten", "1.0", summary=f"body {i}") for i in range(RACERS)]
+    filename = bodies[0][0]
+
+    def upload(body: bytes) -> httpx.Response:
+        return httpx.post(
+            f"{server.url}/{index}/",
+            data={":action": "file_upload", "name": "overwritten", "version": "1.0"},
+            files={"content": (filename, body)},
+            headers=basic_auth("root", server.root_password),
+            timeout=60,
+        )
+
+    answers = race([lambda body=body: upload(body) for _, body in bodies])
+    assert statuses(answers) == {200: RACERS}, [a.text for a in answers]
+    listing = server.request("GET", f"/{index}/overwritten").json()["result"]["1.0"]["+links"]
+    assert len(listing) == 1
+    served = httpx.get(listing[0]["href"], timeout=60).content
+    assert served in {body for _, body in bodies}
+
+
+def test_new_files_of_one_new_project_uploaded_at_once_are_all_kept(server: LiveServer) -> None:
+    """The first upload creates the project, the others find it: none collides."""
+    index = unique("root/fresh")
+    server.create_index(index)
+    wheels = [make_wheel("newproject", f"1.{i}") for i in range(RACERS)]
+
+    def upload(filename: str, body: bytes, version: str) -> httpx.Response:
+        return httpx.post(
+            f"{server.url}/{index}/",
+            data={":action": "file_upload", "name": "newproject", "version": version},
+            files={"content": (filename, body)},
+            headers=basic_auth("root", server.root_password),
+            timeout=60,
+        )
+
+    answers = race(
+        [
+            lambda i=i, wheel=wheel: upload(wheel[0], wheel[1], f"1.{i}")
+            for i, wheel in enumerate(wheels)
+        ]
+    )
+    assert statuses(answers) == {200: RACERS}, [a.text for a in answers]
+    serials = sorted(int(a.headers["X-Devpi-Serial"]) for a in answers)
+    # One write transaction each, one after the other.
+    assert serials == list(range(serials[0], serials[0] + RACERS))
+    versions = server.request("GET", f"/{index}/newproject").json()["result"]
+    assert sorted(versions) == sorted(f"1.{i}" for i in range(RACERS))

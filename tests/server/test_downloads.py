@@ -1,5 +1,7 @@
 """Download counts are kept in memory and written in batches; a failed write keeps them."""
 
+from contextlib import contextmanager
+
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
@@ -15,30 +17,26 @@ def test_counts_of_a_failed_flush_are_written_by_the_next(shelf):
     app = shelf.app.registry.pyshelf
     failures = []
 
-    def sessions(write=False):
-        session = app.sessions(write=write)
-        if not failures:
-            failures.append(True)
+    class LosingTheFirstWrite:
+        """The server's database, whose first write transaction fails."""
 
-            def broken(*args, **kw):
-                raise OperationalError("UPDATE", {}, Exception("the database went away"))
+        @contextmanager
+        def writing(self, **options):
+            with app.database.writing(**options) as uow:
+                if not failures:
+                    failures.append(True)
+                    raise OperationalError("UPDATE", {}, Exception("the database went away"))
+                yield uow
 
-            session.execute = broken
-        return session
-
-    counter = DownloadCounter(sessions)
-    reader = app.sessions()
-    file_id = reader.execute(select(File.id).where(File.filename == filename)).scalar_one()
-    reader.close()
+    counter = DownloadCounter(LosingTheFirstWrite())
+    with app.database.reading() as reader:
+        file_id = reader.execute(select(File.id).where(File.filename == filename)).scalar_one()
     for _ in range(3):
         counter.count(file_id)
     counter.flush()
     assert failures and counter.pending[file_id] == 3
     counter.count(file_id)
     counter.flush()
-    reader = app.sessions()
-    try:
+    with app.database.reading() as reader:
         stored = reader.execute(select(File.download_count).where(File.id == file_id)).scalar_one()
-    finally:
-        reader.close()
     assert stored == 4 and not counter.pending

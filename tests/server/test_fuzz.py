@@ -668,16 +668,13 @@ def stored_rows(shelf: Shelf) -> dict[tuple[str, str], str]:
     from pyshelf_server.indexes.models import Index
     from pyshelf_server.packages.models import File
 
-    session = shelf.app.registry.pyshelf.sessions()
-    try:
+    with shelf.app.registry.pyshelf.database.reading() as session:
         query = (
             select(User.name, Index.name, File.filename, File.sha256, File.metadata_sha256)
             .join(Index, Index.user_id == User.id)
             .join(File, File.index_id == Index.id)
         )
         rows = session.execute(query).all()
-    finally:
-        session.close()
     result = {}
     for user, index, filename, sha256, metadata_sha256 in rows:
         result[f"{user}/{index}", filename] = sha256

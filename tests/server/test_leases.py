@@ -41,12 +41,16 @@ def test_racing_claims_leave_one_holder(make_app: Any) -> None:
         start = threading.Barrier(8)
         won: list[str] = []
 
-        def race(holder: str, name: str = f"race-{round_}") -> None:
+        def race(
+            holder: str, name: str, start: threading.Barrier = start, won: list[str] = won
+        ) -> None:
             start.wait()
             if claim(engine, name, holder, 600):
                 won.append(holder)
 
-        threads = [threading.Thread(target=race, args=(f"p{i}",)) for i in range(8)]
+        threads = [
+            threading.Thread(target=race, args=(f"p{i}", f"race-{round_}")) for i in range(8)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:

@@ -68,11 +68,11 @@ def test_sweep_removes_only_old_blobs_no_row_refers_to(shelf):
     referenced = [wheel_sha, metadata_sha, mirrored.sha256, listed.sha256]
 
     # Within the grace period nothing goes, not even the orphan.
-    assert sweep_orphans(app.engine, app.files, grace_seconds=HOUR, now=time.time()) == 0
+    assert sweep_orphans(app.database, app.files, grace_seconds=HOUR, now=time.time()) == 0
     assert app.files.exists(orphan.sha256)
 
     later = time.time() + 2 * HOUR
-    assert sweep_orphans(app.engine, app.files, grace_seconds=HOUR, now=later) == 1
+    assert sweep_orphans(app.database, app.files, grace_seconds=HOUR, now=later) == 1
     assert not app.files.exists(orphan.sha256)
     assert all(app.files.exists(sha) for sha in referenced)
     # Still served.
@@ -89,7 +89,7 @@ def test_storing_content_already_in_the_store_makes_it_new_to_the_sweep(shelf):
     age(files.path(first.sha256), 2 * HOUR)
     again = files.put_bytes(content)  # adopted, its row not yet committed
     assert again.created is False
-    assert sweep_orphans(store_of(shelf).engine, files, grace_seconds=HOUR, now=time.time()) == 0
+    assert sweep_orphans(store_of(shelf).database, files, grace_seconds=HOUR, now=time.time()) == 0
     assert files.exists(first.sha256)
 
 
@@ -115,12 +115,12 @@ def test_the_decision_under_the_lock_looks_again(shelf):
     unused = app.files.put_bytes(b"really unused")
     cutoff = time.time() + 60
     removed = discard_unreferenced(
-        app.engine, app.files, [committed, unused.sha256], untouched_since=cutoff
+        app.database, app.files, [committed, unused.sha256], untouched_since=cutoff
     )
     assert removed == 1 and app.files.exists(committed) and not app.files.exists(unused.sha256)
     assert (
         discard_unreferenced(
-            app.engine, app.files, [touched.sha256], untouched_since=time.time() - 60
+            app.database, app.files, [touched.sha256], untouched_since=time.time() - 60
         )
         == 0
     )
@@ -134,7 +134,7 @@ def test_sweeper_uses_its_clock_and_cleans_abandoned_temporary_directories(shelf
     dead.mkdir()
     (dead / "upload-x").write_bytes(b"half an upload")
     now = [time.time()]
-    sweeper = OrphanSweeper(app.engine, app.files, grace_seconds=HOUR, clock=lambda: now[0])
+    sweeper = OrphanSweeper(app.database, app.files, grace_seconds=HOUR, clock=lambda: now[0])
     assert sweeper.sweep() == 0
     assert app.files.exists(orphan.sha256)
     assert not dead.exists()  # nobody holds its lock
@@ -288,7 +288,7 @@ def test_a_sweep_between_storing_and_committing_refuses_the_upload(shelf, monkey
 
     def adopt_then_sweep(self, *args, **kw):
         blob = real_adopt(self, *args, **kw)
-        sweep_orphans(app.engine, app.files, grace_seconds=HOUR, now=time.time() + 2 * HOUR)
+        sweep_orphans(app.database, app.files, grace_seconds=HOUR, now=time.time() + 2 * HOUR)
         return blob
 
     monkeypatch.setattr(FileStore, "adopt", adopt_then_sweep)

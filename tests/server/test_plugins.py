@@ -69,7 +69,7 @@ class RecordingPlugin:
     @hookimpl
     def pyshelf_permits(self, request, context, permission, identity):
         # Nobody may read the index named "secret" except root.
-        index = getattr(context, "_index", None)
+        index = getattr(context, "found", None)
         if permission == "pkg_read" and index is not None and index.name == "secret":
             return identity is not None and identity.username == "root"
         return None

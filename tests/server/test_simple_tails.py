@@ -59,12 +59,8 @@ def fetch(shelf, path, accept):
 
 
 def write(shelf, statement):
-    session = shelf.app.registry.pyshelf.sessions(write=True)
-    try:
-        session.execute(statement)
-        session.commit()
-    finally:
-        session.close()
+    with shelf.app.registry.pyshelf.database.writing() as uow:
+        uow.session.execute(statement)
 
 
 def test_pages_joined_from_stored_entries_equal_rendered_pages(shelf, rendered):
@@ -86,15 +82,11 @@ def test_a_file_without_stored_entries_is_rendered(shelf, rendered):
 
 
 def test_a_yank_drops_the_stored_entries(shelf, rendered):
-    session = shelf.app.registry.pyshelf.sessions(write=True)
-    try:
-        file = session.execute(
+    with shelf.app.registry.pyshelf.database.writing() as uow:
+        file = uow.session.execute(
             select(File).where(File.filename == "hello-2.0-py3-none-any.whl")
         ).scalar_one()
         file.yanked, file.yanked_reason = True, "broken"
-        session.commit()
-    finally:
-        session.close()
     html = fetch(shelf, "/root/child/+simple/hello/", "text/html").decode()
     line = next(line for line in html.splitlines() if "hello-2.0-py3-none-any.whl<" in line)
     assert 'data-yanked="broken"' in line

@@ -104,11 +104,9 @@ def test_yanked_version_is_marked(web):
     upload(web, "alice/dev", "gone", "2.0")
     from pyshelf_server.packages.models import File
 
-    session = web.app.registry.pyshelf.sessions(write=True)
-    row = session.query(File).filter_by(filename=filename).one()
-    row.yanked, row.yanked_reason = True, "broken"
-    session.commit()
-    session.close()
+    with web.app.registry.pyshelf.database.writing() as uow:
+        row = uow.session.query(File).filter_by(filename=filename).one()
+        row.yanked, row.yanked_reason = True, "broken"
     page = web.page("/alice/dev/gone")
     assert "yanked" in page.text
     assert page.text.count("badge-yanked") == 1

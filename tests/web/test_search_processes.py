@@ -18,13 +18,9 @@ from .test_search import result_names, setup, upload
 
 def write_behind_the_hooks(web, statement, **params):
     """A change another process made: straight into the database, no hook of this one."""
-    session = web.app.registry.pyshelf.sessions(write=True)
-    try:
-        session.execute(text(statement), params)
-        session.info["wrote"] = True
-        session.commit()
-    finally:
-        session.close()
+    with web.app.registry.pyshelf.database.writing() as uow:
+        uow.session.execute(text(statement), params)
+        uow.changed()
 
 
 def test_reconcile_picks_up_changes_no_hook_announced(web):

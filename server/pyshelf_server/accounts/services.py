@@ -9,11 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import limits
-from ..db import mark_config_changed, mark_users_changed, utcnow
+from ..db import utcnow
 from ..indexes.types import OptionError, check_json_size
 from ..names import user_or_index_name_error
 from ..responses import APIError
 from ..security import hash_password
+from ..unit_of_work import UnitOfWork
 from .models import User
 
 TEXT_FIELDS = ("email", "title", "description")
@@ -69,8 +70,13 @@ def checked_user_fields(changes: dict[str, Any]) -> dict[str, Any]:
 
 
 class UserService:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+
+    @property
+    def session(self) -> Session:
+        # The unit of work's current session (a new one once it began writing).
+        return self.uow.session
 
     def get(self, name: str) -> User | None:
         return self.session.execute(select(User).where(User.name == name)).scalar_one_or_none()
@@ -113,7 +119,7 @@ class UserService:
         user.modified = utcnow()
         if password_changed:
             # Cached password hashes are those of a users token (security.PasswordHashes).
-            mark_users_changed(self.session)
+            self.uow.changed(users=True)
         self.session.flush()
         return password_changed
 
@@ -133,14 +139,13 @@ class UserService:
             raise APIError(403, f"user {user.name!r} has non-volatile index: {', '.join(fixed)}")
         from ..packages.services import PackageService
 
-        packages = PackageService(self.session, files)
+        packages = PackageService(self.uow, files)
         for index in self.session.execute(select(Index).where(Index.user_id == user.id)).scalars():
             packages.delete_index_contents(index)
             self.session.delete(index)
         self.session.delete(user)
         # Its indexes went too.
-        mark_config_changed(self.session)
-        mark_users_changed(self.session)
+        self.uow.changed(config=True, users=True)
         self.session.flush()
 
 

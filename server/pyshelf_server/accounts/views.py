@@ -18,7 +18,7 @@ from .services import UserService, checked_user_fields, user_json
 def _user_json(request: Any, user: Any) -> dict[str, Any]:
     from ..security import index_listed
 
-    indexes = IndexService(request.db, request.registry.pyshelf)
+    indexes = IndexService(request.uow, request.registry.pyshelf)
     return user_json(
         user,
         {
@@ -31,7 +31,7 @@ def _user_json(request: Any, user: Any) -> dict[str, Any]:
 
 @view_config(route_name="user", request_method=("GET", "HEAD"))
 def show_user(request: Any) -> Any:
-    user = UserService(request.db).require(request.context.username)
+    user = UserService(request.uow).require(request.context.username)
     return result("userconfig", _user_json(request, user))
 
 
@@ -45,20 +45,20 @@ def create_user(request: Any) -> Any:
         raise APIError(400, "user configuration must be a JSON object")
     fields = checked_user_fields(body)
     begin_write(request)
-    user = UserService(request.db).create(request.context.username, fields)
+    user = UserService(request.uow).create(request.context.username, fields)
     return result("userconfig", _user_json(request, user), status=201)
 
 
 @view_config(route_name="user", request_method="PATCH")
 def modify_user(request: Any) -> Any:
-    name = UserService(request.db).require(request.context.username).name
+    name = UserService(request.uow).require(request.context.username).name
     require(request, Permission.USER_MODIFY, message=f"no permission to modify user {name!r}")
     body = json_body(request, default={}, max_bytes=limits.MAX_CONFIG_BODY_BYTES)
     if not isinstance(body, dict):
         raise APIError(400, "user modification must be a JSON object")
     fields = checked_user_fields(body)
     begin_write(request)
-    users = UserService(request.db)
+    users = UserService(request.uow)
     user = users.require(name)
     if users.modify(user, fields):
         app = request.registry.pyshelf
@@ -73,7 +73,7 @@ def modify_user(request: Any) -> Any:
 
 @view_config(route_name="user", request_method="DELETE")
 def delete_user(request: Any) -> Any:
-    users = UserService(request.db)
+    users = UserService(request.uow)
     user = users.require(request.context.username)
     require(request, Permission.USER_DELETE, message=f"no permission to delete user {user.name!r}")
     if user.is_root:

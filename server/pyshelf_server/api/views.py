@@ -112,8 +112,8 @@ def status_info(request: Any) -> dict[str, Any]:
 def root(request: Any) -> Any:
     from ..security import index_listed
 
-    users = UserService(request.db)
-    indexes = IndexService(request.db, request.registry.pyshelf)
+    users = UserService(request.uow)
+    indexes = IndexService(request.uow, request.registry.pyshelf)
     data = {}
     for user in users.all():
         data[user.name] = user_json(
@@ -146,7 +146,7 @@ def authcheck(request: Any) -> Any:
         index = request.shelf.index(f"{match.group(1)}/{match.group(2)}")
         if index is not None:
             allowed = bool(
-                request.has_permission(Permission.PKG_READ, IndexContext.for_index(request, index))
+                request.has_permission(Permission.PKG_READ, IndexContext(request, index))
             )
     if allowed:
         return Response(status=200)

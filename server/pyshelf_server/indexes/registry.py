@@ -89,14 +89,16 @@ class IndexRegistry:
         """The last snapshot loaded, whatever its token (callers compare it)."""
         return self._snapshot
 
-    def snapshot(self, session: Session, config_token: str) -> IndexSnapshot:
+    def snapshot(
+        self, session: Session, config_token: str, *, publish: bool = True
+    ) -> IndexSnapshot:
         current = self._snapshot
         if current is not None and current.token == config_token:
             return current
         loaded = self._load(session, config_token)
-        # Only keep snapshots of committed state: a session that changed the configuration
-        # itself must not publish its uncommitted view to other requests.
-        if not session.info.get("config_changed"):
+        # Only keep snapshots of committed state (``publish``): a unit of work that changed the
+        # configuration itself must not publish its uncommitted view to other requests.
+        if publish:
             with self._lock:
                 self._snapshot = loaded
         return loaded

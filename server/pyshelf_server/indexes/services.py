@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 from .. import limits
 from ..accounts.models import User
 from ..app import AppState
-from ..db import mark_config_changed
 from ..names import user_or_index_name_error
 from ..responses import APIError
+from ..unit_of_work import UnitOfWork
 from .models import Index, IndexBase
 from .types import (
     LIST_BOUNDS,
@@ -28,9 +28,14 @@ from .types import (
 
 
 class IndexService:
-    def __init__(self, session: Session, app: AppState) -> None:
-        self.session = session
+    def __init__(self, uow: UnitOfWork, app: AppState) -> None:
+        self.uow = uow
         self.app = app
+
+    @property
+    def session(self) -> Session:
+        # The unit of work's current session (a new one once it began writing).
+        return self.uow.session
 
     # -- lookups -------------------------------------------------------------------------
 
@@ -99,7 +104,7 @@ class IndexService:
         self._store(index, index_type, config)
         self.session.flush()
         self._check_bases(index)
-        mark_config_changed(self.session)
+        self.uow.changed(config=True)
         return index
 
     def modified_config(self, index: Index, body: Any) -> tuple[IndexType, dict[str, Any]]:
@@ -136,7 +141,7 @@ class IndexService:
         self._store(index, index_type, config)
         self.session.flush()
         self._check_bases(index)
-        mark_config_changed(self.session)
+        self.uow.changed(config=True)
         return index
 
     def delete(self, index: Index) -> None:
@@ -144,10 +149,10 @@ class IndexService:
             raise APIError(403, f"index {index.fullname} non-volatile, cannot delete")
         from ..packages.services import PackageService
 
-        PackageService(self.session, self.app.files).delete_index_contents(index)
+        PackageService(self.uow, self.app.files).delete_index_contents(index)
         self.session.delete(index)
         self.session.flush()
-        mark_config_changed(self.session)
+        self.uow.changed(config=True)
 
     # -- helpers -------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from .services import IndexService
 
 
 def _service(request: Any) -> IndexService:
-    return IndexService(request.db, request.registry.pyshelf)
+    return IndexService(request.uow, request.registry.pyshelf)
 
 
 @view_config(route_name="index", request_method=("GET", "HEAD"))
@@ -80,7 +80,7 @@ def create_index(request: Any) -> Any:
     body = json_body(request, default={}, max_bytes=limits.MAX_CONFIG_BODY_BYTES)
     _service(request).new_config(user_name, index_name, body)
     begin_write(request)
-    owner = UserService(request.db).get(user_name)
+    owner = UserService(request.uow).get(user_name)
     if owner is None:
         raise APIError(404, f"no user {user_name!r}")
     service = _service(request)

@@ -18,7 +18,6 @@ from ..indexes.backends import Link
 from ..indexes.registry import IndexInfo
 from ..names import normalize_name
 from ..responses import APIError, reason_phrase
-from ..storage.references import collect_blob
 from .links import to_link, version_data
 from .listcache import MirrorProjectList
 from .models import MirrorFile, MirrorProject, MirrorState
@@ -242,8 +241,9 @@ class MirrorBackend:
         self._states.pop(name, None)
         self._rows.pop(name, None)
 
-    def remove_project(self, name: str) -> bool:
-        """Drop the cached page and files of ``name``; the next request fetches it again."""
+    def remove_project(self, name: str, uow: Any) -> bool:
+        """Drop the cached page and files of ``name`` in ``uow`` (the request's unit of work,
+        whose session this backend reads); the next request fetches it again."""
         name = normalize_name(name)
         had_page = self._row(name) is not None
         shas = set(
@@ -266,8 +266,10 @@ class MirrorBackend:
             )
         )
         self.session.flush()
+        # Core deletes, which the session does not count: the project is gone for clients.
+        uow.changed()
         for sha256 in shas:
-            collect_blob(self.session, self.app.files, sha256)
+            uow.collect_after_commit(self.app.files, sha256)
         self.pages.forget(name)
         self.runtime.recent.forget((self.index.id, name))
         self._states.pop(name, None)

@@ -251,23 +251,18 @@ class Downloads:
 
 def record_file(app: Any, record: FileRecord, sha256: str, size: int) -> None:
     """Remember a verified file in ``mirror_files``, in a short transaction of its own."""
-    session = app.sessions(write=True)
     try:
-        session.add(
-            MirrorFile(
-                index_id=record.index_id, project=record.project, filename=record.filename,
-                key=record.key, sha256=sha256, size=size, version=record.version,
-                url=record.url, stored=utcnow(),
-            )
-        )
-        session.flush()
         # Storing a downloaded file changes nothing a client sees: no new serial.
-        session.info["wrote"] = False
-        session.commit()
+        with app.database.writing(counts_as_change=False) as uow:
+            uow.session.add(
+                MirrorFile(
+                    index_id=record.index_id, project=record.project, filename=record.filename,
+                    key=record.key, sha256=sha256, size=size, version=record.version,
+                    url=record.url, stored=utcnow(),
+                )
+            )
     except IntegrityError:
-        session.rollback()  # recorded by another process first
-    finally:
-        session.close()
+        pass  # recorded by another process first
 
 
 def stored_response(request: Any, files: Any, sha256: str, filename: str,

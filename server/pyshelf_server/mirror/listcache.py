@@ -10,9 +10,7 @@ from pathlib import Path
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..db import finish
 from ..leases import THIS_PROCESS, claim, release
-from ..storage.references import collect_blob
 from .listparse import BuiltList, ListBuildError, ListContentError, build_list
 from .models import MirrorState
 from .options import MirrorPart
@@ -89,14 +87,11 @@ class MirrorProjectList(MirrorPart):
         meanwhile) and upstream has not failed lately."""
         if self.runtime.failures.get((self.index.id, "+list")):
             return False
-        session = self.app.sessions()
-        try:
+        with self.app.database.reading() as session:
             state = session.get(MirrorState, self.index.id)
             if state is None or not state.list_sha256:
                 return True
             return time.time() >= (state.list_checked or 0) + self.expiry
-        finally:
-            session.close()
 
     def refresh_list(self) -> NameList | None:
         """Fetch upstream's project list and store it as a blob (replacing the old one).
@@ -104,13 +99,10 @@ class MirrorProjectList(MirrorPart):
         The body goes to a temporary file and is parsed by a child process (``listparse``), so
         the server's own memory never holds the list: it is read from the stored blob through
         a memory map (``projectlist``)."""
-        session = self.app.sessions()
-        try:
+        with self.app.database.reading() as session:
             state = session.get(MirrorState, self.index.id)
             etag = state.list_etag if state is not None and state.list_sha256 else None
             old_sha = state.list_sha256 if state is not None else None
-        finally:
-            session.close()
         files = self.app.files
         body = files.temporary(prefix="list-body-")
         encoded: Path | None = files.temporary(prefix="list-")
@@ -171,28 +163,21 @@ class MirrorProjectList(MirrorPart):
         serial: int | None,
         old_sha: str | None = None,
     ) -> None:
-        session = self.app.sessions(write=True)
+        # Only a changed list is a change clients see (stage listings include it).
         try:
-            state = session.get(MirrorState, self.index.id)
-            if state is None:
-                state = MirrorState(index_id=self.index.id)
-                session.add(state)
-            state.list_sha256 = sha256
-            if count is not None:
-                state.list_count = count
-            state.list_checked = checked
-            state.list_etag = (etag or "")[:400] or None
-            state.list_serial = serial
-            session.flush()
-            if old_sha and old_sha != sha256:
-                collect_blob(session, self.app.files, old_sha)
-            if old_sha == sha256:
-                # Only a changed list is a change clients see (stage listings include it).
-                session.info["wrote"] = False
-        except BaseException:
-            finish(session, commit=False)
-            raise
-        try:
-            finish(session, commit=True)
+            with self.app.database.writing(counts_as_change=old_sha != sha256) as uow:
+                session = uow.session
+                state = session.get(MirrorState, self.index.id)
+                if state is None:
+                    state = MirrorState(index_id=self.index.id)
+                    session.add(state)
+                state.list_sha256 = sha256
+                if count is not None:
+                    state.list_count = count
+                state.list_checked = checked
+                state.list_etag = (etag or "")[:400] or None
+                state.list_serial = serial
+                if old_sha and old_sha != sha256:
+                    uow.collect_after_commit(self.app.files, old_sha)
         except IntegrityError:
             log.warning("%s: project list state not stored (index deleted?)", self.index.fullname)

@@ -26,7 +26,8 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 
-from ..db import end_read_transaction, new_token
+from ..db import new_token
+from ..unit_of_work import end_read_transaction
 from ..wsgiserver import after_send
 from .links import guess_version
 from .models import MirrorProject
@@ -276,25 +277,21 @@ class MirrorPages(MirrorPart):
         """Store a page not stored before with one prebuilt INSERT (the ORM's unit of work cost
         a few ms per page, a tenth of what a cold page costs the server); False when a row was
         there after all (another process stored it: :meth:`_store` updates it)."""
-        session = self.app.sessions(write=True)
         try:
-            session.execute(
-                _INSERT,
-                {
-                    "index_id": self.index.id,
-                    "name": state.name,
-                    "links": state.links,
-                    **_row_columns(state),
-                },
-            )
-            # A new page is a change clients see: the commit raises the serial.
-            session.info["wrote"] = True
-            session.commit()
+            with self.app.database.writing() as uow:
+                uow.session.execute(
+                    _INSERT,
+                    {
+                        "index_id": self.index.id,
+                        "name": state.name,
+                        "links": state.links,
+                        **_row_columns(state),
+                    },
+                )
+                # A new page is a change clients see: the commit raises the serial.
+                uow.changed()
         except IntegrityError:
-            session.rollback()
             return False
-        finally:
-            session.close()
         self._remember(state.name, state.change_token, state.links)
         self._announce(state.name)
         return True
@@ -303,50 +300,42 @@ class MirrorPages(MirrorPart):
         """Write the page in a short transaction of its own. Only a change of the links is a
         change clients see (a new serial); a mere confirmation is bookkeeping."""
         for _attempt in range(2):
-            session = self.app.sessions(write=True)
             try:
-                # The stored links are not read: they are replaced, or left as they are.
-                row = session.execute(
-                    select(MirrorProject)
-                    .options(defer(MirrorProject.links))
-                    .where(*self._where(state.name))
-                ).scalar_one_or_none()
-                if row is None:
-                    row = MirrorProject(index_id=self.index.id, name=state.name)
-                    session.add(row)
-                    changed = True
-                for column, value in _row_columns(state).items():
-                    setattr(row, column, value)
-                if changed:
-                    row.links = state.links
-                session.flush()
-                if not changed:
-                    session.info["wrote"] = False
-                session.commit()
-                self._remember(state.name, state.change_token, state.links)
-                if changed:
-                    self._announce(state.name)
-                return state
+                with self.app.database.writing() as uow:
+                    session = uow.session
+                    # The stored links are not read: they are replaced, or left as they are.
+                    row = session.execute(
+                        select(MirrorProject)
+                        .options(defer(MirrorProject.links))
+                        .where(*self._where(state.name))
+                    ).scalar_one_or_none()
+                    if row is None:
+                        row = MirrorProject(index_id=self.index.id, name=state.name)
+                        session.add(row)
+                        changed = True
+                    for column, value in _row_columns(state).items():
+                        setattr(row, column, value)
+                    if changed:
+                        row.links = state.links
+                    uow.counts_as_change = changed
             except IntegrityError:
                 # Another process stored the same page meanwhile (or the index was deleted).
-                session.rollback()
-            finally:
-                session.close()
+                continue
+            self._remember(state.name, state.change_token, state.links)
+            if changed:
+                self._announce(state.name)
+            return state
         return state
 
     def _delete(self, name: str) -> None:
         self.runtime.recent.forget((self.index.id, name))
         self.runtime.unsaved.pop((self.index.id, name), None)
-        session = self.app.sessions(write=True)
-        try:
-            session.execute(
+        with self.app.database.writing() as uow:
+            uow.session.execute(
                 delete(MirrorProject).where(
                     MirrorProject.index_id == self.index.id, MirrorProject.name == name
                 )
             )
-            session.commit()
-        finally:
-            session.close()
         self._announce(name)
 
     def _announce(self, name: str) -> None:

@@ -11,10 +11,10 @@ from typing import Any
 from pyramid.httpexceptions import HTTPFound
 from sqlalchemy import bindparam, delete, select
 
-from ..db import end_read_transaction
 from ..names import normalize_name
 from ..responses import APIError, result
 from ..simple.negotiation import wants_api_json
+from ..unit_of_work import end_read_transaction
 from . import files
 from .backend import upstream_api_error
 from .files import (
@@ -174,10 +174,5 @@ def _file_meta(project: str, link: dict[str, Any], stored: datetime | None) -> A
 
 
 def _forget_row(app: Any, row_id: int) -> None:
-    session = app.sessions(write=True)
-    try:
-        session.execute(delete(MirrorFile).where(MirrorFile.id == row_id))
-        session.info["wrote"] = False
-        session.commit()
-    finally:
-        session.close()
+    with app.database.writing(counts_as_change=False) as uow:
+        uow.session.execute(delete(MirrorFile).where(MirrorFile.id == row_id))

@@ -20,8 +20,8 @@ log = logging.getLogger(__name__)
 
 
 class DownloadCounter:
-    def __init__(self, sessions: Any, *, interval: float = 5.0) -> None:
-        self.sessions = sessions
+    def __init__(self, database: Any, *, interval: float = 5.0) -> None:
+        self.database = database
         self.interval = interval
         self.pending: Counter[int] = Counter()
         self.lock = threading.Lock()
@@ -52,21 +52,16 @@ class DownloadCounter:
             pending, self.pending = self.pending, Counter()
         if not pending:
             return
-        session = self.sessions(write=True)
         try:
-            for file_id, n in sorted(pending.items()):
-                session.execute(
-                    update(File)
-                    .where(File.id == file_id)
-                    .values(download_count=File.download_count + n)
-                )
             # Counting is bookkeeping, not a change clients must see: no new serial for it.
-            session.info["wrote"] = False
-            session.commit()
+            with self.database.writing(counts_as_change=False) as uow:
+                for file_id, n in sorted(pending.items()):
+                    uow.session.execute(
+                        update(File)
+                        .where(File.id == file_id)
+                        .values(download_count=File.download_count + n)
+                    )
         except Exception:
             log.exception("could not store download counts; keeping them for the next flush")
-            session.rollback()
             with self.lock:
                 self.pending.update(pending)
-        finally:
-            session.close()

@@ -30,7 +30,7 @@ METADATA_SUFFIX = ".metadata"
 def _lookup(request: Any) -> tuple[Any, File | None, str]:
     info = request.context.index
     a, b, filename = request.matchdict["a"], request.matchdict["b"], request.matchdict["filename"]
-    packages = PackageService(request.db, request.registry.pyshelf.files)
+    packages = PackageService(request.uow, request.registry.pyshelf.files)
     row = packages.file_by_name(info.id, filename)
     if row is not None and (row.sha256[:3] != a or row.sha256[3:16] != b):
         row = None
@@ -38,7 +38,7 @@ def _lookup(request: Any) -> tuple[Any, File | None, str]:
 
 
 def _gone_or_missing(request: Any, info: Any, filename: str, prefix: str) -> APIError:
-    packages = PackageService(request.db)
+    packages = PackageService(request.uow)
     if packages.deleted_file(info.id, filename, prefix) is not None:
         return APIError(410, "file existed, deleted in later serial")
     return APIError(404, "no such file")
@@ -93,12 +93,12 @@ def _backend_answer(request: Any, filename: str) -> Response | None:
 
 
 def _has_own_file(request: Any, info: Any, filename: str) -> bool:
-    return PackageService(request.db).file_by_name(info.id, filename) is not None
+    return PackageService(request.uow).file_by_name(info.id, filename) is not None
 
 
 def _core_metadata(request: Any, filename: str) -> Response:
     info = request.context.index
-    row = PackageService(request.db).file_by_name(info.id, filename)
+    row = PackageService(request.uow).file_by_name(info.id, filename)
     a, b = request.matchdict["a"], request.matchdict["b"]
     if row is None or row.sha256[:3] != a or row.sha256[3:16] != b:
         response = _backend_answer(request, filename + METADATA_SUFFIX)
@@ -137,7 +137,7 @@ def delete_file(request: Any) -> Any:
         raise APIError(403, f"cannot delete file on non-volatile index {info.fullname}")
     path = file_path(info.fullname, row.sha256, row.filename)
     project, version = row.version.project.name, row.version.version
-    PackageService(request.db, request.registry.pyshelf.files).delete_file(row)
+    PackageService(request.uow, request.registry.pyshelf.files).delete_file(row)
     hook = request.registry.pyshelf.pm.hook.pyshelf_on_remove
     request.pyshelf_events.append(
         lambda: hook(request=request, index=info, project=project, version=version)
@@ -160,9 +160,10 @@ def post_toxresult(request: Any) -> Any:
     if not isinstance(data, dict):
         raise APIError(400, "tox result must be a JSON object")
     app = request.registry.pyshelf
-    packages = PackageService(request.db, app.files)
+    packages = PackageService(request.uow, app.files)
     content = json.dumps(data, sort_keys=True).encode("utf-8")
     blob: StoredBlob = app.files.put_bytes(content)
+    request.uow.discard_if_rolled_back(app.files, blob)
     existing = sum(1 for f in row.version.files if f.for_file_id == row.id)
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     suffix = f".toxresult-{stamp}-{existing}"
@@ -171,7 +172,7 @@ def post_toxresult(request: Any) -> Any:
     filename = row.filename[: MAX_FILENAME_LENGTH - len(suffix)] + suffix
     from ..indexes.services import IndexService
 
-    index_row = IndexService(request.db, app).require(info.user, info.name)
+    index_row = IndexService(request.uow, app).require(info.user, info.name)
     stored = packages.add_file(
         index=index_row,
         version=row.version,

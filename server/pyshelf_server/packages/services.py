@@ -12,13 +12,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
-from ..db import new_token, on_rollback, utcnow
+from ..db import new_token, utcnow
 from ..indexes.models import Index
+from ..indexes.registry import IndexInfo
 from ..names import normalize_name
-from ..storage.files import FileStore, StoredBlob
-from ..storage.references import collect_blob, discard_unreferenced, release_index_blobs
+from ..storage.files import BlobStore, StoredBlob
+from ..storage.references import release_index_blobs
+from ..unit_of_work import UnitOfWork
 from .backend import file_path, simple_tails
 from .metadata import empty_metadata
 from .models import DeletedFile, File, Project, Version
@@ -56,9 +58,14 @@ def log_entry(what: str, who: str | None, dst: str, **extra: Any) -> dict[str, A
 
 
 class PackageService:
-    def __init__(self, session: Session, files: FileStore | None = None) -> None:
-        self.session = session
+    def __init__(self, uow: UnitOfWork, files: BlobStore | None = None) -> None:
+        self.uow = uow
         self.files = files
+
+    @property
+    def session(self) -> Session:
+        # The unit of work's current session (a new one once it began writing).
+        return self.uow.session
 
     # -- lookups -------------------------------------------------------------------------
 
@@ -70,8 +77,11 @@ class PackageService:
         ).scalar_one_or_none()
 
     def version(self, project: Project, version: str) -> Version | None:
+        # Its files are loaded when asked for: storing a file into the version needs none.
         return self.session.execute(
-            select(Version).where(Version.project_id == project.id, Version.version == version)
+            select(Version)
+            .options(lazyload(Version.files))
+            .where(Version.project_id == project.id, Version.version == version)
         ).scalar_one_or_none()
 
     def file_by_name(self, index_id: int, filename: str) -> File | None:
@@ -94,7 +104,7 @@ class PackageService:
 
     # -- creation ------------------------------------------------------------------------
 
-    def ensure_project(self, index: Index | int, name: str) -> Project:
+    def ensure_project(self, index: Index | IndexInfo | int, name: str) -> Project:
         index_id = index if isinstance(index, int) else index.id
         project = self.project(index_id, name)
         if project is None:
@@ -137,7 +147,7 @@ class PackageService:
     def add_file(
         self,
         *,
-        index: Index,
+        index: Index | IndexInfo,
         version: Version,
         filename: str,
         blob: StoredBlob,
@@ -151,9 +161,8 @@ class PackageService:
     ) -> File:
         """Add the file row; an existing file of that name in the index is replaced (the caller
         has already checked that the index allows it)."""
-        self.forget_blob_on_rollback(blob)
-        if metadata_blob is not None:
-            self.forget_blob_on_rollback(metadata_blob)
+        self.uow.discard_if_rolled_back(self.files, blob)
+        self.uow.discard_if_rolled_back(self.files, metadata_blob)
         old = self.file_by_name(index.id, filename)
         if old is not None:
             self._drop_file(old, tombstone=old.sha256 != blob.sha256)
@@ -197,11 +206,6 @@ class PackageService:
         self.session.flush()
         return row
 
-    def forget_blob_on_rollback(self, blob: StoredBlob) -> None:
-        if blob.created and self.files is not None:
-            files, bind = self.files, self.session.get_bind()
-            on_rollback(self.session, lambda: discard_unreferenced(bind, files, [blob.sha256]))
-
     # -- deletion ------------------------------------------------------------------------
 
     def delete_file(self, file: File) -> None:
@@ -240,7 +244,7 @@ class PackageService:
         self.session.flush()
 
     def delete_index_contents(self, index: Index) -> None:
-        release_index_blobs(self.session, self.files, index.id)
+        release_index_blobs(self.uow, self.files, index.id)
         self.session.execute(delete(Project).where(Project.index_id == index.id))
         self.session.execute(delete(DeletedFile).where(DeletedFile.index_id == index.id))
         self.session.flush()
@@ -267,7 +271,4 @@ class PackageService:
         self.session.delete(file)
         self.session.flush()
         for sha in shas:
-            self._collect_blob(sha)
-
-    def _collect_blob(self, sha256: str) -> None:
-        collect_blob(self.session, self.files, sha256)
+            self.uow.collect_after_commit(self.files, sha)

@@ -74,7 +74,7 @@ def show_version(request: Any) -> Any:
 def _own_project(request: Any) -> Any:
     info = request.context.index
     project = request.matchdict["project"]
-    row = PackageService(request.db, request.registry.pyshelf.files).project(info.id, project)
+    row = PackageService(request.uow, request.registry.pyshelf.files).project(info.id, project)
     return info, row
 
 
@@ -89,7 +89,7 @@ def delete_project(request: Any) -> Any:
         raise APIError(404, "project not found")
     if not info.volatile and not flag(request, "force") and "force" not in request.GET:
         raise APIError(403, f"project {row.name!r} is on non-volatile index {info.fullname}")
-    PackageService(request.db, request.registry.pyshelf.files).delete_project(row)
+    PackageService(request.uow, request.registry.pyshelf.files).delete_project(row)
     _queue_removal(request, info, row.name, None)
     return message(f"project {row.name!r} deleted from stage {info.fullname}")
 
@@ -99,7 +99,7 @@ def delete_version(request: Any) -> Any:
     require(request, Permission.DELETE_ENTRY)
     info, row = _own_project(request)
     version = request.matchdict["version"]
-    packages = PackageService(request.db, request.registry.pyshelf.files)
+    packages = PackageService(request.uow, request.registry.pyshelf.files)
     found = packages.version(row, version) if row is not None else None
     if found is None:
         raise APIError(
@@ -122,7 +122,7 @@ def _queue_removal(request: Any, info: Any, project: str, version: str | None) -
 def _remove_mirrored(request: Any, info: Any, project: str) -> Any:
     backend = request.shelf.backend(info)
     remover = getattr(backend, "remove_project", None)
-    if remover is None or not remover(normalize_name(project)):
+    if remover is None or not remover(normalize_name(project), request.uow):
         raise APIError(404, "project not found")
     _queue_removal(request, info, normalize_name(project), None)
     return message(f"project {normalize_name(project)!r} deleted from stage {info.fullname}")

@@ -26,8 +26,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from .files import BlobStore
 from .references import discard_unreferenced, referenced_blobs
 
@@ -37,17 +35,17 @@ log = logging.getLogger(__name__)
 BATCH = 500
 
 
-def sweep_orphans(engine: Any, files: BlobStore, *, grace_seconds: float, now: float) -> int:
+def sweep_orphans(database: Any, files: BlobStore, *, grace_seconds: float, now: float) -> int:
     """Remove the blobs nothing refers to that were not modified in the ``grace_seconds``
     before ``now`` (a ``time.time()``); return how many went."""
     cutoff = now - grace_seconds
     removed = 0
     for names in files.blobs_older_than(cutoff, BATCH):
         # Most old blobs are in use: a read finds them without taking the write lock.
-        with Session(bind=engine) as session:
+        with database.reading() as session:
             suspects = set(names) - referenced_blobs(session, names)
         if suspects:
-            removed += discard_unreferenced(engine, files, suspects, untouched_since=cutoff)
+            removed += discard_unreferenced(database, files, suspects, untouched_since=cutoff)
     return removed
 
 
@@ -57,13 +55,13 @@ class OrphanSweeper:
 
     def __init__(
         self,
-        engine: Any,
+        database: Any,
         files: BlobStore,
         *,
         grace_seconds: float,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.engine = engine
+        self.database = database
         self.files = files
         self.grace_seconds = grace_seconds
         self.clock = clock
@@ -73,7 +71,9 @@ class OrphanSweeper:
     def sweep(self) -> int:
         now = self.clock()
         self.files.clean_temporary(self.grace_seconds, now)
-        removed = sweep_orphans(self.engine, self.files, grace_seconds=self.grace_seconds, now=now)
+        removed = sweep_orphans(
+            self.database, self.files, grace_seconds=self.grace_seconds, now=now
+        )
         if removed:
             log.warning("removed %d stored files no row referred to", removed)
         return removed

@@ -1,16 +1,21 @@
 """Which rows refer to a blob: the one place that knows, so that no feature removes a blob
 another still needs. Hosted files (and their PEP 658 metadata), mirrored files and mirrors'
-project lists all share the content-addressed store."""
+project lists all share the content-addressed store.
+
+Blobs are removed in two cases only, both decided here under the write lock: what a unit of
+work stored or released (``UnitOfWork.discard_if_rolled_back``, ``collect_after_commit``,
+which call :func:`discard_unreferenced` when the work ended), and orphans a killed process
+left behind (``orphans``)."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import delete, event, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from ..db import ServerState, after_commit
+from ..db import ServerState
 from ..responses import APIError
 
 
@@ -30,32 +35,8 @@ def blob_in_use(session: Session, sha256: str) -> bool:
     return bool(referenced_blobs(session, [sha256]))
 
 
-def collect_blob(session: Session, files: Any, sha256: str) -> None:
-    """Remove blob ``sha256`` after the commit unless something still refers to it then.
-
-    The check waits for the commit: within one transaction a row may be dropped and another
-    added with the same content (an identical file uploaded again to a volatile index), and
-    the blob is still needed."""
-    if files is not None:
-        session.info.setdefault("collect_blobs", {})[sha256] = files
-
-
-@event.listens_for(Session, "before_commit")
-def _collect_unused_blobs(session: Session) -> None:
-    if session.in_nested_transaction():
-        return
-    pending = session.info.pop("collect_blobs", None)
-    bind = session.get_bind()
-    for sha256, files in (pending or {}).items():
-        if not blob_in_use(session, sha256):
-            after_commit(
-                session,
-                lambda files=files, sha256=sha256: discard_unreferenced(bind, files, [sha256]),
-            )
-
-
 def discard_unreferenced(
-    bind: Any, files: Any, sha256s: Collection[str], *, untouched_since: float | None = None
+    database: Any, files: Any, sha256s: Collection[str], *, untouched_since: float | None = None
 ) -> int:
     """Remove those blobs of ``sha256s`` that no row refers to, deciding under the write lock;
     with ``untouched_since`` (a ``time.time()``), only those not modified since then (see
@@ -67,9 +48,10 @@ def discard_unreferenced(
     (:func:`require_blobs`). So either its row is committed and seen here, or the blob is gone
     before it commits and it refuses the upload: never a row without its bytes.
     """
-    session = Session(bind=bind.execution_options(pyshelf_write=True))
+    uow = database.unit_of_work(write=True)
     removed = 0
     try:
+        session = uow.session
         lock_writes(session.connection())
         for sha256 in set(sha256s) - referenced_blobs(session, sha256s):
             if untouched_since is None:
@@ -77,9 +59,9 @@ def discard_unreferenced(
                 removed += 1
             elif files.remove_if_older(sha256, untouched_since):
                 removed += 1
-        session.rollback()
     finally:
-        session.close()
+        # Nothing was written: ending it is only letting go of the lock.
+        uow.rollback()
     return removed
 
 
@@ -108,9 +90,10 @@ def lock_writes(connection: Any) -> None:
         connection.execute(_LOCK_STATE_ROW)
 
 
-def release_index_blobs(session: Session, files: Any, index_id: int) -> None:
+def release_index_blobs(uow: Any, files: Any, index_id: int) -> None:
     """Delete the rows through which index ``index_id`` refers to blobs, and collect the blobs
-    nothing else refers to. Used when the index itself goes."""
+    nothing else refers to after the commit. Used when the index itself goes."""
+    session = uow.session
     from ..mirror.models import MirrorFile, MirrorState
     from ..packages.models import File
 
@@ -136,4 +119,4 @@ def release_index_blobs(session: Session, files: Any, index_id: int) -> None:
     session.execute(delete(MirrorState).where(MirrorState.index_id == index_id))
     session.flush()
     for sha in shas:
-        collect_blob(session, files, sha)
+        uow.collect_after_commit(files, sha)

@@ -22,7 +22,7 @@ from multipart import (
 )
 
 from ..responses import APIError
-from ..storage.files import BlobTooLarge, BlobWriter, FileStore
+from ..storage.files import BlobStore, BlobTooLarge, BlobWriter
 
 CHUNK = 256 * 1024
 # twine sends about 30 fields; the description (a project's whole README) is the largest.
@@ -65,7 +65,7 @@ def read_upload_form(
     *,
     content_type: str,
     content_length: int | None,
-    files: FileStore,
+    files: BlobStore,
     max_file_size: int,
 ) -> UploadForm:
     _type, options = parse_options_header(content_type)
@@ -86,7 +86,7 @@ def _parse(
     boundary: str,
     content_length: int | None,
     form: UploadForm,
-    files: FileStore,
+    files: BlobStore,
     max_file_size: int,
 ) -> None:
     length = content_length if content_length is not None else -1
@@ -156,7 +156,7 @@ def _received(filename: str, writer: BlobWriter) -> ReceivedFile:
 
 
 def receive_stream(
-    files: FileStore, filename: str, stream: BinaryIO, max_size: int
+    files: BlobStore, filename: str, stream: BinaryIO, max_size: int
 ) -> ReceivedFile:
     """A file that arrives as a plain stream rather than a form part (tests use it)."""
     writer = files.writer(max_size=max_size, prefix="upload-")

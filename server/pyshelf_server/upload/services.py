@@ -22,10 +22,10 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 from packaging.version import InvalidVersion, Version
-from sqlalchemy.engine import Connection
 
 from .. import limits
 from ..indexes.models import Index
+from ..indexes.registry import IndexInfo
 from ..names import filename_error, normalize_name, project_name_error, version_error
 from ..packages.metadata import (
     ArchiveOverLimit,
@@ -35,11 +35,11 @@ from ..packages.metadata import (
     wheel_metadata,
 )
 from ..packages.models import File
-from ..packages.records import ReleaseRecorder
 from ..packages.services import FileInfo, PackageService, log_entry
 from ..responses import APIError
-from ..storage.files import FileStore, StoredBlob
-from ..storage.references import discard_unreferenced, require_blobs
+from ..storage.files import BlobStore, StoredBlob
+from ..storage.references import require_blobs
+from ..unit_of_work import UnitOfWork
 from .form import ReceivedFile
 
 RELEASE_SUFFIXES = (".whl", ".tar.gz", ".zip")
@@ -90,7 +90,7 @@ def check_release_filename(filename: str, name: str, version: str) -> None:
 def check_digests(
     blob: StoredBlob,
     fields: dict[str, list[str]],
-    files: FileStore,
+    files: BlobStore,
     content: bytes | None = None,
 ) -> None:
     """Compare the digests the client sent (twine sends sha256 and blake2b) with the file's
@@ -123,7 +123,7 @@ def _single(fields: dict[str, list[str]], key: str) -> str:
 
 
 class UploadService:
-    def __init__(self, packages: PackageService, files: FileStore) -> None:
+    def __init__(self, packages: PackageService, files: BlobStore) -> None:
         self.packages = packages
         self.files = files
 
@@ -133,7 +133,7 @@ class UploadService:
         self.packages.ensure_version(project, version, meta, replace=True)
 
     def store_release(
-        self, index: Index, prepared: PreparedRelease, uploader: str
+        self, index: Index | IndexInfo, prepared: PreparedRelease, uploader: str
     ) -> UploadOutcome:
         return self._store(
             index=index,
@@ -169,7 +169,7 @@ class UploadService:
             version = _latest_version([v.version for v in project.versions])
         _check_name_version(name, version)
         blob = self.files.adopt(received.path, sha256=received.sha256, size=received.size)
-        self.packages.forget_blob_on_rollback(blob)
+        self.packages.uow.discard_if_rolled_back(self.files, blob)
         with self.files.open(blob.sha256) as stored:
             is_zip = zipfile.is_zipfile(stored)
         if not is_zip:
@@ -190,7 +190,7 @@ class UploadService:
     def _store(
         self,
         *,
-        index: Index,
+        index: Index | IndexInfo,
         name: str,
         version: str,
         filename: str,
@@ -235,8 +235,8 @@ class UploadService:
 
 
 def prepare_release(
-    files: FileStore,
-    bind: Any,
+    files: BlobStore,
+    uow: UnitOfWork,
     *,
     name: str,
     version: str,
@@ -247,110 +247,52 @@ def prepare_release(
 ) -> PreparedRelease:
     """Check, store and read the file: everything an upload does without the database, so
     that it happens outside the database's write lock. The received file is moved into the
-    store (or removed, when the store holds its content already). ``bind`` (an engine) is
-    what a blob this created is discarded through should a check fail."""
+    store (or removed, when the store holds its content already). The blobs this creates go
+    again unless ``uow`` (the request's) commits a row referring to them."""
     _check_name_version(name, version)
     check_release_filename(filename, name, version)
     blob = files.adopt(received.path, sha256=received.sha256, size=received.size)
     received.adopted = True
-    created = [blob]
-    try:
-        check_digests(blob, fields, files, received.content)
-        # Read from memory when the upload was small enough to keep there.
-        source = (
-            received.content if received.content is not None else files.local_path(blob.sha256)
-        )
-        metadata_blob = None
-        if filename.endswith(".whl"):
-            try:
-                metadata_bytes = wheel_metadata(source, filename)
-            except MetadataError as error:
+    uow.discard_if_rolled_back(files, blob)
+    check_digests(blob, fields, files, received.content)
+    # Read from memory when the upload was small enough to keep there.
+    source = (
+        received.content if received.content is not None else files.local_path(blob.sha256)
+    )
+    metadata_blob = None
+    if filename.endswith(".whl"):
+        try:
+            metadata_bytes = wheel_metadata(source, filename)
+        except MetadataError as error:
+            raise APIError(400, str(error)) from None
+        if metadata_bytes is None:
+            raise APIError(400, f"{filename!r} is not a valid wheel: no METADATA file")
+        file_meta = from_metadata_bytes(metadata_bytes)
+        # Derived from the wheel, and extracted again should a crash ever lose it
+        # (files_views): it needs no fsync of its own.
+        metadata_blob = files.put_bytes(metadata_bytes, durable=False)
+        uow.discard_if_rolled_back(files, metadata_blob)
+    else:
+        try:
+            file_meta = from_file(source, filename)
+        except MetadataError as error:
+            if isinstance(error, ArchiveOverLimit):
                 raise APIError(400, str(error)) from None
-            if metadata_bytes is None:
-                raise APIError(400, f"{filename!r} is not a valid wheel: no METADATA file")
-            file_meta = from_metadata_bytes(metadata_bytes)
-            # Derived from the wheel, and extracted again should a crash ever lose it
-            # (files_views): it needs no fsync of its own.
-            metadata_blob = files.put_bytes(metadata_bytes, durable=False)
-            created.append(metadata_blob)
-        else:
-            try:
-                file_meta = from_file(source, filename)
-            except MetadataError as error:
-                if isinstance(error, ArchiveOverLimit):
-                    raise APIError(400, str(error)) from None
-                file_meta = {}
-        requires_python = form_meta.get("requires_python") or file_meta.get("requires_python")
-        if requires_python and len(requires_python) > limits.MAX_REQUIRES_PYTHON_LENGTH:
-            # Its column's length: PostgreSQL would refuse it where SQLite kept it.
-            raise APIError(
-                400,
-                f"requires_python may be at most {limits.MAX_REQUIRES_PYTHON_LENGTH} "
-                "characters long",
-            )
-    except BaseException:
-        for stored in created:
-            if stored.created:
-                discard_unreferenced(bind, files, [stored.sha256])
-        raise
+            file_meta = {}
+    requires_python = form_meta.get("requires_python") or file_meta.get("requires_python")
+    if requires_python and len(requires_python) > limits.MAX_REQUIRES_PYTHON_LENGTH:
+        # Its column's length: PostgreSQL would refuse it where SQLite kept it.
+        raise APIError(
+            400,
+            f"requires_python may be at most {limits.MAX_REQUIRES_PYTHON_LENGTH} characters long",
+        )
     meta = {**file_meta, **form_meta}
     meta.pop("name", None)
     meta.pop("version", None)
     return PreparedRelease(name, version, filename, blob, metadata_blob, meta)
 
 
-def record_new_release(
-    connection: Connection,
-    files: FileStore,
-    index_id: int,
-    fullname: str,
-    prepared: PreparedRelease,
-    uploader: str,
-) -> UploadOutcome | None:
-    """Record a file whose name the index does not hold yet, on the lean write path
-    (:mod:`..packages.records`), on ``connection``, in a write transaction. ``None`` when
-    the index holds it already, or is not the one the request began with: the caller then
-    goes through :meth:`UploadService.store_release`."""
-    recorder = ReleaseRecorder(connection)
-    blob, metadata_blob = prepared.blob, prepared.metadata_blob
-    found = recorder.survey(index_id, prepared.filename, blob.sha256)
-    # An index deleted (or deleted and made again) since the request began is looked up
-    # again by name on the other path.
-    if not found.index_exists or found.file_exists:
-        return None
-    require_blobs(
-        connection,
-        files,
-        [blob.sha256] + ([metadata_blob.sha256] if metadata_blob else []),
-    )
-    recorded = recorder.record(
-        index_id=index_id,
-        index_fullname=fullname,
-        name=prepared.name,
-        version=prepared.version,
-        filename=prepared.filename,
-        blob=blob,
-        meta=prepared.meta,
-        uploader=uploader,
-        log=[log_entry("upload", uploader, fullname)],
-        metadata_blob=metadata_blob,
-        tombstone=found.tombstone,
-    )
-    return UploadOutcome(
-        FileInfo(
-            index=fullname,
-            project=recorded.project,
-            version=prepared.version,
-            filename=prepared.filename,
-            sha256=blob.sha256,
-            size=blob.size,
-            rel="releasefile",
-            uploader=uploader,
-        )
-    )
-
-
-def file_info(index: Index, project: str, version: str, row: File) -> FileInfo:
+def file_info(index: Index | IndexInfo, project: str, version: str, row: File) -> FileInfo:
     return FileInfo(
         index=index.fullname,
         project=project,

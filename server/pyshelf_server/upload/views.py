@@ -1,4 +1,8 @@
-"""``POST /{user}/{index}/``: legacy uploads (file_upload, submit, doc_upload) and push."""
+"""``POST /{user}/{index}/``: legacy uploads (file_upload, submit, doc_upload) and push.
+
+An upload reads until its file is stored and checked (``prepare_release``, no write lock), then
+switches the request's unit of work to writing and records the file through
+``UploadService``; the shelf tween commits it. Every client's upload takes this one path."""
 
 from __future__ import annotations
 
@@ -7,18 +11,16 @@ from typing import Any
 from pyramid.response import Response
 from pyramid.view import view_config
 
-from ..db import end_read_transaction
 from ..indexes.services import IndexService
 from ..packages.metadata import from_form
 from ..packages.services import PackageService
 from ..permissions import Permission
 from ..resources import IndexContext
 from ..responses import APIError, reason_phrase, result
-from ..storage.references import discard_unreferenced
 from ..views.helpers import begin_write, end_session, json_body, require
 from .form import UploadForm, read_upload_form
 from .push import PUSH_REQUEST_KEYS, PushService, send_external
-from .services import PreparedRelease, UploadService, prepare_release, record_new_release
+from .services import PreparedRelease, UploadService, prepare_release
 from .targets import check_target, target_host
 
 ACTIONS = ("file_upload", "submit", "doc_upload")
@@ -109,11 +111,9 @@ def _legacy_upload(request: Any, form: UploadForm) -> Response:
             raise APIError(400, "content file field not found")
         if not version:
             raise APIError(400, "invalid metadata: missing version")
-        # No session is opened for this: a token upload that is recorded by the batch writer
-        # then needs none at all.
         prepared = prepare_release(
             app.files,
-            app.engine,
+            request.uow,
             name=name,
             version=version,
             filename=content.filename,
@@ -123,8 +123,8 @@ def _legacy_upload(request: Any, form: UploadForm) -> Response:
         )
         return _store_release(request, prepared, who)
     begin_write(request)
-    uploads = UploadService(PackageService(request.db, app.files), app.files)
-    index = IndexService(request.db, app).require(info.user, info.name)
+    uploads = UploadService(PackageService(request.uow, app.files), app.files)
+    index = IndexService(request.uow, app).require(info.user, info.name)
     if action == "submit":
         if not version:
             raise APIError(400, "invalid metadata: missing version")
@@ -142,58 +142,19 @@ def _legacy_upload(request: Any, form: UploadForm) -> Response:
 
 
 def _store_release(request: Any, prepared: PreparedRelease, who: str) -> Response:
-    """A new file goes into the transaction concurrent uploads share; a file that replaces
-    another, or an index changed meanwhile, takes the request's own write session."""
+    """Record the stored file in the request's unit of work, which from here on writes."""
     info = request.context.index
     app = request.registry.pyshelf
-    _end_read_transaction(request)
-    try:
-        outcome, serial = app.upload_batches.run(
-            lambda connection: record_new_release(
-                connection, app.files, info.id, info.fullname, prepared, who
-            )
-        )
-    except BaseException:
-        # Refused or not committed: the blobs this upload created go unless a row refers to
-        # them by now.
-        _discard(request, prepared)
-        raise
-    if outcome is not None:
-        request.pyshelf_serial = serial
-    else:
-        try:
-            begin_write(request)
-        except BaseException:
-            _discard(request, prepared)
-            raise
-        # A refusal from here on fails the request, whose rollback takes the blobs it created.
-        _forget_blobs_on_rollback(request, prepared)
-        index = IndexService(request.db, app).require(info.user, info.name)
-        uploads = UploadService(PackageService(request.db, app.files), app.files)
-        outcome = uploads.store_release(index, prepared, who)
+    begin_write(request)
+    # The index as the write transaction sees it: gone meanwhile is a 404, changed (volatile)
+    # counts as it is now. Read from the layout snapshot, which is current for the state read
+    # under the write lock: no query of its own.
+    index = request.shelf.require_index(info.fullname)
+    uploads = UploadService(PackageService(request.uow, app.files), app.files)
+    outcome = uploads.store_release(index, prepared, who)
     if outcome.file is not None:
         _queue(request, "pyshelf_on_upload", info, outcome.file)
     return _ok(outcome.reason)
-
-
-def _end_read_transaction(request: Any) -> None:
-    session = request.__dict__.get("db")
-    if session is not None:
-        end_read_transaction(session)
-
-
-def _forget_blobs_on_rollback(request: Any, prepared: PreparedRelease) -> None:
-    packages = PackageService(request.db, request.registry.pyshelf.files)
-    packages.forget_blob_on_rollback(prepared.blob)
-    if prepared.metadata_blob is not None:
-        packages.forget_blob_on_rollback(prepared.metadata_blob)
-
-
-def _discard(request: Any, prepared: PreparedRelease) -> None:
-    app = request.registry.pyshelf
-    for blob in (prepared.blob, prepared.metadata_blob):
-        if blob is not None and blob.created:
-            discard_unreferenced(app.engine, app.files, [blob.sha256])
 
 
 def _queue(request: Any, hook_name: str, index: Any, file: Any) -> None:
@@ -240,13 +201,13 @@ def push(request: Any) -> Any:
         raise APIError(400, f"cannot push to mirror index {target_name}")
     if request.shelf.type_for(target_info).read_only:
         raise APIError(405, "index is marked read only")
-    target_context = IndexContext.for_index(request, target_info)
+    target_context = IndexContext(request, target_info)
     if not request.has_permission(Permission.UPLOAD, target_context):
         raise APIError(
             401, f"user {request.authenticated_userid!r} cannot upload to {target_name!r}"
         )
-    target = IndexService(request.db, app).require(target_info.user, target_info.name)
-    pusher = PushService(request.shelf, PackageService(request.db, app.files), app.files)
+    target = IndexService(request.uow, app).require(target_info.user, target_info.name)
+    pusher = PushService(request.shelf, PackageService(request.uow, app.files), app.files)
     outcome = pusher.push_internal(
         source=info,
         target=target,
@@ -286,7 +247,7 @@ def _push_external(
     if not all(value is None or isinstance(value, str) for value in (username, password)):
         raise APIError(400, "'username' and 'password' must be strings")
     target_host(posturl)
-    pusher = PushService(request.shelf, PackageService(request.db, app.files), app.files)
+    pusher = PushService(request.shelf, PackageService(request.uow, app.files), app.files)
     plan = pusher.plan_external(
         source=info, name=name, version=version, no_docs=no_docs, only_docs=only_docs
     )

@@ -131,32 +131,25 @@ def require(request: Any, permission: str, context: Any = None, message: str | N
 
 
 def begin_write(request: Any) -> None:
-    """Make ``request.db`` a write session from here on.
+    """Make the request's unit of work write from here on (``request.db`` is then a write
+    session).
 
-    Uploads begin with a read session, so that streaming, hashing and fsyncing the file happen
-    without holding the database's write lock; the rows are written after this call. So do
-    changes of users and indexes (PUT, PATCH), so that checking their input and hashing a
-    password happen without it. Objects loaded through the old session must be loaded again.
+    Uploads begin reading, so that streaming, hashing and fsyncing the file happen without
+    holding the database's write lock; the rows are written after this call. So do changes of
+    users and indexes (PUT, PATCH), so that checking their input and hashing a password happen
+    without it. Objects loaded before must be loaded again.
     """
-    session = request.__dict__.get("db")
-    if session is not None and session.info.get("write"):
+    if request.uow.writing:
         return
-    if session is not None:
-        session.rollback()
-        session.close()
-    request.__dict__["db"] = request.registry.pyshelf.sessions(write=True)
+    request.uow.begin_write()
     request.shelf.refresh()
 
 
 def end_session(request: Any) -> None:
-    """End the request's transaction and session before slow work that needs neither (an
-    external push): on SQLite a write session holds the database's write lock until it ends.
-    Nothing may be written through the request after this."""
-    session = request.__dict__.pop("db", None)
-    if session is not None:
-        from ..db import finish
-
-        finish(session, commit=False)
+    """End the request's transaction before slow work that needs none (an external push): on
+    SQLite a write transaction holds the database's write lock until it ends. Nothing may be
+    written through the request after this."""
+    request.uow.rollback()
 
 
 def flag(request: Any, name: str) -> bool:
