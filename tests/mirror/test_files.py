@@ -369,38 +369,6 @@ def test_links_held_in_memory_are_used_only_while_the_stored_page_is_the_same(
     assert reads != []
 
 
-def test_a_page_stored_after_its_answer_is_served_from_memory_until_then(
-    mirror, httpx_mock, monkeypatch
-):
-    """In the server the first fetch of a page is stored once its answer is sent; a file
-    request arriving before that (another connection) still finds the page, without asking
-    upstream for it again."""
-    from sqlalchemy import select
-
-    from pyshelf_server.mirror import pages
-    from pyshelf_server.mirror.models import MirrorProject
-
-    deferred = []
-    monkeypatch.setattr(pages, "after_send", deferred.append)
-    httpx_mock.add_response(url=PAGE, json=json_page("hello", [file_entry(WHEEL_NAME, WHEEL)]))
-    httpx_mock.add_response(url=FILES + WHEEL_NAME, content=WHEEL)
-    url = file_url(mirror)
-    assert len(deferred) == 1
-
-    def stored():
-        with mirror.app.registry.pyshelf.database.reading() as session:
-            return session.execute(select(MirrorProject.name)).scalars().all()
-
-    assert stored() == []
-    assert mirror.download(SIMPLE, url).body == WHEEL
-    assert mirror.page_json(SIMPLE)["files"][0]["url"] == url
-    deferred.pop()()
-    assert stored() == ["hello"]
-    assert mirror.page_json(SIMPLE)["files"][0]["url"] == url
-    # One page request upstream in all (pytest-httpx fails the test on an unexpected one).
-    assert len([r for r in httpx_mock.get_requests() if r.url == PAGE]) == 1
-
-
 def test_a_stored_mirrored_file_answers_304_to_its_etag(mirror, httpx_mock):
     serve_page(httpx_mock, file_entry(WHEEL_NAME, WHEEL))
     httpx_mock.add_response(url=FILES + WHEEL_NAME, content=WHEEL)

@@ -235,11 +235,8 @@ def test_on_s3_the_list_is_stored_in_the_bucket_and_mapped_from_a_local_copy(
     page = mirror.page_json("/root/pypi/+simple/")
     assert len(page["projects"]) == 50_000
     state, info = _info(mirror)
-    session = state.sessions()
-    try:
+    with state.database.reading() as session:
         sha = session.get(MirrorState, info.id).list_sha256
-    finally:
-        session.close()
     assert f"{s3_store['prefix']}/{sha[:2]}/{sha}" in s3_store["server"].keys(s3_store["bucket"])
     # The list is mapped from this process's local copy (what it built and sent).
     names = runtime(state).name_list(info.id, sha)

@@ -2,11 +2,11 @@
 
 import http.client
 import threading
-import time
 
 import pytest
+from waitress.channel import HTTPChannel
 
-from pyshelf_server.wsgiserver import SEND_BUFFER_BYTES, OneSendChannel, make_server
+from pyshelf_server.wsgiserver import SEND_BUFFER_BYTES, make_server
 
 BIG = bytes(range(256)) * (3 * SEND_BUFFER_BYTES // 256)
 # Over waitress's own limit for answers kept in memory (1 MiB).
@@ -23,13 +23,13 @@ def app(environ, start_response):
 @pytest.fixture
 def served(monkeypatch):
     sends = []
-    plain_send = OneSendChannel.send
+    plain_send = HTTPChannel.send
 
     def counted_send(channel, data, do_close=True):
         sends.append(len(data))
         return plain_send(channel, data, do_close=do_close)
 
-    monkeypatch.setattr(OneSendChannel, "send", counted_send)
+    monkeypatch.setattr(HTTPChannel, "send", counted_send)
     server = make_server(app, host="127.0.0.1", port=0, threads=4)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -97,45 +97,3 @@ def test_concurrent_answers_all_arrive(served):
         thread.join(timeout=30)
     assert len(results) == 24
     assert all(body == (BIG if path == "/big" else b"small answer") for path, body in results)
-
-
-def test_work_after_send_runs_once_the_answer_is_out():
-    from pyshelf_server.wsgiserver import after_send
-
-    done = threading.Event()
-    order = []
-
-    def slow_app(environ, start_response):
-        def work():
-            time.sleep(1.0)
-            order.append("work")
-            done.set()
-
-        after_send(work)
-        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
-        return [b"ok"]
-
-    server = make_server(slow_app, host="127.0.0.1", port=0, threads=2)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        connection = http.client.HTTPConnection("127.0.0.1", server.effective_port, timeout=10)
-        began = time.monotonic()
-        connection.request("GET", "/")
-        assert connection.getresponse().read() == b"ok"
-        order.append("answer")
-        assert time.monotonic() - began < 0.8
-        assert done.wait(5)
-        assert order == ["answer", "work"]
-        connection.close()
-    finally:
-        server.close()
-        thread.join(timeout=5)
-
-
-def test_work_after_send_outside_a_server_runs_at_once():
-    from pyshelf_server.wsgiserver import after_send
-
-    ran = []
-    after_send(lambda: ran.append(True))
-    assert ran == [True]

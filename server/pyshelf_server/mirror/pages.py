@@ -28,7 +28,6 @@ from sqlalchemy.orm import Session, defer
 
 from ..db import new_token
 from ..unit_of_work import end_read_transaction
-from ..wsgiserver import after_send
 from .links import guess_version
 from .models import MirrorProject
 from .options import MirrorPart
@@ -89,9 +88,6 @@ class MirrorPages(MirrorPart):
         """The stored page of ``name``, or None. Without ``with_links`` its links are not read
         (``links`` is None): what a cache token or an existence check needs is in the row's
         small columns, and a page's links can be a megabyte of JSON."""
-        unsaved = self.runtime.unsaved.get((self.index.id, name))
-        if unsaved is not None:
-            return unsaved
         row = session.execute(_HEAD.where(*self._where(name))).one_or_none()
         if row is None:
             return None
@@ -103,22 +99,14 @@ class MirrorPages(MirrorPart):
 
     def cached_links(self, session: Session, names: list[str]) -> list[tuple[str, list[Any]]]:
         """(name, links) of the stored pages among ``names``."""
-        found: list[tuple[str, list[Any]]] = []
-        stored = []
-        for name in names:
-            unsaved = self.runtime.unsaved.get((self.index.id, name))
-            if unsaved is not None:
-                found.append((name, unsaved.links))
-            else:
-                stored.append(name)
         tokens = dict(
             session.execute(
                 select(MirrorProject.name, MirrorProject.change_token).where(
-                    MirrorProject.index_id == self.index.id, MirrorProject.name.in_(stored)
+                    MirrorProject.index_id == self.index.id, MirrorProject.name.in_(names)
                 )
             ).all()
         )
-        return found + list(self._links(session, tokens).items())
+        return list(self._links(session, tokens).items())
 
     def _links(self, session: Session, tokens: dict[str, str]) -> dict[str, list[Any]]:
         """The links of the stored pages named in ``tokens`` (name -> change token): from the
@@ -237,32 +225,9 @@ class MirrorPages(MirrorPart):
             name=name, display_name=display, links=links, checked=now, etag=answer.etag,
             serial=answer.serial, change_token=new_token(),
         )
-        if cached is None:
-            self._save_after_answer(state)
+        if cached is None and self._insert(state):
             return state
         return self._store(state, changed=True)
-
-    def _save_after_answer(self, state: PageState) -> None:
-        """Store a page fetched for the first time once the answer that shows it is sent: the
-        client reads it meanwhile (a cold page's row cost 3-4 ms of its 10-15, 18 ms for a
-        page of 2,500 links). Until then the page is served from memory to every request."""
-        key = (self.index.id, state.name)
-        self.runtime.unsaved[key] = state
-        self._remember(state.name, state.change_token, state.links)
-
-        def save() -> None:
-            try:
-                # Dropped meanwhile (the project was removed): nothing to store.
-                if self.runtime.unsaved.get(key) is state and not self._insert(state):
-                    self._store(state, changed=True)
-            except Exception:
-                log.exception("%s: storing the page of %s failed", self.index.fullname,
-                              state.name)
-            finally:
-                if self.runtime.unsaved.get(key) is state:
-                    del self.runtime.unsaved[key]
-
-        after_send(save)
 
     def _with_versions(self, display: str, links: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if self.index.options.get("mirror_provides_core_metadata") is False:
@@ -329,7 +294,6 @@ class MirrorPages(MirrorPart):
 
     def _delete(self, name: str) -> None:
         self.runtime.recent.forget((self.index.id, name))
-        self.runtime.unsaved.pop((self.index.id, name), None)
         with self.app.database.writing() as uow:
             uow.session.execute(
                 delete(MirrorProject).where(
@@ -348,6 +312,5 @@ class MirrorPages(MirrorPart):
             log.exception("%s: a plugin failed on the change of %s", self.index.fullname, name)
 
     def forget(self, name: str) -> None:
-        self.runtime.unsaved.pop((self.index.id, name), None)
         self.runtime.not_found.forget((self.index.id, name))
         self.runtime.failures.forget((self.index.id, name))

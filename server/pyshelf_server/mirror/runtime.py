@@ -199,9 +199,6 @@ class MirrorRuntime:
         self.failures = Memory()
         # (index id, project) -> the links of its page as last fetched or read.
         self.recent = RecentLinks()
-        # (index id, project) -> a page fetched for the first time and answered, whose row is
-        # written once the answer is sent (``MirrorPages.get`` and ``wsgiserver.after_send``).
-        self.unsaved: dict[tuple[int, str], Any] = {}
         # index id -> (blob sha256, NameList mapping that blob)
         self._lists: dict[int, tuple[str, NameList]] = {}
         self._lists_lock = threading.Lock()
