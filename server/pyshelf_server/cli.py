@@ -247,6 +247,13 @@ def server_parser(pm: Any) -> argparse.ArgumentParser:
         "stored files no row refers to (left by a crash) are removed once untouched this long; "
         "must exceed the longest upload",
     )
+    _add(parser, "--no-metrics", False, "count nothing and serve no /+metrics")
+    _add(
+        parser,
+        "--metrics-token",
+        "",
+        "serve /+metrics only to requests with 'Authorization: Bearer TOKEN' (default: to anyone)",
+    )
     parser.add_argument(
         "--migrate",
         action="store_true",
@@ -286,6 +293,7 @@ CORE_OPTIONS = {
     "offline_mode",
     "debug",
     "orphan_grace_seconds",
+    "metrics_token",
 }
 
 
@@ -295,9 +303,9 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
     core["db_url"] = core["db_url"] or None
     core["storage_url"] = core["storage_url"] or None
     core["outside_url"] = core["outside_url"] or None
-    actions = ("version", "migrate", "sweep_orphans")
+    actions = ("version", "migrate", "sweep_orphans", "no_metrics")
     extra = {k: v for k, v in values.items() if k not in CORE_OPTIONS and k not in actions}
-    return ServerSettings(**core, options=extra)
+    return ServerSettings(**core, metrics=not values["no_metrics"], options=extra)
 
 
 def server_main(argv: list[str] | None = None) -> None:

@@ -8,6 +8,7 @@ import pluggy
 from pyramid.config import Configurator
 from pyramid.request import Request
 
+from . import metrics
 from .app import AppState, RequestState, opens_for_writing
 from .db import SessionFactory, make_engine
 from .plugins import make_plugin_manager
@@ -59,8 +60,9 @@ def make_app(
     config.add_tween(
         "pyshelf_server.tweens.shelf_tween_factory", over="pyramid.tweens.excview_tween_factory"
     )
+    metrics.install(config, state)
     pm.hook.pyshelf_pyramid_configure(config=config, settings=settings)
     for module in VIEW_MODULES:
         config.scan(module)
     app = config.make_wsgi_app()
-    return SimpleFastPath(app, state)
+    return metrics.wrap(SimpleFastPath(app, state), state)

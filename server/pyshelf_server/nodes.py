@@ -40,7 +40,7 @@ STALE_AFTER = timedelta(seconds=3 * HEARTBEAT_SECONDS)
 PER_PROCESS = frozenset(
     {
         "serverdir", "host", "port", "threads", "connection_limit", "db_url", "storage_url",
-        "debug", "options",
+        "debug", "options", "metrics", "metrics_token",
     }
 )
 

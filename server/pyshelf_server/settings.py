@@ -71,6 +71,10 @@ class ServerSettings:
     offline_mode: bool = False
     debug: bool = False
     orphan_grace_seconds: int = ORPHAN_GRACE_SECONDS
+    # Whether requests are counted and /+metrics is served (metrics.py).
+    metrics: bool = True
+    # When set, /+metrics answers only requests with "Authorization: Bearer <token>".
+    metrics_token: str = ""
     # Options added by plugins through pyshelf_add_parser_options, keyed by argparse dest.
     options: dict[str, Any] = field(default_factory=dict)
 
