@@ -9,7 +9,27 @@ PORT ?= 3141
 PARTS := $(patsubst %/pyproject.toml,%,$(wildcard server/pyproject.toml client/pyproject.toml web/pyproject.toml plugins/*/pyproject.toml))
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PARTS))
 
-.PHONY: help install install-test bytecode run test test-postgresql postgresql test-fast lint bench clean
+# Containers (no container engine is needed for anything above this line).
+DOCKER ?= docker
+COMPOSE ?= docker compose
+IMAGE ?= pyshelf
+TAG ?= latest
+PYSHELF_VERSION ?=
+INSTALL_WEB ?= true
+INSTALL_CONSTRAINED ?= false
+INSTALL_FINDLINKS ?= false
+INSTALL_JENKINS ?= false
+INSTALL_LOCKDOWN ?= false
+BUILD_ARGS = --build-arg INSTALL_WEB=$(INSTALL_WEB) --build-arg INSTALL_CONSTRAINED=$(INSTALL_CONSTRAINED) \
+  --build-arg INSTALL_FINDLINKS=$(INSTALL_FINDLINKS) --build-arg INSTALL_JENKINS=$(INSTALL_JENKINS) \
+  --build-arg INSTALL_LOCKDOWN=$(INSTALL_LOCKDOWN)
+# Compose profiles to start besides pyshelf: e.g. PROFILES="proxy monitoring".
+PROFILES ?=
+COMPOSE_UP = $(COMPOSE) $(foreach p,$(PROFILES),--profile $(p))
+BACKUP ?= backup
+
+.PHONY: help install install-test bytecode run test test-postgresql postgresql test-fast lint bench clean \
+  build pypi-build source-build server-up server-down server-logs server-enter backup restore ops-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -63,6 +83,36 @@ lint: install-test ## ruff over the whole tree
 
 bench: install-test ## run the benchmarks (by hand; see bench/README.md)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+ops-check: install-test ## the offline checks of the images, compose file and entrypoint
+	$(BIN)/python -m pytest tests/ops $(PYTEST_ARGS)
+
+pypi-build: ## build the image (IMAGE:TAG, pyshelf:latest) from released distributions (pypi/Dockerfile)
+	$(DOCKER) build $(BUILD_ARGS) --build-arg PYSHELF_VERSION=$(PYSHELF_VERSION) -f pypi/Dockerfile -t $(IMAGE):$(TAG) .
+
+source-build: ## build the image (IMAGE:TAG) from this repository (source/Dockerfile)
+	$(DOCKER) build $(BUILD_ARGS) -f source/Dockerfile -t $(IMAGE):$(TAG) .
+
+build: source-build ## the same as source-build
+
+server-up: ## start pyshelf with docker compose (PROFILES="proxy postgres s3 monitoring" adds those)
+	INSTALL_WEB=$(INSTALL_WEB) INSTALL_CONSTRAINED=$(INSTALL_CONSTRAINED) INSTALL_FINDLINKS=$(INSTALL_FINDLINKS) \
+	INSTALL_JENKINS=$(INSTALL_JENKINS) INSTALL_LOCKDOWN=$(INSTALL_LOCKDOWN) $(COMPOSE_UP) up -d --build
+
+server-down: ## stop the compose services (the volumes stay)
+	$(COMPOSE_UP) down
+
+server-logs: ## follow pyshelf's log
+	$(COMPOSE) logs -f pyshelf
+
+server-enter: ## a shell in the running pyshelf container
+	$(COMPOSE) exec pyshelf sh
+
+backup: install ## export $(SERVERDIR) into $(BACKUP) (safe while it serves; see README "Backup")
+	$(BIN)/pyshelf-export --serverdir $(SERVERDIR) $(BACKUP)
+
+restore: install ## import $(BACKUP) into a new $(SERVERDIR)
+	$(BIN)/pyshelf-import --serverdir $(SERVERDIR) $(BACKUP)
 
 clean: ## remove the virtual environments
 	rm -rf $(VENV) .venv-devpi

@@ -95,8 +95,10 @@ def init_main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--root-passwd",
-        default=None,
-        help="password of the root user "
+        # From the environment too, so that scripts (the container's entrypoint) need not put
+        # it in an argument list, where every process could read it.
+        default=os.environ.get("PYSHELF_ROOT_PASSWORD") or None,
+        help="password of the root user [PYSHELF_ROOT_PASSWORD] "
         "(default: a random one, printed once and stored in SERVERDIR/.root-password)",
     )
     parser.add_argument(
@@ -254,6 +256,13 @@ def server_parser(pm: Any) -> argparse.ArgumentParser:
         "",
         "serve /+metrics only to requests with 'Authorization: Bearer TOKEN' (default: to anyone)",
     )
+    _add(
+        parser,
+        "--x-accel-redirect",
+        "",
+        "behind nginx: answer stored files with an X-Accel-Redirect to PREFIX/<path in the "
+        "store> and let nginx send them (an internal location aliased to the store)",
+    )
     parser.add_argument(
         "--migrate",
         action="store_true",
@@ -294,6 +303,7 @@ CORE_OPTIONS = {
     "debug",
     "orphan_grace_seconds",
     "metrics_token",
+    "x_accel_redirect",
 }
 
 
@@ -327,6 +337,8 @@ def server_main(argv: list[str] | None = None) -> None:
             _fail(
                 f"--outside-url must be an http or https URL ({problem}): {settings.outside_url!r}"
             )
+    if settings.x_accel_redirect and not settings.x_accel_redirect.startswith("/"):
+        _fail("--x-accel-redirect must be a path prefix starting with '/', e.g. /+store/")
     if settings.connection_limit < 0:
         _fail("--connection-limit must be 0 (derived from the open-files limit) or more")
     if settings.idle_timeout < 1:

@@ -47,10 +47,29 @@ def blob_response(
     """A stored file (or 304), with the headers of an immutable file."""
     if not_modified(request, sha256):
         response = Response(status=304)
-    else:
+    elif (prefix := request.registry.pyshelf.settings.x_accel_redirect) and request.method == "GET":
+        # nginx in front sends the bytes from the store itself; permission was checked here.
+        files = request.registry.pyshelf.files
         try:
-            response = FileResponse(str(path), request=request, content_type=None)
-        except FileNotFoundError:
-            raise APIError(404, "file content is missing from the store") from None
+            relative = path.relative_to(files.root).as_posix()
+        except ValueError:  # not in the store (cannot happen for blobs): send it ourselves
+            relative = None
+        if relative is None or not path.exists():
+            return _file_response(request, path, filename, sha256, modified)
+        response = Response(status=200)
+        response.headers["X-Accel-Redirect"] = prefix.rstrip("/") + "/" + relative
         response.headers["Content-Type"] = content_type(filename)
+    else:
+        return _file_response(request, path, filename, sha256, modified)
+    return immutable_headers(response, sha256, modified)
+
+
+def _file_response(
+    request: Any, path: Path, filename: str, sha256: str, modified: datetime | None
+) -> Response:
+    try:
+        response = FileResponse(str(path), request=request, content_type=None)
+    except FileNotFoundError:
+        raise APIError(404, "file content is missing from the store") from None
+    response.headers["Content-Type"] = content_type(filename)
     return immutable_headers(response, sha256, modified)

@@ -41,6 +41,7 @@ PER_PROCESS = frozenset(
     {
         "serverdir", "host", "port", "threads", "connection_limit", "db_url", "storage_url",
         "debug", "options", "metrics", "metrics_token",
+        "x_accel_redirect",
     }
 )
 

@@ -75,6 +75,9 @@ class ServerSettings:
     metrics: bool = True
     # When set, /+metrics answers only requests with "Authorization: Bearer <token>".
     metrics_token: str = ""
+    # With nginx in front: answer stored files with "X-Accel-Redirect: <prefix>/<path in the
+    # store>" and no body, so that nginx sends the bytes (files/nginx/pyshelf.conf).
+    x_accel_redirect: str = ""
     # Options added by plugins through pyshelf_add_parser_options, keyed by argparse dest.
     options: dict[str, Any] = field(default_factory=dict)
 
