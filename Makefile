@@ -88,7 +88,7 @@ ops-check: install-test ## the offline checks of the images, compose file and en
 	$(BIN)/python -m pytest tests/ops $(PYTEST_ARGS)
 
 pypi-build: ## build the image (IMAGE:TAG, pyshelf:latest) from released distributions (pypi/Dockerfile)
-	$(DOCKER) build $(BUILD_ARGS) --build-arg PYSHELF_VERSION=$(PYSHELF_VERSION) -f pypi/Dockerfile -t $(IMAGE):$(TAG) .
+	$(DOCKER) build $(BUILD_ARGS) $(if $(PYSHELF_VERSION),--build-arg PYSHELF_VERSION=$(PYSHELF_VERSION)) -f pypi/Dockerfile -t $(IMAGE):$(TAG) .
 
 source-build: ## build the image (IMAGE:TAG) from this repository (source/Dockerfile)
 	$(DOCKER) build $(BUILD_ARGS) -f source/Dockerfile -t $(IMAGE):$(TAG) .
