@@ -28,7 +28,7 @@ PROFILES ?=
 COMPOSE_UP = $(COMPOSE) $(foreach p,$(PROFILES),--profile $(p))
 BACKUP ?= backup
 
-.PHONY: help install install-test bytecode run test test-postgresql postgresql test-fast lint bench clean \
+.PHONY: help install install-test bytecode run test test-postgresql postgresql test-fast lint bench clean nginx \
   build pypi-build source-build server-up server-down server-logs server-enter backup restore ops-check
 
 help: ## list the targets
@@ -66,9 +66,16 @@ postgresql: ## install Debian's PostgreSQL binaries if missing (as root; else sa
 	    apt-get install -y -q --no-install-recommends postgresql; } || \
 	  { echo "make test needs PostgreSQL's initdb: install Debian's postgresql package"; exit 1; }
 
+# tests/ops puts the shipped nginx configuration in front of a real server.
+nginx: ## install Debian's nginx if missing (as root; else say what to do)
+	@test -x /usr/sbin/nginx || command -v nginx >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -q --no-install-recommends nginx; } || \
+	  { echo "make test needs nginx for tests/ops: install Debian's nginx package"; exit 1; }
+
 # The whole suite on SQLite, then the server, mirror and web suites again on a throwaway
 # PostgreSQL cluster that the test set-up starts itself (Debian's postgresql package).
-test: install-test postgresql ## run the whole test suite (SQLite, then PostgreSQL)
+test: install-test postgresql nginx ## run the whole test suite (SQLite, then PostgreSQL)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(BIN)/python -m pytest --db=postgresql tests/server tests/mirror tests/web $(PYTEST_ARGS)
 
@@ -84,7 +91,7 @@ lint: install-test ## ruff over the whole tree
 bench: install-test ## run the benchmarks (by hand; see bench/README.md)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
-ops-check: install-test ## the offline checks of the images, compose file and entrypoint
+ops-check: install-test nginx ## the offline checks of the images, compose file and entrypoint
 	$(BIN)/python -m pytest tests/ops $(PYTEST_ARGS)
 
 pypi-build: ## build the image (IMAGE:TAG, pyshelf:latest) from released distributions (pypi/Dockerfile)

@@ -105,8 +105,8 @@ def test_project_list_is_cached_and_follows_changes(counted):
 def test_state_read_is_reused_until_this_process_commits(counted):
     from sqlalchemy import create_engine, text
 
-    reader = counted.app.reader
-    engine = counted.app.state.engine
+    reader = counted.app.registry.pyshelf.state_reader
+    engine = counted.app.registry.pyshelf.engine
     first = reader.read()
     # A commit by someone else (another process, here a second engine) is not announced to
     # this process: within the reuse window the reader does not ask the database.
