@@ -263,6 +263,13 @@ def server_parser(pm: Any) -> argparse.ArgumentParser:
         "behind nginx: answer stored files with an X-Accel-Redirect to PREFIX/<path in the "
         "store> and let nginx send them (an internal location aliased to the store)",
     )
+    _add(
+        parser,
+        "--default-index",
+        "",
+        "USER/INDEX that pypiserver's URLs serve: /simple/ and uploads to / (for teams moving "
+        "over from pypiserver)",
+    )
     parser.add_argument(
         "--migrate",
         action="store_true",
@@ -304,6 +311,7 @@ CORE_OPTIONS = {
     "orphan_grace_seconds",
     "metrics_token",
     "x_accel_redirect",
+    "default_index",
 }
 
 
@@ -339,6 +347,10 @@ def server_main(argv: list[str] | None = None) -> None:
             )
     if settings.x_accel_redirect and not settings.x_accel_redirect.startswith("/"):
         _fail("--x-accel-redirect must be a path prefix starting with '/', e.g. /+store/")
+    if settings.default_index and (
+        settings.default_index.count("/") != 1 or "" in settings.default_index.split("/")
+    ):
+        _fail(f"--default-index must be USER/INDEX, not {settings.default_index!r}")
     if settings.connection_limit < 0:
         _fail("--connection-limit must be 0 (derived from the open-files limit) or more")
     if settings.idle_timeout < 1:

@@ -8,7 +8,7 @@ import pluggy
 from pyramid.config import Configurator
 from pyramid.request import Request
 
-from . import metrics
+from . import defaultindex, metrics
 from .app import AppState, RequestState, opens_for_writing
 from .db import SessionFactory, make_engine
 from .plugins import make_plugin_manager
@@ -65,4 +65,5 @@ def make_app(
     for module in VIEW_MODULES:
         config.scan(module)
     app = config.make_wsgi_app()
-    return metrics.wrap(SimpleFastPath(app, state), state)
+    served = defaultindex.wrap(SimpleFastPath(app, state), settings.default_index)
+    return metrics.wrap(served, state)

@@ -78,6 +78,8 @@ class ServerSettings:
     # With nginx in front: answer stored files with "X-Accel-Redirect: <prefix>/<path in the
     # store>" and no body, so that nginx sends the bytes (files/nginx/pyshelf.conf).
     x_accel_redirect: str = ""
+    # pypiserver's URLs: /simple/ and POST / serve this index (defaultindex.py).
+    default_index: str = ""
     # Options added by plugins through pyshelf_add_parser_options, keyed by argparse dest.
     options: dict[str, Any] = field(default_factory=dict)
 
