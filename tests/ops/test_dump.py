@@ -184,3 +184,33 @@ def test_from_dir_loads_a_folder_and_reruns_add_only_what_is_new(make_live_serve
     missing = run("pyshelf-import", "--serverdir", str(server.serverdir), "--from-dir",
                   str(packages), "--index", "nobody/packages", check=False)
     assert missing.returncode == 2 and "user nobody does not exist" in missing.stderr
+
+
+def test_mirrored_files_come_along_with_include_mirrors(make_live_server, tmp_path):
+    from tests.e2e.static_upstream import StaticIndex
+
+    wheel = make_wheel("remote-pkg", "1.0")
+    upstream = StaticIndex(tmp_path / "upstream", {"remote-pkg": [wheel]})
+    try:
+        source = make_live_server("source")
+        source.create_index("root/mirror", type="mirror", mirror_url=upstream.url)
+        page = httpx.get(f"{source.url}/root/mirror/+simple/remote-pkg/")
+        href = page.text.split('href="', 1)[1].split("#", 1)[0]
+        file_url = httpx.URL(f"{source.url}/root/mirror/+simple/remote-pkg/").join(href)
+        assert httpx.get(file_url).content == wheel[1]
+        without = tmp_path / "without"
+        run("pyshelf-export", "--serverdir", str(source.serverdir), str(without))
+        assert not list(without.rglob(wheel[0]))
+        dump = tmp_path / "dump"
+        done = run("pyshelf-export", "--serverdir", str(source.serverdir), "--include-mirrors",
+                   str(dump))
+        assert " 1 files" in done.stdout, done.stdout
+    finally:
+        upstream.stop()
+    run("pyshelf-import", "--serverdir", str(tmp_path / "target"), str(dump))
+    target = make_live_server("target")
+    # Upstream is gone: the file is served from the imported cache, at the same URL.
+    path = file_url.path
+    got = httpx.get(f"{target.url}{path}")
+    assert got.status_code == 200, got.text
+    assert got.content == wheel[1]

@@ -3,7 +3,7 @@ consistent snapshot, in devpi's dump layout (dump version 2)::
 
     DIR/dataindex.json
     DIR/<user>/<index>/<project>/<version>/<file>                    release files
-    DIR/<user>/<index>/<project>/sha256=<hash>/<release>.toxresultN   tox results
+    DIR/<user>/<index>/<project>/sha256=<hash>/<release>.toxresult…   tox results
     DIR/<user>/<index>/<project>-<version>.doc.zip                    documentation
 
 The rows are read in one read transaction (a snapshot on SQLite; REPEATABLE READ on
@@ -156,7 +156,6 @@ def _stage_contents(
     paths: dict[int, str] = {}
     releases = [row for row in file_rows if row[0].rel == "releasefile"]
     others = [row for row in file_rows if row[0].rel != "releasefile"]
-    toxresult_counts: dict[int, int] = defaultdict(int)
     for row, version, display in releases + others:
         base = f"{index.fullname}/{display}"
         descriptor: dict[str, Any] = {
@@ -169,9 +168,7 @@ def _stage_contents(
             if release_path is None:
                 continue
             release = next(r for r, _v, _d in releases if r.id == row.for_file_id)
-            number = toxresult_counts[release.id]
-            toxresult_counts[release.id] += 1
-            relpath = f"{base}/sha256={release.sha256}/{release.filename}.toxresult{number}"
+            relpath = f"{base}/sha256={release.sha256}/{row.filename}"
             descriptor["for_entrypath"] = release_path
         else:
             relpath = f"{base}/{version}/{row.filename}"
@@ -215,6 +212,10 @@ def _mirror_contents(
         descriptors.append({
             "type": "releasefile", "projectname": project, "version": version,
             "relpath": relpath,
-            "entrymapping": {"hash_spec": f"sha256={row.sha256}", "url": row.url},
+            "entrymapping": {
+                "hash_spec": f"sha256={row.sha256}", "url": row.url,
+                "last_modified": http_date(row.stored),
+                "pyshelf": {"filename": row.filename, "key": row.key},
+            },
         })
     return {"projects": {}, "files": descriptors}

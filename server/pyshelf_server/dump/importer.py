@@ -183,11 +183,7 @@ class Importer:
             entry = data["indexes"][fullname]
             index = created[fullname]
             if index.type in self.app.registry.mirror_types:
-                if entry.get("files"):
-                    self.report.notes.append(
-                        f"{fullname}: {len(entry['files'])} mirrored files not imported; "
-                        "they are fetched again when asked for"
-                    )
+                self._mirror_files(dump, index, entry.get("files") or [])
                 continue
             self._stage(dump, index, entry)
         return self.report
@@ -271,6 +267,33 @@ class Importer:
                 if release is None:
                     raise DumpError(f"{descriptor['relpath']}: its release {target} is missing")
                 self._toxresult(index, descriptor, received, release)
+            self.report.files += 1
+
+    def _mirror_files(self, dump: Path, index: Index, descriptors: list[dict[str, Any]]) -> None:
+        """Files a mirror had cached (``--include-mirrors``): into its cache, found by the
+        same URL as before, so that they are served without asking upstream again."""
+        from ..mirror.links import file_key, guess_version
+        from ..mirror.models import MirrorFile
+
+        for descriptor in descriptors:
+            mapping = descriptor.get("entrymapping") or {}
+            url = mapping.get("url")
+            path = dump / descriptor["relpath"]
+            if not url or not path.is_file():
+                raise DumpError(f"{descriptor['relpath']}: a mirrored file needs its url and "
+                                "content in the dump")
+            received = self._receive(path, descriptor)
+            blob = self._stored(received)
+            facts = mapping.get("pyshelf") or {}
+            key = facts.get("key") or file_key(blob.sha256[:3], blob.sha256[3:16])
+            project = normalize_name(descriptor.get("projectname") or "")
+            version = descriptor.get("version")
+            if not version or version == "unknown":
+                version = guess_version(project, received.filename)
+            self.session.add(MirrorFile(
+                index_id=index.id, project=project, filename=received.filename, key=key,
+                sha256=blob.sha256, size=blob.size, version=version, url=url,
+            ))
             self.report.files += 1
 
     def _version(self, index: Index, version: str, meta: dict[str, Any]) -> Any:
@@ -373,7 +396,8 @@ class Importer:
     ) -> None:
         facts, log, when = _file_facts(descriptor, index.fullname, None)
         self.packages.add_file(
-            index=index, version=release.version, filename=received.filename,
+            index=index, version=release.version,
+            filename=facts.get("filename") or received.filename,
             blob=self._stored(received), rel="toxresult", for_file=release,
             uploader=facts.get("uploader") or _log_uploader(log), log=log, upload_time=when,
         )
