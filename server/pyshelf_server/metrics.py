@@ -18,8 +18,11 @@ from __future__ import annotations
 import hmac
 import platform
 import shutil
+import threading
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
+from itertools import accumulate
 from typing import Any
 
 from prometheus_client import (
@@ -29,12 +32,11 @@ from prometheus_client import (
     PROCESS_COLLECTOR,
     CollectorRegistry,
     Counter,
-    Gauge,
     Histogram,
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 from . import __version__, health
 
@@ -49,6 +51,77 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2
 UPSTREAM_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 PROBE_PATHS = frozenset({METRICS_PATH, health.HEALTH_PATH, health.READY_PATH})
 FILE_ROUTES = frozenset({"files.entry", "files.external"})
+# The routes whose answers count in more than the request metrics.
+RARE_ROUTES = FILE_ROUTES | {"login", "index"}
+
+
+class RequestStats:
+    """The request counts, latency histograms, bytes and requests in progress, kept in plain
+    dictionaries under one lock and exposed as metric families at scrape time:
+    prometheus-client's own counters and histogram take a lock and several calls each, which
+    was most of the cost of counting a cached simple page."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.in_progress = 0
+        # (method, route, code) -> [count, seconds, count per latency bucket (+Inf last)]
+        self.series: dict[tuple[str, str, int], list[Any]] = {}
+        self.response_bytes = {"page": 0, "file": 0}
+
+    def start(self) -> None:
+        with self.lock:
+            self.in_progress += 1
+
+    def finish(self, method: str, route: str, code: int, seconds: float,
+               size: int | None) -> None:
+        bucket = bisect_left(LATENCY_BUCKETS, seconds)
+        key = (method, route, code)
+        with self.lock:
+            self.in_progress -= 1
+            entry = self.series.get(key)
+            if entry is None:
+                entry = self.series[key] = [0, 0.0, [0] * (len(LATENCY_BUCKETS) + 1)]
+            entry[0] += 1
+            entry[1] += seconds
+            entry[2][bucket] += 1
+            if size:
+                self.response_bytes["file" if route in FILE_ROUTES else "page"] += size
+
+    def describe(self) -> Iterable[Any]:
+        return []
+
+    def collect(self) -> Iterable[Any]:
+        with self.lock:
+            in_progress = self.in_progress
+            series = {key: (entry[0], entry[1], list(entry[2]))
+                      for key, entry in self.series.items()}
+            response_bytes = dict(self.response_bytes)
+        requests = CounterMetricFamily("pyshelf_http_requests", "HTTP requests answered",
+                                       labels=["method", "route", "code"])
+        latency: dict[tuple[str, str], tuple[int, float, list[int]]] = {}
+        for (method, route, code), (count, seconds, buckets) in sorted(series.items()):
+            requests.add_metric([method, route, str(code)], count)
+            total, summed, counts = latency.get((method, route), (0, 0.0, [0] * len(buckets)))
+            merged = [a + b for a, b in zip(counts, buckets, strict=True)]
+            latency[(method, route)] = (total + count, summed + seconds, merged)
+        yield requests
+        duration = HistogramMetricFamily(
+            "pyshelf_http_request_duration_seconds",
+            "Time from the request to the start of the answer (not the whole body)",
+            labels=["method", "route"],
+        )
+        bounds = [*(str(float(b)) for b in LATENCY_BUCKETS), "+Inf"]
+        for (method, route), (_total, summed, counts) in latency.items():
+            cumulative = list(accumulate(counts))
+            duration.add_metric([method, route], list(zip(bounds, cumulative, strict=True)), summed)
+        yield duration
+        yield GaugeMetricFamily("pyshelf_http_requests_in_progress", "Requests being worked on",
+                                value=in_progress)
+        sent = CounterMetricFamily("pyshelf_http_response_bytes",
+                                   "Bytes of answers with a Content-Length", labels=["kind"])
+        for kind, value in response_bytes.items():
+            sent.add_metric([kind], value)
+        yield sent
 
 
 class ServerMetrics:
@@ -61,22 +134,10 @@ class ServerMetrics:
         # Python exporter has them; they describe this process, as the rest does.
         for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
             registry.register(collector)
-        self.requests = Counter(
-            "pyshelf_http_requests", "HTTP requests answered",
-            ["method", "route", "code"], registry=registry,
-        )
-        self.duration = Histogram(
-            "pyshelf_http_request_duration_seconds",
-            "Time from the request to the start of the answer (not the whole body)",
-            ["method", "route"], buckets=LATENCY_BUCKETS, registry=registry,
-        )
-        self.in_progress = Gauge(
-            "pyshelf_http_requests_in_progress", "Requests being worked on", registry=registry
-        )
-        self.response_bytes = Counter(
-            "pyshelf_http_response_bytes", "Bytes of answers with a Content-Length",
-            ["kind"], registry=registry,
-        )
+        # Every request passes through here: its counts are kept by RequestStats (one lock
+        # per update) and turned into metric families only when Prometheus scrapes.
+        self.http = RequestStats()
+        registry.register(self.http)
         self.downloads = Counter(
             "pyshelf_file_downloads", "Files served (GET, 200)", ["index"], registry=registry
         )
@@ -129,11 +190,9 @@ class ServerMetrics:
         self, method: str, route: str, code: int, seconds: float, size: int | None,
         environ: dict[str, Any],
     ) -> None:
-        self._child(self.requests, method, route, str(code)).inc()
-        self._child(self.duration, method, route).observe(seconds)
-        if size:
-            kind = "file" if route in FILE_ROUTES else "page"
-            self._child(self.response_bytes, kind).inc(size)
+        self.http.finish(method, route, code, seconds, size)
+        if route not in RARE_ROUTES:
+            return
         if route == "login" and method == "POST" and code in (200, 401):
             self._child(self.logins, "ok" if code == 200 else "failed").inc()
             return
@@ -304,23 +363,22 @@ class MetricsMiddleware:
             return start_response(status, headers, *rest)
 
         started = time.perf_counter()
-        in_progress = self.metrics.in_progress
-        in_progress.inc()
+        self.metrics.http.start()
         try:
             body = self.app(environ, recording_start_response)
         except BaseException:
             self._record(environ, 500, None, started)
             raise
-        finally:
-            in_progress.dec()
         if answer:
             size = None
             if environ.get("REQUEST_METHOD") != "HEAD":
                 for name, value in answer[1]:
-                    if name.lower() == "content-length":
+                    if name == "Content-Length" or name.lower() == "content-length":
                         size = int(value)
                         break
             self._record(environ, int(answer[0][:3]), size, started)
+        else:  # the application will answer while its body is read: not timed
+            self._record(environ, 200, None, started)
         return body
 
     def _record(self, environ: dict[str, Any], code: int, size: int | None,
