@@ -33,7 +33,7 @@ sys.path.insert(0, str(HERE))
 
 import httpx  # noqa: E402
 from load import run_wrk, upload_files  # noqa: E402
-from servers import MAIN_BIN, Pyshelf, free_port  # noqa: E402
+from servers import MAIN_BIN, Pyshelf, cpu_seconds_tree, free_port  # noqa: E402
 from workload import HOSTED, PASSWORD, USER, bodies_for, login, project_name, setup  # noqa: E402
 
 REPO = HERE.parent
@@ -62,28 +62,35 @@ def fill(server: Pyshelf, projects: int, versions: int) -> int:
 def metrics(workdir: Path, repeat: int, duration: float) -> dict:
     on = PyshelfWith(workdir, "metrics-on", [])
     off = PyshelfWith(workdir, "metrics-off", ["--no-metrics"])
-    results: dict = {"on": {"c1": [], "c16": []}, "off": {"c1": [], "c16": []}}
+    results: dict = {key: {"c1": [], "c16": [], "cpu_us_c1": [], "cpu_us_c16": []}
+                     for key in ("on", "off")}
     for server in (on, off):
         server.init()
         server.start()
         fill(server, 20, 10)
     try:
         page = f"/{HOSTED}/+simple/{project_name(10)}/"
-        for _ in range(repeat):
+        for repetition in range(repeat):
+            # Which goes first alternates, so that a change in the machine's load meets both.
+            order = [("on", on), ("off", off)][:: 1 if repetition % 2 == 0 else -1]
             for connections in (1, 16):
-                for key, server in (("on", on), ("off", off)):
+                for key, server in order:
+                    cpu = cpu_seconds_tree(server.pid)
                     load = run_wrk(server.url + page, connections=connections,
                                    duration=duration, headers={"Accept": "text/html"})
+                    used = cpu_seconds_tree(server.pid) - cpu
                     results[key][f"c{connections}"].append(load.rps)
+                    # CPU per request is steadier than req/s on a machine busy with other work.
+                    results[key][f"cpu_us_c{connections}"].append(
+                        used / max(load.requests, 1) * 1e6)
     finally:
         on.stop()
         off.stop()
     summary = {}
-    for level in ("c1", "c16"):
+    for level in ("c1", "c16", "cpu_us_c1", "cpu_us_c16"):
         with_metrics = statistics.median(results["on"][level])
         without = statistics.median(results["off"][level])
-        summary[level] = {"on_rps": with_metrics, "off_rps": without,
-                          "on/off": with_metrics / without}
+        summary[level] = {"on": with_metrics, "off": without, "on/off": with_metrics / without}
     return {"samples": results, "median": summary}
 
 

@@ -151,6 +151,9 @@ class Importer:
         self.indexes = IndexService(session, app)
         self.packages = PackageService(session, app.files)
         self.report = ImportReport()
+        # (index id, normalised project, version) -> its row, once the dump's metadata is set:
+        # the files of a version then need no further query.
+        self.versions: dict[tuple[int, str, str], Any] = {}
 
     # -- a dump ------------------------------------------------------------------------------
 
@@ -303,7 +306,9 @@ class Importer:
             raise DumpError(f"{index.fullname}: version {version} has no project name")
         project = self.packages.ensure_project(index, name)
         meta.pop("version", None)
-        return self.packages.ensure_version(project, str(version), meta)
+        row = self.packages.ensure_version(project, str(version), meta)
+        self.versions[(index.id, project.name, str(version))] = row
+        return row
 
     def _receive(self, path: Path, descriptor: dict[str, Any]) -> ReceivedFile:
         """``path`` copied into the store's temporary directory, hashed on the way and
@@ -361,7 +366,11 @@ class Importer:
         merged = {**prepared.meta, **{k: v for k, v in (meta or {}).items()
                                       if not k.startswith("+") and k != ":action"}}
         merged["name"] = name
-        version_row = self._version(index, version, merged)
+        known = self.versions.get((index.id, normalize_name(name), version))
+        # A dump's version carries its metadata already; a file from a folder brings its own.
+        version_row = known if known is not None and descriptor else (
+            self._version(index, version, merged)
+        )
         facts, log, when = _file_facts(descriptor, index.fullname, uploader)
         row = self.packages.add_file(
             index=index, version=version_row, filename=received.filename, blob=prepared.blob,
