@@ -19,10 +19,10 @@ import hmac
 import platform
 import shutil
 import threading
-import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from itertools import accumulate
+from time import perf_counter
 from typing import Any
 
 from prometheus_client import (
@@ -359,40 +359,40 @@ class MetricsMiddleware:
         answer: list[Any] = []
 
         def recording_start_response(status: str, headers: list[Any], *rest: Any) -> Any:
-            answer[:] = (status, headers)
+            answer.append(status)
+            answer.append(headers)
             return start_response(status, headers, *rest)
 
-        started = time.perf_counter()
-        self.metrics.http.start()
+        http = self.metrics.http
+        started = perf_counter()
+        http.start()
         try:
             body = self.app(environ, recording_start_response)
         except BaseException:
-            self._record(environ, 500, None, started)
+            self._record(environ, 500, None, perf_counter() - started)
             raise
-        if answer:
-            size = None
-            if environ.get("REQUEST_METHOD") != "HEAD":
-                for name, value in answer[1]:
-                    if name == "Content-Length" or name.lower() == "content-length":
-                        size = int(value)
-                        break
-            self._record(environ, int(answer[0][:3]), size, started)
-        else:  # the application will answer while its body is read: not timed
-            self._record(environ, 200, None, started)
+        seconds = perf_counter() - started
+        if not answer:  # the application answers while its body is read: not timed
+            self._record(environ, 200, None, seconds)
+            return body
+        size = None
+        if environ["REQUEST_METHOD"] != "HEAD":
+            size = content_length(answer[-1])
+        self._record(environ, int(answer[-2][:3]), size, seconds)
         return body
 
     def _record(self, environ: dict[str, Any], code: int, size: int | None,
-                started: float) -> None:
+                seconds: float) -> None:
         route = environ.get(ROUTE_KEY)
+        method = environ.get("REQUEST_METHOD", "")
         if route is None:
             # Answered before Pyramid: a cached simple page (simple.fastpath).
             route = "simple.list" if environ.get("PATH_INFO", "").endswith("/+simple/") else (
                 "simple.project"
             )
-        self.metrics.request(
-            environ.get("REQUEST_METHOD", ""), route, code, time.perf_counter() - started,
-            size, environ,
-        )
+            self.metrics.http.finish(method, route, code, seconds, size)
+            return
+        self.metrics.request(method, route, code, seconds, size, environ)
 
     def serve(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
@@ -412,6 +412,17 @@ class MetricsMiddleware:
                                   ("Content-Length", str(len(body))),
                                   ("Cache-Control", "no-store")])
         return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else body]
+
+
+def content_length(headers: list[tuple[str, str]]) -> int | None:
+    # WebOb and the fast path spell it so; any other spelling is looked for only after.
+    for name, value in headers:
+        if name == "Content-Length":
+            return int(value)
+    for name, value in headers:
+        if name.lower() == "content-length":
+            return int(value)
+    return None
 
 
 def _plain(start_response: Callable[..., Any], status: str, body: bytes,
