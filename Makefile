@@ -5,9 +5,20 @@ BIN := $(VENV)/bin
 SERVERDIR ?= $(HOME)/.pyshelf/server
 HOST ?= 127.0.0.1
 PORT ?= 3141
-# Every part that exists: server first, then the rest (they depend on it).
-PARTS := $(patsubst %/pyproject.toml,%,$(wildcard server/pyproject.toml client/pyproject.toml web/pyproject.toml plugins/*/pyproject.toml))
+# Optional plugins (plugins/<name>) that `make install` and `make run` add, e.g.
+# PLUGINS="constrained lockdown"; `make install-test` and `make test` take every one.
+PLUGINS ?=
+comma := ,
+empty :=
+space := $(empty) $(empty)
+# Server first, then the rest (they depend on it).
+BASE_PARTS := server client web
+ALL_PARTS := $(patsubst %/pyproject.toml,%,$(wildcard $(addsuffix /pyproject.toml,$(BASE_PARTS)) plugins/*/pyproject.toml))
+PARTS := $(BASE_PARTS) $(addprefix plugins/,$(PLUGINS))
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PARTS))
+ALL_PYPROJECTS := $(addsuffix /pyproject.toml,$(ALL_PARTS))
+# `make run` loads exactly web and the PLUGINS asked for, even when .venv has more installed.
+RUN_PLUGINS := $(subst $(space),$(comma),$(strip web $(PLUGINS)))
 
 # Containers (no container engine is needed for anything above this line).
 DOCKER ?= docker
@@ -42,22 +53,27 @@ $(VENV)/.installed: $(BIN)/python $(PYPROJECTS)
 	$(BIN)/pip install -q $(foreach p,$(PARTS),-e ./$(p))
 	touch $@
 
+# A plugin asked for after .venv was made: installed on its own.
+$(VENV)/.installed-plugin-%: $(BIN)/python plugins/%/pyproject.toml
+	$(BIN)/pip install -q -e ./plugins/$*
+	touch $@
+
 # Editable sources get their .pyc only where Python may write them (not under
 # PYTHONDONTWRITEBYTECODE); without them every server start compiles ~0.3 s worth again.
 bytecode: install
 	@$(BIN)/python -m compileall -q $(PARTS)
 
-$(VENV)/.installed-test: $(BIN)/python $(PYPROJECTS)
-	$(BIN)/pip install -q $(foreach p,$(PARTS),-e "./$(p)[test]")
-	touch $(VENV)/.installed $@
+$(VENV)/.installed-test: $(BIN)/python $(ALL_PYPROJECTS)
+	$(BIN)/pip install -q $(foreach p,$(ALL_PARTS),-e "./$(p)[test]")
+	touch $(VENV)/.installed $(addprefix $(VENV)/.installed-plugin-,$(notdir $(wildcard plugins/*))) $@
 
-install: $(VENV)/.installed ## create .venv and install every part, editable
+install: $(VENV)/.installed $(addprefix $(VENV)/.installed-plugin-,$(PLUGINS)) ## create .venv and install server, client, web (and PLUGINS="…"), editable
 
 install-test: $(VENV)/.installed-test ## install every part with its test dependencies
 
-run: install bytecode ## initialise $(SERVERDIR) if new and serve on $(HOST):$(PORT)
+run: install bytecode ## initialise $(SERVERDIR) if new and serve on $(HOST):$(PORT) (with PLUGINS="…")
 	@test -e $(SERVERDIR)/.serverversion || $(BIN)/pyshelf-init --serverdir $(SERVERDIR)
-	$(BIN)/pyshelf-server --serverdir $(SERVERDIR) --host $(HOST) --port $(PORT)
+	$(BIN)/pyshelf-server --serverdir $(SERVERDIR) --host $(HOST) --port $(PORT) --plugins $(RUN_PLUGINS)
 
 # The tests start their own PostgreSQL cluster; they need only its binaries.
 postgresql: ## install Debian's PostgreSQL binaries if missing (as root; else say what to do)
@@ -70,17 +86,17 @@ postgresql: ## install Debian's PostgreSQL binaries if missing (as root; else sa
 nginx: ## install Debian's nginx if missing (as root; else say what to do)
 	@test -x /usr/sbin/nginx || command -v nginx >/dev/null || \
 	  { [ "$$(id -u)" = 0 ] && apt-get update -q && DEBIAN_FRONTEND=noninteractive \
-	    apt-get install -y -q --no-install-recommends nginx; } || \
+	    apt-get install -y -q --no-install-recommends nginx-light; } || \
 	  { echo "make test needs nginx for tests/ops: install Debian's nginx package"; exit 1; }
 
 # The whole suite on SQLite, then the server, mirror and web suites again on a throwaway
 # PostgreSQL cluster that the test set-up starts itself (Debian's postgresql package).
 test: install-test postgresql nginx ## run the whole test suite (SQLite, then PostgreSQL)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
-	$(BIN)/python -m pytest --db=postgresql tests/server tests/mirror tests/web $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --db=postgresql tests/server tests/mirror tests/web tests/plugins $(PYTEST_ARGS)
 
 test-postgresql: install-test postgresql ## the server, mirror and web suites on PostgreSQL only
-	$(BIN)/python -m pytest --db=postgresql tests/server tests/mirror tests/web $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --db=postgresql tests/server tests/mirror tests/web tests/plugins $(PYTEST_ARGS)
 
 test-fast: install-test ## the suite without the end-to-end tests
 	$(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)

@@ -196,6 +196,10 @@ class Pyshelf(Server):
         ]
         if self.threads:
             command += ["--threads", str(self.threads)]
+        if self.bin_dir == MAIN_BIN:
+            # .venv holds every optional plugin too (make install-test); the figures are of
+            # the server with the web plugin, as `make run` serves it.
+            command += ["--plugins", "web"]
         return command
 
     def version(self) -> str:

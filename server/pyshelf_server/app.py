@@ -26,7 +26,7 @@ from .responses import APIError
 from .security import LoginTokens, PasswordHashes, VerifiedPasswords
 from .settings import ServerSettings
 from .simple.cache import PageCache
-from .storage.files import FileStore
+from .storage.files import open_store
 from .storage.orphans import OrphanSweeper
 from .upload.batch import BatchWriter
 from .upload.targets import AllowedHosts
@@ -46,7 +46,7 @@ class AppState:
         self.engine = engine
         self.sessions = SessionFactory(engine)
         self.state_reader = StateReader(engine)
-        self.files = FileStore(settings.files_dir)
+        self.files = open_store(settings)
         self.upload_batches = BatchWriter(engine)
         self.login_tokens = LoginTokens(secret, settings.login_token_seconds)
         self.verified_passwords = VerifiedPasswords(secret)

@@ -67,6 +67,27 @@ def _add(parser: argparse.ArgumentParser, option: str, default: Any, help: str, 
         )
 
 
+def _add_plugins_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--plugins",
+        default=os.environ.get(env_name("--plugins")),
+        metavar="NAME,…",
+        help="load only these installed plugins (comma separated; empty: none) "
+        f"[{env_name('--plugins')}, default: every installed plugin]",
+    )
+
+
+def selected_plugins(argv: list[str] | None) -> list[str] | None:
+    """The ``--plugins`` selection, read before the full parser exists: the plugins it loads
+    add options of their own."""
+    from .plugins import parse_plugin_selection
+
+    early = argparse.ArgumentParser(add_help=False)
+    _add_plugins_option(early)
+    known, _rest = early.parse_known_args(argv)
+    return parse_plugin_selection(known.plugins)
+
+
 def _fail(message: str) -> None:
     print(f"pyshelf: error: {message}", file=sys.stderr)
     raise SystemExit(2)
@@ -85,7 +106,14 @@ def init_main(argv: list[str] | None = None) -> None:
         parser,
         "--storage-url",
         "",
-        "directory of the file store (default: files in the server directory)",
+        "the file store: a directory, or s3://BUCKET/PREFIX "
+        "(default: files in the server directory)",
+    )
+    _add(
+        parser,
+        "--s3-endpoint-url",
+        "",
+        "endpoint of an S3-compatible store (default: AWS_ENDPOINT_URL, else AWS)",
     )
     parser.add_argument(
         "--join",
@@ -116,7 +144,11 @@ def init_main(argv: list[str] | None = None) -> None:
         serverdir=args.serverdir,
         db_url=args.db_url or None,
         storage_url=args.storage_url or None,
+        s3_endpoint_url=args.s3_endpoint_url or None,
     )
+    storage_problem = _storage_problem(settings)
+    if storage_problem:
+        _fail(storage_problem)
     if args.join:
         if not settings.db_url:
             _fail("--join needs the --db-url of the database to join")
@@ -165,6 +197,7 @@ def server_parser(pm: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--version", action="store_true", help="print the version and the loaded plugins"
     )
+    _add_plugins_option(parser)
     _add(parser, "--serverdir", str(DEFAULT_SERVERDIR), "the server directory")
     _add(parser, "--host", "127.0.0.1", "address to listen on")
     _add(parser, "--port", 3141, "port to listen on")
@@ -180,8 +213,22 @@ def server_parser(pm: Any) -> argparse.ArgumentParser:
         parser,
         "--storage-url",
         "",
-        "directory of the file store, shared by every server process on one database "
-        "(default: the one pyshelf-init recorded, else files in the server directory)",
+        "the file store, shared by every server process on one database: a directory, or "
+        "s3://BUCKET/PREFIX (default: the one pyshelf-init recorded, else files in the "
+        "server directory)",
+    )
+    _add(
+        parser,
+        "--s3-endpoint-url",
+        "",
+        "endpoint of an S3-compatible store (default: AWS_ENDPOINT_URL, else AWS)",
+    )
+    _add(
+        parser,
+        "--s3-redirect",
+        False,
+        "answer downloads from an S3 store with a redirect to a presigned URL instead of "
+        "streaming them through the server",
     )
     _add(
         parser,
@@ -292,6 +339,8 @@ CORE_OPTIONS = {
     "threads",
     "db_url",
     "storage_url",
+    "s3_endpoint_url",
+    "s3_redirect",
     "outside_url",
     "absolute_urls",
     "allow_user_registration",
@@ -320,8 +369,9 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
     core = {k: values[k] for k in CORE_OPTIONS}
     core["db_url"] = core["db_url"] or None
     core["storage_url"] = core["storage_url"] or None
+    core["s3_endpoint_url"] = core["s3_endpoint_url"] or None
     core["outside_url"] = core["outside_url"] or None
-    actions = ("version", "migrate", "sweep_orphans", "no_metrics")
+    actions = ("version", "migrate", "sweep_orphans", "plugins", "no_metrics")
     extra = {k: v for k, v in values.items() if k not in CORE_OPTIONS and k not in actions}
     return ServerSettings(**core, metrics=not values["no_metrics"], options=extra)
 
@@ -329,9 +379,12 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
 def server_main(argv: list[str] | None = None) -> None:
     # Pyramid still imports pkg_resources; the warning is about Pyramid, not about this server.
     warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
-    from .plugins import make_plugin_manager, plugin_versions
+    from .plugins import UnknownPlugin, make_plugin_manager, plugin_versions
 
-    pm = make_plugin_manager()
+    try:
+        pm = make_plugin_manager(only=selected_plugins(argv))
+    except UnknownPlugin as error:
+        _fail(f"--plugins: {error}")
     args = server_parser(pm).parse_args(argv)
     if args.version:
         print(f"pyshelf-server {__version__}")
@@ -383,17 +436,18 @@ def server_main(argv: list[str] | None = None) -> None:
         check_ready(settings)
     except ServerDirError as error:
         _fail(str(error))
+    storage_problem = _storage_problem(settings)
+    if storage_problem:
+        _fail(storage_problem)
     engine = make_engine(settings.database_url, threads=settings.threads)
     try:
         state = migrations.check(engine)
     except Exception as error:
         _fail(f"cannot open the database {engine.url!r}: {error}")
     if args.migrate:
-        from .storage.files import FileStore
-
         migrations.upgrade(engine)
         print("database schema is up to date")
-        files = FileStore(settings.files_dir)
+        files = _open_store(settings)
         moved = files.flatten()
         files.close()
         if moved:
@@ -414,16 +468,37 @@ def server_main(argv: list[str] | None = None) -> None:
 
 
 def sweep_once(settings: ServerSettings, engine: Any) -> None:
-    from .storage.files import FileStore
     from .storage.orphans import OrphanSweeper
 
-    files = FileStore(settings.files_dir)
+    files = _open_store(settings)
     try:
         removed = OrphanSweeper(engine, files, grace_seconds=settings.orphan_grace_seconds).sweep()
     finally:
         files.close()
         engine.dispose()
     print(f"removed {removed} stored files no row referred to")
+
+
+def _storage_problem(settings: ServerSettings) -> str | None:
+    """What is wrong with the store's settings, before anything is opened."""
+    from .settings import S3Location
+
+    try:
+        storage = settings.storage
+    except ValueError as error:
+        return str(error)
+    if settings.s3_redirect and not isinstance(storage, S3Location):
+        return "--s3-redirect needs an s3:// --storage-url"
+    return None
+
+
+def _open_store(settings: ServerSettings) -> Any:
+    from .storage.files import StorageError, open_store
+
+    try:
+        return open_store(settings)
+    except StorageError as error:
+        _fail(str(error))
 
 
 def serve(settings: ServerSettings, *, pm: Any, engine: Any) -> None:
@@ -438,7 +513,13 @@ def serve(settings: ServerSettings, *, pm: Any, engine: Any) -> None:
     except ConnectionLimitError as error:
         _fail(str(error))
     fix_mmap_threshold()
-    app = make_app(settings, pm=pm, engine=engine)
+    from .storage.files import StorageError
+
+    try:
+        app = make_app(settings, pm=pm, engine=engine)
+    except StorageError as error:
+        engine.dispose()
+        _fail(str(error))
     state = app.registry.pyshelf
     code = pm.hook.pyshelf_cmdline_run(registry=app.registry)
     if code is not None:

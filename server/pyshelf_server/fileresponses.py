@@ -6,12 +6,12 @@ from __future__ import annotations
 import mimetypes
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from pathlib import Path
 from typing import Any
 
-from pyramid.response import FileResponse, Response
+from pyramid.response import Response
 
 from .responses import APIError
+from .storage.files import FileStore
 
 IMMUTABLE = "max-age=365000000, immutable, public"
 
@@ -42,34 +42,37 @@ def immutable_headers(response: Response, sha256: str, modified: datetime | None
 
 
 def blob_response(
-    request: Any, path: Path, sha256: str, filename: str, modified: datetime | None
+    request: Any, files: Any, sha256: str, filename: str, modified: datetime | None
 ) -> Response:
-    """A stored file (or 304), with the headers of an immutable file."""
+    """A stored file (or 304), with the headers of an immutable file; the store decides how
+    the bytes travel (``BlobStore.response``: from its own file, streamed from S3, or a
+    redirect, which carries no headers of the file)."""
     if not_modified(request, sha256):
-        response = Response(status=304)
-    elif (prefix := request.registry.pyshelf.settings.x_accel_redirect) and request.method == "GET":
-        # nginx in front sends the bytes from the store itself; permission was checked here.
-        files = request.registry.pyshelf.files
-        try:
-            relative = path.relative_to(files.root).as_posix()
-        except ValueError:  # not in the store (cannot happen for blobs): send it ourselves
-            relative = None
-        if relative is None or not path.exists():
-            return _file_response(request, path, filename, sha256, modified)
-        response = Response(status=200)
-        response.headers["X-Accel-Redirect"] = prefix.rstrip("/") + "/" + relative
-        response.headers["Content-Type"] = content_type(filename)
-    else:
-        return _file_response(request, path, filename, sha256, modified)
-    return immutable_headers(response, sha256, modified)
-
-
-def _file_response(
-    request: Any, path: Path, filename: str, sha256: str, modified: datetime | None
-) -> Response:
+        return immutable_headers(Response(status=304), sha256, modified)
+    accel = accel_response(request, files, sha256, filename)
+    if accel is not None:
+        return immutable_headers(accel, sha256, modified)
     try:
-        response = FileResponse(str(path), request=request, content_type=None)
+        response = files.response(request, sha256, content_type(filename), filename)
     except FileNotFoundError:
         raise APIError(404, "file content is missing from the store") from None
-    response.headers["Content-Type"] = content_type(filename)
+    if response.status_code != 200:
+        return response
     return immutable_headers(response, sha256, modified)
+
+
+def accel_response(request: Any, files: Any, sha256: str, filename: str) -> Response | None:
+    """With ``--x-accel-redirect`` and a store in a directory: the answer that has nginx in
+    front send the bytes from the store itself (permission was checked here), or None."""
+    prefix = request.registry.pyshelf.settings.x_accel_redirect
+    if not prefix or request.method != "GET" or not isinstance(files, FileStore):
+        return None
+    path = files.path(sha256)
+    if not path.exists():
+        return None  # the store's own answer is the 404
+    response = Response(status=200)
+    response.headers["X-Accel-Redirect"] = (
+        prefix.rstrip("/") + "/" + path.relative_to(files.root).as_posix()
+    )
+    response.headers["Content-Type"] = content_type(filename)
+    return response

@@ -38,10 +38,16 @@ def database_check(app: Any) -> str:
 
 
 def storage_check(app: Any) -> str:
+    """The store's temporary directory takes a new file (uploads are written there first),
+    and the store answers a question about a blob (a stat, or a request to the bucket)."""
     try:
         app.files.temporary("ready-").unlink()
     except OSError as error:
         return f"fail: cannot write to the file store: {error}"
+    try:
+        app.files.exists("0" * 64)
+    except Exception as error:
+        return f"fail: the file store does not answer: {type(error).__name__}: {error}"
     return "ok"
 
 

@@ -59,6 +59,15 @@ def pyshelf_indexconfig_defaults(index_type: str) -> dict[str, Any] | None:
     """
 
 
+@hookspec
+def pyshelf_index_options(index_type: str) -> dict[str, Any] | None:
+    """Return extra options that indexes of ``index_type`` accept, as
+    ``{key: plugin_api.Option(coerce, default)}``: ``coerce(key, value)`` checks and converts
+    a value given by a client (raise ``plugin_api.OptionError`` for a 400 with its message),
+    ``default(owner)`` gives the value a new or modified index gets when it has none.
+    """
+
+
 @hookspec(firstresult=True)
 def pyshelf_get_credentials(request: Any) -> tuple[str, str] | None:
     """Return ``(username, secret)`` found in ``request``, or None.
@@ -104,6 +113,13 @@ def pyshelf_authcheck(request: Any, identity: Any, route_name: str | None) -> An
     the route the request matched (``plugin_api.ROUTE_*``, a plugin's own, or None when none
     did), decided before the route's context is built — an unknown index is not yet a 404.
     """
+
+
+@hookspec(firstresult=True)
+def pyshelf_index_hidden(request: Any, index: Any, identity: Any) -> bool | None:
+    """Return True to leave ``index`` out of the listings ``request`` gets (``/``, a user's
+    JSON, ``plugin_api.reader(request).indexes()`` and ``.users()``, and so the web pages):
+    for an index the requester may not read. ``identity`` as in ``pyshelf_permits``."""
 
 
 @hookspec
@@ -162,6 +178,18 @@ def pyshelf_index_deleted(request: Any, index: Any) -> None:
 @hookspec
 def pyshelf_simple_extra_links(request: Any, index: Any, project: str) -> list[Any] | None:
     """Return extra links (:class:`plugin_api.Link`) for a simple page."""
+
+
+@hookspec
+def pyshelf_index_page_links(request: Any, index: Any) -> list[tuple[str, str]] | None:
+    """Return ``(label, absolute URL)`` of pages the plugin serves about ``index`` (such as
+    findlinks' ``+findlinks``), for the index's web page to link."""
+
+
+@hookspec
+def pyshelf_account_links(request: Any) -> list[tuple[str, str]] | None:
+    """Return ``(label, absolute URL)`` of account pages (log in, log out) for the web pages'
+    header, as fits ``request.identity``."""
 
 
 @hookspec

@@ -282,7 +282,8 @@ class StateCollector:
         up.add_metric(["storage"], 1.0 if health.storage_check(app) == "ok" else 0.0)
         yield up
         try:
-            usage = shutil.disk_usage(app.files.root)
+            # Where files are written first, which is the store itself for a directory.
+            usage = shutil.disk_usage(app.files.tmproot)
         except OSError:
             usage = None
         if usage is not None:

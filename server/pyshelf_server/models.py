@@ -7,6 +7,7 @@ packages that add tables (the mirror, plugins) add their models module to this l
 from .accounts.models import User
 from .db import Base, ServerState
 from .indexes.models import Index, IndexBase
+from .leases import JobLease
 from .mirror.models import MirrorFile, MirrorProject, MirrorState
 from .nodes import ServerNode
 from .packages.models import DeletedFile, File, Project, Version
@@ -18,6 +19,7 @@ __all__ = [
     "File",
     "Index",
     "IndexBase",
+    "JobLease",
     "MirrorFile",
     "MirrorProject",
     "MirrorState",

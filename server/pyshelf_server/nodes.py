@@ -40,6 +40,7 @@ STALE_AFTER = timedelta(seconds=3 * HEARTBEAT_SECONDS)
 PER_PROCESS = frozenset(
     {
         "serverdir", "host", "port", "threads", "connection_limit", "db_url", "storage_url",
+        "s3_endpoint_url",
         "debug", "options", "metrics", "metrics_token",
         "x_accel_redirect",
     }

@@ -60,7 +60,7 @@ from .permissions import ANONYMOUS, AUTHENTICATED, Permission
 from .resources import IndexContext, RootContext, UserContext
 from .responses import APIError
 from .routes import NAME
-from .security import Identity
+from .security import Identity, index_listed
 from .settings import ServerSettings
 from .simple.negotiation import is_installer, wants_api_json, wants_simple_json
 from .views.helpers import absolute
@@ -98,10 +98,13 @@ __all__ = [
     "UserInfo",
     "VersionInfo",
     "absolute_url",
+    "account_links",
     "env_default",
     "env_name",
+    "index_page_links",
     "is_installer",
     "is_upload_request",
+    "log_in",
     "normalize_name",
     "open_reader",
     "reader",
@@ -210,6 +213,38 @@ def is_upload_request(request: Any) -> bool:
     return bool(getattr(request, "is_upload", False))
 
 
+def account_links(request: Any) -> list[tuple[str, str]]:
+    """``(label, URL)`` of the account pages plugins serve (``pyshelf_account_links``)."""
+    answers = request.registry.pyshelf.pm.hook.pyshelf_account_links(request=request)
+    return [link for answer in answers for link in answer or ()]
+
+
+def index_page_links(request: Any, index: IndexInfo) -> list[tuple[str, str]]:
+    """``(label, URL)`` of the pages plugins serve about ``index``
+    (``pyshelf_index_page_links``), for a web page to link."""
+    answers = request.registry.pyshelf.pm.hook.pyshelf_index_page_links(
+        request=request, index=index
+    )
+    return [link for answer in answers for link in answer or ()]
+
+
+def log_in(request: Any, username: str, password: str) -> tuple[str, int] | None:
+    """Check ``password`` (a password, never a login token: logging in with one would extend
+    it for ever) and answer ``(login token, seconds it lasts)`` as ``/+login`` does, or None.
+    The token authenticates as ``username`` wherever the core takes credentials, e.g. from a
+    ``pyshelf_get_credentials`` implementation."""
+    from .security import current_password_hash
+
+    app = request.registry.pyshelf
+    if password.startswith("["):
+        return None
+    name = app.pm.hook.pyshelf_authenticate(request=request, username=username, secret=password)
+    if name is None:
+        return None
+    token = app.login_tokens.create(name, current_password_hash(request, name) or "")
+    return token, app.settings.login_token_seconds
+
+
 # -- the read facade ---------------------------------------------------------------------------
 
 
@@ -228,6 +263,7 @@ def reader(request: Any) -> ShelfReader:
         session=lambda: request.db,
         snapshot=lambda: shelf.snapshot,
         backend=shelf.backend,
+        listed=lambda index: index_listed(request, index),
     )
 
 
@@ -263,17 +299,21 @@ class ShelfReader:
         session: Callable[[], Session],
         snapshot: Callable[[], IndexSnapshot],
         backend: Callable[[IndexInfo], StageBackend],
+        listed: Callable[[IndexInfo], bool] | None = None,
     ) -> None:
         self._app = app
         self._session = session
         self._snapshot = snapshot
         self._backend = backend
+        # Which indexes listings may name (``pyshelf_index_hidden``); all outside requests.
+        self._listed = listed or (lambda index: True)
 
     # -- indexes -------------------------------------------------------------------------
 
     def indexes(self) -> list[IndexInfo]:
-        """Every index, sorted by full name."""
-        return sorted(self._snapshot().by_name.values(), key=lambda i: i.fullname)
+        """Every index the requester may see listed, sorted by full name."""
+        listed = [i for i in self._snapshot().by_name.values() if self._listed(i)]
+        return sorted(listed, key=lambda i: i.fullname)
 
     def index(self, fullname: str) -> IndexInfo | None:
         return self._snapshot().get(fullname)
@@ -309,7 +349,8 @@ class ShelfReader:
             query = query.where(User.name == only)
         by_user: dict[str, list[IndexInfo]] = {}
         for info in self._snapshot().by_name.values():
-            by_user.setdefault(info.user, []).append(info)
+            if self._listed(info):
+                by_user.setdefault(info.user, []).append(info)
         return [
             UserInfo(
                 name,
@@ -366,6 +407,14 @@ class ShelfReader:
             fetched = getattr(backend, "fetched_project_names", None)
             return list(fetched()) if fetched is not None else []
         return list(backend.project_names())
+
+    def own_links(self, stage: IndexInfo, project: str) -> list[Link]:
+        """The release-file links ``stage`` itself holds for ``project`` (none inherited, no
+        index type filter); [] when it has none. Never asks a mirror's upstream for a page
+        it has not fetched."""
+        if stage.is_mirror and project not in self.own_projects(stage):
+            return []
+        return list(self._backend(stage).links(project) or [])
 
     def display_name(self, stage: IndexInfo, project: str) -> str | None:
         """The name as uploaded (or as upstream spells it); None when ``stage`` does not have
@@ -425,7 +474,7 @@ class ShelfReader:
     def open_file(self, sha256: str) -> BinaryIO:
         """The stored content with ``sha256``, opened for reading (seekable).
         ``FileNotFoundError`` when it is not stored."""
-        return open(self._app.files.path(sha256), "rb")
+        return self._app.files.open(sha256)
 
     def project_tokens(self) -> dict[tuple[str, str], str]:
         """``{(index full name, project): change token}`` of every project an index holds

@@ -21,17 +21,51 @@ CORE_PLUGINS = (
 )
 
 
+class UnknownPlugin(ValueError):
+    """A plugin was selected by a name no installed distribution registers."""
+
+
+def installed_plugin_names() -> list[str]:
+    """The entry-point names of the installed plugins (``web``, ``lockdown`` …), sorted."""
+    from importlib.metadata import entry_points
+
+    return sorted({entry.name for entry in entry_points(group=ENTRY_POINT_GROUP)})
+
+
+def parse_plugin_selection(text: str | None) -> list[str] | None:
+    """``--plugins`` as names: None (option not given) loads every installed plugin, an empty
+    value none of them."""
+    if text is None:
+        return None
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
 def make_plugin_manager(
-    *, load_entry_points: bool = True, extra: list[Any] = ()
+    *,
+    load_entry_points: bool = True,
+    extra: list[Any] = (),
+    only: list[str] | None = None,
 ) -> pluggy.PluginManager:
+    """The plugin manager with the core's hooks, the installed plugins (``only`` those named
+    when given; :class:`UnknownPlugin` for a name not installed) and ``extra``."""
     import importlib
 
     pm = pluggy.PluginManager("pyshelf")
     pm.add_hookspecs(hookspecs)
     for name in CORE_PLUGINS:
         pm.register(importlib.import_module(name), name=name)
-    if load_entry_points:
+    if load_entry_points and only is None:
         pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    elif load_entry_points:
+        installed = installed_plugin_names()
+        unknown = sorted(set(only) - set(installed))
+        if unknown:
+            raise UnknownPlugin(
+                f"no installed plugin is named {', '.join(unknown)} "
+                f"(installed: {', '.join(installed) or 'none'})"
+            )
+        for name in dict.fromkeys(only):
+            pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=name)
     for plugin in extra:
         pm.register(plugin)
     pm.check_pending()

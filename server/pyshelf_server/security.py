@@ -285,3 +285,11 @@ class SecurityPolicy:
 
     def forget(self, request: Any, **kw: Any) -> list[Any]:
         return []
+
+
+def index_listed(request: Any, index: Any) -> bool:
+    """Whether listings answered to ``request`` may name ``index`` (``pyshelf_index_hidden``)."""
+    hook = request.registry.pyshelf.pm.hook.pyshelf_index_hidden
+    if not hook.get_hookimpls():
+        return True
+    return not hook(request=request, index=index, identity=request.identity)

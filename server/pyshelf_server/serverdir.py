@@ -12,7 +12,7 @@ from . import __version__, migrations
 from .db import ServerState, SessionFactory, make_engine, new_token
 from .indexes.models import Index
 from .settings import ServerSettings
-from .storage.files import FileStore
+from .storage.files import StorageError, open_store
 
 
 class ServerDirError(Exception):
@@ -58,15 +58,20 @@ def _prepare_directory(settings: ServerSettings) -> None:
             f"{settings.serverdir} is not empty; refusing to initialise a server in it"
         )
     os.chmod(settings.serverdir, 0o700)
+    if isinstance(settings.storage, Path):
+        settings.storage.mkdir(parents=True, exist_ok=True)
+    try:
+        # Makes a directory store's fan-out directories now rather than at the first start,
+        # and checks that an S3 bucket can be reached before anything is written.
+        open_store(settings).close()
+    except StorageError as error:
+        raise ServerDirError(str(error)) from None
     if settings.db_url:
         # Remembered so that later starts find the database without --db-url; it may hold a
         # password, hence private.
         write_private(settings.db_url_file, settings.db_url + "\n")
     if settings.storage_url:
         write_private(settings.storage_url_file, settings.storage_url + "\n")
-    settings.files_dir.mkdir(parents=True, exist_ok=True)
-    # Makes the store's fan-out directories now rather than at the first start.
-    FileStore(settings.files_dir).close()
 
 
 def join(settings: ServerSettings) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,10 @@ class ServerSettings:
     threads: int = 16
     db_url: str | None = None
     storage_url: str | None = None
+    # An S3-compatible store's endpoint; None: boto3's own (AWS_ENDPOINT_URL, else AWS).
+    s3_endpoint_url: str | None = None
+    # Answer downloads from an S3 store with a redirect to a presigned URL.
+    s3_redirect: bool = False
     outside_url: str | None = None
     absolute_urls: bool = False
     allow_user_registration: bool = False
@@ -110,16 +115,24 @@ class ServerSettings:
         return self.serverdir / ".storage-url"
 
     @property
-    def files_dir(self) -> Path:
-        """The file store: the directory given (``--storage-url``), else the one
-        ``pyshelf-init --storage-url`` recorded, else ``files`` in the server directory.
-        Several server processes on one database share it."""
+    def storage(self) -> Path | S3Location:
+        """The file store: the one given (``--storage-url``), else the one ``pyshelf-init
+        --storage-url`` recorded, else ``files`` in the server directory. Several server
+        processes on one database share it. ``ValueError`` for a URL that names none."""
         url = self.storage_url
         if not url and self.storage_url_file.exists():
             url = self.storage_url_file.read_text().strip()
         if not url:
             return self.serverdir / "files"
-        return storage_directory(url)
+        return parse_storage_url(url)
+
+    @property
+    def files_dir(self) -> Path:
+        """The directory of a directory store."""
+        storage = self.storage
+        if isinstance(storage, S3Location):
+            raise ValueError(f"the store is {storage}, not a directory")
+        return storage
 
     @property
     def legacy_secret_file(self) -> Path:
@@ -131,10 +144,33 @@ class ServerSettings:
         return self.serverdir / ".serverversion"
 
 
-def storage_directory(url: str) -> Path:
-    """The directory of a ``--storage-url``: a path or a ``file://`` URL."""
+@dataclass(frozen=True)
+class S3Location:
+    bucket: str
+    # Keys are ``<prefix>/ab/<sha256>``; empty: at the bucket's top.
+    prefix: str
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+
+# S3's rule for new bucket names (lowercase, digits, dots and hyphens; 3 to 63 characters).
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+
+
+def parse_storage_url(url: str) -> Path | S3Location:
+    """The store of a ``--storage-url``: a directory (a path or a ``file://`` URL) or
+    ``s3://BUCKET/PREFIX``."""
+    if url.startswith("s3://"):
+        bucket, _slash, prefix = url[len("s3://") :].partition("/")
+        if not _BUCKET.fullmatch(bucket):
+            raise ValueError(f"storage URL {url!r}: {bucket!r} is not an S3 bucket name")
+        prefix = prefix.strip("/")
+        if prefix and any(part in ("", ".", "..") for part in prefix.split("/")):
+            raise ValueError(f"storage URL {url!r}: the prefix has an empty or dot segment")
+        return S3Location(bucket, prefix)
     if url.startswith("file://"):
         url = url[len("file://") :]
     elif "://" in url:
-        raise ValueError(f"unsupported storage URL {url!r}: give a directory")
+        raise ValueError(f"unsupported storage URL {url!r}: give a directory or s3://BUCKET/PREFIX")
     return Path(url).expanduser().resolve()

@@ -474,3 +474,21 @@ def test_a_streamed_download_holds_its_place_until_the_answer_ends(
     assert "Cache-Control" not in response.headers
     assert seen_busy == [True]
     places.take(FILES)()
+
+
+def test_on_s3_a_mirrored_file_is_stored_in_the_bucket_and_served_from_it(
+    make_mirror, httpx_mock, s3_store
+):
+    mirror = make_mirror(settings={"storage_url": s3_store["url"]})
+    serve_page(httpx_mock, file_entry(WHEEL_NAME, WHEEL))
+    httpx_mock.add_response(url=FILES + WHEEL_NAME, content=WHEEL)
+    url = file_url(mirror)
+    assert mirror.download(SIMPLE, url).body == WHEEL
+    key = f"{s3_store['prefix']}/{sha256(WHEEL)[:2]}/{sha256(WHEEL)}"
+    assert s3_store["server"].keys(s3_store["bucket"]) == [key]
+    # Served from the bucket, by a process that has no local copy of it.
+    mirror.app.registry.pyshelf.files.copies.drop(sha256(WHEEL))
+    again = mirror.download(SIMPLE, url)
+    assert again.body == WHEEL
+    assert again.headers["ETag"] == f'"{sha256(WHEEL)}"'
+    assert len([r for r in httpx_mock.get_requests() if r.url == FILES + WHEEL_NAME]) == 1

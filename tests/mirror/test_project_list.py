@@ -225,6 +225,31 @@ def test_fifty_thousand_names_are_fetched_parsed_and_listed(make_mirror, httpx_m
     assert sha in _mapped_blobs(mirror.files_dir)
 
 
+@linux_only
+def test_on_s3_the_list_is_stored_in_the_bucket_and_mapped_from_a_local_copy(
+    make_mirror, httpx_mock, s3_store
+):
+    mirror = make_mirror(
+        settings={"storage_url": s3_store["url"]}, mirror_no_project_list=False,
+        mirror_cache_expiry=3600,
+    )
+    httpx_mock.add_response(url=UPSTREAM, content=list_body(),
+                            headers={"Content-Type": JSON_TYPE})
+    page = mirror.page_json("/root/pypi/+simple/")
+    assert len(page["projects"]) == 50_000
+    state, info = _info(mirror)
+    session = state.sessions()
+    try:
+        sha = session.get(MirrorState, info.id).list_sha256
+    finally:
+        session.close()
+    assert f"{s3_store['prefix']}/{sha[:2]}/{sha}" in s3_store["server"].keys(s3_store["bucket"])
+    # The list is mapped from this process's local copy (what it built and sent).
+    names = runtime(state).name_list(info.id, sha)
+    assert names is not None and names.mapped
+    assert sha in _mapped_blobs(state.files.copies.directory)
+
+
 def _stored_list(mirror) -> str | None:
     state, info = _info(mirror)
     session = state.sessions()
@@ -331,3 +356,34 @@ def test_the_server_fixes_the_malloc_mmap_threshold():
 
     applied = fix_mmap_threshold()
     assert applied is (sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc")
+
+
+def test_the_background_list_refresh_is_left_to_the_process_holding_its_lease(
+    make_mirror, httpx_mock, monkeypatch
+):
+    # Another server process on the database is refreshing the list: this one does not fetch
+    # it too, and fetches it once that process gave the job up.
+    from pyshelf_server.leases import claim, release
+
+    monkeypatch.setattr(runtime_module, "LIST_QUIET", 0.0)
+    mirror = make_mirror(mirror_no_project_list=False)
+    mirror.json("GET", "/root/dev")  # loads the configuration, not the mirror's listing
+    state, info = _info(mirror)
+    rt = runtime(state)
+    assert claim(state.engine, f"mirror-list:{info.id}", "another-process", 600)
+    httpx_mock.add_response(url=UPSTREAM + "six/", json={"name": "six", "files": []})
+    mirror.page_json("/root/dev/+simple/six/")
+    deadline = time.monotonic() + 60
+    while rt._deferred and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not rt._deferred
+    assert _stored_list(mirror) is None
+    assert [str(r.url) for r in httpx_mock.get_requests()] == [UPSTREAM + "six/"]
+
+    release(state.engine, f"mirror-list:{info.id}", "another-process")
+    httpx_mock.add_response(url=UPSTREAM, content=list_body())
+    httpx_mock.add_response(url=UPSTREAM + "seven/", json={"name": "seven", "files": []})
+    mirror.page_json("/root/dev/+simple/seven/")
+    while _stored_list(mirror) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _stored_list(mirror) == hashlib.sha256(encode_names(NAMES)).hexdigest()

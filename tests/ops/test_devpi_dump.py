@@ -13,7 +13,7 @@ import zipfile
 import httpx
 import pytest
 
-from pyshelf_server.testing import BIN, make_sdist, make_wheel
+from pyshelf_server.testing import BIN, default_test_plugins, make_sdist, make_wheel
 from tests.client.conftest import DevpiServer
 
 pytestmark = pytest.mark.e2e
@@ -77,6 +77,7 @@ def test_a_devpi_export_moves_in_with_its_passwords(tmp_path, make_live_server):
 
     serverdir = tmp_path / "pyshelf"
     done = subprocess.run([str(BIN / "pyshelf-import"), "--serverdir", str(serverdir),
+                           "--plugins", ",".join(default_test_plugins()),
                            "--from-devpi", str(dump)], capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr

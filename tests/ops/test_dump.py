@@ -6,17 +6,20 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import subprocess
 import zipfile
 
 import httpx
 
-from pyshelf_server.testing import BIN, make_sdist, make_wheel
+from pyshelf_server.testing import BIN, default_test_plugins, make_sdist, make_wheel
 
 
 def run(*args, check=True):
+    # The plugins the test servers load (their index option defaults come along).
+    env = {**os.environ, "PYSHELF_PLUGINS": ",".join(default_test_plugins())}
     done = subprocess.run([str(BIN / args[0]), *args[1:]], capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, env=env)
     if check:
         assert done.returncode == 0, done.stdout + done.stderr
     return done

@@ -1,6 +1,7 @@
 """Two server processes on one database and one file store serve as one server: the second is
 set up with ``pyshelf-init --join`` and shares the first's secret, data and files. Runs on
-whichever database the suite runs (SQLite in WAL mode is shared between processes too)."""
+whichever database the suite runs (SQLite in WAL mode is shared between processes too), and
+each test of a pair on both kinds of store: a shared directory and one S3 bucket."""
 
 from __future__ import annotations
 
@@ -33,20 +34,51 @@ def database_url(server: LiveServer) -> str:
     return f"sqlite:///{server.serverdir / 'pyshelf.sqlite3'}"
 
 
-def start_pair(tmp_path: Path, **kw: Any) -> tuple[LiveServer, LiveServer, Path]:
-    store = tmp_path / "store"
-    first = LiveServer(tmp_path / "a", init_args=["--storage-url", str(store)], **kw).start()
+class SharedStore:
+    """The store both processes use: a directory, or a prefix of an S3 bucket."""
+
+    def __init__(self, url: str, s3: dict[str, Any] | None = None) -> None:
+        self.url = url
+        self.s3 = s3
+        self.env = s3["env"] if s3 else {}
+
+    def blobs(self) -> dict[str, bytes]:
+        """Every stored blob's name and bytes."""
+        if self.s3 is None:
+            blobs = Path(self.url).glob("[0-9a-f][0-9a-f]/*")
+            return {path.name: path.read_bytes() for path in blobs}
+        client = self.s3["server"].client()
+        found = {}
+        for key in self.s3["server"].keys(self.s3["bucket"], self.s3["prefix"] + "/"):
+            body = client.get_object(Bucket=self.s3["bucket"], Key=key)["Body"].read()
+            found[key.rsplit("/", 1)[-1]] = body
+        return found
+
+
+def start_pair(
+    tmp_path: Path, store: SharedStore | None = None, **kw: Any
+) -> tuple[LiveServer, LiveServer, SharedStore]:
+    store = store or SharedStore(str(tmp_path / "store"))
+    env = {**kw.pop("env", {}), **store.env}
+    first = LiveServer(
+        tmp_path / "a", init_args=["--storage-url", store.url], env=env, **kw
+    ).start()
     second = LiveServer(
         tmp_path / "b",
-        init_args=["--join", "--db-url", database_url(first), "--storage-url", str(store)],
+        init_args=["--join", "--db-url", database_url(first), "--storage-url", store.url],
+        env=env,
         **kw,
     ).start()
     return first, second, store
 
 
-@pytest.fixture
-def pair(tmp_path: Path) -> Any:
-    first, second, store = start_pair(tmp_path)
+@pytest.fixture(params=["directory", "s3"])
+def pair(request: Any, tmp_path: Path) -> Any:
+    store = None
+    if request.param == "s3":
+        s3 = request.getfixturevalue("s3_store")
+        store = SharedStore(s3["url"], s3)
+    first, second, store = start_pair(tmp_path, store)
     yield first, second, store
     first.stop()
     second.stop()
@@ -209,12 +241,11 @@ def test_uploads_spread_over_both_survive_a_kill_of_one(tmp_path: Path, pair: An
             rows = connection.execute(text("SELECT filename, sha256 FROM files")).all()
     finally:
         engine.dispose()
+    blobs = store.blobs()
     for filename, sha256 in rows:
-        blob = store / sha256[:2] / sha256
-        assert blob.exists(), filename
-        assert hashlib.sha256(blob.read_bytes()).hexdigest() == sha256
-    for blob in store.glob("[0-9a-f][0-9a-f]/*"):
-        assert hashlib.sha256(blob.read_bytes()).hexdigest() == blob.name
+        assert sha256 in blobs, filename
+    for name, content in blobs.items():
+        assert hashlib.sha256(content).hexdigest() == name
 
 
 def test_a_process_keeps_to_its_connection_budget(tmp_path: Path) -> None:

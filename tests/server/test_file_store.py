@@ -39,10 +39,10 @@ def test_a_blob_is_renamed_into_an_existing_directory_and_that_one_synced(tmp_pa
     store = FileStore(tmp_path / "files")
     synced.clear()
     blob = store.put_bytes(b"some release")
-    assert blob.path == store.root / blob.sha256[:2] / blob.sha256
-    assert blob.path.read_bytes() == b"some release"
+    assert store.path(blob.sha256) == store.root / blob.sha256[:2] / blob.sha256
+    assert store.path(blob.sha256).read_bytes() == b"some release"
     # The blob's own entry; its directory's entry was synced when the store was made.
-    assert synced == [blob.path.parent]
+    assert synced == [store.path(blob.sha256).parent]
     assert store.put_bytes(b"some release").created is False
 
 
@@ -50,7 +50,7 @@ def test_derived_blobs_skip_the_syncs(tmp_path, synced):
     store = FileStore(tmp_path / "files")
     synced.clear()
     blob = store.put_bytes(b"metadata", durable=False)
-    assert blob.path.read_bytes() == b"metadata"
+    assert store.path(blob.sha256).read_bytes() == b"metadata"
     assert synced == []
 
 
@@ -58,7 +58,7 @@ def test_a_directory_removed_behind_the_store_is_made_again(tmp_path):
     store = FileStore(tmp_path / "files")
     shutil.rmtree(store.root / hashlib.sha256(b"x").hexdigest()[:2])
     blob = store.put_bytes(b"x")
-    assert blob.path.read_bytes() == b"x"
+    assert store.path(blob.sha256).read_bytes() == b"x"
     assert list(store.tmpdir.iterdir()) == []
 
 
@@ -72,9 +72,9 @@ def test_a_store_of_the_nested_layout_still_finds_its_blobs(tmp_path):
     assert store._nested
     assert store.exists(sha) and store.path(sha).read_bytes() == old
     again = store.put_bytes(old)
-    assert again.created is False and again.path == root / sha[:2] / sha[2:4] / sha
+    assert again.created is False and store.path(again.sha256) == root / sha[:2] / sha[2:4] / sha
     new = store.put_bytes(b"stored after")
-    assert new.path == root / new.sha256[:2] / new.sha256
+    assert store.path(new.sha256) == root / new.sha256[:2] / new.sha256
     store.remove(sha)
     assert not store.exists(sha)
     # Reopened, it is still a store that may hold nested blobs.

@@ -86,7 +86,7 @@ def test_storing_content_already_in_the_store_makes_it_new_to_the_sweep(shelf):
     files = store_of(shelf).files
     content = b"uploaded once, crashed, uploaded again"
     first = files.put_bytes(content)
-    age(first.path, 2 * HOUR)
+    age(files.path(first.sha256), 2 * HOUR)
     again = files.put_bytes(content)  # adopted, its row not yet committed
     assert again.created is False
     assert sweep_orphans(store_of(shelf).engine, files, grace_seconds=HOUR, now=time.time()) == 0
@@ -96,9 +96,9 @@ def test_storing_content_already_in_the_store_makes_it_new_to_the_sweep(shelf):
 def test_a_mirror_file_of_stored_content_touches_the_blob(tmp_path):
     files = FileStore(tmp_path / "files")
     blob = files.put_bytes(b"content")
-    age(blob.path, 2 * HOUR)
+    age(files.path(blob.sha256), 2 * HOUR)
     assert files.touch(blob.sha256)
-    assert blob.path.stat().st_mtime > time.time() - 60
+    assert files.path(blob.sha256).stat().st_mtime > time.time() - 60
     files.remove(blob.sha256)
     assert not files.touch(blob.sha256)
 

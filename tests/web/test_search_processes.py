@@ -7,10 +7,11 @@ from __future__ import annotations
 import time
 
 import httpx
+import pytest
 from sqlalchemy import text
 
 from pyshelf_server.testing import make_wheel
-from tests.server.test_cluster import start_pair
+from tests.server.test_cluster import SharedStore, start_pair
 
 from .test_search import result_names, setup, upload
 
@@ -56,8 +57,15 @@ def test_reconcile_picks_up_changes_no_hook_announced(web):
     assert indexer.reconcile() == 0, "a reconciled project is queued again"
 
 
-def test_a_project_uploaded_through_one_process_is_found_through_the_other(tmp_path):
-    first, second, _ = start_pair(tmp_path)
+@pytest.mark.parametrize("store", ["directory", "s3"])
+def test_a_project_uploaded_through_one_process_is_found_through_the_other(
+    request, tmp_path, store
+):
+    shared = None
+    if store == "s3":
+        s3 = request.getfixturevalue("s3_store")
+        shared = SharedStore(s3["url"], s3)
+    first, second, _ = start_pair(tmp_path, shared)
     try:
         first.create_index("root/dev")
 

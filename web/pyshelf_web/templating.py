@@ -25,6 +25,7 @@ from pyshelf_server.plugin_api import (
     ROUTE_VERSION,
     SERVER_VERSION,
     absolute_url,
+    account_links,
 )
 
 from . import __version__
@@ -199,6 +200,7 @@ def render(request: Any, template: str, *, status: int = 200, **context: Any) ->
     body = web.templates.get_template(template).render(
         request=request,
         links=Links(request),
+        account_links=account_links(request),
         web_version=__version__,
         server_version=SERVER_VERSION,
         **context,

@@ -16,8 +16,17 @@ from .services import UserService, checked_user_fields, user_json
 
 
 def _user_json(request: Any, user: Any) -> dict[str, Any]:
+    from ..security import index_listed
+
     indexes = IndexService(request.db, request.registry.pyshelf)
-    return user_json(user, {i.name: indexes.config_json(i) for i in indexes.of_user(user)})
+    return user_json(
+        user,
+        {
+            i.name: indexes.config_json(i)
+            for i in indexes.of_user(user)
+            if index_listed(request, request.shelf.index(f"{user.name}/{i.name}"))
+        },
+    )
 
 
 @view_config(route_name="user", request_method=("GET", "HEAD"))

@@ -110,12 +110,19 @@ def status_info(request: Any) -> dict[str, Any]:
 
 @view_config(route_name="root", request_method=("GET", "HEAD"))
 def root(request: Any) -> Any:
+    from ..security import index_listed
+
     users = UserService(request.db)
     indexes = IndexService(request.db, request.registry.pyshelf)
     data = {}
     for user in users.all():
         data[user.name] = user_json(
-            user, {index.name: indexes.config_json(index) for index in indexes.of_user(user)}
+            user,
+            {
+                index.name: indexes.config_json(index)
+                for index in indexes.of_user(user)
+                if index_listed(request, request.shelf.index(f"{user.name}/{index.name}"))
+            },
         )
     return result("list:userconfig", data)
 

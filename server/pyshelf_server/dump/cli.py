@@ -9,11 +9,13 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from ..cli import _add, _fail
+from ..cli import _add, _add_plugins_option, _fail
 from ..settings import DEFAULT_SERVERDIR, ServerSettings
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
+    # The plugins the server loads: they add index types and the options' defaults.
+    _add_plugins_option(parser)
     _add(parser, "--serverdir", str(DEFAULT_SERVERDIR), "the server directory")
     _add(parser, "--db-url", "", "database URL (default: the one the server directory records)")
     _add(parser, "--storage-url", "", "the file store (default: the server directory's)")
@@ -26,13 +28,18 @@ def _settings(args: argparse.Namespace) -> ServerSettings:
     )
 
 
-def _open_app(settings: ServerSettings) -> Any:
+def _open_app(settings: ServerSettings, plugins: str | None) -> Any:
     """The application state of an initialised server directory at the current schema."""
     from .. import migrations
     from ..config import make_app
     from ..db import make_engine
+    from ..plugins import UnknownPlugin, make_plugin_manager, parse_plugin_selection
     from ..serverdir import ServerDirError, check_ready
 
+    try:
+        pm = make_plugin_manager(only=parse_plugin_selection(plugins))
+    except UnknownPlugin as error:
+        _fail(str(error))
     try:
         check_ready(settings)
     except ServerDirError as error:
@@ -41,7 +48,7 @@ def _open_app(settings: ServerSettings) -> Any:
     state = migrations.check(engine)
     if state != migrations.SchemaState.CURRENT:
         _fail(f"the database schema is {state}; run 'pyshelf-server --migrate' first")
-    return make_app(settings, engine=engine).registry.pyshelf
+    return make_app(settings, pm=pm, engine=engine).registry.pyshelf
 
 
 def export_main(argv: list[str] | None = None) -> None:
@@ -58,7 +65,7 @@ def export_main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     from .export import export, snapshot_session
 
-    app = _open_app(_settings(args))
+    app = _open_app(_settings(args), args.plugins)
     session = snapshot_session(app.sessions)
     try:
         report = export(session, app.files, Path(args.directory),
@@ -108,7 +115,7 @@ def import_main(argv: list[str] | None = None) -> None:
             initialise(settings, root_password=secrets.token_urlsafe(24))
         except ServerDirError as error:
             _fail(str(error))
-    app = _open_app(settings)
+    app = _open_app(settings, args.plugins)
     session = app.sessions(write=True)
     importer = Importer(app, session)
     try:

@@ -33,7 +33,7 @@ from ..accounts.models import User
 from ..accounts.services import user_json
 from ..indexes.models import Index
 from ..packages.models import File, Project, Version
-from ..storage.files import FileStore
+from ..storage.files import CHUNK, BlobStore, FileStore
 
 DUMP_VERSION = "2"
 
@@ -72,7 +72,7 @@ def index_config(index: Index, bases: list[str], is_mirror: bool) -> dict[str, A
 
 
 def export(
-    session: Session, files: FileStore, target: Path, *, mirror_types: set[str],
+    session: Session, files: BlobStore, target: Path, *, mirror_types: set[str],
     include_mirrors: bool = False,
 ) -> ExportReport:
     """Write the dump of everything ``session`` sees into ``target`` (new or empty)."""
@@ -110,26 +110,29 @@ def export(
     return report
 
 
-def _copy(files: FileStore, sha256: str, destination: Path, report: ExportReport) -> bool:
-    source = files.path(sha256)
+def _copy(files: BlobStore, sha256: str, destination: Path, report: ExportReport) -> bool:
     destination.parent.mkdir(parents=True, exist_ok=True)
     try:
-        # A hard link when the dump is on the store's file system: the content never changes.
-        os.link(source, destination)
+        if isinstance(files, FileStore):
+            try:
+                # A hard link when the dump is on the store's file system: blobs never change.
+                os.link(files.path(sha256), destination)
+            except FileNotFoundError:
+                raise
+            except OSError:
+                shutil.copyfile(files.path(sha256), destination)
+        else:
+            with files.open(sha256) as source, open(destination, "wb") as out:
+                shutil.copyfileobj(source, out, CHUNK)
     except FileNotFoundError:
         return False
-    except OSError:
-        try:
-            shutil.copyfile(source, destination)
-        except FileNotFoundError:
-            return False
     report.files += 1
     report.bytes += destination.stat().st_size
     return True
 
 
 def _stage_contents(
-    session: Session, index: Index, files: FileStore, target: Path, report: ExportReport
+    session: Session, index: Index, files: BlobStore, target: Path, report: ExportReport
 ) -> dict[str, Any]:
     projects: dict[str, dict[str, Any]] = defaultdict(dict)
     descriptors: list[dict[str, Any]] = []
@@ -196,7 +199,7 @@ def _stage_contents(
 
 
 def _mirror_contents(
-    session: Session, index: Index, files: FileStore, target: Path, report: ExportReport
+    session: Session, index: Index, files: BlobStore, target: Path, report: ExportReport
 ) -> dict[str, Any]:
     from ..mirror.models import MirrorFile
 

@@ -35,7 +35,7 @@ from ..names import normalize_name, user_or_index_name_error
 from ..packages.models import File
 from ..packages.services import PackageService, log_entry
 from ..responses import APIError
-from ..storage.files import CHUNK, FileStore
+from ..storage.files import CHUNK, BlobStore
 from ..upload.form import ReceivedFile
 from ..upload.services import prepare_release
 
@@ -146,7 +146,7 @@ class Importer:
     def __init__(self, app: Any, session: Any) -> None:
         self.app = app
         self.session = session
-        self.files: FileStore = app.files
+        self.files: BlobStore = app.files
         self.users = UserService(session)
         self.indexes = IndexService(session, app)
         self.packages = PackageService(session, app.files)

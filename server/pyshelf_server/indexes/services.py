@@ -160,8 +160,18 @@ class IndexService:
             403, f"only root may {what}; the server allows users to with --allow-user-mirrors"
         )
 
+    def _plugin_options(self, index_type: IndexType) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        for extra in self.app.pm.hook.pyshelf_index_options(index_type=index_type.name):
+            options.update(extra or {})
+        return options
+
     def _plugin_defaults(self, index_type: IndexType) -> dict[str, Any]:
-        defaults: dict[str, Any] = {}
+        defaults: dict[str, Any] = {
+            key: option.default("")
+            for key, option in self._plugin_options(index_type).items()
+            if option.default is not None
+        }
         for extra in self.app.pm.hook.pyshelf_indexconfig_defaults(index_type=index_type.name):
             defaults.update(extra or {})
         return defaults
@@ -183,6 +193,8 @@ class IndexService:
                 return to_bases(key, value)
             if key in index_type.options:
                 value = index_type.coerce(key, value)
+            elif key in (plugin_options := self._plugin_options(index_type)):
+                value = plugin_options[key].coerce(key, value)
             if key not in OWN_BOUNDS:
                 check_json_size(key, value, limits.MAX_OPTION_BYTES)
         except OptionError as error:
@@ -190,7 +202,12 @@ class IndexService:
         return value
 
     def _known_keys(self, index_type: IndexType) -> set[str]:
-        keys = {"volatile", *index_type.options, *self._plugin_defaults(index_type)}
+        keys = {
+            "volatile",
+            *index_type.options,
+            *self._plugin_options(index_type),
+            *self._plugin_defaults(index_type),
+        }
         if not index_type.is_mirror:
             keys.add("bases")
         return keys
@@ -257,6 +274,9 @@ class IndexService:
                         raise APIError(400, f"The {key!r} setting doesn't have value {value!r}")
                 removed = _lookup(items)
                 new[key] = [item for item in current if item not in removed]
+            if key in index_type.options:
+                # The list as a whole must still be valid (one constraint per project …).
+                new[key] = self._coerce(index_type, key, new[key])
             self._check_bound(key, new[key])
         return new
 

@@ -245,7 +245,7 @@ class Downloads:
                 os.fsync(out.fileno())
         with download.cond:
             blob = self.runtime.app.files.adopt(download.tmp, sha256=sha256, size=size)
-            download.path = blob.path
+            download.path = self.runtime.app.files.local_path(blob.sha256)
         return sha256, size
 
 
@@ -270,9 +270,9 @@ def record_file(app: Any, record: FileRecord, sha256: str, size: int) -> None:
         session.close()
 
 
-def stored_response(request: Any, path: Path, sha256: str, filename: str,
+def stored_response(request: Any, files: Any, sha256: str, filename: str,
                     modified: datetime | None) -> Response:
-    return blob_response(request, path, sha256, filename, modified)
+    return blob_response(request, files, sha256, filename, modified)
 
 
 def verified_response(request: Any, download: Download, handle: Any, filename: str) -> Response:

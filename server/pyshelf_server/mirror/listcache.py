@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..db import finish
+from ..leases import THIS_PROCESS, claim, release
 from ..storage.references import collect_blob
 from .listparse import BuiltList, ListBuildError, ListContentError, build_list
 from .models import MirrorState
@@ -27,6 +28,10 @@ from .upstream import (
 )
 
 log = logging.getLogger(__name__)
+
+# Longer than fetching and parsing a list of millions of names takes; a process that dies while
+# holding the lease delays the others' refresh by at most this.
+LIST_LEASE_SECONDS = 900.0
 
 
 class MirrorProjectList(MirrorPart):
@@ -59,10 +64,19 @@ class MirrorProjectList(MirrorPart):
         if self.runtime.flight.running(key):
             return
 
+        # Server processes sharing the database take turns: one fetches, the others find the
+        # list fresh when they look next.
+        lease = f"mirror-list:{self.index.id}"
+
         def work() -> None:
             try:
-                if self._list_is_due():
-                    self.runtime.flight.run(key, self.refresh_list)
+                if self._list_is_due() and claim(
+                    self.app.engine, lease, THIS_PROCESS, LIST_LEASE_SECONDS
+                ):
+                    try:
+                        self.runtime.flight.run(key, self.refresh_list)
+                    finally:
+                        release(self.app.engine, lease, THIS_PROCESS)
             except UpstreamError:
                 pass  # already logged and remembered
             except Exception:

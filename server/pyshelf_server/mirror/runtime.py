@@ -260,7 +260,7 @@ class MirrorRuntime:
             if loaded is not None and loaded[0] == sha256:
                 return loaded[1]
             try:
-                names = NameList.open(self.app.files.path(sha256), count)
+                names = NameList.open(self.app.files.local_path(sha256), count)
             except (OSError, ValueError):
                 return None
             self._lists[index_id] = (sha256, names)

@@ -53,9 +53,8 @@ def serve_file(backend: Any, request: Any, first: str, second: str, filename: st
     ).first()
     count_file = metrics_of(app).mirror_file
     if row is not None and not wants_api_json(request):
-        path = app.files.path(row.sha256)
-        if path.exists():
-            response = stored_response(request, path, row.sha256, filename, row.stored)
+        if app.files.exists(row.sha256):
+            response = stored_response(request, app.files, row.sha256, filename, row.stored)
             count_file(index.fullname, "hit", response.content_length or 0)
             return response
         # The blob went missing (removed from the store by hand): fetch it again.
@@ -76,15 +75,15 @@ def serve_file(backend: Any, request: Any, first: str, second: str, filename: st
     end_read_transaction(backend.session)
     completed = downloads.completed.get((index.id, filename, key))
     if completed and app.files.exists(completed):
-        response = stored_response(request, app.files.path(completed), completed, filename, None)
+        response = stored_response(request, app.files, completed, filename, None)
         count_file(index.fullname, "hit", response.content_length or 0)
         return response
     sha256 = (link.get("hashes") or {}).get("sha256")
     if sha256 and app.files.touch(sha256):
         # The same content is stored already (another index has it): no download needed.
         # Touched, as an upload of stored content is, so the orphan sweep leaves it be.
-        record_file(app, record, sha256, app.files.path(sha256).stat().st_size)
-        response = stored_response(request, app.files.path(sha256), sha256, filename, None)
+        record_file(app, record, sha256, app.files.size(sha256))
+        response = stored_response(request, app.files, sha256, filename, None)
         count_file(index.fullname, "hit", response.content_length or 0)
         return response
     if backend.offline:

@@ -45,8 +45,7 @@ def _gone_or_missing(request: Any, info: Any, filename: str, prefix: str) -> API
 
 
 def _blob_response(request: Any, sha256: str, filename: str, modified: datetime) -> Response:
-    path = request.registry.pyshelf.files.path(sha256)
-    return blob_response(request, path, sha256, filename, modified)
+    return blob_response(request, request.registry.pyshelf.files, sha256, filename, modified)
 
 
 @view_config(route_name="files.entry", request_method=("GET", "HEAD"))
@@ -123,7 +122,7 @@ def _restore_core_metadata(files: Any, row: File) -> None:
     have lost it, extract it again."""
     if files.exists(row.metadata_sha256):
         return
-    data = wheel_metadata_file(files.path(row.sha256))
+    data = wheel_metadata_file(files.local_path(row.sha256))
     if data is not None and hashlib.sha256(data).hexdigest() == row.metadata_sha256:
         files.put_bytes(data, durable=False)
 

@@ -1,22 +1,25 @@
 """The content-addressed file store.
 
 A blob is stored once under its sha256 (``ab/abcd…``), however many indexes hold a file with
-that content. Writes go to a temporary file in the same file system, are hashed while they are
-written, fsynced and then renamed into place, so a reader never sees a half-written blob and a
-crash leaves at most a stray temporary file.
+that content, in a directory (:class:`FileStore`) or under a prefix of an S3 bucket
+(:class:`.s3.S3Store`), chosen by ``--storage-url``. Writes go to a temporary file on this
+machine, are hashed while they are written and then moved into the store whole (a rename in a
+directory, one PUT or a completed multipart upload on S3), so a reader never sees a
+half-written blob and a crash leaves at most a stray temporary file (or an unfinished
+multipart upload, which the orphan sweep aborts).
 
 Each process writes its temporary files into a directory of its own under ``tmp/``
 (``tmp/<host>-<pid>-<random>``), holding an advisory lock (``flock``) on that directory while
 it lives. Several processes may share one store: a process cleans only the directories whose
 owner is gone (the lock is free) or, where the file system cannot tell (NFS), in which nothing
-changed for the grace period (:meth:`FileStore.clean_temporary`).
+changed for the grace period (:meth:`BlobStore.clean_temporary`).
 
-The 256 fan-out directories are made, and their entries synced, when the store opens: a blob
-renamed into a directory made on the way could be lost with that directory's entry in a crash
-unless the parent were synced too, which cost a second fsync for most uploads to a young store.
-Stores written before 2026-11-22 kept blobs one level deeper (``ab/cd/abcd…``); in such a store
-a blob missing from its place is looked for there, until ``pyshelf-server --migrate`` moves
-them (:meth:`FileStore.flatten`).
+The 256 fan-out directories of a directory store are made, and their entries synced, when the
+store opens: a blob renamed into a directory made on the way could be lost with that
+directory's entry in a crash unless the parent were synced too, which cost a second fsync for
+most uploads to a young store. Stores written before 2026-11-22 kept blobs one level deeper
+(``ab/cd/abcd…``); in such a store a blob missing from its place is looked for there, until
+``pyshelf-server --migrate`` moves them (:meth:`FileStore.flatten`).
 """
 
 from __future__ import annotations
@@ -58,22 +61,89 @@ class BlobHashMismatch(Exception):
 class StoredBlob:
     sha256: str
     size: int
-    path: Path
     # False when a blob with this content was already stored before this write.
     created: bool
 
 
-class FileStore:
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root)
-        self.tmproot = self.root / "tmp"
+class BlobStore:
+    """What every store does: blobs are written into a temporary directory of this process
+    (hashed on the way), then moved into the store (:meth:`adopt`), and read back by sha256.
+
+    Subclasses say where stored blobs live: :class:`FileStore` (a directory) or
+    :class:`.s3.S3Store` (an S3 bucket). The temporary directory is always on this machine's
+    disk, ``tmp/<host>-<pid>-<random>`` under ``spool_root``."""
+
+    def __init__(self, spool_root: Path) -> None:
+        self.tmproot = Path(spool_root)
         self.tmproot.mkdir(parents=True, exist_ok=True)
         host = re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname()) or "host"
         self.tmpdir = self.tmproot / f"{host}-{os.getpid()}-{secrets.token_hex(4)}"
         self._spool_lock: weakref.finalize[Any, Any] | None = None
         self._open_spool()
-        self._make_fan_out(set(os.listdir(self.root)))
-        self._nested = self._holds_nested_blobs()
+
+    # -- what a store keeps ----------------------------------------------------------------
+
+    def adopt(self, path: Path, *, sha256: str, size: int, durable: bool = True) -> StoredBlob:
+        """Move ``path`` (a complete file in the temporary directory, fsynced unless it need
+        not be ``durable``, whose sha256 the caller computed while writing it) into the store.
+        The blob becomes visible under its name only once it is complete."""
+        raise NotImplementedError
+
+    def exists(self, sha256: str) -> bool:
+        raise NotImplementedError
+
+    def size(self, sha256: str) -> int:
+        """The stored blob's size; ``FileNotFoundError`` when it is not stored."""
+        raise NotImplementedError
+
+    def touch(self, sha256: str) -> bool:
+        """Claim a stored blob for a row about to be committed: its modification time becomes
+        now, so the orphan sweep (which removes only blobs untouched for its grace period)
+        leaves it alone. False when the blob is not there (any more)."""
+        raise NotImplementedError
+
+    def local_path(self, sha256: str) -> Path:
+        """A file on this machine's disk holding the blob, for readers that need one (a zip
+        opened at random places, a map of the mirror's name list); ``FileNotFoundError``
+        when it is not stored. Never written to."""
+        raise NotImplementedError
+
+    def open(self, sha256: str) -> BinaryIO:
+        """The blob opened for reading (seekable); ``FileNotFoundError`` when not stored."""
+        return open(self.local_path(sha256), "rb")
+
+    def response(self, request: Any, sha256: str, content_type: str, filename: str) -> Any:
+        """The answer that carries the blob's bytes (a Pyramid response, ranges honoured);
+        ``FileNotFoundError`` when it is not stored. The caller adds the caching headers."""
+        raise NotImplementedError
+
+    def remove(self, sha256: str) -> None:
+        raise NotImplementedError
+
+    def remove_if_older(self, sha256: str, cutoff: float) -> bool:
+        """Remove blob ``sha256`` unless it was modified (:meth:`touch`) since ``cutoff``."""
+        raise NotImplementedError
+
+    def blobs_older_than(self, cutoff: float, batch: int) -> Iterator[list[str]]:
+        """The stored blobs last modified before ``cutoff`` (a ``time.time()``), in lists of
+        at most ``batch`` names."""
+        found: list[str] = []
+        for name in self._names_older_than(cutoff):
+            found.append(name)
+            if len(found) >= batch:
+                yield found
+                found = []
+        if found:
+            yield found
+
+    def _names_older_than(self, cutoff: float) -> Iterator[str]:
+        raise NotImplementedError
+
+    def flatten(self) -> int:
+        """Move blobs of an older layout into today's (``--migrate``); how many moved."""
+        return 0
+
+    # -- this process's temporary directory -----------------------------------------------
 
     def _open_spool(self) -> None:
         """Make this process's temporary directory and hold the lock that says it is alive
@@ -91,67 +161,6 @@ class FileStore:
         shutil.rmtree(self.tmpdir, ignore_errors=True)
         if self._spool_lock is not None:
             self._spool_lock()
-
-    def _make_fan_out(self, present: set[str]) -> None:
-        missing = [name for name in FAN_OUT if name not in present]
-        for name in missing:
-            (self.root / name).mkdir(exist_ok=True)
-        if missing:
-            _fsync_dir(self.root)
-
-    def _holds_nested_blobs(self) -> bool:
-        return any(_may_hold_directories(self.root / name) for name in FAN_OUT)
-
-    def path(self, sha256: str) -> Path:
-        flat = self.root / sha256[:2] / sha256
-        if self._nested and not flat.exists():
-            nested = self.root / sha256[:2] / sha256[2:4] / sha256
-            if nested.exists():
-                return nested
-        return flat
-
-    def exists(self, sha256: str) -> bool:
-        return self.path(sha256).exists()
-
-    def touch(self, sha256: str) -> bool:
-        """Claim a stored blob for a row about to be committed: its modification time becomes
-        now, so the orphan sweep (which removes only blobs untouched for its grace period)
-        leaves it alone. False when the blob is not there (any more)."""
-        try:
-            os.utime(self.path(sha256))
-        except FileNotFoundError:
-            return False
-        return True
-
-    def blobs_older_than(self, cutoff: float, batch: int) -> Iterator[list[str]]:
-        """The flat layout's blobs last modified before ``cutoff`` (a ``time.time()``), in
-        lists of at most ``batch`` names."""
-        found: list[str] = []
-        for outer in FAN_OUT:
-            with contextlib.suppress(FileNotFoundError), os.scandir(self.root / outer) as entries:
-                for entry in entries:
-                    if not _is_blob_name(entry.name):
-                        continue
-                    with contextlib.suppress(FileNotFoundError):
-                        info = entry.stat(follow_symlinks=False)
-                        if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
-                            found.append(entry.name)
-                    if len(found) >= batch:
-                        yield found
-                        found = []
-        if found:
-            yield found
-
-    def remove_if_older(self, sha256: str, cutoff: float) -> bool:
-        """Remove blob ``sha256`` unless it was modified (:meth:`touch`) since ``cutoff``."""
-        path = self.root / sha256[:2] / sha256
-        try:
-            if os.stat(path).st_mtime >= cutoff:
-                return False
-            path.unlink()
-        except FileNotFoundError:
-            return False
-        return True
 
     def clean_temporary(self, grace_seconds: float, now: float) -> int:
         """Remove other processes' temporary directories whose owner is gone, or, where that
@@ -174,19 +183,6 @@ class FileStore:
             except OSError:
                 continue  # cleaned by another process first, or not ours to clean
         return removed
-
-    def put_stream(
-        self,
-        stream: BinaryIO,
-        *,
-        max_size: int | None = None,
-        expected_sha256: str | None = None,
-    ) -> StoredBlob:
-        return self.put_chunks(
-            iter(lambda: stream.read(CHUNK), b""),
-            max_size=max_size,
-            expected_sha256=expected_sha256,
-        )
 
     def put_bytes(self, data: bytes, *, durable: bool = True) -> StoredBlob:
         return self.put_chunks([data], durable=durable)
@@ -237,14 +233,89 @@ class FileStore:
             self._open_spool()
             return tempfile.mkstemp(dir=self.tmpdir, prefix=prefix)
 
+
+class FileStore(BlobStore):
+    """Blobs in a directory (``ab/<sha256>``), with the temporary directory inside it
+    (``tmp/``), so that a finished blob is renamed into place without being copied."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        super().__init__(self.root / "tmp")
+        self._make_fan_out(set(os.listdir(self.root)))
+        self._nested = self._holds_nested_blobs()
+
+    def _make_fan_out(self, present: set[str]) -> None:
+        missing = [name for name in FAN_OUT if name not in present]
+        for name in missing:
+            (self.root / name).mkdir(exist_ok=True)
+        if missing:
+            _fsync_dir(self.root)
+
+    def _holds_nested_blobs(self) -> bool:
+        return any(_may_hold_directories(self.root / name) for name in FAN_OUT)
+
+    def path(self, sha256: str) -> Path:
+        flat = self.root / sha256[:2] / sha256
+        if self._nested and not flat.exists():
+            nested = self.root / sha256[:2] / sha256[2:4] / sha256
+            if nested.exists():
+                return nested
+        return flat
+
+    def local_path(self, sha256: str) -> Path:
+        path = self.path(sha256)
+        if not path.exists():
+            raise FileNotFoundError(path)
+        return path
+
+    def exists(self, sha256: str) -> bool:
+        return self.path(sha256).exists()
+
+    def size(self, sha256: str) -> int:
+        return self.path(sha256).stat().st_size
+
+    def response(self, request: Any, sha256: str, content_type: str, filename: str) -> Any:
+        from pyramid.response import FileResponse
+
+        # sendfile from the store's own file; WebOb answers ranges and If-Range.
+        response = FileResponse(str(self.path(sha256)), request=request, content_type=None)
+        response.headers["Content-Type"] = content_type
+        return response
+
+    def touch(self, sha256: str) -> bool:
+        try:
+            os.utime(self.path(sha256))
+        except FileNotFoundError:
+            return False
+        return True
+
+    def _names_older_than(self, cutoff: float) -> Iterator[str]:
+        """The flat layout's blobs only (the nested one waits for ``--migrate``)."""
+        for outer in FAN_OUT:
+            with contextlib.suppress(FileNotFoundError), os.scandir(self.root / outer) as entries:
+                for entry in entries:
+                    if not _is_blob_name(entry.name):
+                        continue
+                    with contextlib.suppress(FileNotFoundError):
+                        info = entry.stat(follow_symlinks=False)
+                        if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
+                            yield entry.name
+
+    def remove_if_older(self, sha256: str, cutoff: float) -> bool:
+        path = self.root / sha256[:2] / sha256
+        try:
+            if os.stat(path).st_mtime >= cutoff:
+                return False
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
     def adopt(self, path: Path, *, sha256: str, size: int, durable: bool = True) -> StoredBlob:
-        """Move ``path`` (a complete file in the temporary directory, fsynced unless it need
-        not be ``durable``, whose sha256 the caller computed while writing it) into the store,
-        without copying it again."""
         target = self.path(sha256)
         if self.touch(sha256):
             path.unlink(missing_ok=True)
-            return StoredBlob(sha256, size, target, created=False)
+            return StoredBlob(sha256, size, created=False)
         try:
             os.replace(path, target)
         except FileNotFoundError:
@@ -255,7 +326,7 @@ class FileStore:
             os.replace(path, target)
         if durable:
             _fsync_dir(target.parent)
-        return StoredBlob(sha256, size, target, created=True)
+        return StoredBlob(sha256, size, created=True)
 
     def flatten(self) -> int:
         """Move the blobs of the nested layout to their flat places (``pyshelf-server
@@ -287,15 +358,31 @@ class FileStore:
     def remove(self, sha256: str) -> None:
         self.path(sha256).unlink(missing_ok=True)
 
-    def used_bytes(self) -> int:
-        total = 0
-        for dirpath, _dirnames, filenames in os.walk(self.root):
-            for name in filenames:
-                try:
-                    total += os.stat(os.path.join(dirpath, name)).st_size
-                except OSError:
-                    pass
-        return total
+
+def open_store(settings: Any) -> BlobStore:
+    """The store ``settings`` name (``--storage-url``): a directory, or an S3 bucket whose
+    temporary directory is ``tmp`` in the server directory. ``StorageError`` when it cannot
+    be used."""
+    from ..settings import S3Location
+
+    location = settings.storage
+    if isinstance(location, S3Location):
+        from .s3 import S3Store
+
+        return S3Store.connect(
+            location,
+            spool_root=settings.serverdir / "tmp",
+            endpoint_url=settings.s3_endpoint_url or None,
+            redirect=settings.s3_redirect,
+            connections=settings.threads + 4,
+        )
+    if settings.s3_redirect:
+        raise StorageError("--s3-redirect needs an s3:// --storage-url")
+    return FileStore(location)
+
+
+class StorageError(Exception):
+    """The store cannot be used as configured; the message says why."""
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,12 @@
 
 A blob is stored before the row that refers to it is committed; a process killed in between
 (or a transaction lost with its server) leaves the blob with no row, and the removal that a
-rolled-back request would do never runs. The sweep walks the store, and for blobs not modified
-for the grace period asks the database whether any row refers to them: first in a read, then,
+rolled-back request would do never runs. The sweep walks the store (lists the bucket, on S3),
+and for blobs not modified for the grace period asks the database whether any row refers to
+them: first in a read, then,
 for those that look unreferenced, again under the write lock, where they are removed unless
 modified since. An upload that finds its content already stored refreshes the blob's
-modification time (``FileStore.touch``) before its row commits, so a blob about to be referred
+modification time (``BlobStore.touch``) before its row commits, so a blob about to be referred
 to looks new to the sweep; and the committing request checks under the same lock that its blobs
 still exist (``references.require_blobs``), so even the one race left (the touch landing between
 the sweep's last look at the time and its removal) ends in a refused upload, never in a row
@@ -27,7 +28,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from .files import FileStore
+from .files import BlobStore
 from .references import discard_unreferenced, referenced_blobs
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 BATCH = 500
 
 
-def sweep_orphans(engine: Any, files: FileStore, *, grace_seconds: float, now: float) -> int:
+def sweep_orphans(engine: Any, files: BlobStore, *, grace_seconds: float, now: float) -> int:
     """Remove the blobs nothing refers to that were not modified in the ``grace_seconds``
     before ``now`` (a ``time.time()``); return how many went."""
     cutoff = now - grace_seconds
@@ -57,7 +58,7 @@ class OrphanSweeper:
     def __init__(
         self,
         engine: Any,
-        files: FileStore,
+        files: BlobStore,
         *,
         grace_seconds: float,
         clock: Callable[[], float] = time.time,

@@ -3,9 +3,10 @@ server or, through the legacy upload protocol, on another one."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from ..app import RequestState
 from ..indexes.models import Index
@@ -129,12 +130,10 @@ class PushService:
             raise APIError(
                 409, f"{file.filename} already exists in non-volatile index {target.fullname}"
             )
-        blob = StoredBlob(file.sha256, file.size, self.files.path(file.sha256), created=False)
+        blob = StoredBlob(file.sha256, file.size, created=False)
         metadata_blob = None
         if file.metadata_sha256:
-            metadata_blob = StoredBlob(
-                file.metadata_sha256, 0, self.files.path(file.metadata_sha256), created=False
-            )
+            metadata_blob = StoredBlob(file.metadata_sha256, 0, created=False)
         log = [*(file.log or []), log_entry("push", who, target.fullname, src=stage.fullname)]
         return self.packages.add_file(
             index=target,
@@ -181,7 +180,7 @@ class PushService:
                     form=form,
                     filename=file.filename,
                     path=file_path(source.fullname, file.sha256, file.filename),
-                    blob=self.files.path(file.sha256),
+                    open_blob=functools.partial(self.files.open, file.sha256),
                 )
             )
         return ExternalPush(name=name, version=version, fields=fields, files=files)
@@ -193,7 +192,8 @@ class OutgoingFile:
     filename: str
     # The file's path on this server, for the action log.
     path: str
-    blob: Path
+    # Opens the stored content (``FileNotFoundError`` once it is gone).
+    open_blob: Callable[[], BinaryIO]
 
 
 @dataclass(frozen=True)
@@ -254,7 +254,7 @@ def send_external(
                     return _failed(outcome, where, response, "register")
             for file in plan.files:
                 try:
-                    content = open(file.blob, "rb")
+                    content = file.open_blob()
                 except OSError:
                     outcome.actions.append([404, "upload", file.path, "removed meanwhile"])
                     outcome.status = 409

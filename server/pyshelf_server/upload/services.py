@@ -110,7 +110,7 @@ def check_digests(
         if content is not None:
             digest.update(content)
         else:
-            with open(files.path(blob.sha256), "rb") as stored:
+            with files.open(blob.sha256) as stored:
                 for chunk in iter(lambda: stored.read(1024 * 1024), b""):
                     digest.update(chunk)
         if sent.lower() != digest.hexdigest():
@@ -170,7 +170,9 @@ class UploadService:
         _check_name_version(name, version)
         blob = self.files.adopt(received.path, sha256=received.sha256, size=received.size)
         self.packages.forget_blob_on_rollback(blob)
-        if not zipfile.is_zipfile(self.files.path(blob.sha256)):
+        with self.files.open(blob.sha256) as stored:
+            is_zip = zipfile.is_zipfile(stored)
+        if not is_zip:
             raise APIError(400, "documentation upload must be a zip file")
         display = project.display_name if project else name
         filename = f"{display}-{version}.doc.zip"
@@ -255,7 +257,9 @@ def prepare_release(
     try:
         check_digests(blob, fields, files, received.content)
         # Read from memory when the upload was small enough to keep there.
-        source = received.content if received.content is not None else files.path(blob.sha256)
+        source = (
+            received.content if received.content is not None else files.local_path(blob.sha256)
+        )
         metadata_blob = None
         if filename.endswith(".whl"):
             try:

@@ -11,6 +11,7 @@ from pyshelf_server.plugin_api import (
     ROUTE_ROOT,
     ROUTE_USER,
     APIError,
+    index_page_links,
     reader,
     server_settings,
 )
@@ -62,4 +63,5 @@ def index(request: Any) -> Any:
     for stage, names in by_stage.items():
         for name, fields in search.stored_projects(stage, names).items():
             stored[f"{stage}\0{name}"] = fields
+    context["plugin_links"] = index_page_links(request, info)
     return render(request, "index.html", page=page, stored=stored, **context)

@@ -54,9 +54,11 @@ def _search(request: Any, scope: Any) -> Any:
         offset=(number - 1) * GROUPS_PER_PAGE,
         count=GROUPS_PER_PAGE,
     )
-    # An index deleted since it was indexed: its hits are left out; let the indexer drop them.
+    # Hits of indexes not listed to this requester are left out. Those of an index deleted
+    # since it was indexed too, and the indexer is told to drop them.
     for name in results.gone:
-        web.indexer.queue_index(name)
+        if shelf.index(name) is None:
+            web.indexer.queue_index(name)
     page = Page.already_sliced(results.groups, results.total, number, GROUPS_PER_PAGE)
     return render(
         request,
