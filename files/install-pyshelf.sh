@@ -36,7 +36,7 @@ is_true() {
 	esac
 }
 
-set -- "$(requirement pyshelf-server '[postgresql]')" "$(requirement pyshelf-client)"
+set -- "$(requirement pyshelf-server '[postgresql,s3]')" "$(requirement pyshelf-client)"
 wanted=""
 for plugin in web constrained findlinks jenkins lockdown; do
 	arg=$(printf 'INSTALL_%s' "$plugin" | tr '[:lower:]' '[:upper:]')

@@ -314,7 +314,7 @@ def test_install_script_asks_for_the_chosen_plugins_and_checks_they_load(stub_bi
                         PYSHELF_VERSION="1.2.3", LOADED="pyshelf-web pyshelf-jenkins")
     assert done.returncode == 0, done.stderr
     assert pip == [
-        "pip install --no-cache-dir pyshelf-server[postgresql]==1.2.3 pyshelf-client==1.2.3 "
+        "pip install --no-cache-dir pyshelf-server[postgresql,s3]==1.2.3 pyshelf-client==1.2.3 "
         "pyshelf-web==1.2.3 pyshelf-jenkins==1.2.3",
         "pip check",
     ]
@@ -337,7 +337,7 @@ def test_install_script_takes_pyshelf_from_the_built_wheels(stub_bin, tmp_path):
                         INSTALL_FINDLINKS="true", LOADED="pyshelf-findlinks")
     assert done.returncode == 0, done.stderr
     assert pip[0] == (
-        f"pip install --no-cache-dir {wheels}/pyshelf_server-0.1.0-py3-none-any.whl[postgresql] "
+        f"pip install --no-cache-dir {wheels}/pyshelf_server-0.1.0-py3-none-any.whl[postgresql,s3] "
         f"{wheels}/pyshelf_client-0.1.0-py3-none-any.whl "
         f"{wheels}/pyshelf_findlinks-0.1.0-py3-none-any.whl"
     )
