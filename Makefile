@@ -20,7 +20,27 @@ ALL_PYPROJECTS := $(addsuffix /pyproject.toml,$(ALL_PARTS))
 # `make run` loads exactly web and the PLUGINS asked for, even when .venv has more installed.
 RUN_PLUGINS := $(subst $(space),$(comma),$(strip web $(PLUGINS)))
 
-.PHONY: help install install-test bytecode run test test-postgresql postgresql test-fast lint bench clean
+# Containers (no container engine is needed for anything above this line).
+DOCKER ?= docker
+COMPOSE ?= docker compose
+IMAGE ?= pyshelf
+TAG ?= latest
+PYSHELF_VERSION ?=
+INSTALL_WEB ?= true
+INSTALL_CONSTRAINED ?= false
+INSTALL_FINDLINKS ?= false
+INSTALL_JENKINS ?= false
+INSTALL_LOCKDOWN ?= false
+BUILD_ARGS = --build-arg INSTALL_WEB=$(INSTALL_WEB) --build-arg INSTALL_CONSTRAINED=$(INSTALL_CONSTRAINED) \
+  --build-arg INSTALL_FINDLINKS=$(INSTALL_FINDLINKS) --build-arg INSTALL_JENKINS=$(INSTALL_JENKINS) \
+  --build-arg INSTALL_LOCKDOWN=$(INSTALL_LOCKDOWN)
+# Compose profiles to start besides pyshelf: e.g. PROFILES="proxy monitoring".
+PROFILES ?=
+COMPOSE_UP = $(COMPOSE) $(foreach p,$(PROFILES),--profile $(p))
+BACKUP ?= backup
+
+.PHONY: help install install-test bytecode run test test-postgresql postgresql test-fast lint bench clean nginx \
+  build pypi-build source-build server-up server-down server-logs server-enter backup restore ops-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -62,9 +82,16 @@ postgresql: ## install Debian's PostgreSQL binaries if missing (as root; else sa
 	    apt-get install -y -q --no-install-recommends postgresql; } || \
 	  { echo "make test needs PostgreSQL's initdb: install Debian's postgresql package"; exit 1; }
 
+# tests/ops puts the shipped nginx configuration in front of a real server.
+nginx: ## install Debian's nginx if missing (as root; else say what to do)
+	@test -x /usr/sbin/nginx || command -v nginx >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -q --no-install-recommends nginx-light; } || \
+	  { echo "make test needs nginx for tests/ops: install Debian's nginx package"; exit 1; }
+
 # The whole suite on SQLite, then the server, mirror and web suites again on a throwaway
 # PostgreSQL cluster that the test set-up starts itself (Debian's postgresql package).
-test: install-test postgresql ## run the whole test suite (SQLite, then PostgreSQL)
+test: install-test postgresql nginx ## run the whole test suite (SQLite, then PostgreSQL)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(BIN)/python -m pytest --db=postgresql tests/server tests/mirror tests/web tests/plugins $(PYTEST_ARGS)
 
@@ -79,6 +106,36 @@ lint: install-test ## ruff over the whole tree
 
 bench: install-test ## run the benchmarks (by hand; see bench/README.md)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+ops-check: install-test nginx ## the offline checks of the images, compose file and entrypoint
+	$(BIN)/python -m pytest tests/ops $(PYTEST_ARGS)
+
+pypi-build: ## build the image (IMAGE:TAG, pyshelf:latest) from released distributions (pypi/Dockerfile)
+	$(DOCKER) build $(BUILD_ARGS) $(if $(PYSHELF_VERSION),--build-arg PYSHELF_VERSION=$(PYSHELF_VERSION)) -f pypi/Dockerfile -t $(IMAGE):$(TAG) .
+
+source-build: ## build the image (IMAGE:TAG) from this repository (source/Dockerfile)
+	$(DOCKER) build $(BUILD_ARGS) -f source/Dockerfile -t $(IMAGE):$(TAG) .
+
+build: source-build ## the same as source-build
+
+server-up: ## start pyshelf with docker compose (PROFILES="proxy postgres s3 monitoring" adds those)
+	INSTALL_WEB=$(INSTALL_WEB) INSTALL_CONSTRAINED=$(INSTALL_CONSTRAINED) INSTALL_FINDLINKS=$(INSTALL_FINDLINKS) \
+	INSTALL_JENKINS=$(INSTALL_JENKINS) INSTALL_LOCKDOWN=$(INSTALL_LOCKDOWN) $(COMPOSE_UP) up -d --build
+
+server-down: ## stop the compose services (the volumes stay)
+	$(COMPOSE_UP) down
+
+server-logs: ## follow pyshelf's log
+	$(COMPOSE) logs -f pyshelf
+
+server-enter: ## a shell in the running pyshelf container
+	$(COMPOSE) exec pyshelf sh
+
+backup: install ## export $(SERVERDIR) into $(BACKUP) (safe while it serves; see README "Backup")
+	$(BIN)/pyshelf-export --serverdir $(SERVERDIR) $(BACKUP)
+
+restore: install ## import $(BACKUP) into a new $(SERVERDIR)
+	$(BIN)/pyshelf-import --serverdir $(SERVERDIR) $(BACKUP)
 
 clean: ## remove the virtual environments
 	rm -rf $(VENV) .venv-devpi

@@ -123,8 +123,10 @@ def init_main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--root-passwd",
-        default=None,
-        help="password of the root user "
+        # From the environment too, so that scripts (the container's entrypoint) need not put
+        # it in an argument list, where every process could read it.
+        default=os.environ.get("PYSHELF_ROOT_PASSWORD") or None,
+        help="password of the root user [PYSHELF_ROOT_PASSWORD] "
         "(default: a random one, printed once and stored in SERVERDIR/.root-password)",
     )
     parser.add_argument(
@@ -294,6 +296,27 @@ def server_parser(pm: Any) -> argparse.ArgumentParser:
         "stored files no row refers to (left by a crash) are removed once untouched this long; "
         "must exceed the longest upload",
     )
+    _add(parser, "--no-metrics", False, "count nothing and serve no /+metrics")
+    _add(
+        parser,
+        "--metrics-token",
+        "",
+        "serve /+metrics only to requests with 'Authorization: Bearer TOKEN' (default: to anyone)",
+    )
+    _add(
+        parser,
+        "--x-accel-redirect",
+        "",
+        "behind nginx: answer stored files with an X-Accel-Redirect to PREFIX/<path in the "
+        "store> and let nginx send them (an internal location aliased to the store)",
+    )
+    _add(
+        parser,
+        "--default-index",
+        "",
+        "USER/INDEX that pypiserver's URLs serve: /simple/ and uploads to / (for teams moving "
+        "over from pypiserver)",
+    )
     parser.add_argument(
         "--migrate",
         action="store_true",
@@ -335,6 +358,9 @@ CORE_OPTIONS = {
     "offline_mode",
     "debug",
     "orphan_grace_seconds",
+    "metrics_token",
+    "x_accel_redirect",
+    "default_index",
 }
 
 
@@ -345,9 +371,9 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
     core["storage_url"] = core["storage_url"] or None
     core["s3_endpoint_url"] = core["s3_endpoint_url"] or None
     core["outside_url"] = core["outside_url"] or None
-    actions = ("version", "migrate", "sweep_orphans", "plugins")
+    actions = ("version", "migrate", "sweep_orphans", "plugins", "no_metrics")
     extra = {k: v for k, v in values.items() if k not in CORE_OPTIONS and k not in actions}
-    return ServerSettings(**core, options=extra)
+    return ServerSettings(**core, metrics=not values["no_metrics"], options=extra)
 
 
 def server_main(argv: list[str] | None = None) -> None:
@@ -372,6 +398,12 @@ def server_main(argv: list[str] | None = None) -> None:
             _fail(
                 f"--outside-url must be an http or https URL ({problem}): {settings.outside_url!r}"
             )
+    if settings.x_accel_redirect and not settings.x_accel_redirect.startswith("/"):
+        _fail("--x-accel-redirect must be a path prefix starting with '/', e.g. /+store/")
+    if settings.default_index and (
+        settings.default_index.count("/") != 1 or "" in settings.default_index.split("/")
+    ):
+        _fail(f"--default-index must be USER/INDEX, not {settings.default_index!r}")
     if settings.connection_limit < 0:
         _fail("--connection-limit must be 0 (derived from the open-files limit) or more")
     if settings.idle_timeout < 1:

@@ -7,6 +7,7 @@ from typing import Any
 import pluggy
 from pyramid.config import Configurator
 
+from . import defaultindex, metrics
 from .app import AppState, RequestState, request_session, request_unit_of_work
 from .db import make_engine
 from .plugins import make_plugin_manager
@@ -57,8 +58,10 @@ def make_app(
     config.add_tween(
         "pyshelf_server.tweens.shelf_tween_factory", over="pyramid.tweens.excview_tween_factory"
     )
+    metrics.install(config, state)
     pm.hook.pyshelf_pyramid_configure(config=config, settings=settings)
     for module in VIEW_MODULES:
         config.scan(module)
     app = config.make_wsgi_app()
-    return SimpleFastPath(app, state)
+    served = defaultindex.wrap(SimpleFastPath(app, state), settings.default_index)
+    return metrics.wrap(served, state)

@@ -11,6 +11,7 @@ from typing import Any
 from pyramid.response import Response
 
 from .responses import APIError
+from .storage.files import FileStore
 
 IMMUTABLE = "max-age=365000000, immutable, public"
 
@@ -48,6 +49,9 @@ def blob_response(
     redirect, which carries no headers of the file)."""
     if not_modified(request, sha256):
         return immutable_headers(Response(status=304), sha256, modified)
+    accel = accel_response(request, files, sha256, filename)
+    if accel is not None:
+        return immutable_headers(accel, sha256, modified)
     try:
         response = files.response(request, sha256, content_type(filename), filename)
     except FileNotFoundError:
@@ -55,3 +59,20 @@ def blob_response(
     if response.status_code != 200:
         return response
     return immutable_headers(response, sha256, modified)
+
+
+def accel_response(request: Any, files: Any, sha256: str, filename: str) -> Response | None:
+    """With ``--x-accel-redirect`` and a store in a directory: the answer that has nginx in
+    front send the bytes from the store itself (permission was checked here), or None."""
+    prefix = request.registry.pyshelf.settings.x_accel_redirect
+    if not prefix or request.method != "GET" or not isinstance(files, FileStore):
+        return None
+    path = files.path(sha256)
+    if not path.exists():
+        return None  # the store's own answer is the 404
+    response = Response(status=200)
+    response.headers["X-Accel-Redirect"] = (
+        prefix.rstrip("/") + "/" + path.relative_to(files.root).as_posix()
+    )
+    response.headers["Content-Type"] = content_type(filename)
+    return response

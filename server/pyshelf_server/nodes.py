@@ -41,7 +41,8 @@ PER_PROCESS = frozenset(
     {
         "serverdir", "host", "port", "threads", "connection_limit", "db_url", "storage_url",
         "s3_endpoint_url",
-        "debug", "options",
+        "debug", "options", "metrics", "metrics_token",
+        "x_accel_redirect",
     }
 )
 

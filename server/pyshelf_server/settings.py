@@ -76,6 +76,15 @@ class ServerSettings:
     offline_mode: bool = False
     debug: bool = False
     orphan_grace_seconds: int = ORPHAN_GRACE_SECONDS
+    # Whether requests are counted and /+metrics is served (metrics.py).
+    metrics: bool = True
+    # When set, /+metrics answers only requests with "Authorization: Bearer <token>".
+    metrics_token: str = ""
+    # With nginx in front: answer stored files with "X-Accel-Redirect: <prefix>/<path in the
+    # store>" and no body, so that nginx sends the bytes (files/nginx/pyshelf.conf).
+    x_accel_redirect: str = ""
+    # pypiserver's URLs: /simple/ and POST / serve this index (defaultindex.py).
+    default_index: str = ""
     # Options added by plugins through pyshelf_add_parser_options, keyed by argparse dest.
     options: dict[str, Any] = field(default_factory=dict)
 

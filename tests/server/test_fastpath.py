@@ -2,21 +2,30 @@
 
 import pytest
 
+from pyshelf_server.simple.fastpath import SimpleFastPath
 from pyshelf_server.testing import Shelf, make_wheel
 
 
-@pytest.fixture
-def counted(shelf):
-    """The shelf, with a counter of the requests that reach Pyramid."""
-    inner = shelf.app.app
+def count_calls(shelf):
+    """Record the path of every request that reaches Pyramid in the returned list."""
+    fast_path = shelf.app
+    while not isinstance(fast_path, SimpleFastPath):  # under the metrics middleware
+        fast_path = fast_path.app
+    inner = fast_path.app
     calls = []
 
     def counting(environ, start_response):
         calls.append(environ["PATH_INFO"])
         return inner(environ, start_response)
 
-    shelf.app.app = counting
-    shelf.calls = calls
+    fast_path.app = counting
+    return calls
+
+
+@pytest.fixture
+def counted(shelf):
+    """The shelf, with a counter of the requests that reach Pyramid."""
+    shelf.calls = count_calls(shelf)
     shelf.create_index("root/dev")
     shelf.upload("root/dev", *make_wheel("fast", "1.0"), name="fast", version="1.0")
     return shelf
@@ -96,8 +105,8 @@ def test_project_list_is_cached_and_follows_changes(counted):
 def test_state_read_is_reused_until_this_process_commits(counted):
     from sqlalchemy import create_engine, text
 
-    reader = counted.app.reader
-    engine = counted.app.state.engine
+    reader = counted.app.registry.pyshelf.state_reader
+    engine = counted.app.registry.pyshelf.engine
     first = reader.read()
     # A commit by someone else (another process, here a second engine) is not announced to
     # this process: within the reuse window the reader does not ask the database.
@@ -120,11 +129,7 @@ def test_state_read_is_reused_until_this_process_commits(counted):
 
 def test_an_outside_url_links_files_absolutely_on_both_paths(make_app):
     shelf = Shelf(make_app(outside_url="https://shelf.example/pkgs/"))
-    inner = shelf.app.app
-    calls = []
-    shelf.app.app = lambda environ, start_response: (
-        calls.append(environ["PATH_INFO"]) or inner(environ, start_response)
-    )
+    calls = count_calls(shelf)
     shelf.create_index("root/dev")
     shelf.upload("root/dev", *make_wheel("fast", "1.0"), name="fast", version="1.0")
     accept = {"Accept": "application/vnd.pypi.simple.v1+json"}

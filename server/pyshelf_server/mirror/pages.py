@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 
 from ..db import new_token
+from ..metrics import metrics_of
 from ..unit_of_work import end_read_transaction
 from .links import guess_version
 from .models import MirrorProject
@@ -147,29 +148,42 @@ class MirrorPages(MirrorPart):
     def get(self, session: Session, name: str) -> PageState | None:
         """The page to serve for ``name``; None when upstream has no such project. Raises
         :class:`UpstreamError` when upstream fails and nothing is cached."""
+        record = metrics_of(self.app).mirror_page
+        try:
+            state, result = self._get(session, name)
+        except UpstreamError:
+            record(self.index.fullname, "error")
+            raise
+        record(self.index.fullname, "stale" if state is not None and state.stale else result)
+        return state
+
+    def _get(self, session: Session, name: str) -> tuple[PageState | None, str]:
+        """The page and how it was had: ``hit`` (fresh in the cache), ``revalidated`` (cached
+        and confirmed or updated by upstream) or ``miss`` (not cached)."""
         cached = self.cached(session, name)
         if self.offline:
-            return cached
+            return cached, "hit" if cached is not None else "miss"
         if cached is not None and time.time() < cached.checked + self.expiry:
-            return cached
+            return cached, "hit"
         if cached is None and self.is_unknown(name):
-            return None
+            return None, "miss"
         failure = self._recent_failure(name)
         if failure is not None:
             if cached is not None:
-                return replace(cached, stale=failure)
+                return replace(cached, stale=failure), "stale"
             raise UpstreamUnavailable(failure)
         # No connection is held while upstream is asked.
         end_read_transaction(session)
         try:
             with self.runtime.places.held(self.mirror_url):
-                return self.runtime.flight.run(
+                state = self.runtime.flight.run(
                     ("page", self.index.id, name), lambda: self._revalidate(name, cached)
                 )
         except UpstreamBusy as error:
             if cached is not None:
-                return replace(cached, stale=str(error))
+                return replace(cached, stale=str(error)), "stale"
             raise
+        return state, "miss" if cached is None else "revalidated"
 
     def _recent_failure(self, name: str) -> str | None:
         failures = self.runtime.failures

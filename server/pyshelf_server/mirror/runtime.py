@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from ..lru import WeighedLRU
+from ..metrics import metrics_of
 from .projectlist import NameList
 from .upstream import Upstream, UpstreamBusy, host_of
 
@@ -190,6 +191,7 @@ class MirrorRuntime:
         self.upstream = Upstream(
             timeout=float(settings.request_timeout),
             connect_timeout=float(settings.connect_timeout),
+            observe=metrics_of(app).upstream,
         )
         self.places = UpstreamPlaces(settings.upstream_thread_limit)
         self.flight = SingleFlight()

@@ -11,6 +11,7 @@ from typing import Any
 from pyramid.httpexceptions import HTTPFound
 from sqlalchemy import bindparam, delete, select
 
+from ..metrics import metrics_of
 from ..names import normalize_name
 from ..responses import APIError, result
 from ..simple.negotiation import wants_api_json
@@ -50,9 +51,12 @@ def serve_file(backend: Any, request: Any, first: str, second: str, filename: st
     row = backend.session.connection().execute(
         _STORED_FILE, {"index_id": index.id, "filename": filename, "key": key}
     ).first()
+    count_file = metrics_of(app).mirror_file
     if row is not None and not wants_api_json(request):
         if app.files.exists(row.sha256):
-            return stored_response(request, app.files, row.sha256, filename, row.stored)
+            response = stored_response(request, app.files, row.sha256, filename, row.stored)
+            count_file(index.fullname, "hit", response.content_length or 0)
+            return response
         # The blob went missing (removed from the store by hand): fetch it again.
         _forget_row(app, row.id)
     found = find_link(backend, kind, first, second, filename)
@@ -71,13 +75,17 @@ def serve_file(backend: Any, request: Any, first: str, second: str, filename: st
     end_read_transaction(backend.session)
     completed = downloads.completed.get((index.id, filename, key))
     if completed and app.files.exists(completed):
-        return stored_response(request, app.files, completed, filename, None)
+        response = stored_response(request, app.files, completed, filename, None)
+        count_file(index.fullname, "hit", response.content_length or 0)
+        return response
     sha256 = (link.get("hashes") or {}).get("sha256")
     if sha256 and app.files.touch(sha256):
         # The same content is stored already (another index has it): no download needed.
         # Touched, as an upload of stored content is, so the orphan sweep leaves it be.
         record_file(app, record, sha256, app.files.size(sha256))
-        return stored_response(request, app.files, sha256, filename, None)
+        response = stored_response(request, app.files, sha256, filename, None)
+        count_file(index.fullname, "hit", response.content_length or 0)
+        return response
     if backend.offline:
         raise APIError(404, f"{filename} is not cached and the server is in offline mode")
     if index.options.get("mirror_use_external_urls"):
@@ -85,11 +93,13 @@ def serve_file(backend: Any, request: Any, first: str, second: str, filename: st
     try:
         give_back = backend.runtime.places.take(link["url"])
     except UpstreamError as error:
+        count_file(index.fullname, "error")
         raise upstream_api_error(index, error) from None
     try:
         try:
             download = downloads.start_or_join(record, link.get("hashes") or {})
         except UpstreamError as error:
+            count_file(index.fullname, "error")
             raise upstream_api_error(index, error) from None
         limit = float(app.settings.request_timeout) * 2 + 10
         download.wait(lambda: download.answered, limit)
@@ -98,7 +108,9 @@ def serve_file(backend: Any, request: Any, first: str, second: str, filename: st
         download.wait(download.ready, wait)
         handle = download.reader()
         if handle is None:
+            count_file(index.fullname, "error")
             raise APIError(502, f"{index.fullname}: {download.error}")
+        count_file(index.fullname, "miss")
         if download.verified:
             return verified_response(request, download, handle, filename)
         # Passing the file on as it arrives waits on upstream too: the place is given back

@@ -22,7 +22,8 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,9 +158,15 @@ class Upstream:
     """The process's one HTTP client for upstream indexes: keep-alive connections shared by all
     threads, timeouts, a user agent naming pyshelf, proxy settings from the environment."""
 
-    def __init__(self, *, timeout: float, connect_timeout: float) -> None:
+    def __init__(
+        self, *, timeout: float, connect_timeout: float,
+        observe: Callable[[str, str, float, int], None] | None = None,
+    ) -> None:
         self.timeout = timeout
         self.connect_timeout = connect_timeout
+        # Told (kind, outcome, seconds to the headers, bytes read) of every upstream request,
+        # for the metrics.
+        self.observe = observe or (lambda kind, outcome, seconds, size: None)
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
 
@@ -187,12 +194,28 @@ class Upstream:
                 self._client.close()
                 self._client = None
 
+    def _observed(
+        self, kind: str, started: float, response: httpx.Response | None,
+        error: Exception | None = None, size: int = 0,
+    ) -> None:
+        if error is not None:
+            outcome = "timeout" if isinstance(error, _httpx().TimeoutException) else "connect_error"
+        elif response.status_code == 304:
+            outcome = "304"
+        else:
+            outcome = f"{response.status_code // 100}xx"
+        self.observe(kind, outcome, time.perf_counter() - started, size)
+
     def _get(self, url: str, headers: dict[str, str]) -> httpx.Response:
         httpx = _httpx()
+        started = time.perf_counter()
         try:
-            return self.client.get(url, headers=headers)
+            response = self.client.get(url, headers=headers)
         except (httpx.HTTPError, httpx.InvalidURL) as error:
+            self._observed("page", started, None, error)
             raise translate(error, url) from None
+        self._observed("page", started, response, size=len(response.content))
+        return response
 
     def fetch_project(self, mirror_url: str, name: str, *, etag: str | None = None) -> (
         ProjectPage | NotModified | NotFound
@@ -223,21 +246,30 @@ class Upstream:
         if etag:
             headers["If-None-Match"] = etag
         httpx = _httpx()
+        started = time.perf_counter()
+        answered = False
         try:
             with self.client.stream("GET", url, headers=headers) as response:
+                answered = True
                 if response.status_code == 304:
+                    self._observed("list", started, response)
                     return NotModified(serial=_serial(response))
+                if not 200 <= response.status_code < 300:
+                    self._observed("list", started, response)
                 check_status(response, url)
                 size = 0
                 with open(into, "wb") as out:
                     for chunk in response.iter_bytes(LIST_CHUNK):
                         out.write(chunk)
                         size += len(chunk)
+                self._observed("list", started, response, size=size)
                 return ProjectList(
                     path=into, content_type=response.headers.get("content-type", ""), size=size,
                     etag=response.headers.get("etag"), serial=_serial(response),
                 )
         except (httpx.HTTPError, httpx.InvalidURL) as error:
+            if not answered:
+                self._observed("list", started, None, error)
             raise translate(error, url) from None
 
     @contextmanager
@@ -249,11 +281,17 @@ class Upstream:
         """
         headers = {"Accept-Encoding": "identity"}
         httpx = _httpx()
+        started = time.perf_counter()
+        answered = False
         try:
             with self.client.stream("GET", url, headers=headers) as response:
+                self._observed("file", started, response)
+                answered = True
                 check_status(response, url)
                 yield response
         except (httpx.HTTPError, httpx.InvalidURL) as error:
+            if not answered:  # a failure while reading the body was counted as its status
+                self._observed("file", started, None, error)
             raise translate(error, url) from None
 
 
