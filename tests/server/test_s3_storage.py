@@ -209,7 +209,7 @@ def test_the_sweep_removes_only_stale_unreferenced_objects(make_app: Any,
 
     def sweep(later: float) -> int:
         return OrphanSweeper(
-            state.engine, files, grace_seconds=HOUR, clock=lambda: time.time() + later
+            state.database, files, grace_seconds=HOUR, clock=lambda: time.time() + later
         ).sweep()
 
     # Young: nothing goes, not even the orphan.

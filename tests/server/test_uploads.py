@@ -259,3 +259,33 @@ def test_steady_uploads_let_sqlite_start_its_wal_over(dev):
     # Each upload adds some ten pages; restarted WAL holds at most a checkpoint's worth and one
     # commit more, a never restarted one all 40 uploads' pages.
     assert wal.stat().st_size < 3 * CHECKPOINT_PAGES * page_size
+
+
+def test_an_upload_into_an_existing_version_sends_each_statement_once(dev):
+    # The file is looked up once (to check the overwrite rules), the project's change token is
+    # written once, and the rows go in one flush: no statement is repeated.
+    wheel_name, wheel = make_wheel("pkg", "1.0")
+    dev.upload("root/dev", wheel_name, wheel, name="pkg", version="1.0")
+    engine = dev.app.registry.pyshelf.engine
+    sent = []
+
+    def record(_conn, _cursor, statement, _params, _context, _executemany):
+        sent.append(" ".join(statement.split()[:3]))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        sdist_name, sdist = make_sdist("pkg", "1.0")
+        dev.upload("root/dev", sdist_name, sdist, name="pkg", version="1.0")
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    writes = [s for s in sent if s.startswith(("INSERT", "UPDATE", "DELETE"))]
+    assert sorted(writes) == sorted(
+        [
+            "INSERT INTO files",
+            "UPDATE projects SET",
+            "DELETE FROM deleted_files",
+            "UPDATE server_state SET",
+        ]
+    )
+    file_lookups = [s for s in sent if s.startswith("SELECT files.id")]
+    assert len(file_lookups) == 1

@@ -177,6 +177,7 @@ def post_toxresult(request: Any) -> Any:
         index=index_row,
         version=row.version,
         filename=filename,
+        replacing=packages.file_by_name(index_row.id, filename),
         blob=blob,
         rel="toxresult",
         uploader=request.authenticated_userid,

@@ -138,7 +138,8 @@ class PackageService:
             data["version"] = version
             existing.meta = data
         self.touch(project)
-        self.session.flush()
+        # Not flushed here: the rows go with the caller's next flush, in one round with the
+        # file an upload adds (each flush is a round of the ORM's unit of work).
         return existing
 
     def touch(self, project: Project) -> None:
@@ -150,6 +151,7 @@ class PackageService:
         index: Index | IndexInfo,
         version: Version,
         filename: str,
+        replacing: File | None,
         blob: StoredBlob,
         rel: str = "releasefile",
         uploader: str | None,
@@ -159,14 +161,23 @@ class PackageService:
         for_file: File | None = None,
         upload_time: datetime | None = None,
     ) -> File:
-        """Add the file row; an existing file of that name in the index is replaced (the caller
-        has already checked that the index allows it)."""
+        """Add the file row. ``replacing`` is the index's file of that name, as the caller
+        looked it up (``file_by_name``) to check that the index allows replacing it: it goes."""
         self.uow.discard_if_rolled_back(self.files, blob)
         self.uow.discard_if_rolled_back(self.files, metadata_blob)
-        old = self.file_by_name(index.id, filename)
-        if old is not None:
-            self._drop_file(old, tombstone=old.sha256 != blob.sha256)
-            self.session.flush()
+        if replacing is not None:
+            self._drop_file(replacing, tombstone=replacing.sha256 != blob.sha256)
+        # A file may come back after it was deleted: it is no longer "gone". No tombstone is
+        # pending (``_drop_file`` flushes its own), so the rows pending from ``ensure_version``
+        # wait for the one flush below, with the file's.
+        with self.session.no_autoflush:
+            self.session.execute(
+                delete(DeletedFile).where(
+                    DeletedFile.index_id == index.id,
+                    DeletedFile.filename == filename,
+                    DeletedFile.sha256 == blob.sha256,
+                )
+            )
         row = File(
             index_id=index.id,
             version=version,
@@ -195,14 +206,6 @@ class PackageService:
             row.simple_html, row.simple_json = tails["simple_html"], tails["simple_json"]
         self.session.add(row)
         self.touch(version.project)
-        # A file may come back after it was deleted: it is no longer "gone".
-        self.session.execute(
-            delete(DeletedFile).where(
-                DeletedFile.index_id == index.id,
-                DeletedFile.filename == filename,
-                DeletedFile.sha256 == blob.sha256,
-            )
-        )
         self.session.flush()
         return row
 

@@ -139,6 +139,7 @@ class PushService:
             index=target,
             version=version,
             filename=file.filename,
+            replacing=existing,
             blob=blob,
             rel=file.rel,
             uploader=who,

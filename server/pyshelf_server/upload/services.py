@@ -224,6 +224,7 @@ class UploadService:
             index=index,
             version=version_row,
             filename=filename,
+            replacing=existing,
             blob=blob,
             rel=rel,
             uploader=uploader,
