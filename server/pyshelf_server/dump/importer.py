@@ -374,7 +374,9 @@ class Importer:
         )
         facts, log, when = _file_facts(descriptor, index.fullname, uploader)
         row = self.packages.add_file(
-            index=index, version=version_row, filename=received.filename, blob=prepared.blob,
+            index=index, version=version_row, filename=received.filename,
+            replacing=self.packages.file_by_name(index.id, received.filename),
+            blob=prepared.blob,
             uploader=facts.get("uploader") or _log_uploader(log), log=log,
             requires_python=(version_row.meta or {}).get("requires_python") or None,
             metadata_blob=prepared.metadata_blob, upload_time=when,
@@ -395,8 +397,10 @@ class Importer:
         version_row = self._version(index, version, {"name": name})
         facts, log, when = _file_facts(descriptor, index.fullname, None)
         display = version_row.project.display_name
+        filename = f"{display}-{version}.doc.zip"
         self.packages.add_file(
-            index=index, version=version_row, filename=f"{display}-{version}.doc.zip",
+            index=index, version=version_row, filename=filename,
+            replacing=self.packages.file_by_name(index.id, filename),
             blob=self._stored(received), rel="doczip",
             uploader=facts.get("uploader") or _log_uploader(log), log=log, upload_time=when,
         )
@@ -405,9 +409,10 @@ class Importer:
         self, index: Index, descriptor: dict[str, Any], received: ReceivedFile, release: File
     ) -> None:
         facts, log, when = _file_facts(descriptor, index.fullname, None)
+        filename = facts.get("filename") or received.filename
         self.packages.add_file(
-            index=index, version=release.version,
-            filename=facts.get("filename") or received.filename,
+            index=index, version=release.version, filename=filename,
+            replacing=self.packages.file_by_name(index.id, filename),
             blob=self._stored(received), rel="toxresult", for_file=release,
             uploader=facts.get("uploader") or _log_uploader(log), log=log, upload_time=when,
         )
