@@ -197,7 +197,7 @@ _READ_STATE = select(
 
 
 def read_state(session: Session) -> tuple[int, str, str, str]:
-    """(serial, state_token, config_token, users_token) as this session sees them."""
+    """(serial, state_token, config_token, users_token) as read in ``session``'s transaction."""
     row = session.execute(_READ_STATE).one()
     return row[0], row[1], row[2], row[3]
 

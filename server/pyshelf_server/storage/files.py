@@ -35,6 +35,7 @@ import socket
 import stat
 import tempfile
 import weakref
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,7 +66,7 @@ class StoredBlob:
     created: bool
 
 
-class BlobStore:
+class BlobStore(ABC):
     """What every store does: blobs are written into a temporary directory of this process
     (hashed on the way), then moved into the store (:meth:`adopt`), and read back by sha256.
 
@@ -83,46 +84,48 @@ class BlobStore:
 
     # -- what a store keeps ----------------------------------------------------------------
 
+    @abstractmethod
     def adopt(self, path: Path, *, sha256: str, size: int, durable: bool = True) -> StoredBlob:
         """Move ``path`` (a complete file in the temporary directory, fsynced unless it need
         not be ``durable``, whose sha256 the caller computed while writing it) into the store.
         The blob becomes visible under its name only once it is complete."""
-        raise NotImplementedError
 
+    @abstractmethod
     def exists(self, sha256: str) -> bool:
-        raise NotImplementedError
+        """Whether blob ``sha256`` is stored."""
 
+    @abstractmethod
     def size(self, sha256: str) -> int:
         """The stored blob's size; ``FileNotFoundError`` when it is not stored."""
-        raise NotImplementedError
 
+    @abstractmethod
     def touch(self, sha256: str) -> bool:
         """Claim a stored blob for a row about to be committed: its modification time becomes
         now, so the orphan sweep (which removes only blobs untouched for its grace period)
         leaves it alone. False when the blob is not there (any more)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def local_path(self, sha256: str) -> Path:
         """A file on this machine's disk holding the blob, for readers that need one (a zip
         opened at random places, a map of the mirror's name list); ``FileNotFoundError``
         when it is not stored. Never written to."""
-        raise NotImplementedError
 
     def open(self, sha256: str) -> BinaryIO:
         """The blob opened for reading (seekable); ``FileNotFoundError`` when not stored."""
         return open(self.local_path(sha256), "rb")
 
+    @abstractmethod
     def response(self, request: Any, sha256: str, content_type: str, filename: str) -> Any:
         """The answer that carries the blob's bytes (a Pyramid response, ranges honoured);
         ``FileNotFoundError`` when it is not stored. The caller adds the caching headers."""
-        raise NotImplementedError
 
+    @abstractmethod
     def remove(self, sha256: str) -> None:
-        raise NotImplementedError
+        """Remove blob ``sha256`` (nothing when it is not stored)."""
 
+    @abstractmethod
     def remove_if_older(self, sha256: str, cutoff: float) -> bool:
         """Remove blob ``sha256`` unless it was modified (:meth:`touch`) since ``cutoff``."""
-        raise NotImplementedError
 
     def blobs_older_than(self, cutoff: float, batch: int) -> Iterator[list[str]]:
         """The stored blobs last modified before ``cutoff`` (a ``time.time()``), in lists of
@@ -136,8 +139,9 @@ class BlobStore:
         if found:
             yield found
 
+    @abstractmethod
     def _names_older_than(self, cutoff: float) -> Iterator[str]:
-        raise NotImplementedError
+        """The names of the stored blobs last modified before ``cutoff``."""
 
     def flatten(self) -> int:
         """Move blobs of an older layout into today's (``--migrate``); how many moved."""
