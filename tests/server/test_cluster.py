@@ -307,7 +307,7 @@ def test_a_process_with_other_settings_refuses_to_join(tmp_path: Path) -> None:
         # Per-process settings may differ; those that shape answers may not.
         third = LiveServer(
             tmp_path / "c",
-            init_args=["--join", "--db-url", database_url(first), "--storage-url", str(store)],
+            init_args=["--join", "--db-url", database_url(first), "--storage-url", store.url],
             args=["--threads", "4", "--mirror-cache-expiry", "60"],
         )
         with pytest.raises(RuntimeError) as refused:
