@@ -89,17 +89,22 @@ nginx: ## install Debian's nginx if missing (as root; else say what to do)
 	    apt-get install -y -q --no-install-recommends nginx-light; } || \
 	  { echo "make test needs nginx for tests/ops: install Debian's nginx package"; exit 1; }
 
+# Test files run on TEST_WORKERS processes (pytest-xdist), a file on one worker, so that a
+# server a file starts once serves all its tests; most tests wait on real servers and clients.
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+
 # The whole suite on SQLite, then the server, mirror and web suites again on a throwaway
 # PostgreSQL cluster that the test set-up starts itself (Debian's postgresql package).
 test: install-test postgresql nginx ## run the whole test suite (SQLite, then PostgreSQL)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
-	$(BIN)/python -m pytest --db=postgresql tests/server tests/mirror tests/web tests/plugins $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
+	$(PYTEST) --db=postgresql tests/server tests/mirror tests/web tests/plugins $(PYTEST_ARGS)
 
 test-postgresql: install-test postgresql ## the server, mirror and web suites on PostgreSQL only
-	$(BIN)/python -m pytest --db=postgresql tests/server tests/mirror tests/web tests/plugins $(PYTEST_ARGS)
+	$(PYTEST) --db=postgresql tests/server tests/mirror tests/web tests/plugins $(PYTEST_ARGS)
 
 test-fast: install-test ## the suite without the end-to-end tests
-	$(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)
+	$(PYTEST) -m "not e2e" $(PYTEST_ARGS)
 
 lint: install-test ## ruff over the whole tree
 	$(BIN)/ruff check .
