@@ -15,6 +15,7 @@ from ..names import user_or_index_name_error
 from ..responses import APIError
 from ..security import hash_password
 from ..unit_of_work import UnitOfWork
+from .htpasswd import IN_HTPASSWD_FILE
 from .models import User
 
 TEXT_FIELDS = ("email", "title", "description")
@@ -63,7 +64,7 @@ def checked_user_fields(changes: dict[str, Any]) -> dict[str, Any]:
         fields["password_hash"] = hash_password(password)
     elif "pwhash" in changes:
         pwhash = changes["pwhash"]
-        if not _is_known_hash(pwhash) or len(pwhash) > limits.MAX_PWHASH_LENGTH:
+        if not is_known_hash(pwhash) or len(pwhash) > limits.MAX_PWHASH_LENGTH:
             raise APIError(400, "pwhash is not a hash this server can check")
         fields["password_hash"] = pwhash
     return fields
@@ -114,6 +115,10 @@ class UserService:
         if "custom_data" in fields:
             user.custom_data = fields["custom_data"] or None
         password_changed = "password_hash" in fields
+        if password_changed and user.password_hash == IN_HTPASSWD_FILE:
+            raise APIError(
+                409, f"the password of {user.name!r} is kept in the htpasswd file: change it there"
+            )
         if password_changed:
             user.password_hash = fields["password_hash"]
         user.modified = utcnow()
@@ -149,7 +154,7 @@ class UserService:
         self.session.flush()
 
 
-def _is_known_hash(value: Any) -> bool:
+def is_known_hash(value: Any) -> bool:
     from ..security import get_password_context
 
     if not isinstance(value, str) or not value:
