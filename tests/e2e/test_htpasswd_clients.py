@@ -142,3 +142,24 @@ def test_the_server_does_not_start_with_a_file_it_cannot_read(make_live_server, 
         make_live_server(args=["--htpasswd", str(tmp_path / "missing")])
     log = (tmp_path / "server.log").read_text()
     assert "cannot read the htpasswd file" in log and "missing" in log
+
+
+def test_an_export_keeps_a_file_users_password_in_the_file(make_live_server, tmp_path):
+    users = tmp_path / "htpasswd"
+    run_htpasswd(users, "-c", "-B", user="alice", password=PASSWORDS["alice"])
+    source = make_live_server("source", args=["--htpasswd", str(users)])
+    assert authstatus(source, "alice", PASSWORDS["alice"]) == "ok"
+    dump = tmp_path / "dump"
+    for command in (
+        ["pyshelf-export", "--serverdir", str(source.serverdir), str(dump)],
+        ["pyshelf-import", "--serverdir", str(tmp_path / "target"), str(dump)],
+    ):
+        done = subprocess.run(
+            [str(BIN / command[0]), *command[1:]], capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, done.stderr
+        assert "no usable password hash" not in done.stdout
+    target = make_live_server("target", args=["--htpasswd", str(users)])
+    assert authstatus(target, "alice", PASSWORDS["alice"]) == "ok"
+    run_htpasswd(users, "-D", user="alice")
+    assert authstatus(target, "alice", PASSWORDS["alice"]) == "noauth"
