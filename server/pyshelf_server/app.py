@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from . import __version__
 from .accounts.htpasswd import HtpasswdUsers
+from .accounts.readonly import ReadOnlyUsers
 from .db import ServerState, StateReader, read_state
 from .indexes.backends import StageBackend
 from .indexes.inheritance import Inheritance
@@ -53,6 +54,7 @@ class AppState:
         self.verified_passwords = VerifiedPasswords(secret)
         self.password_hashes = PasswordHashes()
         self.htpasswd = HtpasswdUsers(settings.htpasswd) if settings.htpasswd else None
+        self.read_only_users = ReadOnlyUsers()
         self.secret = secret
         self.started = time.time()
         # The Pyramid registry this state belongs to (set when the application is assembled),

@@ -37,8 +37,11 @@ def test_pypiserver_team_with_its_htpasswd_file(make_live_server, tmp_path, env)
     server = make_live_server(
         args=["--default-index", "root/team", "--debug"], env={"PYSHELF_HTPASSWD": str(users)}
     )
-    # Who may upload is named; everyone else who logs in (bob) only downloads.
-    server.create_index("root/team", acl_upload=["alice"])
+    # As with pypiserver, whoever logs in uploads, except bob: root makes him a user of the file
+    # ahead of his first login (no password: it stays in the file), download only.
+    server.create_index("root/team", acl_upload=[":AUTHENTICATED:"])
+    made = server.request("PUT", "/bob", json={"read_only": True})
+    assert made.status_code == 201, made.text
     dist = build(write_project(tmp_path, "team-pkg", "1.0"), env)
 
     twine_upload(f"{server.url}/", "alice", PASSWORDS["alice"], dist, env=env)

@@ -170,3 +170,14 @@ def test_without_the_option_a_user_from_the_file_cannot_log_in(make_app, users_f
     assert shelf.json("GET", "/alice").json["result"]["username"] == "alice"
     assert status_of(shelf, "alice", "alice-secret") == "noauth"
     assert status_of(shelf, "alice", "!htpasswd") == "noauth"
+
+
+def test_root_makes_a_user_of_the_file_ahead_of_their_first_login(make_app, users_file):
+    shelf = Shelf(make_app(htpasswd=str(users_file)))
+    made = shelf.json("PUT", "/alice", {"read_only": True}, user="root", status=201)
+    assert made.json["result"]["read_only"] is True
+    assert status_of(shelf, "alice", "alice-secret") == "ok"
+    shelf.json("PUT", "/alice/dev", {}, user="alice", password="alice-secret", status=403)
+    # Someone not in the file still needs a password.
+    refused = shelf.json("PUT", "/zed", {}, user="root", status=400)
+    assert refused.json["message"] == "password needs to be set"

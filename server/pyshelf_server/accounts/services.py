@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from .. import limits
 from ..db import utcnow
-from ..indexes.types import OptionError, check_json_size
+from ..indexes.types import OptionError, check_json_size, to_bool
 from ..names import user_or_index_name_error
 from ..responses import APIError
 from ..security import hash_password
@@ -53,6 +53,12 @@ def checked_user_fields(changes: dict[str, Any]) -> dict[str, Any]:
         except OptionError as error:
             raise APIError(400, str(error)) from None
         fields["custom_data"] = changes["custom_data"]
+    if "read_only" in changes:
+        # devpi's client sends "read_only=true" from its command line as a string.
+        try:
+            fields["read_only"] = to_bool("read_only", changes["read_only"])
+        except OptionError as error:
+            raise APIError(400, str(error)) from None
     if "password" in changes:
         password = changes["password"]
         if not isinstance(password, str) or password == "":
@@ -97,6 +103,8 @@ class UserService:
             error = user_or_index_name_error(name)
             if error:
                 raise APIError(400, error)
+        if fields.get("read_only") and name == "root":
+            raise APIError(400, "root cannot be read-only")
         if self.get(name) is not None:
             raise APIError(409, "user already exists")
         if not fields.get("password_hash"):
@@ -109,11 +117,17 @@ class UserService:
     def modify(self, user: User, fields: dict[str, Any]) -> bool:
         """Apply ``fields`` from :func:`checked_user_fields`; returns whether the password
         changed."""
+        if fields.get("read_only") and user.is_root:
+            raise APIError(400, "root cannot be read-only")
         for key in TEXT_FIELDS:
             if key in fields:
                 setattr(user, key, fields[key])
         if "custom_data" in fields:
             user.custom_data = fields["custom_data"] or None
+        if "read_only" in fields and fields["read_only"] != user.read_only:
+            user.read_only = fields["read_only"]
+            # Whether a user is read-only is cached per users token (accounts.readonly).
+            self.uow.changed(users=True)
         password_changed = "password_hash" in fields
         if password_changed and user.password_hash == IN_HTPASSWD_FILE:
             raise APIError(
@@ -173,6 +187,8 @@ def user_json(user: User, indexes: dict[str, Any] | None = None) -> dict[str, An
             data[key] = value
     if user.custom_data is not None:
         data["custom_data"] = user.custom_data
+    if user.read_only:
+        data["read_only"] = True
     data["created"] = iso(user.created)
     if user.modified is not None:
         data["modified"] = iso(user.modified)

@@ -194,7 +194,7 @@ class Importer:
         return self.report
 
     def _user(self, name: str, record: dict[str, Any]) -> None:
-        changes = {k: record[k] for k in (*TEXT_FIELDS, "custom_data") if k in record}
+        changes = {k: record[k] for k in (*TEXT_FIELDS, "custom_data", "read_only") if k in record}
         pwhash = record.get("pwhash")
         if pwhash == IN_HTPASSWD_FILE:
             pass
