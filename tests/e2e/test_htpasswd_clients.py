@@ -149,6 +149,7 @@ def test_an_export_keeps_a_file_users_password_in_the_file(make_live_server, tmp
     run_htpasswd(users, "-c", "-B", user="alice", password=PASSWORDS["alice"])
     source = make_live_server("source", args=["--htpasswd", str(users)])
     assert authstatus(source, "alice", PASSWORDS["alice"]) == "ok"
+    assert source.request("PATCH", "/alice", json={"read_only": True}).status_code == 200
     dump = tmp_path / "dump"
     for command in (
         ["pyshelf-export", "--serverdir", str(source.serverdir), str(dump)],
@@ -161,5 +162,6 @@ def test_an_export_keeps_a_file_users_password_in_the_file(make_live_server, tmp
         assert "no usable password hash" not in done.stdout
     target = make_live_server("target", args=["--htpasswd", str(users)])
     assert authstatus(target, "alice", PASSWORDS["alice"]) == "ok"
+    assert target.request("GET", "/alice").json()["result"]["read_only"] is True
     run_htpasswd(users, "-D", user="alice")
     assert authstatus(target, "alice", PASSWORDS["alice"]) == "noauth"

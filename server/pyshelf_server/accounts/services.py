@@ -111,6 +111,9 @@ class UserService:
             raise APIError(400, "password needs to be set")
         user = User(name=name, **fields)
         self.session.add(user)
+        if user.read_only:
+            # Whether a user is read-only is cached per users token (accounts.readonly).
+            self.uow.changed(users=True)
         self.session.flush()
         return user
 
