@@ -165,3 +165,26 @@ def test_an_export_keeps_a_file_users_password_in_the_file(make_live_server, tmp
     assert target.request("GET", "/alice").json()["result"]["read_only"] is True
     run_htpasswd(users, "-D", user="alice")
     assert authstatus(target, "alice", PASSWORDS["alice"]) == "noauth"
+
+
+def test_the_devpi_client_with_a_user_of_the_file(make_live_server, tmp_path, env):
+    from .test_devpi_client import Devpi
+
+    users = tmp_path / "htpasswd"
+    run_htpasswd(users, "-c", "-m", user="alice", password=PASSWORDS["alice"])
+    server = make_live_server(args=["--htpasswd", str(users)])
+    devpi = Devpi(tmp_path / "client", env, tmp_path)
+    devpi("use", server.url)
+    devpi("login", "alice", "--password", PASSWORDS["alice"])
+    devpi("index", "-c", "dev")
+    # devpi sends the whole record back with a change: alice changes her email, not her flag.
+    devpi("login", "root", "--password", server.root_password)
+    devpi("user", "-m", "alice", "read_only=true")
+    devpi("login", "alice", "--password", PASSWORDS["alice"])
+    devpi("user", "-m", "alice", "email=alice@example.org")
+    record = server.request("GET", "/alice").json()["result"]
+    assert record["read_only"] is True and record["email"] == "alice@example.org"
+    refused = devpi("index", "-c", "other", check=False)
+    assert refused.returncode != 0 and "403" in refused.stdout + refused.stderr
+    refused = devpi("user", "-m", "alice", "password=new-one", check=False)
+    assert refused.returncode != 0 and "htpasswd file" in refused.stdout + refused.stderr
