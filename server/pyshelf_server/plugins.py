@@ -16,7 +16,6 @@ ENTRY_POINT_GROUP = "pyshelf_server"
 # Core modules that implement hooks themselves, registered like any plugin.
 CORE_PLUGINS = (
     "pyshelf_server.security",
-    "pyshelf_server.accounts.readonly",
     "pyshelf_server.indexes.types",
     "pyshelf_server.mirror.types",
 )

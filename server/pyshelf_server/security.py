@@ -31,6 +31,7 @@ from sqlalchemy import bindparam, select
 from . import hookimpl
 from .accounts.htpasswd import IN_HTPASSWD_FILE, add_htpasswd_user
 from .accounts.models import User
+from .accounts.readonly import refuses as read_only_refuses
 from .lru import WeighedLRU
 from .permissions import user_principal
 
@@ -303,6 +304,8 @@ class SecurityPolicy:
 
     def permits(self, request: Any, context: Any, permission: str) -> Any:
         identity = self.identity(request)
+        if read_only_refuses(request, identity, permission):
+            return False
         decision = request.registry.pyshelf.pm.hook.pyshelf_permits(
             request=request, context=context, permission=permission, identity=identity
         )
