@@ -172,7 +172,7 @@ def test_the_devpi_client_with_a_user_of_the_file(make_live_server, tmp_path, en
 
     users = tmp_path / "htpasswd"
     run_htpasswd(users, "-c", "-m", user="alice", password=PASSWORDS["alice"])
-    server = make_live_server(args=["--htpasswd", str(users)])
+    server = make_live_server(args=["--htpasswd", str(users), "--debug"])
     devpi = Devpi(tmp_path / "client", env, tmp_path)
     devpi("use", server.url)
     devpi("login", "alice", "--password", PASSWORDS["alice"])
@@ -188,3 +188,8 @@ def test_the_devpi_client_with_a_user_of_the_file(make_live_server, tmp_path, en
     assert refused.returncode != 0 and "403" in refused.stdout + refused.stderr
     refused = devpi("user", "-m", "alice", "password=new-one", check=False)
     assert refused.returncode != 0 and "htpasswd file" in refused.stdout + refused.stderr
+    server.stop()
+    log = server.log_path.read_text()
+    assert "POST /+login -> 200" in log
+    for secret in (PASSWORDS["alice"], server.root_password, "new-one"):
+        assert secret not in log
