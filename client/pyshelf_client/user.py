@@ -21,7 +21,7 @@ from .hub import Hub
 from .options import check_keys, parse_keyvalues
 
 COMMAND = "user"
-USER_KEYS = ("password", "pwhash", "email", "title", "description", "custom_data")
+USER_KEYS = ("password", "pwhash", "email", "title", "description", "custom_data", "read_only")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -16,6 +16,8 @@ import pluggy
 from sqlalchemy.engine import Engine
 
 from . import __version__
+from .accounts.htpasswd import HtpasswdUsers
+from .accounts.readonly import ReadOnlyUsers
 from .db import ServerState, StateReader, read_state
 from .indexes.backends import StageBackend
 from .indexes.inheritance import Inheritance
@@ -51,6 +53,8 @@ class AppState:
         self.login_tokens = LoginTokens(secret, settings.login_token_seconds)
         self.verified_passwords = VerifiedPasswords(secret)
         self.password_hashes = PasswordHashes()
+        self.htpasswd = HtpasswdUsers(settings.htpasswd) if settings.htpasswd else None
+        self.read_only_users = ReadOnlyUsers()
         self.secret = secret
         self.started = time.time()
         # The Pyramid registry this state belongs to (set when the application is assembled),

@@ -317,6 +317,14 @@ def server_parser(pm: Any) -> argparse.ArgumentParser:
         "USER/INDEX that pypiserver's URLs serve: /simple/ and uploads to / (for teams moving "
         "over from pypiserver)",
     )
+    _add(
+        parser,
+        "--htpasswd",
+        "",
+        "an Apache htpasswd file (bcrypt, SHA1, apr1 MD5 or crypt lines) whose users log in with "
+        "its passwords; read again whenever it changes",
+        metavar="FILE",
+    )
     parser.add_argument(
         "--migrate",
         action="store_true",
@@ -361,6 +369,7 @@ CORE_OPTIONS = {
     "metrics_token",
     "x_accel_redirect",
     "default_index",
+    "htpasswd",
 }
 
 
@@ -517,11 +526,12 @@ def serve(settings: ServerSettings, *, pm: Any, engine: Any) -> None:
     except ConnectionLimitError as error:
         _fail(str(error))
     fix_mmap_threshold()
+    from .accounts.htpasswd import HtpasswdError
     from .storage.files import StorageError
 
     try:
         app = make_app(settings, pm=pm, engine=engine)
-    except StorageError as error:
+    except (StorageError, HtpasswdError) as error:
         engine.dispose()
         _fail(str(error))
     state = app.registry.pyshelf

@@ -29,22 +29,38 @@ from pyramid.request import RequestLocalCache
 from sqlalchemy import bindparam, select
 
 from . import hookimpl
+from .accounts.htpasswd import IN_HTPASSWD_FILE, add_htpasswd_user
 from .accounts.models import User
+from .accounts.readonly import refuses as read_only_refuses
 from .lru import WeighedLRU
 from .permissions import user_principal
 
 TOKEN_SALT = "pyshelf-login"  # noqa: S105 - a signing salt, not a secret
 
 
+# What Apache's htpasswd writes (-B, -5/-2 of newer versions, -m, -d, -s), for the lines of an
+# ``--htpasswd`` file and for hashes moved in from one (pyshelf-import-htpasswd). Never
+# "plaintext": any string would then be the password of a garbled line.
+HTPASSWD_SCHEMES = [
+    "bcrypt",
+    "sha512_crypt",
+    "sha256_crypt",
+    "apr_md5_crypt",
+    "ldap_sha1",
+    "des_crypt",
+]
+
+
 def get_password_context() -> Any:
-    """passlib's context (argon2, bcrypt for old hashes), made on first use: importing passlib
-    and argon2 is ~30 ms of a server start that may never check a password. Tests replace it
-    by assigning ``security.password_context``."""
+    """passlib's context (argon2 for new passwords; the htpasswd schemes for hashes from an
+    htpasswd file), made on first use: importing passlib and argon2 is ~30 ms of a server start
+    that may never check a password. Tests replace it by assigning
+    ``security.password_context``."""
     context = globals().get("password_context")
     if context is None:
         from passlib.context import CryptContext
 
-        context = CryptContext(schemes=["argon2", "bcrypt"], deprecated="auto")
+        context = CryptContext(schemes=["argon2", *HTPASSWD_SCHEMES], deprecated="auto")
         globals()["password_context"] = context
     return context
 
@@ -191,7 +207,19 @@ class PasswordHashes:
 
 
 def current_password_hash(request: Any, username: str) -> str | None:
-    """``username``'s password hash as of the request's state (None: no such user).
+    """The hash ``username``'s password is checked against (None: no such user): the
+    htpasswd file's for a user whose password lives there (``accounts.htpasswd``), else the
+    database's."""
+    stored = stored_password_hash(request, username)
+    if stored is not None and stored != IN_HTPASSWD_FILE:
+        return stored
+    htpasswd = request.registry.pyshelf.htpasswd
+    return htpasswd.hash_of(username) if htpasswd is not None else None
+
+
+def stored_password_hash(request: Any, username: str) -> str | None:
+    """``username``'s password hash in the database as of the request's state (None: no such
+    user).
 
     A request that writes from the start would begin its write transaction with its first
     query: the hash is then read before that, on the state reader and a read session of its
@@ -229,6 +257,8 @@ def pyshelf_authenticate(request: Any, username: str, secret: str) -> str | None
     if secret.startswith("[") and services.login_tokens.verify(secret, username, password_hash):
         return username
     if services.verified_passwords.check(username, secret, password_hash):
+        if services.htpasswd is not None and stored_password_hash(request, username) is None:
+            add_htpasswd_user(request, username)
         return username
     return None
 
@@ -274,6 +304,8 @@ class SecurityPolicy:
 
     def permits(self, request: Any, context: Any, permission: str) -> Any:
         identity = self.identity(request)
+        if read_only_refuses(request, identity, permission):
+            return False
         decision = request.registry.pyshelf.pm.hook.pyshelf_permits(
             request=request, context=context, permission=permission, identity=identity
         )

@@ -85,6 +85,8 @@ class ServerSettings:
     x_accel_redirect: str = ""
     # pypiserver's URLs: /simple/ and POST / serve this index (defaultindex.py).
     default_index: str = ""
+    # An Apache htpasswd file whose users log in with its passwords (accounts/htpasswd.py).
+    htpasswd: str = ""
     # Options added by plugins through pyshelf_add_parser_options, keyed by argparse dest.
     options: dict[str, Any] = field(default_factory=dict)
 

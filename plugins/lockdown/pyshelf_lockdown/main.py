@@ -226,7 +226,8 @@ def csrf_token(request: Any, response: Response) -> str:
 def csrf_ok(request: Any) -> bool:
     sent = request.POST.get("csrf_token", "")
     kept = request.cookies.get(CSRF_COOKIE, "")
-    return bool(sent and kept) and secrets.compare_digest(sent, kept)
+    # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500).
+    return bool(sent and kept) and secrets.compare_digest(sent.encode(), kept.encode())
 
 
 class BadGoto(ValueError):

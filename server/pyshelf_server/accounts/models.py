@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, String, Text
+from sqlalchemy import JSON, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, UTCDateTime, utcnow
@@ -22,6 +22,8 @@ class User(Base):
     title: Mapped[str | None] = mapped_column(String(400), default=None)
     description: Mapped[str | None] = mapped_column(Text, default=None)
     custom_data: Mapped[Any] = mapped_column(JSON, nullable=True, default=None)
+    # May read, never upload or change anything anywhere (accounts/readonly.py); set by root.
+    read_only: Mapped[bool] = mapped_column(default=False, server_default=false())
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     modified: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 

@@ -10,11 +10,12 @@ from sqlalchemy.orm import Session
 
 from .. import limits
 from ..db import utcnow
-from ..indexes.types import OptionError, check_json_size
+from ..indexes.types import OptionError, check_json_size, to_bool
 from ..names import user_or_index_name_error
 from ..responses import APIError
 from ..security import hash_password
 from ..unit_of_work import UnitOfWork
+from .htpasswd import IN_HTPASSWD_FILE
 from .models import User
 
 TEXT_FIELDS = ("email", "title", "description")
@@ -52,6 +53,12 @@ def checked_user_fields(changes: dict[str, Any]) -> dict[str, Any]:
         except OptionError as error:
             raise APIError(400, str(error)) from None
         fields["custom_data"] = changes["custom_data"]
+    if "read_only" in changes:
+        # devpi's client sends "read_only=true" from its command line as a string.
+        try:
+            fields["read_only"] = to_bool("read_only", changes["read_only"])
+        except OptionError as error:
+            raise APIError(400, str(error)) from None
     if "password" in changes:
         password = changes["password"]
         if not isinstance(password, str) or password == "":
@@ -63,7 +70,7 @@ def checked_user_fields(changes: dict[str, Any]) -> dict[str, Any]:
         fields["password_hash"] = hash_password(password)
     elif "pwhash" in changes:
         pwhash = changes["pwhash"]
-        if not _is_known_hash(pwhash) or len(pwhash) > limits.MAX_PWHASH_LENGTH:
+        if not is_known_hash(pwhash) or len(pwhash) > limits.MAX_PWHASH_LENGTH:
             raise APIError(400, "pwhash is not a hash this server can check")
         fields["password_hash"] = pwhash
     return fields
@@ -96,24 +103,39 @@ class UserService:
             error = user_or_index_name_error(name)
             if error:
                 raise APIError(400, error)
+        if fields.get("read_only") and name == "root":
+            raise APIError(400, "root cannot be read-only")
         if self.get(name) is not None:
             raise APIError(409, "user already exists")
         if not fields.get("password_hash"):
             raise APIError(400, "password needs to be set")
         user = User(name=name, **fields)
         self.session.add(user)
+        if user.read_only:
+            # Whether a user is read-only is cached per users token (accounts.readonly).
+            self.uow.changed(users=True)
         self.session.flush()
         return user
 
     def modify(self, user: User, fields: dict[str, Any]) -> bool:
         """Apply ``fields`` from :func:`checked_user_fields`; returns whether the password
         changed."""
+        if fields.get("read_only") and user.is_root:
+            raise APIError(400, "root cannot be read-only")
         for key in TEXT_FIELDS:
             if key in fields:
                 setattr(user, key, fields[key])
         if "custom_data" in fields:
             user.custom_data = fields["custom_data"] or None
+        if "read_only" in fields and fields["read_only"] != user.read_only:
+            user.read_only = fields["read_only"]
+            # Whether a user is read-only is cached per users token (accounts.readonly).
+            self.uow.changed(users=True)
         password_changed = "password_hash" in fields
+        if password_changed and user.password_hash == IN_HTPASSWD_FILE:
+            raise APIError(
+                409, f"the password of {user.name!r} is kept in the htpasswd file: change it there"
+            )
         if password_changed:
             user.password_hash = fields["password_hash"]
         user.modified = utcnow()
@@ -149,7 +171,7 @@ class UserService:
         self.session.flush()
 
 
-def _is_known_hash(value: Any) -> bool:
+def is_known_hash(value: Any) -> bool:
     from ..security import get_password_context
 
     if not isinstance(value, str) or not value:
@@ -168,6 +190,8 @@ def user_json(user: User, indexes: dict[str, Any] | None = None) -> dict[str, An
             data[key] = value
     if user.custom_data is not None:
         data["custom_data"] = user.custom_data
+    if user.read_only:
+        data["read_only"] = True
     data["created"] = iso(user.created)
     if user.modified is not None:
         data["modified"] = iso(user.modified)

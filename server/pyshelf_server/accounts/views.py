@@ -12,6 +12,7 @@ from ..indexes.views import announce
 from ..permissions import Permission
 from ..responses import APIError, message, result
 from ..views.helpers import begin_write, json_body, require
+from .htpasswd import IN_HTPASSWD_FILE
 from .services import UserService, checked_user_fields, user_json
 
 
@@ -29,6 +30,14 @@ def _user_json(request: Any, user: Any) -> dict[str, Any]:
     )
 
 
+def _only_root_sets_read_only(request: Any, fields: dict[str, Any], now: bool = False) -> None:
+    # A read-only user must not lift their own flag. Clients send a user's whole record back
+    # with a change (devpi's do): the flag as it is is no change.
+    changes = "read_only" in fields and fields["read_only"] != now
+    if changes and request.authenticated_userid != "root":
+        raise APIError(403, "only root may make a user read-only or lift it")
+
+
 @view_config(route_name="user", request_method=("GET", "HEAD"))
 def show_user(request: Any) -> Any:
     user = UserService(request.uow).require(request.context.username)
@@ -44,8 +53,15 @@ def create_user(request: Any) -> Any:
     if not isinstance(body, dict):
         raise APIError(400, "user configuration must be a JSON object")
     fields = checked_user_fields(body)
+    _only_root_sets_read_only(request, fields)
+    name = request.context.username
+    htpasswd = request.registry.pyshelf.htpasswd
+    if "password_hash" not in fields and htpasswd is not None and htpasswd.hash_of(name):
+        # A user of the htpasswd file made ahead of their first login (to be marked read-only
+        # or given indexes): their password stays in the file.
+        fields["password_hash"] = IN_HTPASSWD_FILE
     begin_write(request)
-    user = UserService(request.uow).create(request.context.username, fields)
+    user = UserService(request.uow).create(name, fields)
     return result("userconfig", _user_json(request, user), status=201)
 
 
@@ -60,6 +76,7 @@ def modify_user(request: Any) -> Any:
     begin_write(request)
     users = UserService(request.uow)
     user = users.require(name)
+    _only_root_sets_read_only(request, fields, user.read_only)
     if users.modify(user, fields):
         app = request.registry.pyshelf
         token = app.login_tokens.create(user.name, user.password_hash)

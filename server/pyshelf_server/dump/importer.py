@@ -27,8 +27,9 @@ from packaging.utils import (
 )
 from sqlalchemy import select
 
+from ..accounts.htpasswd import IN_HTPASSWD_FILE
 from ..accounts.models import User
-from ..accounts.services import TEXT_FIELDS, UserService, checked_user_fields
+from ..accounts.services import TEXT_FIELDS, UserService, checked_user_fields, is_known_hash
 from ..indexes.models import Index
 from ..indexes.services import IndexService
 from ..names import normalize_name, user_or_index_name_error
@@ -193,9 +194,11 @@ class Importer:
         return self.report
 
     def _user(self, name: str, record: dict[str, Any]) -> None:
-        changes = {k: record[k] for k in (*TEXT_FIELDS, "custom_data") if k in record}
+        changes = {k: record[k] for k in (*TEXT_FIELDS, "custom_data", "read_only") if k in record}
         pwhash = record.get("pwhash")
-        if isinstance(pwhash, str) and pwhash.startswith("$") and not record.get("pwsalt"):
+        if pwhash == IN_HTPASSWD_FILE:
+            pass
+        elif isinstance(pwhash, str) and not record.get("pwsalt") and is_known_hash(pwhash):
             changes["pwhash"] = pwhash
         else:
             # No hash (an autocreated user) or devpi's pre-4.2 salted SHA-256: it cannot be
@@ -206,6 +209,9 @@ class Importer:
             fields = checked_user_fields(changes)
         except APIError as error:
             raise DumpError(f"user {name}: {error.message}") from None
+        if pwhash == IN_HTPASSWD_FILE:
+            # Their password stays in the htpasswd file of the server that imports them.
+            fields["password_hash"] = IN_HTPASSWD_FILE
         user = self.users.get(name)
         if user is None:
             user = self.users.create(name, fields)

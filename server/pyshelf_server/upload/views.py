@@ -82,7 +82,12 @@ def legacy_upload(request: Any) -> Response:
         if request.authenticated_userid is None:
             # devpi's reason phrase; twine answers the challenge and reports the status.
             raise APIError(401, "Unauthorized")
-        raise APIError(403, "no permission to submit")
+        # devpi's words first, then who and where: "download only" users read this in twine.
+        raise APIError(
+            403,
+            f"no permission to submit: user {request.authenticated_userid!r} may not upload "
+            f"to {info.fullname}",
+        )
     limit = app.settings.max_upload_size
     if request.content_length is not None and request.content_length > limit + 1024 * 1024:
         raise APIError(413, f"upload is larger than the allowed {limit} bytes")

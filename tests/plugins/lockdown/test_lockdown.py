@@ -228,7 +228,7 @@ def test_a_wrong_password_shows_the_form_again(server):
         assert "auth_tkt" not in answer.headers.get("Set-Cookie", "")
 
 
-@pytest.mark.parametrize("csrf", [None, "forged"])
+@pytest.mark.parametrize("csrf", [None, "forged", "förged-ü"])
 def test_a_login_or_logout_without_the_csrf_token_is_refused(server, csrf):
     with httpx.Client() as client:
         login_page(client, server)
