@@ -24,6 +24,7 @@ from .indexes.types import IndexType
 from .packages.downloads import DownloadCounter
 from .plugins import plugin_versions
 from .responses import APIError
+from .retention.job import RetentionJob
 from .security import LoginTokens, PasswordHashes, VerifiedPasswords
 from .settings import ServerSettings
 from .simple.cache import PageCache
@@ -69,6 +70,9 @@ class AppState:
         self.downloads = DownloadCounter(self.database)
         self.orphans = OrphanSweeper(
             self.database, self.files, grace_seconds=settings.orphan_grace_seconds
+        )
+        self.retention = RetentionJob(
+            self.database, self.files, interval=settings.cleanup_interval
         )
         with self.database.reading() as session:
             self.uuid = session.get(ServerState, 1).uuid

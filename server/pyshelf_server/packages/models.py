@@ -99,6 +99,8 @@ class File(Base):
     # devpi's upload/push/overwrite log entries.
     log: Mapped[list[Any]] = mapped_column(JSON, default=list)
     download_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Written with the download counts, in batches (``downloads``); None: never downloaded.
+    last_download: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     # A release file's entries on simple pages, rendered when it is stored
     # (``simple.render.html_tail``/``json_tail``); None means "render from the columns".
     simple_html: Mapped[str | None] = mapped_column(Text, default=None)
