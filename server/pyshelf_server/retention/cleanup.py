@@ -241,7 +241,7 @@ def _plan_mirror(
     removals: list[Removal] = []
     total = sum(row.size for row in rows)
     for row in rows:
-        if cutoff is not None and _as_utc(row.used) < cutoff:
+        if cutoff is not None and row.used < cutoff:
             rule = "evict_unused_after"
         elif max_size is not None and total > max_size:
             rule = "max_size"
@@ -253,15 +253,6 @@ def _plan_mirror(
             filename=row.filename, sha256=row.sha256, size=row.size, row_id=row.id,
         ))
     return removals
-
-
-def _as_utc(value: Any) -> datetime:
-    """``coalesce`` loses the column type: SQLite hands back its text, naive in UTC."""
-    from datetime import UTC
-
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _blob_sizes(files: Any, removals: list[Removal]) -> dict[str, int]:
