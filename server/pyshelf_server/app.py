@@ -91,6 +91,10 @@ def opens_for_writing(request: Any) -> bool:
     password hashed: work proportional to a client's input never holds the write lock."""
     if request.method in ("GET", "HEAD", "OPTIONS", "PUT", "PATCH"):
         return False
+    if request.method == "POST" and request.path.endswith("/+warm"):
+        # Warming a mirror waits on upstream for minutes; what it stores goes in short
+        # transactions of its own (``mirror.warm``).
+        return False
     return not (request.method == "POST" and request.content_type == "multipart/form-data")
 
 

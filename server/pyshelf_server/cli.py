@@ -20,11 +20,11 @@ from typing import Any
 
 from . import __version__
 from .settings import (
+    CLEANUP_INTERVAL,
     DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_HEADER_SIZE,
     DEFAULT_MAX_UPLOAD_SIZE,
     DEFAULT_SERVERDIR,
-    CLEANUP_INTERVAL,
     MIN_ORPHAN_GRACE_SECONDS,
     ORPHAN_GRACE_SECONDS,
     ServerSettings,

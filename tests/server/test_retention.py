@@ -22,8 +22,6 @@ from pyshelf_server.retention.job import RetentionJob
 from pyshelf_server.testing import make_sdist, make_wheel, on_postgresql
 
 
-
-
 def _upload(shelf, index, name, version, *, sdist=False):
     filename, content = (make_sdist if sdist else make_wheel)(name, version)
     shelf.upload(index, filename, content, name=name, version=version)

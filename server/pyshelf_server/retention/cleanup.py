@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from packaging.version import InvalidVersion, Version as PackagingVersion
+from packaging.version import InvalidVersion
+from packaging.version import Version as PackagingVersion
 from sqlalchemy import delete, func, select, update
 
 from ..accounts.models import User
@@ -164,11 +165,12 @@ def _indexes_with_rules(
 ) -> Iterator[tuple[int, str, str, bool, dict[str, Any]]]:
     with database.reading() as session:
         rows = session.execute(
-            select(Index.id, User.name, Index.name, Index.type, Index.volatile, Index.options)
+            select(Index.id, User.name, Index.name, Index.volatile, Index.options)
             .join(User, Index.user_id == User.id)
             .order_by(User.name, Index.name)
         ).all()
-    for index_id, user, name, type_, volatile, options in rows:
+    # Which rules an index has says what it is: its type accepts only its own (index types).
+    for index_id, user, name, volatile, options in rows:
         fullname = f"{user}/{name}"
         if only is not None and fullname != only:
             continue
