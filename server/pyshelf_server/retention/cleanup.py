@@ -135,12 +135,11 @@ def run_cleanup(
     now: datetime | None = None,
     dry_run: bool = False,
     force: bool = False,
-    only: str | None = None,
 ) -> CleanupReport:
-    """Apply the retention rules of every index that has some (or of index ``only``)."""
+    """Apply the retention rules of every index that has some."""
     now = now or utcnow()
     report = CleanupReport(dry_run=dry_run)
-    for index_id, fullname, kind, volatile, options in _indexes_with_rules(database, only):
+    for index_id, fullname, kind, volatile, options in _indexes_with_rules(database):
         cleanup = IndexCleanup(fullname)
         report.indexes.append(cleanup)
         if kind == "stage" and not volatile and not force:
@@ -160,9 +159,7 @@ def run_cleanup(
     return report
 
 
-def _indexes_with_rules(
-    database: Any, only: str | None
-) -> Iterator[tuple[int, str, str, bool, dict[str, Any]]]:
+def _indexes_with_rules(database: Any) -> Iterator[tuple[int, str, str, bool, dict[str, Any]]]:
     with database.reading() as session:
         rows = session.execute(
             select(Index.id, User.name, Index.name, Index.volatile, Index.options)
@@ -172,8 +169,6 @@ def _indexes_with_rules(
     # Which rules an index has says what it is: its type accepts only its own (index types).
     for index_id, user, name, volatile, options in rows:
         fullname = f"{user}/{name}"
-        if only is not None and fullname != only:
-            continue
         options = options or {}
         if any(rule in options for rule in STAGE_RULES):
             yield index_id, fullname, "stage", bool(volatile), options
@@ -187,7 +182,7 @@ def _plan_stage(
     keep = options.get("keep_versions")
     pre_after = options.get("drop_prereleases_after")
     pre_cutoff = now - timedelta(seconds=pre_after) if pre_after else None
-    by_project: dict[str, list[tuple[PackagingVersion, int, datetime, str]]] = defaultdict(list)
+    by_project: dict[str, list[tuple[PackagingVersion, int, datetime]]] = defaultdict(list)
     for version_id, version, created, project in session.execute(
         select(Version.id, Version.version, Version.created, Project.name)
         .join(Project, Version.project_id == Project.id)
@@ -197,11 +192,11 @@ def _plan_stage(
             parsed = PackagingVersion(version)
         except InvalidVersion:
             continue  # never deleted: it has no place in the order
-        by_project[project].append((parsed, version_id, created, version))
+        by_project[project].append((parsed, version_id, created))
     doomed: dict[int, str] = {}
     for versions in by_project.values():
         versions.sort(reverse=True)
-        for position, (parsed, version_id, created, _) in enumerate(versions):
+        for position, (parsed, version_id, created) in enumerate(versions):
             if keep is not None and position >= keep:
                 doomed[version_id] = "keep_versions"
             elif pre_cutoff is not None and parsed.is_prerelease and created < pre_cutoff:
