@@ -9,6 +9,7 @@ import json
 import re
 import subprocess
 import threading
+import time
 
 import httpx
 import pytest
@@ -134,3 +135,20 @@ def test_cleanup_frees_the_reported_bytes_while_clients_upload_and_download(
         assert _cleanup(server, "--dry-run")["indexes"]["root/dev"]["files"] == 0
     finally:
         upstream.stop()
+
+
+def test_the_running_server_applies_the_rules_every_interval(make_live_server, tmp_path):
+    server = make_live_server(args=["--cleanup-interval", "1"])
+    server.create_index("root/dev", keep_versions="1")
+    urls = []
+    for version in ("1.0", "2.0"):
+        filename, content = make_wheel("pkg", version)
+        (tmp_path / filename).write_bytes(content)
+        assert server.upload("root/dev", tmp_path / filename, name="pkg",
+                             version=version).status_code == 200
+        urls.append(_file_url(server, "root/dev", filename, content))
+    deadline = time.monotonic() + 60
+    while httpx.get(urls[0], timeout=30).status_code == 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert httpx.get(urls[0], timeout=30).status_code == 404
+    assert httpx.get(urls[1], timeout=30).status_code == 200
