@@ -19,6 +19,7 @@ CORE_SUBCOMMANDS = [
     "pyshelf_client.getjson",
     "pyshelf_client.install",
     "pyshelf_client.refresh",
+    "pyshelf_client.mirror",
 ]
 
 

@@ -270,6 +270,7 @@ class Hub:
         ok: Iterable[int] | None = (200, 201),
         headers: dict[str, str] | None = None,
         what: str = "",
+        timeout: float | None = None,
     ) -> Reply:
         """Send a request and return the reply; raise ``ServerError`` unless status in *ok*.
 
@@ -294,6 +295,8 @@ class Hub:
                 files=files,
                 params=params,
                 headers=all_headers,
+                # Seconds to wait for the answer; None: the client's default.
+                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
             )
         except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
             raise UsageError(f"invalid URL {url!r}: {exc}") from None

@@ -26,6 +26,7 @@ from .indexes.types import IndexType
 from .packages.downloads import DownloadCounter
 from .plugins import plugin_versions
 from .responses import APIError
+from .retention.job import RetentionJob
 from .security import LoginTokens, PasswordHashes, VerifiedPasswords
 from .settings import ServerSettings
 from .simple.cache import PageCache
@@ -74,6 +75,9 @@ class AppState:
         self.orphans = OrphanSweeper(
             self.database, self.files, grace_seconds=settings.orphan_grace_seconds
         )
+        self.retention = RetentionJob(
+            self.database, self.files, interval=settings.cleanup_interval
+        )
         with self.database.reading() as session:
             self.uuid = session.get(ServerState, 1).uuid
 
@@ -90,6 +94,10 @@ def opens_for_writing(request: Any) -> bool:
     PUT and PATCH (changes of users and indexes), once their input is checked and a new
     password hashed: work proportional to a client's input never holds the write lock."""
     if request.method in ("GET", "HEAD", "OPTIONS", "PUT", "PATCH"):
+        return False
+    if request.method == "POST" and request.path.endswith("/+warm"):
+        # Warming a mirror waits on upstream for minutes; what it stores goes in short
+        # transactions of its own (``mirror.warm``).
         return False
     return not (request.method == "POST" and request.content_type == "multipart/form-data")
 

@@ -8,6 +8,7 @@ the command line wins over the environment.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import secrets
@@ -19,6 +20,7 @@ from typing import Any
 
 from . import __version__
 from .settings import (
+    CLEANUP_INTERVAL,
     DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_HEADER_SIZE,
     DEFAULT_MAX_UPLOAD_SIZE,
@@ -296,6 +298,13 @@ def server_parser(pm: Any) -> argparse.ArgumentParser:
         "stored files no row refers to (left by a crash) are removed once untouched this long; "
         "must exceed the longest upload",
     )
+    _add(
+        parser,
+        "--cleanup-interval",
+        CLEANUP_INTERVAL,
+        "seconds between runs of the indexes' retention rules, by one of the processes sharing "
+        "the database (0: only when 'pyshelf-server --cleanup' is run)",
+    )
     _add(parser, "--no-metrics", False, "count nothing and serve no /+metrics")
     _add(
         parser,
@@ -336,6 +345,26 @@ def server_parser(pm: Any) -> argparse.ArgumentParser:
         help="remove stored files no row refers to (as the server does every grace period), "
         "and exit",
     )
+    parser.add_argument(
+        "--cleanup",
+        action="store_true",
+        help="apply the indexes' retention rules now (as the server does every "
+        "--cleanup-interval), report what was deleted and the bytes freed, and exit",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="with --cleanup: list what the rules would delete and the bytes that would free, "
+        "and delete nothing",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="with --cleanup: apply the release rules to non-volatile stages too",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="with --cleanup: print the report as JSON"
+    )
     pm.hook.pyshelf_add_parser_options(parser=parser)
     return parser
 
@@ -366,6 +395,7 @@ CORE_OPTIONS = {
     "offline_mode",
     "debug",
     "orphan_grace_seconds",
+    "cleanup_interval",
     "metrics_token",
     "x_accel_redirect",
     "default_index",
@@ -380,7 +410,10 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
     core["storage_url"] = core["storage_url"] or None
     core["s3_endpoint_url"] = core["s3_endpoint_url"] or None
     core["outside_url"] = core["outside_url"] or None
-    actions = ("version", "migrate", "sweep_orphans", "plugins", "no_metrics")
+    actions = (
+        "version", "migrate", "sweep_orphans", "plugins", "no_metrics", "cleanup", "dry_run",
+        "force", "json",
+    )
     extra = {k: v for k, v in values.items() if k not in CORE_OPTIONS and k not in actions}
     return ServerSettings(**core, metrics=not values["no_metrics"], options=extra)
 
@@ -430,6 +463,10 @@ def server_main(argv: list[str] | None = None) -> None:
         AllowedHosts.parse(settings.push_allow_hosts)
     except ValueError as error:
         _fail(f"--push-allow-hosts: {error}")
+    if settings.cleanup_interval < 0:
+        _fail("--cleanup-interval must be 0 (no scheduled clean-up) or more seconds")
+    if (args.dry_run or args.force or args.json) and not args.cleanup:
+        _fail("--dry-run, --force and --json go with --cleanup")
     if settings.connect_timeout <= 0 or settings.upstream_threads < 0:
         _fail("--connect-timeout must be positive and --upstream-threads not negative")
     logging.basicConfig(
@@ -456,6 +493,10 @@ def server_main(argv: list[str] | None = None) -> None:
     if args.migrate:
         migrations.upgrade(engine)
         print("database schema is up to date")
+        from .db import vacuum_incrementally
+
+        if vacuum_incrementally(engine):
+            print("the SQLite database now gives the space of deleted rows back to the disk")
         files = _open_store(settings)
         moved = files.flatten()
         files.close()
@@ -472,6 +513,9 @@ def server_main(argv: list[str] | None = None) -> None:
         _fail("the database is empty; run 'pyshelf-init' first")
     if args.sweep_orphans:
         sweep_once(settings, engine)
+        return
+    if args.cleanup:
+        cleanup_once(settings, engine, dry_run=args.dry_run, force=args.force, as_json=args.json)
         return
     serve(settings, pm=pm, engine=engine)
 
@@ -490,6 +534,41 @@ def sweep_once(settings: ServerSettings, engine: Any) -> None:
         files.close()
         engine.dispose()
     print(f"removed {removed} stored files no row referred to")
+
+
+def cleanup_once(
+    settings: ServerSettings, engine: Any, *, dry_run: bool, force: bool, as_json: bool
+) -> None:
+    from .retention.cleanup import run_cleanup
+    from .unit_of_work import Database
+
+    files = _open_store(settings)
+    try:
+        report = run_cleanup(Database(engine), files, dry_run=dry_run, force=force)
+    finally:
+        files.close()
+        engine.dispose()
+    if as_json:
+        print(json.dumps(report.as_json()))
+        return
+    would = "would " if dry_run else ""
+    for cleanup in report.indexes:
+        if cleanup.skipped:
+            print(f"{cleanup.index}: skipped ({cleanup.skipped})")
+            continue
+        if dry_run:
+            for removal in cleanup.removals:
+                print(
+                    f"{cleanup.index}: {removal.rule}: {removal.filename} "
+                    f"({removal.size} bytes)"
+                )
+        print(
+            f"{cleanup.index}: {would}delete {cleanup.files} files, {would}free "
+            f"{cleanup.bytes_freed} bytes ({cleanup.blobs_removed} stored files)"
+        )
+    print(f"total: {would}delete {report.files} files, {would}free {report.bytes_freed} bytes")
+    if report.database_bytes_freed:
+        print(f"the database file gave {report.database_bytes_freed} bytes back to the disk")
 
 
 def _storage_problem(settings: ServerSettings) -> str | None:
@@ -548,6 +627,7 @@ def serve(settings: ServerSettings, *, pm: Any, engine: Any) -> None:
     node.start()
     state.downloads.start()
     state.orphans.start()
+    state.retention.start()
     pm.hook.pyshelf_server_start(registry=app.registry)
     server = make_server(
         app,
@@ -579,6 +659,7 @@ def serve(settings: ServerSettings, *, pm: Any, engine: Any) -> None:
     finally:
         server.close()
         pm.hook.pyshelf_server_stop(registry=app.registry)
+        state.retention.stop()
         state.downloads.stop()
         state.orphans.stop()
         node.stop()

@@ -168,6 +168,11 @@ def _sqlite_engine(url: str, pool_size: int) -> Engine:
         # failing with "database is locked" when they upgrade from a read.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # Takes effect only in a database without tables yet (before WAL mode is written to
+        # its header): new databases give the pages of deleted rows back to the file system
+        # when the retention clean-up asks (``retention.cleanup``); older ones are switched
+        # by ``pyshelf-server --migrate`` (``vacuum_incrementally``).
+        cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -184,6 +189,23 @@ def _sqlite_engine(url: str, pool_size: int) -> Engine:
             conn.exec_driver_sql("BEGIN")
 
     return engine
+
+
+def vacuum_incrementally(engine: Engine) -> bool:
+    """Switch an SQLite database made before incremental auto-vacuum to it, by rewriting it
+    (``VACUUM``, which holds the database for as long as copying it takes); True if it was
+    switched. Other databases are left alone."""
+    if engine.dialect.name != "sqlite":
+        return False
+    with engine.connect() as connection:
+        if connection.exec_driver_sql("PRAGMA auto_vacuum").scalar() == 2:
+            return False
+        connection.rollback()
+        raw = connection.connection.driver_connection
+        # Outside any transaction, as VACUUM must be (the connection is in autocommit mode).
+        raw.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        raw.execute("VACUUM")
+    return True
 
 
 # Plain SQL, the same on every database: the state reader runs it on a DBAPI connection of its

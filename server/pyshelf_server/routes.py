@@ -35,6 +35,7 @@ def includeme(config: Any) -> None:
     config.add_route(
         "files.entry", f"/{u}/{i}/{{kind:[+~]f}}/{{a}}/{{b}}/{{filename}}", factory=index
     )
+    config.add_route("mirror.warm", f"/{u}/{i}/+warm", factory=index)
     config.add_route("files.external", f"/{u}/{i}/{{kind:[+~]e}}/{{path:.+}}", factory=index)
     config.add_route("user", f"/{u}" + OPTIONAL_SLASH, factory=user)
     config.add_route("index", f"/{u}/{i}" + OPTIONAL_SLASH, factory=index)

@@ -40,6 +40,8 @@ LOGIN_TOKEN_SECONDS = 36000
 # How long a stored file no row refers to is left alone (storage/orphans.py).
 ORPHAN_GRACE_SECONDS = 3600
 MIN_ORPHAN_GRACE_SECONDS = 60
+# How often the retention rules run (retention/job.py); 0: only by pyshelf-server --cleanup.
+CLEANUP_INTERVAL = 3600
 
 
 @dataclass
@@ -76,6 +78,7 @@ class ServerSettings:
     offline_mode: bool = False
     debug: bool = False
     orphan_grace_seconds: int = ORPHAN_GRACE_SECONDS
+    cleanup_interval: int = CLEANUP_INTERVAL
     # Whether requests are counted and /+metrics is served (metrics.py).
     metrics: bool = True
     # When set, /+metrics answers only requests with "Authorization: Bearer <token>".

@@ -256,8 +256,44 @@ def test_every_subcommand_is_registered():
     subcommands = main.load_subcommands(main.get_pluginmanager())
     assert set(subcommands) == {
         "use", "login", "logoff", "user", "passwd", "index", "upload", "list", "remove",
-        "push", "getjson", "install", "refresh",
+        "push", "getjson", "install", "refresh", "mirror",
     }  # fmt: skip
+
+
+def test_mirror_warm_reads_requirements_and_lock_files(tmp_path):
+    from pyshelf_client.mirror import read_pylock, read_requirements, read_uv_lock
+
+    (tmp_path / "more.txt").write_text("Requests>=2 \\\n    --hash=sha256:abc\n")
+    (tmp_path / "req.txt").write_text(
+        "# pinned\n--index-url http://shelf.example/simple/\n-r more.txt\n"
+        "requests<3 ; sys_platform == 'linux'\nattrs==23.1  # why\n"
+        "local @ file:///tmp/local.whl\n"
+    )
+    projects, skipped = read_requirements(tmp_path / "req.txt")
+    assert projects == [{"name": "requests", "specifier": ">=2,<3"},
+                        {"name": "attrs", "specifier": "==23.1"}]
+    assert len(skipped) == 2 and "--index-url" in skipped[0] and "direct URL" in skipped[1]
+
+    (tmp_path / "uv.lock").write_text(
+        'version = 1\n[[package]]\nname = "app"\nversion = "0.1"\n'
+        'source = { editable = "." }\n'
+        '[[package]]\nname = "Attrs"\nversion = "23.1"\n'
+        'source = { registry = "http://shelf.example/simple/" }\n'
+        'sdist = { url = "http://shelf.example/f/attrs-23.1.tar.gz", hash = "sha256:00" }\n'
+        'wheels = [{ url = "http://shelf.example/f/attrs-23.1-py3-none-any.whl" }]\n'
+    )
+    assert read_uv_lock(tmp_path / "uv.lock") == (
+        [{"name": "attrs", "files": ["attrs-23.1.tar.gz", "attrs-23.1-py3-none-any.whl"]}], []
+    )
+    (tmp_path / "pylock.toml").write_text(
+        'lock-version = "1.0"\n[[packages]]\nname = "attrs"\nversion = "23.1"\n'
+        '[[packages.wheels]]\nname = "attrs-23.1-py3-none-any.whl"\n'
+        'url = "http://shelf.example/f/x.whl"\n'
+        '[[packages]]\nname = "mine"\nvcs = { type = "git", url = "http://git.example/m" }\n'
+    )
+    projects, skipped = read_pylock(tmp_path / "pylock.toml")
+    assert projects == [{"name": "attrs", "files": ["attrs-23.1-py3-none-any.whl"]}]
+    assert len(skipped) == 1 and "mine" in skipped[0]
 
 
 # -- the hub, over a mock transport ----------------------------------------------------------------

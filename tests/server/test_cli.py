@@ -121,3 +121,39 @@ def test_a_server_directory_from_before_keeps_its_secret(tmp_path, make_app):
     settings.legacy_secret_file.write_text("an-old-secret-from-the-server-directory\n")
     app = make_app()
     assert app.registry.pyshelf.secret == b"an-old-secret-from-the-server-directory"
+
+
+def test_new_sqlite_databases_vacuum_incrementally_and_migrate_switches_old_ones(tmp_path):
+    import sqlite3
+
+    serverdir = tmp_path / "server"
+    assert run("pyshelf-init", "--serverdir", str(serverdir), "--root-passwd", "x").returncode == 0
+    path = serverdir / "pyshelf.sqlite3"
+
+    def auto_vacuum():
+        with sqlite3.connect(path) as db:
+            return db.execute("PRAGMA auto_vacuum").fetchone()[0]
+
+    assert auto_vacuum() == 2  # incremental
+    # A database from before: no auto-vacuum.
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA auto_vacuum=NONE")
+    db.execute("VACUUM")
+    db.close()
+    assert auto_vacuum() == 0
+    result = run("pyshelf-server", "--serverdir", str(serverdir), "--migrate")
+    assert result.returncode == 0, result.stderr
+    assert "gives the space of deleted rows back" in result.stdout
+    assert auto_vacuum() == 2
+    again = run("pyshelf-server", "--serverdir", str(serverdir), "--migrate")
+    assert "gives the space" not in again.stdout
+
+
+def test_cleanup_options_need_cleanup(tmp_path):
+    serverdir = tmp_path / "server"
+    assert run("pyshelf-init", "--serverdir", str(serverdir), "--root-passwd", "x").returncode == 0
+    result = run("pyshelf-server", "--serverdir", str(serverdir), "--dry-run")
+    assert result.returncode == 2 and "go with --cleanup" in result.stderr
+    result = run("pyshelf-server", "--serverdir", str(serverdir), "--cleanup", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "total: would delete 0 files, would free 0 bytes" in result.stdout

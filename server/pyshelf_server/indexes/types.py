@@ -8,6 +8,7 @@ The core registers ``stage`` (hosted); the mirror registers ``mirror``; plugins 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -135,6 +136,53 @@ def to_url(key: str, value: Any) -> str:
     return value
 
 
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$", re.IGNORECASE)
+_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_SIZE = re.compile(r"^\s*(\d+)\s*(?:([kmgt])(?:i?b)?|b)?\s*$", re.IGNORECASE)
+_BYTES = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+# Bounds far beyond any real use, below what dates and the databases' integers can hold.
+MAX_DURATION_SECONDS = 100 * 365 * 86400
+MAX_SIZE_BYTES = 2**60
+MAX_KEEP_VERSIONS = 1_000_000
+
+
+def to_keep_versions(key: str, value: Any) -> int:
+    count = to_int(key, value)
+    if not 1 <= count <= MAX_KEEP_VERSIONS:
+        raise OptionError(f"'{key}' option must be between 1 and {MAX_KEEP_VERSIONS}")
+    return count
+
+
+def to_duration(key: str, value: Any) -> int:
+    """Seconds, from a number of seconds or a number with a unit: s, m, h, d or w."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        seconds = value
+    else:
+        match = _DURATION.match(value) if isinstance(value, str) else None
+        if match is None:
+            raise OptionError(
+                f"'{key}' option must be a duration such as 30d, 36h, 90m or a number of seconds"
+            )
+        seconds = int(match.group(1)) * _SECONDS[match.group(2).lower()]
+    if not 1 <= seconds <= MAX_DURATION_SECONDS:
+        raise OptionError(f"'{key}' option must be between one second and 100 years")
+    return seconds
+
+
+def to_size(key: str, value: Any) -> int:
+    """Bytes, from a number of bytes or a number with a binary unit: K, M, G or T."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        size = value
+    else:
+        match = _SIZE.match(value) if isinstance(value, str) else None
+        if match is None:
+            raise OptionError(f"'{key}' option must be a size such as 500M, 20G or a byte count")
+        size = int(match.group(1)) * _BYTES[(match.group(2) or "").lower()]
+    if not 1 <= size <= MAX_SIZE_BYTES:
+        raise OptionError(f"'{key}' option must be between one byte and 1024 petabytes")
+    return size
+
+
 @dataclass(frozen=True)
 class Option:
     coerce: Callable[[str, Any], Any]
@@ -192,6 +240,16 @@ class IndexType:
         return HostedBackend(session=session, index=index, app=app)
 
 
+# The retention rules (``retention``), for hosted releases and mirrored files.
+STAGE_RETENTION_OPTIONS = {
+    "keep_versions": Option(to_keep_versions),
+    "drop_prereleases_after": Option(to_duration),
+}
+MIRROR_RETENTION_OPTIONS = {
+    "evict_unused_after": Option(to_duration),
+    "max_size": Option(to_size),
+}
+
 COMMON_OPTIONS = {
     "title": Option(bounded_text(limits.MAX_TITLE_LENGTH)),
     "description": Option(bounded_text(limits.MAX_DESCRIPTION_LENGTH)),
@@ -211,6 +269,7 @@ class StageType(IndexType):
         "mirror_whitelist_inheritance": Option(
             to_inheritance, default=lambda owner: "intersection"
         ),
+        **STAGE_RETENTION_OPTIONS,
     }
 
 

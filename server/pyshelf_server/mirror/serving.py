@@ -54,6 +54,9 @@ def serve_file(backend: Any, request: Any, first: str, second: str, filename: st
     count_file = metrics_of(app).mirror_file
     if row is not None and not wants_api_json(request):
         if app.files.exists(row.sha256):
+            if request.method == "GET":
+                # For the retention rules that evict files not used lately.
+                app.downloads.used_mirror_file(row.id)
             response = stored_response(request, app.files, row.sha256, filename, row.stored)
             count_file(index.fullname, "hit", response.content_length or 0)
             return response

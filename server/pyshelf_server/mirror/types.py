@@ -8,6 +8,7 @@ from typing import Any
 from .. import hookimpl
 from ..indexes.types import (
     COMMON_OPTIONS,
+    MIRROR_RETENTION_OPTIONS,
     IndexType,
     Option,
     OptionError,
@@ -54,6 +55,7 @@ class MirrorType(IndexType):
         # devpi proxies PEP 658 metadata only when asked; pyshelf passes upstream's metadata
         # through unless this is set to false.
         "mirror_provides_core_metadata": Option(to_bool),
+        **MIRROR_RETENTION_OPTIONS,
     }
     required = ("mirror_url",)
 

@@ -1,4 +1,5 @@
-"""``/{user}/{index}/+e/{digest}/{filename}``: mirrored files whose upstream link has no hash."""
+"""``/{user}/{index}/+e/{digest}/{filename}``: mirrored files whose upstream link has no hash;
+``/{user}/{index}/+warm``: pre-warming a mirror (``mirror.warm``)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,12 @@ from typing import Any
 from pyramid.view import view_config
 
 from ..permissions import Permission
-from ..responses import APIError
-from ..views.helpers import require
+from ..responses import APIError, result
+from ..views.helpers import json_body, require
+from .warm import parse_request, warm
+
+# A lock file's worth of file names for one project, with room to spare.
+MAX_WARM_BODY = 1024 * 1024
 
 
 @view_config(route_name="files.external", request_method=("GET", "HEAD"))
@@ -23,3 +28,14 @@ def external_file(request: Any) -> Any:
     if response is None:
         raise APIError(404, "no such file")
     return response
+
+
+@view_config(route_name="mirror.warm", request_method="POST")
+def warm_mirror(request: Any) -> Any:
+    index = request.context.index
+    # It makes the server download on a large scale: the mirror's owner (or root) decides.
+    require(request, Permission.INDEX_MODIFY)
+    if not index.is_mirror:
+        raise APIError(400, f"{index.fullname} is not a mirror index; only mirrors are warmed")
+    projects = parse_request(json_body(request, max_bytes=MAX_WARM_BODY))
+    return result("warm", warm(request.shelf.backend(index), projects))

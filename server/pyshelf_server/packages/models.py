@@ -91,14 +91,17 @@ class File(Base):
     upload_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     uploader: Mapped[str | None] = mapped_column(String(200), default=None)
     # sha256 of the wheel's METADATA file (PEP 658), stored as a blob of its own.
-    metadata_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    metadata_sha256: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
     # For tox results: the release file they are about.
+    # Indexed: deleting a file looks its tox results up (the cascade).
     for_file_id: Mapped[int | None] = mapped_column(
-        ForeignKey("files.id", ondelete="CASCADE"), default=None
+        ForeignKey("files.id", ondelete="CASCADE"), default=None, index=True
     )
     # devpi's upload/push/overwrite log entries.
     log: Mapped[list[Any]] = mapped_column(JSON, default=list)
     download_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Written with the download counts, in batches (``downloads``); None: never downloaded.
+    last_download: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     # A release file's entries on simple pages, rendered when it is stored
     # (``simple.render.html_tail``/``json_tail``); None means "render from the columns".
     simple_html: Mapped[str | None] = mapped_column(Text, default=None)

@@ -45,7 +45,9 @@ def sweep_orphans(database: Any, files: BlobStore, *, grace_seconds: float, now:
         with database.reading() as session:
             suspects = set(names) - referenced_blobs(session, names)
         if suspects:
-            removed += discard_unreferenced(database, files, suspects, untouched_since=cutoff)
+            removed += len(
+                discard_unreferenced(database, files, suspects, untouched_since=cutoff)
+            )
     return removed
 
 

@@ -9,26 +9,44 @@ left behind (``orphans``)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from ..db import ServerState
 from ..responses import APIError
 
 
-def referenced_blobs(session: Session, sha256s: Collection[str]) -> set[str]:
-    """Those of ``sha256s`` that a row refers to (at most a few hundred at a time)."""
+def _referring_columns() -> tuple[Any, ...]:
     from ..mirror.models import MirrorFile, MirrorState
     from ..packages.models import File
 
+    return (File.sha256, File.metadata_sha256, MirrorFile.sha256, MirrorState.list_sha256)
+
+
+def referenced_blobs(session: Session, sha256s: Collection[str]) -> set[str]:
+    """Those of ``sha256s`` that a row refers to (at most a few hundred at a time)."""
     wanted = list(sha256s)
     found: set[str] = set()
-    for column in (File.sha256, File.metadata_sha256, MirrorFile.sha256, MirrorState.list_sha256):
+    for column in _referring_columns():
         found.update(session.execute(select(column).where(column.in_(wanted))).scalars())
     return found
+
+
+def reference_counts(session: Session, sha256s: Collection[str]) -> Counter[str]:
+    """How many row columns refer to each of ``sha256s`` (at most a few hundred at a time):
+    what deleting some of those rows would leave."""
+    wanted = list(sha256s)
+    counts: Counter[str] = Counter()
+    for column in _referring_columns():
+        for sha256, n in session.execute(
+            select(column, func.count()).where(column.in_(wanted)).group_by(column)
+        ):
+            counts[sha256] += n
+    return counts
 
 
 def blob_in_use(session: Session, sha256: str) -> bool:
@@ -37,10 +55,10 @@ def blob_in_use(session: Session, sha256: str) -> bool:
 
 def discard_unreferenced(
     database: Any, files: Any, sha256s: Collection[str], *, untouched_since: float | None = None
-) -> int:
+) -> list[str]:
     """Remove those blobs of ``sha256s`` that no row refers to, deciding under the write lock;
     with ``untouched_since`` (a ``time.time()``), only those not modified since then (see
-    :func:`..orphans.sweep_orphans`). Returns how many went.
+    :func:`..orphans.sweep_orphans`). Returns those that went.
 
     Another request may have found such a blob in the store (the same content uploaded at
     the same moment) and be about to commit a row that refers to it. That request checks,
@@ -49,16 +67,16 @@ def discard_unreferenced(
     before it commits and it refuses the upload: never a row without its bytes.
     """
     uow = database.unit_of_work(write=True)
-    removed = 0
+    removed: list[str] = []
     try:
         session = uow.session
         lock_writes(session.connection())
         for sha256 in set(sha256s) - referenced_blobs(session, sha256s):
             if untouched_since is None:
                 files.remove(sha256)
-                removed += 1
+                removed.append(sha256)
             elif files.remove_if_older(sha256, untouched_since):
-                removed += 1
+                removed.append(sha256)
     finally:
         # Nothing was written: ending it is only letting go of the lock.
         uow.rollback()
