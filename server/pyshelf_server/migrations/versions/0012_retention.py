@@ -4,7 +4,7 @@ a deleted file takes with it, by cascade) and ``metadata_sha256`` (whether a blo
 referred to, ``storage.references``).
 
 Revision ID: 0012
-Revises: 0007
+Revises: 0010
 Create Date: 2026-12-06 06:30:00
 """
 
