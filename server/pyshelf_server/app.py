@@ -21,6 +21,7 @@ from .indexes.backends import StageBackend
 from .indexes.inheritance import Inheritance
 from .indexes.registry import IndexInfo, IndexRegistry, IndexSnapshot
 from .indexes.types import IndexType
+from .oidc.service import TrustedPublishing
 from .packages.downloads import DownloadCounter
 from .plugins import plugin_versions
 from .responses import APIError
@@ -51,6 +52,7 @@ class AppState:
         self.login_tokens = LoginTokens(secret, settings.login_token_seconds)
         self.verified_passwords = VerifiedPasswords(secret)
         self.password_hashes = PasswordHashes()
+        self.trusted_publishing = TrustedPublishing(settings)
         self.secret = secret
         self.started = time.time()
         # The Pyramid registry this state belongs to (set when the application is assembled),

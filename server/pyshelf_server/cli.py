@@ -22,10 +22,12 @@ from .settings import (
     DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_HEADER_SIZE,
     DEFAULT_MAX_UPLOAD_SIZE,
+    DEFAULT_OIDC_AUDIENCE,
     DEFAULT_SERVERDIR,
     MIN_ORPHAN_GRACE_SECONDS,
     ORPHAN_GRACE_SECONDS,
     ServerSettings,
+    oidc_audience_problem,
     outside_url_problem,
 )
 
@@ -317,6 +319,29 @@ def server_parser(pm: Any) -> argparse.ArgumentParser:
         "USER/INDEX that pypiserver's URLs serve: /simple/ and uploads to / (for teams moving "
         "over from pypiserver)",
     )
+    _add(
+        parser,
+        "--trusted-publishing",
+        False,
+        "let CI jobs trade their OIDC ID token for a 15-minute upload token "
+        "(/_/oidc/mint-token), for the publishers each index lists in 'trusted_publishers'",
+    )
+    _add(
+        parser,
+        "--oidc-audience",
+        DEFAULT_OIDC_AUDIENCE,
+        "the audience ID tokens must be made for (unique to this server; never pypi or testpypi)",
+    )
+    parser.add_argument(
+        "--oidc-issuer",
+        action="append",
+        metavar="PROVIDER=URL",
+        default=os.environ.get(env_name("--oidc-issuer"), "").split(),
+        help="allow one more OIDC issuer for PROVIDER (github, gitlab, google), e.g. "
+        "github=https://HOST/_services/token for GitHub Enterprise; repeatable; https only, "
+        "plain http only on loopback (tests) "
+        f"[{env_name('--oidc-issuer')}, space separated]",
+    )
     parser.add_argument(
         "--migrate",
         action="store_true",
@@ -361,11 +386,15 @@ CORE_OPTIONS = {
     "metrics_token",
     "x_accel_redirect",
     "default_index",
+    "trusted_publishing",
+    "oidc_audience",
+    "oidc_issuers",
 }
 
 
 def settings_from_args(args: argparse.Namespace) -> ServerSettings:
-    values = vars(args)
+    values = dict(vars(args))
+    values["oidc_issuers"] = values.pop("oidc_issuer")
     core = {k: values[k] for k in CORE_OPTIONS}
     core["db_url"] = core["db_url"] or None
     core["storage_url"] = core["storage_url"] or None
@@ -415,6 +444,15 @@ def server_main(argv: list[str] | None = None) -> None:
             f"--orphan-grace-seconds must be at least {MIN_ORPHAN_GRACE_SECONDS} "
             "(longer than the longest upload)"
         )
+    audience_problem = oidc_audience_problem(settings.oidc_audience)
+    if audience_problem:
+        _fail(f"--oidc-audience: {audience_problem}")
+    from .oidc.issuers import parse_issuer_options
+
+    try:
+        parse_issuer_options(settings.oidc_issuers)
+    except ValueError as error:
+        _fail(f"--oidc-issuer: {error}")
     from .upload.targets import AllowedHosts
 
     try:

@@ -18,6 +18,11 @@ def includeme(config: Any) -> None:
     p = "{project:" + NAME + "}"
     v = "{version:" + NAME + "}"
 
+    # Warehouse's trusted publishing routes, at the host's root where CI clients look for them;
+    # before the user routes (the user name "_" is reserved for them).
+    config.add_route("oidc.audience", "/_/oidc/audience", factory=root)
+    config.add_route("oidc.mint", "/_/oidc/mint-token", factory=root)
+    config.add_route("oidc.mint.github", "/_/oidc/github/mint-token", factory=root)
     config.add_route("api.root", "/+api", factory=root)
     config.add_route("login", "/+login", factory=root)
     config.add_route("status", "/+status", factory=root)
