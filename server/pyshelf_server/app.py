@@ -16,6 +16,7 @@ import pluggy
 from sqlalchemy.engine import Engine
 
 from . import __version__
+from .accounts.tokens import TokenKeys
 from .db import ServerState, StateReader, read_state
 from .indexes.backends import StageBackend
 from .indexes.inheritance import Inheritance
@@ -25,7 +26,7 @@ from .oidc.service import TrustedPublishing
 from .packages.downloads import DownloadCounter
 from .plugins import plugin_versions
 from .responses import APIError
-from .security import LoginTokens, PasswordHashes, VerifiedPasswords
+from .security import CredentialCache, LoginTokens, VerifiedPasswords
 from .settings import ServerSettings
 from .simple.cache import PageCache
 from .storage.files import open_store
@@ -51,7 +52,8 @@ class AppState:
         self.files = open_store(settings)
         self.login_tokens = LoginTokens(secret, settings.login_token_seconds)
         self.verified_passwords = VerifiedPasswords(secret)
-        self.password_hashes = PasswordHashes()
+        self.password_hashes = CredentialCache()
+        self.token_keys = TokenKeys(secret, settings)
         self.trusted_publishing = TrustedPublishing(settings)
         self.secret = secret
         self.started = time.time()

@@ -266,6 +266,18 @@ def server_parser(pm: Any) -> argparse.ArgumentParser:
         "seconds a connection may stay open without sending or awaiting a request",
     )
     _add(parser, "--login-token-seconds", 36000, "how long a login token is valid")
+    _add(
+        parser,
+        "--token-default-seconds",
+        365 * 24 * 3600,
+        "how long an API token is valid when its creator asks for no expiry",
+    )
+    _add(
+        parser,
+        "--token-max-seconds",
+        365 * 24 * 3600,
+        "the longest validity a user other than root may give an API token",
+    )
     _add(parser, "--mirror-cache-expiry", 1800, "seconds a mirrored page stays fresh")
     _add(parser, "--request-timeout", 60.0, "seconds to wait for an upstream index")
     _add(
@@ -374,6 +386,8 @@ CORE_OPTIONS = {
     "connection_limit",
     "idle_timeout",
     "login_token_seconds",
+    "token_default_seconds",
+    "token_max_seconds",
     "mirror_cache_expiry",
     "request_timeout",
     "connect_timeout",

@@ -41,6 +41,9 @@ def includeme(config: Any) -> None:
         "files.entry", f"/{u}/{i}/{{kind:[+~]f}}/{{a}}/{{b}}/{{filename}}", factory=index
     )
     config.add_route("files.external", f"/{u}/{i}/{{kind:[+~]e}}/{{path:.+}}", factory=index)
+    config.add_route("user.token_create", f"/{u}/+token-create", factory=user)
+    config.add_route("user.tokens", f"/{u}/+tokens" + OPTIONAL_SLASH, factory=user)
+    config.add_route("user.token", f"/{u}/+tokens/{{token}}", factory=user)
     config.add_route("user", f"/{u}" + OPTIONAL_SLASH, factory=user)
     config.add_route("index", f"/{u}/{i}" + OPTIONAL_SLASH, factory=index)
     config.add_route("project", f"/{u}/{i}/{p}" + OPTIONAL_SLASH, factory=index)

@@ -82,6 +82,10 @@ class ServerSettings:
     connection_limit: int = 0
     idle_timeout: int = DEFAULT_IDLE_TIMEOUT
     login_token_seconds: int = LOGIN_TOKEN_SECONDS
+    # API tokens (accounts.tokens): the expiry a token gets when none is asked for, and the
+    # longest one a user other than root may ask for.
+    token_default_seconds: int = 365 * 24 * 3600
+    token_max_seconds: int = 365 * 24 * 3600
     mirror_cache_expiry: int = 1800
     request_timeout: float = 60.0
     # Seconds to wait for a TCP (and TLS) connection to an upstream index or a push target.

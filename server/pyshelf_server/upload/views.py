@@ -17,6 +17,7 @@ from ..packages.services import PackageService
 from ..permissions import Permission
 from ..resources import IndexContext
 from ..responses import APIError, reason_phrase, result
+from ..security import TokenDenied
 from ..views.helpers import begin_write, end_session, json_body, require
 from .form import UploadForm, read_upload_form
 from .push import PUSH_REQUEST_KEYS, PushService, send_external
@@ -78,10 +79,13 @@ def legacy_upload(request: Any) -> Response:
         raise APIError(404, "cannot submit to mirror index")
     if request.shelf.type_for(info).read_only:
         raise APIError(405, "index is marked read only")
-    if not request.has_permission(Permission.UPLOAD, request.context):
+    decision = request.has_permission(Permission.UPLOAD, request.context)
+    if not decision:
         if request.authenticated_userid is None:
             # devpi's reason phrase; twine answers the challenge and reports the status.
             raise APIError(401, "Unauthorized")
+        if isinstance(decision, TokenDenied):
+            raise APIError(403, str(decision))
         raise APIError(403, "no permission to submit")
     limit = app.settings.max_upload_size
     if request.content_length is not None and request.content_length > limit + 1024 * 1024:
@@ -105,6 +109,12 @@ def _legacy_upload(request: Any, form: UploadForm) -> Response:
     name, version = _one(fields, "name"), _one(fields, "version")
     if not name:
         raise APIError(400, "invalid metadata: missing name")
+    grant = request.identity.grant if request.identity is not None else None
+    if grant is not None:
+        # Known only now that the form is read; the permission check could not see it.
+        refused = grant.project_refusal(name)
+        if refused:
+            raise APIError(403, refused)
     who = request.authenticated_userid
     if action == "file_upload":
         if content is None or not content.filename:
