@@ -22,6 +22,7 @@ from .indexes.backends import StageBackend
 from .indexes.inheritance import Inheritance
 from .indexes.registry import IndexInfo, IndexRegistry, IndexSnapshot
 from .indexes.types import IndexType
+from .oidc import minting
 from .oidc.service import TrustedPublishing
 from .packages.downloads import DownloadCounter
 from .plugins import plugin_versions
@@ -55,6 +56,7 @@ class AppState:
         self.password_hashes = CredentialCache()
         self.token_keys = TokenKeys(secret, settings)
         self.trusted_publishing = TrustedPublishing(settings)
+        minting.register()
         self.secret = secret
         self.started = time.time()
         # The Pyramid registry this state belongs to (set when the application is assembled),

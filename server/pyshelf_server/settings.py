@@ -56,6 +56,8 @@ def oidc_audience_problem(audience: str) -> str | None:
     if not _AUDIENCE.fullmatch(audience):
         return f"{audience!r} must be 1 to 64 lower-case letters, digits and '-'"
     return None
+
+
 # How long a stored file no row refers to is left alone (storage/orphans.py).
 ORPHAN_GRACE_SECONDS = 3600
 MIN_ORPHAN_GRACE_SECONDS = 60

@@ -12,6 +12,7 @@ from pyramid.response import Response
 from pyramid.view import view_config
 
 from ..indexes.services import IndexService
+from ..oidc.minting import publisher_of, publisher_refusal
 from ..packages.metadata import from_form
 from ..packages.services import PackageService
 from ..permissions import Permission
@@ -112,7 +113,7 @@ def _legacy_upload(request: Any, form: UploadForm) -> Response:
     grant = request.identity.grant if request.identity is not None else None
     if grant is not None:
         # Known only now that the form is read; the permission check could not see it.
-        refused = grant.project_refusal(name)
+        refused = grant.project_refusal(name) or publisher_refusal(request, name)
         if refused:
             raise APIError(403, refused)
     who = request.authenticated_userid
@@ -161,7 +162,7 @@ def _store_release(request: Any, prepared: PreparedRelease, who: str) -> Respons
     # under the write lock: no query of its own.
     index = request.shelf.require_index(info.fullname)
     uploads = UploadService(PackageService(request.uow, app.files), app.files)
-    outcome = uploads.store_release(index, prepared, who)
+    outcome = uploads.store_release(index, prepared, who, publisher=publisher_of(request))
     if outcome.file is not None:
         _queue(request, "pyshelf_on_upload", info, outcome.file)
     return _ok(outcome.reason)
