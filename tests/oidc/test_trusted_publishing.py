@@ -118,6 +118,16 @@ def test_github_publishes_a_listed_project_not_yet_on_the_index(setting):
     assert log["publisher"]["workflow"] == "release.yml"
     assert log["publisher"]["claims"]["sha"] == "a" * 40
     assert log["publisher"]["claims"]["repository"] == "acme/widgets"
+    # And the web page.
+    page = httpx.get(
+        setting.server.url + "/acme/prod/acme-new/1.0", headers={"Accept": "text/html"}
+    )
+    assert page.status_code == 200
+    expected = (
+        "via trusted publisher GitHub acme/widgets · .github/workflows/release.yml · "
+        "refs/tags/v1.0.0 · commit aaaaaaaaaaaa · environment prod"
+    )
+    assert expected in page.text
 
 
 def test_the_legacy_route_and_a_form_content_type_mint_too(setting):
