@@ -12,6 +12,7 @@ CORE_SUBCOMMANDS = [
     "pyshelf_client.user",
     "pyshelf_client.passwd",
     "pyshelf_client.index",
+    "pyshelf_client.publisher",
     "pyshelf_client.upload",
     "pyshelf_client.listing",
     "pyshelf_client.remove",
