@@ -289,3 +289,33 @@ def test_off_by_default(make_live_server, issuer):
     assert response.json() == {"message": "Trusted publishing functionality not enabled"}
     minted = httpx.post(server.url + "/_/oidc/mint-token", json={"token": "x"})
     assert_refused(minted, "not-enabled")
+
+
+def test_two_concurrent_mints_of_one_token_mint_once(setting):
+    from concurrent.futures import ThreadPoolExecutor
+
+    token = setting.github.sign(setting.github.github_claims())
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(setting.mint, [token] * 4))
+    assert sorted(a.status_code for a in answers) == [200, 422, 422, 422]
+    for answer in answers:
+        if answer.status_code == 422:
+            assert_refused(answer, "invalid-reuse-token")
+
+
+def test_a_publisher_on_indexes_of_two_users_is_refused_naming_them(setting):
+    server = setting.server
+    server.create_user("bob", "pw")
+    entry = {**GITHUB, "issuer": setting.github.url, "projects": ["bob-thing"]}
+    server.create_index("bob/copy", auth=("bob", "pw"), trusted_publishers=[entry])
+    try:
+        refused = setting.mint(setting.github.sign(setting.github.github_claims()))
+        assert_refused(refused, "invalid-publisher", "acme/prod, bob/copy")
+    finally:
+        server.request("DELETE", "/bob/copy", auth=("bob", "pw"))
+    assert setting.mint(setting.github.sign(setting.github.github_claims())).status_code == 200
+
+
+def test_the_user_name_of_the_oidc_routes_is_reserved(setting):
+    response = setting.server.request("PUT", "/_", json={"password": "pw"})
+    assert response.status_code == 400 and "reserved" in response.json()["message"]
