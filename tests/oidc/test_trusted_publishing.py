@@ -260,12 +260,15 @@ def test_removing_the_publisher_after_the_mint_stops_its_token(setting):
     try:
         response = setting.upload("acme/prod", minted, "acme-widgets", "2.0")
         assert response.status_code == 403, response.text
+        assert "no longer configured on acme/prod" in response.reason_phrase
         versions = setting.server.request("GET", "/acme/prod/acme-widgets", auth=None)
         assert versions.status_code == 404 or "2.0" not in versions.json()["result"]
         # Taking a project out of the entry stops it too.
         trimmed = {**publishers[0], "projects": ["acme-new"]}
         setting.set_publishers("acme/prod", [trimmed, publishers[1]])
-        assert setting.upload("acme/prod", minted, "acme-widgets", "2.0").status_code == 403
+        response = setting.upload("acme/prod", minted, "acme-widgets", "2.0")
+        assert response.status_code == 403
+        assert "may not publish 'acme-widgets' to acme/prod" in response.reason_phrase
     finally:
         setting.set_publishers("acme/prod", publishers)
     assert setting.upload("acme/prod", minted, "acme-widgets", "2.0").status_code == 200
