@@ -348,7 +348,7 @@ def server_parser(pm: Any) -> argparse.ArgumentParser:
         "--oidc-issuer",
         action="append",
         metavar="PROVIDER=URL",
-        default=os.environ.get(env_name("--oidc-issuer"), "").split(),
+        default=None,
         help="allow one more OIDC issuer for PROVIDER (github, gitlab, google), e.g. "
         "github=https://HOST/_services/token for GitHub Enterprise; repeatable; https only, "
         "plain http only on loopback (tests) "
@@ -408,7 +408,10 @@ CORE_OPTIONS = {
 
 def settings_from_args(args: argparse.Namespace) -> ServerSettings:
     values = dict(vars(args))
-    values["oidc_issuers"] = values.pop("oidc_issuer")
+    # Given on the command line, the issuers replace those of the environment.
+    values["oidc_issuers"] = (
+        values.pop("oidc_issuer") or os.environ.get(env_name("--oidc-issuer"), "").split()
+    )
     core = {k: values[k] for k in CORE_OPTIONS}
     core["db_url"] = core["db_url"] or None
     core["storage_url"] = core["storage_url"] or None

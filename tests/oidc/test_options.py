@@ -70,3 +70,18 @@ def test_the_minted_token_lives_fifteen_minutes(make_app, issuer):
     assert upload("1.0") == 200
     keys.clock = lambda: expires
     assert upload("1.1") == 401
+
+
+def test_the_environment_turns_it_on_and_allows_issuers(make_live_server, issuer):
+    import httpx
+
+    server = make_live_server(
+        env={"PYSHELF_TRUSTED_PUBLISHING": "1", "PYSHELF_OIDC_ISSUER": f"github={issuer.url}"}
+    )
+    assert httpx.get(server.url + "/_/oidc/audience").json() == {"audience": "pyshelf"}
+    answer = httpx.post(
+        server.url + "/_/oidc/mint-token", json={"token": issuer.sign(issuer.github_claims())}
+    )
+    # The issuer is known (its token verified); no index trusts the workflow.
+    assert answer.status_code == 422
+    assert answer.json()["errors"][0]["code"] == "invalid-publisher"
