@@ -93,10 +93,10 @@ nginx: ## install Debian's nginx if missing (as root; else say what to do)
 # PostgreSQL cluster that the test set-up starts itself (Debian's postgresql package).
 test: install-test postgresql nginx ## run the whole test suite (SQLite, then PostgreSQL)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
-	$(BIN)/python -m pytest --db=postgresql tests/server tests/mirror tests/web tests/plugins $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --db=postgresql tests/server tests/mirror tests/web tests/plugins tests/oidc/test_trusted_publishing.py $(PYTEST_ARGS)
 
 test-postgresql: install-test postgresql ## the server, mirror and web suites on PostgreSQL only
-	$(BIN)/python -m pytest --db=postgresql tests/server tests/mirror tests/web tests/plugins $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --db=postgresql tests/server tests/mirror tests/web tests/plugins tests/oidc/test_trusted_publishing.py $(PYTEST_ARGS)
 
 test-fast: install-test ## the suite without the end-to-end tests
 	$(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)

@@ -4,10 +4,13 @@ working for a mint and an upload."""
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from pyshelf_server.testing import basic_auth, make_wheel
 
 from ..client.conftest import Cli
+
+pytestmark = pytest.mark.e2e
 
 
 def test_publisher_add_list_remove(make_live_server, issuer, tmp_path):

@@ -17,6 +17,8 @@ from ..e2e.conftest import BIN, isolated_env, run
 from .issuer import REQUEST_TOKEN
 from .tls import TLSProxy, make_certificates
 
+pytestmark = pytest.mark.e2e
+
 PUBLISHER = {
     "provider": "github",
     "owner": "acme",
