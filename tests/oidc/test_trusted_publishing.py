@@ -97,6 +97,13 @@ def assert_refused(response: httpx.Response, code: str, description: str = "") -
     assert description in body["errors"][0]["description"]
 
 
+def test_the_index_page_lists_its_publishers(setting):
+    page = httpx.get(setting.server.url + "/acme/prod", headers={"Accept": "text/html"})
+    assert "Trusted publishers" in page.text
+    assert "GitHub acme/widgets · release.yml · environment prod" in page.text
+    assert "GitLab acme/tools/widgets · .gitlab-ci.yml" in page.text
+
+
 def test_audience(setting):
     response = httpx.get(setting.server.url + "/_/oidc/audience")
     assert response.status_code == 200 and response.json() == {"audience": "pyshelf"}
