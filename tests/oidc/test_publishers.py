@@ -191,3 +191,13 @@ def test_google_needs_a_verified_email(local):
     assert match("google", local.url, claims, candidates(local, entry))
     with pytest.raises(InvalidPublisher, match="email_verified"):
         match("google", local.url, {**claims, "email_verified": "true"}, candidates(local, entry))
+
+
+def test_bounds():
+    from pyshelf_server import limits
+
+    too_many = [{**GITLAB, "project": f"p{n}"} for n in range(limits.MAX_TRUSTED_PUBLISHERS + 1)]
+    with pytest.raises(PublisherError, match="at most 100 entries"):
+        to_trusted_publishers("trusted_publishers", too_many)
+    with pytest.raises(PublisherError, match=r"'k\[0\].namespace' may be at most 255"):
+        to_trusted_publishers("k", [{**GITLAB, "namespace": "a" * 256}])

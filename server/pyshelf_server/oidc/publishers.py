@@ -29,10 +29,6 @@ DEFAULT_ISSUERS = {
     "gitlab": "https://gitlab.com",
     "google": "https://accounts.google.com",
 }
-# Entries of one index's trusted_publishers, and projects of one entry.
-MAX_PUBLISHERS = 100
-MAX_PROJECTS = 1_000
-MAX_FIELD_LENGTH = 255
 
 _GITHUB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 _REPOSITORY = re.compile(r"[A-Za-z0-9._-]+")
@@ -52,8 +48,10 @@ def _text(where: str, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise PublisherError(f"'{where}' must be a non-empty string")
     value = value.strip()
-    if len(value) > MAX_FIELD_LENGTH:
-        raise PublisherError(f"'{where}' may be at most {MAX_FIELD_LENGTH} characters long")
+    if len(value) > limits.MAX_PUBLISHER_FIELD_LENGTH:
+        raise PublisherError(
+            f"'{where}' may be at most {limits.MAX_PUBLISHER_FIELD_LENGTH} characters long"
+        )
     return value
 
 
@@ -124,8 +122,8 @@ def _projects(where: str, value: Any) -> list[str]:
         value = [part for part in value.split(",") if part.strip()]
     if not isinstance(value, list) or not value:
         raise PublisherError(f"'{where}' must be a non-empty list of project names")
-    if len(value) > MAX_PROJECTS:
-        raise PublisherError(f"'{where}' may have at most {MAX_PROJECTS} entries")
+    if len(value) > limits.MAX_PUBLISHER_PROJECTS:
+        raise PublisherError(f"'{where}' may have at most {limits.MAX_PUBLISHER_PROJECTS} entries")
     names: list[str] = []
     for position, item in enumerate(value):
         name = item.strip() if isinstance(item, str) else item
@@ -219,8 +217,8 @@ def to_trusted_publishers(key: str, value: Any) -> list[dict[str, Any]]:
         value = [value]
     if not isinstance(value, list):
         raise PublisherError(f"'{key}' must be a list of publisher objects")
-    if len(value) > MAX_PUBLISHERS:
-        raise PublisherError(f"'{key}' may have at most {MAX_PUBLISHERS} entries")
+    if len(value) > limits.MAX_TRUSTED_PUBLISHERS:
+        raise PublisherError(f"'{key}' may have at most {limits.MAX_TRUSTED_PUBLISHERS} entries")
     entries: list[dict[str, Any]] = []
     for position, raw in enumerate(value):
         entry = _entry(f"{key}[{position}]", raw)

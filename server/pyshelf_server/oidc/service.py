@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError
 
+from .. import limits
 from ..settings import ServerSettings
 from .issuers import SigningKeys, parse_issuer_options
 from .models import UsedIdToken
@@ -29,7 +30,7 @@ LEEWAY = 30
 # A used jti is kept this long past the token's exp: past exp + leeway the token fails anyway.
 JTI_MARGIN = LEEWAY + 5
 MINTED_TOKEN_SECONDS = 900
-MAX_BODY_BYTES = 64 * 1024
+MAX_BODY_BYTES = limits.MAX_MINT_BODY_BYTES
 
 
 class MintError(Exception):
