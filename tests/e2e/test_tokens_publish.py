@@ -131,8 +131,8 @@ def test_poetry_publishes_with_pypi_token_and_http_basic(shelf, tmp_path, env):
     # A read-only token cannot publish.
     latest = poetry_project(tmp_path / "latest", "poetry-tok", "1.2")
     run([poetry, "build"], env=penv, cwd=latest)
-    run([poetry, "config", "http-basic.shelf", "__token__", make_token(shelf, allowed=["pkg_read"])],
-        env=penv)  # fmt: skip
+    read_only = make_token(shelf, allowed=["pkg_read"])
+    run([poetry, "config", "http-basic.shelf", "__token__", read_only], env=penv)
     refused = run([poetry, "publish", "-r", "shelf"], env=penv, cwd=latest, check=False)
     assert refused.returncode != 0
     assert "1.2" not in simple_page(shelf, "alice/dev", "poetry-tok")
