@@ -62,7 +62,10 @@ Minting a restricted token from another service (trusted publishing does this)::
         projects=["my-project"], description="…", caveats={"pyshelf-publisher": "17"})
 
 The user a token acts as still needs the permission by the index's ACLs (``acl_upload``): the
-token only takes permissions away.
+token only takes permissions away. During a request made with a token,
+``request.identity.grant`` is its :class:`Grant`: ``grant.caveats`` lists the registered caveats
+as ``(name, value)`` pairs (e.g. to record which publisher uploaded), ``grant.token_id`` names
+the token.
 """
 
 from __future__ import annotations
