@@ -75,6 +75,7 @@ __all__ = [
     "ROUTE_ROOT",
     "ROUTE_STATUS",
     "ROUTE_USER",
+    "ROUTE_USER_TOKENS",
     "ROUTE_VERSION",
     "SERVER_VERSION",
     "APIError",
@@ -133,6 +134,8 @@ __all__ = [
 ROUTE_ROOT = "root"
 ROUTE_STATUS = "status"
 ROUTE_USER = "user"
+# ``/{user}/+tokens``: the user's API tokens (``Tokens`` reads and revokes them).
+ROUTE_USER_TOKENS = "user.tokens"
 ROUTE_INDEX = "index"
 ROUTE_PROJECT = "project"
 ROUTE_VERSION = "version"

@@ -250,14 +250,6 @@ def pyshelf_authenticate(request: Any, username: str, secret: str) -> str | None
     return None
 
 
-def looks_like_token(username: str, secret: str) -> bool:
-    """Whether these credentials are meant as an API token: the token user names one, and
-    a macaroon in the form devpi-tokens serialises (v2, base64) begins with "Ag" — a password
-    that happens to does not suffer, it is then checked as a token and refused. Deciding
-    without parsing keeps the password path as it was."""
-    return username == "__token__" or secret.startswith(("devpi-", "AgE"))
-
-
 class TokenDenied(Denied):
     """A permission an API token's restrictions refuse; its message is the answer's."""
 
@@ -281,9 +273,10 @@ class SecurityPolicy:
         if not credentials:
             return None
         username, secret = credentials
+        keys = request.registry.pyshelf.token_keys
         grant = None
-        if looks_like_token(username, secret):
-            grant = request.registry.pyshelf.token_keys.verify(request, username, secret)
+        if keys.meant_as_token(username, secret):
+            grant = keys.verify(request, username, secret)
             name = grant.username if grant is not None else None
         else:
             name = hook.pyshelf_authenticate(request=request, username=username, secret=secret)

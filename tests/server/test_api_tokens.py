@@ -205,3 +205,13 @@ def test_deleting_the_user_ends_their_tokens(tokens):
     tokens.create_user("alice", "secret")
     tokens.create_index("alice/dev", user="alice", password="secret")
     upload(tokens, token, status=401)
+
+
+def test_a_password_that_looks_like_a_token_is_still_a_password(tokens):
+    token_lookalike = "AgEsomething-that-is-no-macaroon"
+    tokens.create_user("carol", token_lookalike)
+    tokens.create_index("carol/dev", user="carol", password=token_lookalike)
+    upload(tokens, token_lookalike, user="carol", index="carol/dev")
+    tokens.create_user("dave", "devpi-not-a-token")
+    api = tokens.json("GET", "/+api", headers=basic_auth("dave", "devpi-not-a-token")).json
+    assert api["result"]["authstatus"][:2] == ["ok", "dave"]

@@ -62,7 +62,10 @@ Minting a restricted token from another service (trusted publishing does this)::
         projects=["my-project"], description="…", caveats={"pyshelf-publisher": "17"})
 
 The user a token acts as still needs the permission by the index's ACLs (``acl_upload``): the
-token only takes permissions away.
+token only takes permissions away. During a request made with a token,
+``request.identity.grant`` is its :class:`Grant`: ``grant.caveats`` lists the registered caveats
+as ``(name, value)`` pairs (e.g. to record which publisher uploaded), ``grant.token_id`` names
+the token.
 """
 
 from __future__ import annotations
@@ -244,6 +247,19 @@ class TokenKeys:
     def root_key(self, token_id: str, seed: str) -> bytes:
         message = b"api-token\0" + token_id.encode("utf-8") + b"\0" + seed.encode("ascii")
         return hmac.new(self.secret, message, hashlib.sha256).digest()
+
+    def meant_as_token(self, username: str, secret: str) -> bool:
+        """Whether credentials are an API token rather than a password: the user name
+        ``__token__``, or a secret that parses as a macaroon naming ``username``. A password
+        that merely looks like one (``devpi-…``, ``AgE…``: how a serialised v2 macaroon begins)
+        stays a password; anything else is decided without parsing."""
+        if username == "__token__":
+            return True
+        if not secret.startswith((PREFIX, "AgE")):
+            return False
+        macaroon = deserialize(secret)
+        parts = identifier_parts(macaroon) if macaroon is not None else None
+        return parts is not None and parts[0] == username
 
     def verify(self, request: Any, username: str, secret: str) -> Grant | None:
         """The grant of ``secret`` when it is a valid token of ``username`` (``__token__`` or
