@@ -162,3 +162,39 @@ def test_the_index_is_served_only_over_tls_trusted_through_the_test_ca(secure_in
         httpx.get(proxy.url + "/_/oidc/audience", verify=ssl.create_default_context())
     trusted = ssl.create_default_context(cafile=str(ca))
     assert httpx.get(proxy.url + "/_/oidc/audience", verify=trusted).status_code == 200
+
+
+def test_uv_publish_from_gitlab_ci_over_tls(make_live_server, issuer, tmp_path):
+    # The GitLab job's ID token comes from the variable named after the audience.
+    server = make_live_server(
+        args=["--trusted-publishing", "--oidc-issuer", f"gitlab={issuer.url}"]
+    )
+    server.create_user("acme", "pw")
+    publisher = {
+        "provider": "gitlab",
+        "issuer": issuer.url,
+        "namespace": "acme/tools",
+        "project": "widgets",
+        "workflow_filepath": ".gitlab-ci.yml",
+        "projects": ["acme-tools"],
+    }
+    server.create_index("acme/prod", auth=("acme", "pw"), trusted_publishers=[publisher])
+    ca, cert, key = make_certificates(tmp_path)
+    proxy = TLSProxy(server.port, cert, key).start()
+    try:
+        env = ci_env(tmp_path, issuer, ca)
+        for name in ("GITHUB_ACTIONS", "ACTIONS_ID_TOKEN_REQUEST_URL"):
+            env.pop(name)
+        env.update(GITLAB_CI="true", PYSHELF_ID_TOKEN=issuer.sign(issuer.gitlab_claims()))
+        wheel = write_wheel(tmp_path / "dist", "acme-tools", "1.0")
+        run(
+            [str(BIN / "uv"), "publish", "--trusted-publishing", "always", "--publish-url",
+             f"{proxy.url}/acme/prod/", str(wheel)],
+            env=env,
+        )  # fmt: skip
+    finally:
+        proxy.stop()
+    publisher = uploaded_by(server, "acme-tools", "1.0")
+    assert publisher["provider"] == "gitlab"
+    assert publisher["claims"]["ref_path"] == "refs/tags/v1.0.0"
+    assert "/token" not in issuer.requests  # nothing asked of GitHub's endpoint
