@@ -98,10 +98,10 @@ PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 # PostgreSQL cluster that the test set-up starts itself (Debian's postgresql package).
 test: install-test postgresql nginx ## run the whole test suite (SQLite, then PostgreSQL)
 	$(PYTEST) $(PYTEST_ARGS)
-	$(PYTEST) --db=postgresql tests/server tests/mirror tests/web tests/plugins $(PYTEST_ARGS)
+	$(PYTEST) --db=postgresql tests/server tests/mirror tests/web tests/plugins tests/oidc/test_trusted_publishing.py $(PYTEST_ARGS)
 
 test-postgresql: install-test postgresql ## the server, mirror and web suites on PostgreSQL only
-	$(PYTEST) --db=postgresql tests/server tests/mirror tests/web tests/plugins $(PYTEST_ARGS)
+	$(PYTEST) --db=postgresql tests/server tests/mirror tests/web tests/plugins tests/oidc/test_trusted_publishing.py $(PYTEST_ARGS)
 
 test-fast: install-test ## the suite without the end-to-end tests
 	$(PYTEST) -m "not e2e" $(PYTEST_ARGS)

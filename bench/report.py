@@ -32,6 +32,7 @@ ROWS = [
     Row("project_list_c16", "project list (200), c16", "req/s", True),
     Row("upload_token", "upload, login token", "files/s", True, min_ratio=3),
     Row("upload_basic", "upload, HTTP Basic", "files/s", True, min_ratio=10),
+    Row("upload_apitoken", "upload, Basic __token__ API token", "files/s", True),
     Row("populate", "populate 4,000 files (token)", "files/s", True),
     Row("populate_big", "populate 3,000 versions (token)", "files/s", True),
     Row("big_first_ms", "3,000-version page, first fetch", "ms", False, max_value=50),

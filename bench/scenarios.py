@@ -200,7 +200,13 @@ class Bench:
     # -- uploads --------------------------------------------------------------------------
 
     def run_upload(self, kind: str, rep: int, profiled: bool = False) -> None:
-        headers = self.creds.token_headers if kind == "token" else self.creds.basic_headers
+        headers = {
+            "token": self.creds.token_headers,
+            "basic": self.creds.basic_headers,
+            "apitoken": self.creds.api_token_headers,
+        }[kind]
+        if headers is None:
+            return
         projects = [f"up-{kind}-r{rep}-{i:02d}" for i in range(20)]
         versions = [f"2.{j}" for j in range(max(1, self.args.upload_count // 40))]
         bodies = w.bodies_for(projects, versions)

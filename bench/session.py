@@ -104,7 +104,7 @@ def run_session(
                 benches[0].profile_get(key, path, headers, connections)
 
         if "upload" in args.scenarios:
-            for kind in ("token", "basic"):
+            for kind in ("token", "basic", "apitoken"):
                 limit = f"{args.upload_count} files or {args.upload_seconds:g} s"
                 log(f"-- upload_{kind}: up to {limit}")
                 for rep in range(args.repeat):

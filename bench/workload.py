@@ -88,6 +88,9 @@ def basic(user: str, password: str) -> dict[str, str]:
 class Credentials:
     token_headers: dict[str, str]
     basic_headers: dict[str, str]
+    # HTTP Basic ``__token__:<API token>`` as twine, uv and poetry send it; None when the
+    # server makes no API tokens (devpi-server without devpi-tokens).
+    api_token_headers: dict[str, str] | None = None
 
 
 def _check(response: httpx.Response, *expected: int) -> httpx.Response:
@@ -128,4 +131,8 @@ def setup(url: str) -> Credentials:
         token = login(url, USER, PASSWORD)
         for index, options in ((HOSTED, {}), (UPLOADS, {}), (BIG, {}), (CHILD, {"bases": BIG})):
             _check(client.put(f"/{index}", content=json.dumps(options), headers=token), 200, 201)
-    return Credentials(token, basic(USER, PASSWORD))
+        created = client.post(f"/{USER}/+token-create", content=b"{}", headers=token)
+    api_token = None
+    if created.is_success:
+        api_token = basic("__token__", created.json()["result"]["token"])
+    return Credentials(token, basic(USER, PASSWORD), api_token)

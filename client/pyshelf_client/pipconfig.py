@@ -7,10 +7,14 @@ configuration survives:
   host) in ``$PIP_CONFIG_FILE`` when set, else the user's pip.conf;
 - uv: an ``[[index]]`` entry named ``pyshelf`` marked ``default = true`` in ``$UV_CONFIG_FILE``
   when set, else the user's uv.toml;
-- twine and other uploaders: a ``[pyshelf]`` repository in ``~/.pypirc``.
+- twine and other uploaders: a ``[pyshelf]`` repository in ``~/.pypirc``;
+- poetry: the repository ``pyshelf`` (``poetry publish -r pyshelf``) in its ``config.toml``
+  (``$POETRY_CONFIG_DIR`` when set, else the user's pypoetry folder).
 
-No password or token is ever written: pip reads anonymously, and twine asks (or reads
-``TWINE_PASSWORD``).
+No password is ever written: pip reads anonymously, and twine asks (or reads
+``TWINE_PASSWORD``). Given an API token (``pyshelf use --set-cfg --token``), ``.pypirc``
+gets it as the password of ``__token__`` and poetry as ``pypi-token.pyshelf`` in its
+``auth.toml``, both files readable by their owner only.
 """
 
 from __future__ import annotations
@@ -23,12 +27,15 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import tomlkit
 
 PYPIRC_SECTION = "pyshelf"
 UV_INDEX_NAME = "pyshelf"
+POETRY_REPOSITORY = "pyshelf"
+TOKEN_USER = "__token__"  # noqa: S105 (the user name uploaders send with an API token)
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,7 @@ class ConfigPaths:
     pip: Path
     uv: Path
     pypirc: Path
+    poetry: Path
 
 
 def _user_config_home(env: Mapping[str, str]) -> Path:
@@ -62,7 +70,14 @@ def config_paths(env: Mapping[str, str] | None = None) -> ConfigPaths:
         pip = config_home / "pip" / ("pip.ini" if sys.platform == "win32" else "pip.conf")
     uv_file = env.get("UV_CONFIG_FILE")
     uv = Path(uv_file) if uv_file else config_home / "uv" / "uv.toml"
-    return ConfigPaths(pip=pip, uv=uv, pypirc=_home(env) / ".pypirc")
+    poetry_dir = env.get("POETRY_CONFIG_DIR")
+    if poetry_dir:
+        poetry = Path(poetry_dir)
+    elif sys.platform == "darwin":
+        poetry = _home(env) / "Library" / "Application Support" / "pypoetry"
+    else:
+        poetry = config_home / "pypoetry"
+    return ConfigPaths(pip=pip, uv=uv, pypirc=_home(env) / ".pypirc", poetry=poetry)
 
 
 def needs_trusted_host(url: str) -> str | None:
@@ -129,7 +144,7 @@ def write_uv_toml(path: Path, simpleindex: str) -> None:
     _write_text(path, tomlkit.dumps(document))
 
 
-def write_pypirc(path: Path, pypisubmit: str, username: str) -> None:
+def write_pypirc(path: Path, pypisubmit: str, username: str, token: str | None = None) -> None:
     parser = configparser.ConfigParser(interpolation=None)
     if path.exists():
         parser.read(path, encoding="utf-8")
@@ -142,7 +157,10 @@ def write_pypirc(path: Path, pypisubmit: str, username: str) -> None:
     if not parser.has_section(PYPIRC_SECTION):
         parser.add_section(PYPIRC_SECTION)
     parser.set(PYPIRC_SECTION, "repository", pypisubmit)
-    if username:
+    if token:
+        parser.set(PYPIRC_SECTION, "username", TOKEN_USER)
+        parser.set(PYPIRC_SECTION, "password", token)
+    elif username:
         parser.set(PYPIRC_SECTION, "username", username)
     elif parser.has_option(PYPIRC_SECTION, "username"):
         parser.remove_option(PYPIRC_SECTION, "username")
@@ -153,15 +171,54 @@ def write_pypirc(path: Path, pypisubmit: str, username: str) -> None:
     path.chmod(0o600)
 
 
+def _update_toml(path: Path, change: Any) -> None:
+    document = (
+        tomlkit.parse(path.read_text(encoding="utf-8")) if path.exists() else tomlkit.document()
+    )
+    change(document)
+    _write_text(path, tomlkit.dumps(document))
+
+
+def _table(document: Any, key: str) -> Any:
+    if key not in document:
+        document[key] = tomlkit.table()
+    return document[key]
+
+
+def write_poetry(config_dir: Path, pypisubmit: str, token: str | None) -> list[Path]:
+    """The repository in poetry's ``config.toml``; with ``token``, its ``pypi-token`` in
+    ``auth.toml`` (where poetry reads credentials when no keyring holds them)."""
+    config = config_dir / "config.toml"
+    _update_toml(
+        config,
+        lambda doc: _table(_table(doc, "repositories"), POETRY_REPOSITORY).update(
+            {"url": pypisubmit}
+        ),
+    )
+    written = [config]
+    if token:
+        auth = config_dir / "auth.toml"
+        _update_toml(auth, lambda doc: _table(doc, "pypi-token").update({POETRY_REPOSITORY: token}))
+        auth.chmod(0o600)
+        written.append(auth)
+    return written
+
+
 def write_all(
-    *, simpleindex: str, pypisubmit: str, username: str, paths: ConfigPaths | None = None
+    *,
+    simpleindex: str,
+    pypisubmit: str,
+    username: str,
+    token: str | None = None,
+    paths: ConfigPaths | None = None,
 ) -> list[tuple[str, Path]]:
-    """Write all three configurations; return (tool, path) pairs for the report."""
+    """Write every configuration; return (tool, path) pairs for the report."""
     paths = paths or config_paths()
     write_pip_conf(paths.pip, simpleindex)
     write_uv_toml(paths.uv, simpleindex)
     written = [("pip", paths.pip), ("uv", paths.uv)]
     if pypisubmit:
-        write_pypirc(paths.pypirc, pypisubmit, username)
+        write_pypirc(paths.pypirc, pypisubmit, username, token)
         written.append(("pypirc", paths.pypirc))
+        written.extend(("poetry", path) for path in write_poetry(paths.poetry, pypisubmit, token))
     return written

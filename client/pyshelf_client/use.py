@@ -35,6 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="write pip's, uv's and .pypirc's configuration so plain installs use the index",
     )
     parser.add_argument(
+        "--token",
+        metavar="TOKEN",
+        help="with --set-cfg, also write this API token as the upload credential of "
+        ".pypirc and poetry ('-': read it from standard input; default: $PYSHELF_TOKEN)",
+    )
+    parser.add_argument(
         "--always-set-cfg",
         choices=["yes", "no"],
         help="with yes, every later `use` of an index also does --set-cfg",
@@ -60,7 +66,9 @@ def main(hub: Hub, args: argparse.Namespace) -> int:
         hub.save_current()
 
     if args.set_cfg or (hub.current.always_set_cfg and (changed_index or args.always_set_cfg)):
-        set_cfg(hub)
+        set_cfg(hub, token=_token(args))
+    elif args.token:
+        raise UsageError("--token is written by --set-cfg: give both")
 
     if args.list:
         list_indexes(hub)
@@ -139,10 +147,24 @@ def check_index_access(hub: Hub) -> None:
         )
 
 
-def set_cfg(hub: Hub) -> None:
+def _token(args: argparse.Namespace) -> str | None:
+    import os
+    import sys
+
+    from .tokens import TOKEN_ENV
+
+    token = args.token
+    if token == "-":  # noqa: S105 (the stdin marker, not a secret)
+        token = sys.stdin.readline()
+    if token is None:
+        token = os.environ.get(TOKEN_ENV)
+    return token.strip() if token else None
+
+
+def set_cfg(hub: Hub, *, token: str | None = None) -> None:
     ref = hub.index_ref()
     written = pipconfig.write_all(
-        simpleindex=ref.simpleindex, pypisubmit=ref.pypisubmit, username=hub.username
+        simpleindex=ref.simpleindex, pypisubmit=ref.pypisubmit, username=hub.username, token=token
     )
     for tool, path in written:
         hub.line(f"wrote {tool} configuration: {path}")

@@ -18,16 +18,19 @@ from sqlalchemy.engine import Engine
 from . import __version__
 from .accounts.htpasswd import HtpasswdUsers
 from .accounts.readonly import ReadOnlyUsers
+from .accounts.tokens import TokenKeys
 from .db import ServerState, StateReader, read_state
 from .indexes.backends import StageBackend
 from .indexes.inheritance import Inheritance
 from .indexes.registry import IndexInfo, IndexRegistry, IndexSnapshot
 from .indexes.types import IndexType
+from .oidc import minting
+from .oidc.service import TrustedPublishing
 from .packages.downloads import DownloadCounter
 from .plugins import plugin_versions
 from .responses import APIError
 from .retention.job import RetentionJob
-from .security import LoginTokens, PasswordHashes, VerifiedPasswords
+from .security import CredentialCache, LoginTokens, VerifiedPasswords
 from .settings import ServerSettings
 from .simple.cache import PageCache
 from .storage.files import open_store
@@ -53,7 +56,10 @@ class AppState:
         self.files = open_store(settings)
         self.login_tokens = LoginTokens(secret, settings.login_token_seconds)
         self.verified_passwords = VerifiedPasswords(secret)
-        self.password_hashes = PasswordHashes()
+        self.password_hashes = CredentialCache()
+        self.token_keys = TokenKeys(secret, settings)
+        self.trusted_publishing = TrustedPublishing(settings)
+        minting.register()
         self.htpasswd = HtpasswdUsers(settings.htpasswd) if settings.htpasswd else None
         self.read_only_users = ReadOnlyUsers()
         self.secret = secret

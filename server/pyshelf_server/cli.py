@@ -24,10 +24,12 @@ from .settings import (
     DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_HEADER_SIZE,
     DEFAULT_MAX_UPLOAD_SIZE,
+    DEFAULT_OIDC_AUDIENCE,
     DEFAULT_SERVERDIR,
     MIN_ORPHAN_GRACE_SECONDS,
     ORPHAN_GRACE_SECONDS,
     ServerSettings,
+    oidc_audience_problem,
     outside_url_problem,
 )
 
@@ -266,6 +268,18 @@ def server_parser(pm: Any) -> argparse.ArgumentParser:
         "seconds a connection may stay open without sending or awaiting a request",
     )
     _add(parser, "--login-token-seconds", 36000, "how long a login token is valid")
+    _add(
+        parser,
+        "--token-default-seconds",
+        365 * 24 * 3600,
+        "how long an API token is valid when its creator asks for no expiry",
+    )
+    _add(
+        parser,
+        "--token-max-seconds",
+        365 * 24 * 3600,
+        "the longest validity a user other than root may give an API token",
+    )
     _add(parser, "--mirror-cache-expiry", 1800, "seconds a mirrored page stays fresh")
     _add(parser, "--request-timeout", 60.0, "seconds to wait for an upstream index")
     _add(
@@ -328,6 +342,29 @@ def server_parser(pm: Any) -> argparse.ArgumentParser:
     )
     _add(
         parser,
+        "--trusted-publishing",
+        False,
+        "let CI jobs trade their OIDC ID token for a 15-minute upload token "
+        "(/_/oidc/mint-token), for the publishers each index lists in 'trusted_publishers'",
+    )
+    _add(
+        parser,
+        "--oidc-audience",
+        DEFAULT_OIDC_AUDIENCE,
+        "the audience ID tokens must be made for (unique to this server; never pypi or testpypi)",
+    )
+    parser.add_argument(
+        "--oidc-issuer",
+        action="append",
+        metavar="PROVIDER=URL",
+        default=None,
+        help="allow one more OIDC issuer for PROVIDER (github, gitlab, google), e.g. "
+        "github=https://HOST/_services/token for GitHub Enterprise; repeatable; https only, "
+        "plain http only on loopback (tests) "
+        f"[{env_name('--oidc-issuer')}, space separated]",
+    )
+    _add(
+        parser,
         "--htpasswd",
         "",
         "an Apache htpasswd file (bcrypt, SHA1, apr1 MD5 or crypt lines) whose users log in with "
@@ -386,6 +423,8 @@ CORE_OPTIONS = {
     "connection_limit",
     "idle_timeout",
     "login_token_seconds",
+    "token_default_seconds",
+    "token_max_seconds",
     "mirror_cache_expiry",
     "request_timeout",
     "connect_timeout",
@@ -399,12 +438,19 @@ CORE_OPTIONS = {
     "metrics_token",
     "x_accel_redirect",
     "default_index",
+    "trusted_publishing",
+    "oidc_audience",
+    "oidc_issuers",
     "htpasswd",
 }
 
 
 def settings_from_args(args: argparse.Namespace) -> ServerSettings:
-    values = vars(args)
+    values = dict(vars(args))
+    # Given on the command line, the issuers replace those of the environment.
+    values["oidc_issuers"] = (
+        values.pop("oidc_issuer") or os.environ.get(env_name("--oidc-issuer"), "").split()
+    )
     core = {k: values[k] for k in CORE_OPTIONS}
     core["db_url"] = core["db_url"] or None
     core["storage_url"] = core["storage_url"] or None
@@ -457,6 +503,15 @@ def server_main(argv: list[str] | None = None) -> None:
             f"--orphan-grace-seconds must be at least {MIN_ORPHAN_GRACE_SECONDS} "
             "(longer than the longest upload)"
         )
+    audience_problem = oidc_audience_problem(settings.oidc_audience)
+    if audience_problem:
+        _fail(f"--oidc-audience: {audience_problem}")
+    from .oidc.issuers import parse_issuer_options
+
+    try:
+        parse_issuer_options(settings.oidc_issuers)
+    except ValueError as error:
+        _fail(f"--oidc-issuer: {error}")
     from .upload.targets import AllowedHosts
 
     try:

@@ -38,6 +38,12 @@ MAX_EMAIL_LENGTH = 254
 MAX_PASSWORD_LENGTH = 4096
 # Operations (``key=value``, ``key+=value``, ``key-=value``) of one index change.
 MAX_INDEX_OPERATIONS = 1_000
+# Entries of ``trusted_publishers``, projects of one entry, characters of one entry's field.
+MAX_TRUSTED_PUBLISHERS = 100
+MAX_PUBLISHER_PROJECTS = 1_000
+MAX_PUBLISHER_FIELD_LENGTH = 255
+# Bytes of a trusted publishing mint request (an ID token is a few KiB).
+MAX_MINT_BODY_BYTES = 64 * 1024
 # Bytes of the JSON body of a user or index change (every field at its bound fits).
 MAX_CONFIG_BODY_BYTES = 4 * 1024 * 1024
 

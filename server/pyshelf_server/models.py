@@ -10,6 +10,7 @@ from .indexes.models import Index, IndexBase
 from .leases import JobLease
 from .mirror.models import MirrorFile, MirrorProject, MirrorState
 from .nodes import ServerNode
+from .oidc.models import UsedIdToken
 from .packages.models import DeletedFile, File, Project, Version
 
 metadata = Base.metadata
@@ -26,6 +27,7 @@ __all__ = [
     "Project",
     "ServerNode",
     "ServerState",
+    "UsedIdToken",
     "User",
     "Version",
     "metadata",

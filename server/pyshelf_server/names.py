@@ -29,7 +29,8 @@ def user_or_index_name_error(name: str) -> str | None:
         return "name must not be empty"
     if len(name) > MAX_NAME_LENGTH:
         return "name is too long"
-    if name in (".", "..") or name.startswith("+"):
+    # "_": the host-wide trusted publishing routes (/_/oidc/…) live under it.
+    if name in (".", "..", "_") or name.startswith("+"):
         return f"name {name!r} is reserved"
     for char in name:
         if char in _BLOCKED or char.isspace() or ord(char) < 32 or ord(char) == 127:

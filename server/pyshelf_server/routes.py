@@ -18,6 +18,11 @@ def includeme(config: Any) -> None:
     p = "{project:" + NAME + "}"
     v = "{version:" + NAME + "}"
 
+    # Warehouse's trusted publishing routes, at the host's root where CI clients look for them;
+    # before the user routes (the user name "_" is reserved for them).
+    config.add_route("oidc.audience", "/_/oidc/audience", factory=root)
+    config.add_route("oidc.mint", "/_/oidc/mint-token", factory=root)
+    config.add_route("oidc.mint.github", "/_/oidc/github/mint-token", factory=root)
     config.add_route("api.root", "/+api", factory=root)
     config.add_route("login", "/+login", factory=root)
     config.add_route("status", "/+status", factory=root)
@@ -37,6 +42,9 @@ def includeme(config: Any) -> None:
     )
     config.add_route("mirror.warm", f"/{u}/{i}/+warm", factory=index)
     config.add_route("files.external", f"/{u}/{i}/{{kind:[+~]e}}/{{path:.+}}", factory=index)
+    config.add_route("user.token_create", f"/{u}/+token-create", factory=user)
+    config.add_route("user.tokens", f"/{u}/+tokens" + OPTIONAL_SLASH, factory=user)
+    config.add_route("user.token", f"/{u}/+tokens/{{token}}", factory=user)
     config.add_route("user", f"/{u}" + OPTIONAL_SLASH, factory=user)
     config.add_route("index", f"/{u}/{i}" + OPTIONAL_SLASH, factory=index)
     config.add_route("project", f"/{u}/{i}/{p}" + OPTIONAL_SLASH, factory=index)

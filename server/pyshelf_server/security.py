@@ -21,11 +21,13 @@ import hmac
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pyramid.authorization import ACLHelper, Authenticated, Everyone
 from pyramid.request import RequestLocalCache
+from pyramid.security import Denied
 from sqlalchemy import bindparam, select
 
 from . import hookimpl
@@ -152,6 +154,8 @@ class VerifiedPasswords:
 class Identity:
     username: str
     groups: list[str] = field(default_factory=list)
+    # Set when the request came with an API token: what the token allows (accounts.tokens).
+    grant: Any = None
 
     @property
     def is_root(self) -> bool:
@@ -189,21 +193,46 @@ _users = User.__table__
 _PASSWORD_HASH = select(_users.c.password_hash).where(_users.c.name == bindparam("username"))
 
 
-class PasswordHashes:
-    """Users' password hashes as of a users token (``server_state.users_token``, which changes
-    whenever a user is deleted or a password changes, and with nothing else): an upload with a
-    login token then needs no query, and no session, to know its user still exists. Only users
-    that exist are kept, so a new user is simply looked up; entries of an older token are never
-    asked for again and age out."""
+class CredentialCache:
+    """What verifies credentials (users' password hashes, API tokens' rows) as of a users token
+    (``server_state.users_token``, which changes whenever a user is deleted, a password changes
+    or a token is revoked, and with nothing else): an upload then needs no query, and no
+    session, to know its user or token still exists. Only what exists is kept, so a new user or
+    token is simply looked up; entries of an older users token are never asked for again and
+    age out."""
 
     def __init__(self, size: int = 1024) -> None:
-        self.entries: WeighedLRU[str] = WeighedLRU(size, lambda _hash: 1)
+        self.entries: WeighedLRU[Any] = WeighedLRU(size, lambda _entry: 1)
 
-    def get(self, users_token: str, username: str) -> str | None:
-        return self.entries.get((users_token, username))
+    def get(self, users_token: str, key: str) -> Any:
+        return self.entries.get((users_token, key))
 
-    def put(self, users_token: str, username: str, password_hash: str) -> None:
-        self.entries.put((users_token, username), password_hash)
+    def put(self, users_token: str, key: str, value: Any) -> None:
+        self.entries.put((users_token, key), value)
+
+
+def current_credential(
+    request: Any, cache: CredentialCache, key: str, load: Callable[[Any], Any]
+) -> Any:
+    """``load(session)`` (None: nothing there) as of the request's state, through ``cache``.
+
+    A request that writes from the start would begin its write transaction with its first
+    query: the value is then read before that, on the state reader and a read session of its
+    own, so that no password (argon2) is ever checked while the write lock is held."""
+    services = request.registry.pyshelf
+    writes = request.uow.writing and not request.uow.opened
+    users_token = services.state_reader.read()[3] if writes else request.shelf.state[3]
+    value = cache.get(users_token, key)
+    if value is None:
+        if writes:
+            with services.database.reading() as session:
+                value = load(session)
+        else:
+            value = load(request.db)
+        if value is None:
+            return None
+        cache.put(users_token, key, value)
+    return value
 
 
 def current_password_hash(request: Any, username: str) -> str | None:
@@ -219,26 +248,14 @@ def current_password_hash(request: Any, username: str) -> str | None:
 
 def stored_password_hash(request: Any, username: str) -> str | None:
     """``username``'s password hash in the database as of the request's state (None: no such
-    user).
-
-    A request that writes from the start would begin its write transaction with its first
-    query: the hash is then read before that, on the state reader and a read session of its
-    own, so that no password (argon2) is ever checked while the write lock is held."""
-
-    services = request.registry.pyshelf
-    writes = request.uow.writing and not request.uow.opened
-    users_token = services.state_reader.read()[3] if writes else request.shelf.state[3]
-    password_hash = services.password_hashes.get(users_token, username)
-    if password_hash is None:
-        if writes:
-            with services.database.reading() as session:
-                password_hash = _stored_hash(session, username)
-        else:
-            password_hash = _stored_hash(request.db, username)
-        if password_hash is None:
-            return None
-        services.password_hashes.put(users_token, username, password_hash)
-    return password_hash
+    user)."""
+    found: str | None = current_credential(
+        request,
+        request.registry.pyshelf.password_hashes,
+        username,
+        lambda session: _stored_hash(session, username),
+    )
+    return found
 
 
 def _stored_hash(session: Any, username: str) -> str | None:
@@ -263,6 +280,10 @@ def pyshelf_authenticate(request: Any, username: str, secret: str) -> str | None
     return None
 
 
+class TokenDenied(Denied):
+    """A permission an API token's restrictions refuse; its message is the answer's."""
+
+
 class SecurityPolicy:
     """Pyramid security policy: identity from the hooks above, permissions from the context's
     ACL unless a plugin decides through ``pyshelf_permits``."""
@@ -282,12 +303,18 @@ class SecurityPolicy:
         if not credentials:
             return None
         username, secret = credentials
-        name = hook.pyshelf_authenticate(request=request, username=username, secret=secret)
+        keys = request.registry.pyshelf.token_keys
+        grant = None
+        if keys.meant_as_token(username, secret):
+            grant = keys.verify(request, username, secret)
+            name = grant.username if grant is not None else None
+        else:
+            name = hook.pyshelf_authenticate(request=request, username=username, secret=secret)
         if not name:
             return None
         answers = hook.pyshelf_identity_groups(request=request, username=name)
         groups = sorted({group for answer in answers for group in answer or ()})
-        return Identity(name, groups)
+        return Identity(name, groups, grant)
 
     def authenticated_userid(self, request: Any) -> str | None:
         identity = self.identity(request)
@@ -306,6 +333,10 @@ class SecurityPolicy:
         identity = self.identity(request)
         if read_only_refuses(request, identity, permission):
             return False
+        if identity is not None and identity.grant is not None:
+            refusal = identity.grant.refusal(request, context, permission)
+            if refusal:
+                return TokenDenied(refusal)
         decision = request.registry.pyshelf.pm.hook.pyshelf_permits(
             request=request, context=context, permission=permission, identity=identity
         )

@@ -37,6 +37,27 @@ def outside_url_problem(url: str) -> str | None:
 
 
 LOGIN_TOKEN_SECONDS = 36000
+DEFAULT_OIDC_AUDIENCE = "pyshelf"
+# Audiences of the public index and its test instance: an ID token made for either could be
+# replayed here, and one made for pyshelf there.
+REFUSED_OIDC_AUDIENCES = ("pypi", "testpypi")
+_AUDIENCE = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+
+
+def oidc_audience_problem(audience: str) -> str | None:
+    """Why ``audience`` cannot be the server's OIDC audience, or None. Lower-case letters,
+    digits and "-" only: GitLab jobs read the token from a variable named after it
+    (``PYSHELF_ID_TOKEN`` for ``pyshelf``)."""
+    if audience in REFUSED_OIDC_AUDIENCES:
+        return (
+            f"{audience!r} is the public index's audience: its ID tokens could be replayed "
+            "here and ours there; choose one unique to this server"
+        )
+    if not _AUDIENCE.fullmatch(audience):
+        return f"{audience!r} must be 1 to 64 lower-case letters, digits and '-'"
+    return None
+
+
 # How long a stored file no row refers to is left alone (storage/orphans.py).
 ORPHAN_GRACE_SECONDS = 3600
 MIN_ORPHAN_GRACE_SECONDS = 60
@@ -65,6 +86,10 @@ class ServerSettings:
     connection_limit: int = 0
     idle_timeout: int = DEFAULT_IDLE_TIMEOUT
     login_token_seconds: int = LOGIN_TOKEN_SECONDS
+    # API tokens (accounts.tokens): the expiry a token gets when none is asked for, and the
+    # longest one a user other than root may ask for.
+    token_default_seconds: int = 365 * 24 * 3600
+    token_max_seconds: int = 365 * 24 * 3600
     mirror_cache_expiry: int = 1800
     request_timeout: float = 60.0
     # Seconds to wait for a TCP (and TLS) connection to an upstream index or a push target.
@@ -88,6 +113,11 @@ class ServerSettings:
     x_accel_redirect: str = ""
     # pypiserver's URLs: /simple/ and POST / serve this index (defaultindex.py).
     default_index: str = ""
+    # OIDC trusted publishing (oidc/): whether /_/oidc/mint-token mints upload tokens, the
+    # audience ID tokens must name, and issuers allowed beyond the defaults ("PROVIDER=URL").
+    trusted_publishing: bool = False
+    oidc_audience: str = DEFAULT_OIDC_AUDIENCE
+    oidc_issuers: list[str] = field(default_factory=list)
     # An Apache htpasswd file whose users log in with its passwords (accounts/htpasswd.py).
     htpasswd: str = ""
     # Options added by plugins through pyshelf_add_parser_options, keyed by argparse dest.

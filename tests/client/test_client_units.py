@@ -256,7 +256,8 @@ def test_every_subcommand_is_registered():
     subcommands = main.load_subcommands(main.get_pluginmanager())
     assert set(subcommands) == {
         "use", "login", "logoff", "user", "passwd", "index", "upload", "list", "remove",
-        "push", "getjson", "install", "refresh", "mirror",
+        "push", "getjson", "install", "refresh", "mirror", "token-create", "token-list",
+        "token-delete", "token-derive", "token-login", "publisher",
     }  # fmt: skip
 
 
@@ -430,3 +431,24 @@ def test_index_ref_resolution(tmp_path):
     assert hub.index_ref("bob/x").pypisubmit == ROOT + "bob/x/"
     with pytest.raises(UsageError):
         hub.index_ref("a/b/c")
+
+
+def test_token_durations_and_derivation():
+    from pymacaroons import MACAROON_V2, Macaroon
+
+    from pyshelf_client.errors import UsageError
+    from pyshelf_client.tokens import derive, expiry, moment, owner
+
+    assert moment("1700000000") == 1700000000
+    assert moment("90d", now=1000) == 1000 + 90 * 86400
+    assert moment("1 year 2h", now=0) == 365 * 86400 + 7200
+    with pytest.raises(UsageError):
+        moment("later")
+    token = "devpi-" + Macaroon(identifier="a-b-XYZ", key="k", version=MACAROON_V2).serialize()
+    assert owner(token) == ("a-b", "XYZ")
+    narrowed = derive(token, {"expires": 500, "indexes": ["a-b/dev", "a-b/x"]})
+    narrowed = derive(narrowed, {"expires": 400})
+    assert narrowed.startswith("devpi-")
+    assert expiry(narrowed) == 400
+    caveats = [c.caveat_id_bytes.decode() for c in Macaroon.deserialize(narrowed[6:]).caveats]
+    assert caveats == ["expires=500", "indexes=a-b/dev,a-b/x", "expires=400"]

@@ -117,7 +117,8 @@ def test_the_decision_under_the_lock_looks_again(shelf):
     removed = discard_unreferenced(
         app.database, app.files, [committed, unused.sha256], untouched_since=cutoff
     )
-    assert removed == [unused.sha256] and app.files.exists(committed) and not app.files.exists(unused.sha256)
+    assert removed == [unused.sha256]
+    assert app.files.exists(committed) and not app.files.exists(unused.sha256)
     assert (
         discard_unreferenced(
             app.database, app.files, [touched.sha256], untouched_since=time.time() - 60

@@ -18,6 +18,7 @@ from pyshelf_server.plugin_api import (
     IndexContext,
     IndexInfo,
     RootContext,
+    UserContext,
     env_default,
     env_name,
     server_settings,
@@ -109,6 +110,7 @@ def includeme(config: Any) -> None:
     u, i, p, v = ("{%s:%s}" % (part, NAME) for part in ("user", "index", "project", "version"))  # noqa: UP031
     factory = IndexContext
     config.add_route("web.search", "/+search", factory=RootContext)
+    config.add_route("web.token.revoke", f"/{u}/+tokens/{{token}}/+revoke", factory=UserContext)
     config.add_route("web.search.index", f"/{u}/{i}/+search", factory=factory)
     # The core's version route matches exactly four segments, so these longer paths are ours.
     config.add_route("web.doc.raw", f"/{u}/{i}/{p}/{v}/+doc/*path", factory=factory)
@@ -118,7 +120,7 @@ def includeme(config: Any) -> None:
     # Versioned, so browsers may keep the assets for a long time.
     month = 86400 * 30
     config.add_static_view(STATIC_PREFIX.lstrip("/"), "pyshelf_web:static", cache_max_age=month)
-    for module in ("pages", "project", "docs", "search", "status", "errors"):
+    for module in ("pages", "project", "docs", "search", "status", "tokens", "errors"):
         config.scan(f"pyshelf_web.views.{module}")
 
 

@@ -22,6 +22,7 @@ from pyshelf_server.plugin_api import (
     ROUTE_ROOT,
     ROUTE_STATUS,
     ROUTE_USER,
+    ROUTE_USER_TOKENS,
     ROUTE_VERSION,
     SERVER_VERSION,
     absolute_url,
@@ -120,6 +121,12 @@ class Links:
 
     def user(self, user: str) -> str:
         return self._route(ROUTE_USER, user=user, slash="")
+
+    def tokens(self, user: str) -> str:
+        return self._route(ROUTE_USER_TOKENS, user=user, slash="")
+
+    def token_revoke(self, user: str, token_id: str) -> str:
+        return self._route("web.token.revoke", user=user, token=token_id)
 
     def index(self, fullname: str, **query: Any) -> str:
         user, index = fullname.split("/", 1)

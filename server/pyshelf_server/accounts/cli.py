@@ -58,7 +58,7 @@ def import_htpasswd_main(argv: list[str] | None = None) -> None:
                     added.append(name)
                 elif user.password_hash == IN_HTPASSWD_FILE:
                     user.password_hash = password_hash
-                    # Cached password hashes belong to a users token (security.PasswordHashes).
+                    # Cached password hashes belong to a users token (security.CredentialCache).
                     uow.changed(users=True)
                     moved.append(name)
                 else:

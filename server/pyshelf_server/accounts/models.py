@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, String, Text, false
+from sqlalchemy import JSON, ForeignKey, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, UTCDateTime, utcnow
@@ -30,3 +30,21 @@ class User(Base):
     @property
     def is_root(self) -> bool:
         return self.name == "root"
+
+
+class ApiToken(Base):
+    """An API token (accounts.tokens): its id and what verifies it, never the token itself."""
+
+    __tablename__ = "api_tokens"
+
+    # The id in the macaroon's identifier ``<user>-<id>``, unique server-wide.
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # Random; the macaroon's root key is an HMAC of it under the server secret, so this column
+    # alone cannot make or check a token.
+    seed: Mapped[str] = mapped_column(String(64))
+    # The caveats it was created with (``expires=…``), as the token list shows them.
+    restrictions: Mapped[Any] = mapped_column(JSON, default=list)
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -140,7 +140,7 @@ class UserService:
             user.password_hash = fields["password_hash"]
         user.modified = utcnow()
         if password_changed:
-            # Cached password hashes are those of a users token (security.PasswordHashes).
+            # Cached password hashes are those of a users token (security.CredentialCache).
             self.uow.changed(users=True)
         self.session.flush()
         return password_changed

@@ -14,6 +14,7 @@ from ..responses import APIError, message, result
 from ..views.helpers import begin_write, json_body, require
 from .htpasswd import IN_HTPASSWD_FILE
 from .services import UserService, checked_user_fields, user_json
+from .tokens import TokenService
 
 
 def _user_json(request: Any, user: Any) -> dict[str, Any]:
@@ -101,3 +102,68 @@ def delete_user(request: Any) -> Any:
     for info in indexes:
         announce(request, "pyshelf_index_deleted", index=info)
     return message(f"user {user.name!r} deleted")
+
+
+TOKEN_REQUEST_KEYS = ("expires", "not_before", "allowed", "indexes", "projects", "description")
+
+
+def _token_owner(request: Any, action: str) -> Any:
+    user = UserService(request.uow).require(request.context.username)
+    require(request, Permission.USER_MODIFY, message=f"no permission to {action} of {user.name!r}")
+    return user
+
+
+@view_config(route_name="user.token_create", request_method="POST")
+def create_token(request: Any) -> Any:
+    user = _token_owner(request, "create tokens")
+    body = json_body(request, default={}, max_bytes=limits.MAX_CONFIG_BODY_BYTES)
+    if not isinstance(body, dict):
+        raise APIError(400, "token restrictions must be a JSON object")
+    unknown = sorted(set(body) - set(TOKEN_REQUEST_KEYS))
+    if unknown:
+        raise APIError(400, f"Unknown restriction '{unknown[0]}'.")
+    lists = {}
+    for kind in ("allowed", "indexes", "projects"):
+        value = body.get(kind)
+        if value is not None and not isinstance(value, list):
+            raise APIError(400, f"The {kind} restriction must be a list")
+        lists[kind] = value
+    not_before = body.get("not_before")
+    if not_before is not None:
+        try:
+            not_before = int(not_before)
+        except (TypeError, ValueError):
+            raise APIError(400, f"Invalid value {not_before!r} for not before") from None
+    description = body.get("description")
+    if description is not None and (
+        not isinstance(description, str) or len(description) > limits.MAX_DESCRIPTION_LENGTH
+    ):
+        raise APIError(
+            400, f"description must be a string of at most {limits.MAX_DESCRIPTION_LENGTH} "
+            "characters"
+        )  # fmt: skip
+    token_id, token = TokenService.for_request(request).create(
+        user,
+        expires=body.get("expires"),
+        not_before=not_before,
+        description=description,
+        may_extend=request.authenticated_userid == "root",
+        **lists,
+    )
+    return result("token-info", {"token": token, "id": token_id})
+
+
+@view_config(route_name="user.tokens", request_method=("GET", "HEAD"))
+def list_tokens(request: Any) -> Any:
+    user = _token_owner(request, "list the tokens")
+    tokens = TokenService.for_request(request).list(user)
+    return result("tokens-info", {"tokens": {info.id: info.json() for info in tokens}})
+
+
+@view_config(route_name="user.token", request_method="DELETE")
+def delete_token(request: Any) -> Any:
+    user = _token_owner(request, "delete the tokens")
+    token_id = request.matchdict["token"]
+    if not TokenService.for_request(request).revoke(user, token_id):
+        raise APIError(404, f"No token with id {token_id}")
+    return message(f"token {token_id} deleted")

@@ -270,14 +270,14 @@ class IndexService:
                 raise APIError(400, f"The {key!r} setting is not a list")
             items = self._coerce(index_type, key, value)
             items = items if isinstance(items, list) else [items]
-            present = _lookup(current)
+            present = _lookup(current, items)
             if op == "+=":
                 new[key] = current + [item for item in items if item not in present]
             else:
                 for item in items:
                     if item not in present:
                         raise APIError(400, f"The {key!r} setting doesn't have value {value!r}")
-                removed = _lookup(items)
+                removed = _lookup(items, current)
                 new[key] = [item for item in current if item not in removed]
             if key in index_type.options:
                 # The list as a whole must still be valid (one constraint per project …).
@@ -330,10 +330,12 @@ class IndexService:
             queue.extend(link.base for link in base.base_links)
 
 
-def _lookup(values: list[Any]) -> Container[Any]:
-    """``values`` as a set when they can be one: lists of thousands of names are compared
-    against each other."""
+def _lookup(values: list[Any], probes: list[Any]) -> Container[Any]:
+    """``values`` as a set when they and ``probes`` (what is looked up in it) can be one: lists
+    of thousands of names are compared against each other. Lists of objects (the entries of
+    ``trusted_publishers``) stay lists."""
     try:
+        set(probes)
         return set(values)
     except TypeError:
         return values

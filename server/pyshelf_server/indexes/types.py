@@ -15,11 +15,21 @@ from typing import Any
 
 from .. import hookimpl, limits
 from ..names import normalize_name
+from ..oidc.publishers import OPTION as OPTION_TRUSTED_PUBLISHERS
 from ..permissions import ANONYMOUS, normalise_acl_entry
 
 
 class OptionError(ValueError):
     """An option value that cannot be used; the message is shown to the client."""
+
+
+def to_trusted_publishers_option(key: str, value: Any) -> list[dict[str, Any]]:
+    from ..oidc.publishers import PublisherError, to_trusted_publishers
+
+    try:
+        return to_trusted_publishers(key, value)
+    except PublisherError as error:
+        raise OptionError(str(error)) from None
 
 
 def to_bool(key: str, value: Any) -> bool:
@@ -269,6 +279,8 @@ class StageType(IndexType):
         "mirror_whitelist_inheritance": Option(
             to_inheritance, default=lambda owner: "intersection"
         ),
+        # Bounded by its own check: entries, projects, field lengths, bytes (oidc/publishers).
+        OPTION_TRUSTED_PUBLISHERS: Option(to_trusted_publishers_option),
         **STAGE_RETENTION_OPTIONS,
     }
 

@@ -133,8 +133,15 @@ class UploadService:
         self.packages.ensure_version(project, version, meta, replace=True)
 
     def store_release(
-        self, index: Index | IndexInfo, prepared: PreparedRelease, uploader: str
+        self,
+        index: Index | IndexInfo,
+        prepared: PreparedRelease,
+        uploader: str,
+        *,
+        publisher: dict[str, Any] | None = None,
     ) -> UploadOutcome:
+        """Record ``prepared``; ``publisher``: the trusted publisher (and run) whose minted
+        token uploads it, kept in the file's log entry."""
         return self._store(
             index=index,
             name=prepared.name,
@@ -145,6 +152,7 @@ class UploadService:
             uploader=uploader,
             rel="releasefile",
             metadata_blob=prepared.metadata_blob,
+            publisher=publisher,
         )
 
     def upload_docs(
@@ -199,9 +207,11 @@ class UploadService:
         uploader: str,
         rel: str,
         metadata_blob: StoredBlob | None = None,
+        publisher: dict[str, Any] | None = None,
     ) -> UploadOutcome:
         existing = self.packages.file_by_name(index.id, filename)
-        log = [log_entry("upload", uploader, index.fullname)]
+        via = {"publisher": publisher} if publisher else {}
+        log = [log_entry("upload", uploader, index.fullname, **via)]
         reason = "OK"
         if existing is not None:
             if existing.sha256 == blob.sha256 and not index.volatile:
@@ -211,7 +221,7 @@ class UploadService:
             count = sum(1 for e in existing.log or [] if e.get("what") == "overwrite") + 1
             log = [
                 *(existing.log or []),
-                log_entry("overwrite", uploader, index.fullname, count=count),
+                log_entry("overwrite", uploader, index.fullname, count=count, **via),
             ]
         require_blobs(
             self.packages.session.connection(),

@@ -12,11 +12,13 @@ from pyramid.response import Response
 from pyramid.view import view_config
 
 from ..indexes.services import IndexService
+from ..oidc.minting import publisher_of, publisher_refusal
 from ..packages.metadata import from_form
 from ..packages.services import PackageService
 from ..permissions import Permission
 from ..resources import IndexContext
 from ..responses import APIError, reason_phrase, result
+from ..security import TokenDenied
 from ..views.helpers import begin_write, end_session, json_body, require
 from .form import UploadForm, read_upload_form
 from .push import PUSH_REQUEST_KEYS, PushService, send_external
@@ -78,10 +80,13 @@ def legacy_upload(request: Any) -> Response:
         raise APIError(404, "cannot submit to mirror index")
     if request.shelf.type_for(info).read_only:
         raise APIError(405, "index is marked read only")
-    if not request.has_permission(Permission.UPLOAD, request.context):
+    decision = request.has_permission(Permission.UPLOAD, request.context)
+    if not decision:
         if request.authenticated_userid is None:
             # devpi's reason phrase; twine answers the challenge and reports the status.
             raise APIError(401, "Unauthorized")
+        if isinstance(decision, TokenDenied):
+            raise APIError(403, str(decision))
         # devpi's words first, then who and where: "download only" users read this in twine.
         raise APIError(
             403,
@@ -110,6 +115,12 @@ def _legacy_upload(request: Any, form: UploadForm) -> Response:
     name, version = _one(fields, "name"), _one(fields, "version")
     if not name:
         raise APIError(400, "invalid metadata: missing name")
+    grant = request.identity.grant if request.identity is not None else None
+    if grant is not None:
+        # Known only now that the form is read; the permission check could not see it.
+        refused = grant.project_refusal(name) or publisher_refusal(request, name)
+        if refused:
+            raise APIError(403, refused)
     who = request.authenticated_userid
     if action == "file_upload":
         if content is None or not content.filename:
@@ -156,7 +167,7 @@ def _store_release(request: Any, prepared: PreparedRelease, who: str) -> Respons
     # under the write lock: no query of its own.
     index = request.shelf.require_index(info.fullname)
     uploads = UploadService(PackageService(request.uow, app.files), app.files)
-    outcome = uploads.store_release(index, prepared, who)
+    outcome = uploads.store_release(index, prepared, who, publisher=publisher_of(request))
     if outcome.file is not None:
         _queue(request, "pyshelf_on_upload", info, outcome.file)
     return _ok(outcome.reason)

@@ -120,9 +120,14 @@ def _text_problem(data: Any, *, allow_nul: bool) -> str | None:
 
 def require(request: Any, permission: str, context: Any = None, message: str | None = None) -> None:
     """Raise 401 for anonymous and 403 for authenticated requests that lack ``permission``."""
+    from ..security import TokenDenied
+
     context = request.context if context is None else context
-    if request.has_permission(permission, context):
+    decision = request.has_permission(permission, context)
+    if decision:
         return
+    if isinstance(decision, TokenDenied):
+        raise APIError(403, str(decision))
     if request.authenticated_userid is None:
         raise APIError(401, message or "authentication required")
     raise APIError(

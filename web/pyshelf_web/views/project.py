@@ -121,6 +121,7 @@ def version_page(request: Any) -> Any:
                 "filename": filename,
                 "sha256": (link.get("hashes") or {}).get("sha256", ""),
                 "toxresults": toxresults(request, data, link["href"]),
+                "publisher": trusted_publisher(link),
             }
         )
     web = request.registry.pyshelf_web
@@ -142,3 +143,39 @@ def version_page(request: Any) -> Any:
         requires_dist=[str(r) for r in data.get("requires_dist") or []],
         other_versions=[e.version for e in entries[:12]],
     )
+
+
+def trusted_publisher(link: dict[str, Any]) -> str | None:
+    """Which CI workflow published the file through trusted publishing (the newest upload's
+    ``publisher`` log entry), as a line for the files table; None for other uploads."""
+    record = next(
+        (
+            entry.get("publisher")
+            for entry in reversed(link.get("log") or [])
+            if isinstance(entry, dict) and entry.get("what") in ("upload", "overwrite")
+        ),
+        None,
+    )
+    if not isinstance(record, dict):
+        return None
+    claims = record.get("claims") or {}
+    if record.get("provider") == "github":
+        parts = [
+            f"GitHub {record.get('owner')}/{record.get('repository')}",
+            f".github/workflows/{record.get('workflow')}",
+        ]
+    elif record.get("provider") == "gitlab":
+        parts = [
+            f"GitLab {record.get('namespace')}/{record.get('project')}",
+            str(record.get("workflow_filepath")),
+        ]
+    else:
+        parts = [f"Google {record.get('email')}"]
+    ref = claims.get("ref") or claims.get("ref_path")
+    if ref:
+        parts.append(str(ref))
+    if claims.get("sha"):
+        parts.append(f"commit {str(claims['sha'])[:12]}")
+    if claims.get("environment"):
+        parts.append(f"environment {claims['environment']}")
+    return " · ".join(parts)

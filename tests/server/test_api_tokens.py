@@ -1,0 +1,217 @@
+"""API tokens (accounts/tokens.py): devpi-tokens' routes and JSON, tokens accepted wherever a
+password is, their restrictions enforced in every permission check."""
+
+import base64
+
+import pytest
+from pymacaroons import Macaroon
+
+from pyshelf_server.testing import basic_auth, make_wheel
+
+YEAR = 365 * 24 * 3600
+
+
+def devpi_auth(user, secret):
+    return {"X-Devpi-Auth": base64.b64encode(f"{user}:{secret}".encode()).decode()}
+
+
+@pytest.fixture
+def tokens(shelf):
+    shelf.create_user("alice", "secret")
+    shelf.create_index("alice/dev", user="alice", password="secret")
+    shelf.create_index("alice/other", user="alice", password="secret")
+    return shelf
+
+
+def create(shelf, body=None, *, user="alice", password="secret", status=200):
+    return shelf.json(
+        "POST", f"/{user}/+token-create", body or {}, user=user, password=password, status=status
+    ).json
+
+
+def new_token(shelf, body=None, **kw):
+    return create(shelf, body, **kw)["result"]["token"]
+
+
+def upload(shelf, token, *, name="pkg", index="alice/dev", user="__token__", status=200):
+    filename, content = make_wheel(name, "1.0")
+    return shelf.test.post(
+        f"/{index}/",
+        [(":action", "file_upload"), ("name", name), ("version", "1.0")],
+        upload_files=[("content", filename, content)],
+        headers=basic_auth(user, token),
+        status=status,
+        expect_errors=True,
+    )
+
+
+def keys(shelf):
+    return shelf.app.registry.pyshelf.token_keys
+
+
+def test_created_token_uploads_with_every_credential_form(tokens):
+    answer = create(tokens)
+    assert answer["type"] == "token-info"
+    token = answer["result"]["token"]
+    assert token.startswith("devpi-")
+    upload(tokens, token, name="one")
+    upload(tokens, token, name="two", user="alice")
+    # Without the prefix, as devpi token-derive prints it.
+    upload(tokens, token.removeprefix("devpi-"), name="three")
+    api = tokens.json("GET", "/+api", headers=devpi_auth("alice", token)).json
+    assert api["result"]["authstatus"][:2] == ["ok", "alice"]
+
+
+def test_token_list_shows_restrictions_and_never_the_token(tokens):
+    token = new_token(tokens, {"allowed": ["upload"], "indexes": ["alice/dev"]})
+    listed = tokens.json("GET", "/alice/+tokens", user="alice", password="secret").json
+    assert listed["type"] == "tokens-info"
+    ((token_id, info),) = listed["result"]["tokens"].items()
+    assert Macaroon.deserialize(token[6:]).identifier_bytes.decode() == f"alice-{token_id}"
+    assert "allowed=upload" in info["restrictions"]
+    assert "indexes=alice/dev" in info["restrictions"]
+    assert any(r.startswith("expires=") for r in info["restrictions"])
+    assert token.removeprefix("devpi-") not in str(listed)
+
+
+def test_revoked_token_is_refused_at_once(tokens):
+    token = new_token(tokens)
+    upload(tokens, token, name="before")
+    (token_id,) = tokens.json("GET", "/alice/+tokens", user="alice", password="secret").json[
+        "result"
+    ]["tokens"]
+    answer = tokens.json("DELETE", f"/alice/+tokens/{token_id}", user="alice", password="secret")
+    assert answer.json["message"] == f"token {token_id} deleted"
+    upload(tokens, token, name="after", status=401)
+    tokens.json("DELETE", f"/alice/+tokens/{token_id}", user="alice", password="secret",
+                status=404)  # fmt: skip
+
+
+def test_read_only_token_never_uploads(tokens):
+    token = new_token(tokens, {"allowed": ["pkg_read"]})
+    answer = upload(tokens, token, status=403)
+    assert "upload" in answer.status
+    tokens.test.get("/alice/dev/+simple/", headers=basic_auth("__token__", token), status=200)
+
+
+def test_index_and_project_restrictions(tokens):
+    token = new_token(tokens, {"indexes": ["alice/dev"], "projects": ["Good_Pkg"]})
+    upload(tokens, token, name="good-pkg")
+    answer = upload(tokens, token, name="other", status=403)
+    assert answer.status == "403 Token denied access to project 'other'"
+    answer = upload(tokens, token, name="good-pkg", index="alice/other", status=403)
+    assert answer.status == "403 Token denied access to index 'alice/other'"
+
+
+def test_derived_token_narrows_offline(tokens):
+    token = new_token(tokens)
+    macaroon = Macaroon.deserialize(token.removeprefix("devpi-"))
+    macaroon.add_first_party_caveat("indexes=alice/other")
+    derived = macaroon.serialize()
+    upload(tokens, derived, name="there", index="alice/other")
+    upload(tokens, derived, name="here", index="alice/dev", status=403)
+    # A caveat cannot be taken away again: the signature no longer matches.
+    forged = Macaroon(identifier=macaroon.identifier, key=b"guess", version=macaroon.version)
+    upload(tokens, forged.serialize(), name="forged", status=401)
+
+
+def test_unknown_caveat_refuses_the_token(tokens):
+    macaroon = Macaroon.deserialize(new_token(tokens).removeprefix("devpi-"))
+    macaroon.add_first_party_caveat("weird=1")
+    upload(tokens, macaroon.serialize(), status=401)
+
+
+def test_token_cannot_change_users_or_create_tokens(tokens):
+    token = new_token(tokens)
+    answer = tokens.json("POST", "/alice/+token-create", {}, headers=basic_auth("alice", token),
+                         status=403)  # fmt: skip
+    assert "cannot change users" in answer.json["message"]
+    tokens.json("PATCH", "/alice", {"password": "x"}, headers=basic_auth("alice", token),
+                status=403)  # fmt: skip
+    # Nor does /+login turn it into a login token.
+    tokens.json("POST", "/+login", {"user": "alice", "password": token}, status=401)
+
+
+def test_token_of_another_user_name_is_refused(tokens):
+    tokens.create_user("bob", "bobpw")
+    token = new_token(tokens)
+    assert tokens.json("GET", "/+api", headers=devpi_auth("bob", token)).json["result"][
+        "authstatus"
+    ] == ["noauth", "", []]
+    upload(tokens, token, user="bob", status=401)
+
+
+def test_expiry_default_maximum_and_root(tokens):
+    now = 1_900_000_000
+    keys(tokens).clock = lambda: now
+    answer = create(tokens, {"expires": now + 2 * YEAR}, status=403)
+    assert "more than" in answer["message"]
+    create(tokens, {"expires": "never"}, status=403)
+    create(tokens, {"expires": now - 1}, status=400)
+    create(tokens, {"expires": "soon"}, status=400)
+    create(tokens, {"unknown": 1}, status=400)
+    create(tokens, {"allowed": "upload"}, status=400)
+    token = new_token(tokens)
+    # Root may go beyond, for anyone.
+    forever = new_token(tokens, {"expires": "never"}, user="root", password=None)
+    assert forever
+    root_for_alice = tokens.json("POST", "/alice/+token-create", {"expires": "never"},
+                                 user="root").json["result"]["token"]  # fmt: skip
+    keys(tokens).clock = lambda: now + YEAR + 1
+    upload(tokens, token, name="late", status=401)
+    upload(tokens, root_for_alice, name="late")
+
+
+def test_not_before(tokens):
+    now = 1_900_000_000
+    keys(tokens).clock = lambda: now
+    token = new_token(tokens, {"not_before": now + 60})
+    upload(tokens, token, status=401)
+    keys(tokens).clock = lambda: now + 60
+    upload(tokens, token)
+
+
+def test_users_act_on_their_own_tokens_only(tokens):
+    tokens.create_user("bob", "bobpw")
+    tokens.json("POST", "/alice/+token-create", {}, user="bob", password="bobpw", status=403)
+    tokens.json("GET", "/alice/+tokens", user="bob", password="bobpw", status=403)
+    tokens.json("GET", "/alice/+tokens", status=401)
+    assert tokens.json("GET", "/alice/+tokens", user="root").json["type"] == "tokens-info"
+
+
+def test_registered_caveat_is_checked_at_use(tokens):
+    from pyshelf_server.accounts.models import User
+    from pyshelf_server.accounts.tokens import TokenService, register_caveat
+
+    valid = {"17"}
+    register_caveat("pyshelf-test-entry", lambda request, value: None if value in valid
+                    else f"entry {value} is gone")  # fmt: skip
+    app = tokens.app.registry.pyshelf
+    with app.database.writing() as uow:
+        alice = uow.session.query(User).filter_by(name="alice").one()
+        _id, token = TokenService(uow, app.token_keys).create(
+            alice, expires=None, policy=False, allowed=["upload"],
+            caveats={"pyshelf-test-entry": "17"},
+        )  # fmt: skip
+    upload(tokens, token, name="while-valid")
+    valid.clear()
+    answer = upload(tokens, token, name="after-removal", status=403)
+    assert answer.status == "403 entry 17 is gone"
+
+
+def test_deleting_the_user_ends_their_tokens(tokens):
+    token = new_token(tokens)
+    tokens.json("DELETE", "/alice", user="root", status=200)
+    tokens.create_user("alice", "secret")
+    tokens.create_index("alice/dev", user="alice", password="secret")
+    upload(tokens, token, status=401)
+
+
+def test_a_password_that_looks_like_a_token_is_still_a_password(tokens):
+    token_lookalike = "AgEsomething-that-is-no-macaroon"
+    tokens.create_user("carol", token_lookalike)
+    tokens.create_index("carol/dev", user="carol", password=token_lookalike)
+    upload(tokens, token_lookalike, user="carol", index="carol/dev")
+    tokens.create_user("dave", "devpi-not-a-token")
+    api = tokens.json("GET", "/+api", headers=basic_auth("dave", "devpi-not-a-token")).json
+    assert api["result"]["authstatus"][:2] == ["ok", "dave"]
