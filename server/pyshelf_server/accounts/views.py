@@ -6,12 +6,13 @@ from typing import Any
 
 from pyramid.view import view_config
 
-from .. import limits
+from .. import limits, logs
 from ..indexes.services import IndexService
 from ..indexes.views import announce
 from ..permissions import Permission
 from ..responses import APIError, message, result
 from ..views.helpers import begin_write, json_body, require
+from ..serverdir import update_root_password_file
 from .services import UserService, checked_user_fields, user_json
 
 
@@ -46,6 +47,7 @@ def create_user(request: Any) -> Any:
     fields = checked_user_fields(body)
     begin_write(request)
     user = UserService(request.uow).create(request.context.username, fields)
+    logs.after_commit(request, "%s created user %r", request.authenticated_userid, user.name)
     return result("userconfig", _user_json(request, user), status=201)
 
 
@@ -60,7 +62,16 @@ def modify_user(request: Any) -> Any:
     begin_write(request)
     users = UserService(request.uow)
     user = users.require(name)
-    if users.modify(user, fields):
+    changed = users.modify(user, fields)
+    if changed and user.is_root:
+        new_password = body["password"] if "password" in body else None
+        serverdir = request.registry.pyshelf.settings.serverdir
+        request.pyshelf_events.append(
+            lambda: update_root_password_file(serverdir, new_password)
+        )
+    logs.after_commit(request, "%s changed user %r: %s", request.authenticated_userid,
+                      user.name, ", ".join(sorted(fields)))
+    if changed:
         app = request.registry.pyshelf
         token = app.login_tokens.create(user.name, user.password_hash)
         return result(
@@ -83,4 +94,5 @@ def delete_user(request: Any) -> Any:
     users.delete(user, request.registry.pyshelf.files)
     for info in indexes:
         announce(request, "pyshelf_index_deleted", index=info)
+    logs.after_commit(request, "%s deleted user %r", request.authenticated_userid, user.name)
     return message(f"user {user.name!r} deleted")

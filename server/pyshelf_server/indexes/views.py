@@ -9,7 +9,7 @@ from typing import Any
 from pyramid.response import Response
 from pyramid.view import view_config
 
-from .. import limits
+from .. import limits, logs
 from ..accounts.services import UserService
 from ..permissions import Permission
 from ..resources import UserContext
@@ -86,6 +86,8 @@ def create_index(request: Any) -> Any:
     service = _service(request)
     index = service.create(owner, index_name, body, by=request.authenticated_userid)
     announce(request, "pyshelf_index_created", index=_info(request, index))
+    logs.after_commit(request, "%s created index %s/%s", request.authenticated_userid,
+                      user_name, index_name)
     return result("indexconfig", service.config_json(index))
 
 
@@ -106,6 +108,8 @@ def modify_index(request: Any) -> Any:
     announce(
         request, "pyshelf_index_changed", index=_info(request, index), old_options=old_options
     )
+    logs.after_commit(request, "%s changed index %s: %s", request.authenticated_userid,
+                      info.fullname, ", ".join(sorted(body)))
     return result("indexconfig", service.config_json(index))
 
 
@@ -116,6 +120,8 @@ def delete_index(request: Any) -> Any:
     service = _service(request)
     service.delete(service.require(info.user, info.name))
     announce(request, "pyshelf_index_deleted", index=info)
+    logs.after_commit(request, "%s deleted index %s", request.authenticated_userid,
+                      info.fullname)
     return message(f"index {info.fullname} deleted", status=201)
 
 

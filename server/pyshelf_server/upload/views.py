@@ -11,6 +11,7 @@ from typing import Any
 from pyramid.response import Response
 from pyramid.view import view_config
 
+from .. import logs
 from ..indexes.services import IndexService
 from ..packages.metadata import from_form
 from ..packages.services import PackageService
@@ -136,6 +137,9 @@ def _legacy_upload(request: Any, form: UploadForm) -> Response:
     outcome = uploads.upload_docs(
         index=index, name=name, version=version or None, received=content, uploader=who
     )
+    logs.after_commit(
+        request, "%s uploaded documentation %s to %s", who, content.filename, info.fullname
+    )
     if outcome.file is not None:
         _queue(request, "pyshelf_on_docs_upload", info, outcome.file)
     return _ok(outcome.reason)
@@ -152,6 +156,9 @@ def _store_release(request: Any, prepared: PreparedRelease, who: str) -> Respons
     index = request.shelf.require_index(info.fullname)
     uploads = UploadService(PackageService(request.uow, app.files), app.files)
     outcome = uploads.store_release(index, prepared, who)
+    logs.after_commit(
+        request, "%s uploaded %s to %s", who, prepared.filename, info.fullname
+    )
     if outcome.file is not None:
         _queue(request, "pyshelf_on_upload", info, outcome.file)
     return _ok(outcome.reason)

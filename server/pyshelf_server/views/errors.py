@@ -40,9 +40,21 @@ def _html(text: str) -> str:
     return escape(text)
 
 
+def _hinted(request: Any) -> str | None:
+    """A 404's message naming the URL meant (see views.hints), or None."""
+    from .hints import url_hint
+
+    hint = url_hint(request)
+    if hint is not None and request.method == "POST":
+        # twine and the devpi client print an upload's reason phrase.
+        request.is_upload = True
+    return hint
+
+
 @exception_view_config(APIError)
 def api_error(exc: APIError, request: Any) -> Response:
-    return error_response(request, exc.status, exc.message, exc.headers)
+    message = (_hinted(request) if exc.status == 404 else None) or exc.message
+    return error_response(request, exc.status, message, exc.headers)
 
 
 @forbidden_view_config()
@@ -54,7 +66,7 @@ def forbidden(request: Any) -> Response:
 
 @notfound_view_config()
 def not_found(request: Any) -> Response:
-    return error_response(request, 404, f"no such resource: {request.path}")
+    return error_response(request, 404, _hinted(request) or f"no such resource: {request.path}")
 
 
 @exception_view_config(HTTPException)
