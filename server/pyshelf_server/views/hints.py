@@ -44,7 +44,7 @@ def url_hint(request: Any) -> str | None:
         example = names[0] if names else "USER/INDEX"
         return (
             f"pyshelf serves each index at its own URL: {root}/USER/INDEX/+simple/ "
-            f"(pip install --index-url {root}/{example}/+simple/ …); indexes here: "
+            f"(pip install --index-url {root}/{example}/+simple/ ...); indexes here: "
             f"{index_list(names)}. (A server started with --default-index USER/INDEX "
             "serves that index at /simple/ as pypiserver does.)"
         )
@@ -53,7 +53,7 @@ def url_hint(request: Any) -> str | None:
         example = names[0] if names else "USER/INDEX"
         return (
             f"uploads go to an index's URL: {root}/USER/INDEX/ (twine upload "
-            f"--repository-url {root}/{example}/ …); indexes here: {index_list(names)}. "
+            f"--repository-url {root}/{example}/ ...); indexes here: {index_list(names)}. "
             "(A server started with --default-index USER/INDEX takes uploads at / as "
             "pypiserver does.)"
         )
