@@ -23,7 +23,7 @@ from .indexes.registry import IndexInfo, IndexRegistry, IndexSnapshot
 from .indexes.types import IndexType
 from .packages.downloads import DownloadCounter
 from .plugins import plugin_versions
-from .responses import APIError
+from .responses import APIError, IndexNotFound
 from .security import LoginTokens, PasswordHashes, VerifiedPasswords
 from .settings import ServerSettings
 from .simple.cache import PageCache
@@ -157,7 +157,7 @@ class RequestState:
     def require_index(self, fullname: str) -> IndexInfo:
         info = self.index(fullname)
         if info is None:
-            raise APIError(404, f"The stage {fullname} could not be found.")
+            raise IndexNotFound(fullname)
         return info
 
     def type_for(self, index: IndexInfo) -> IndexType:

@@ -58,7 +58,7 @@ from .packages.models import File, Project, Version
 from .packages.services import FileInfo
 from .permissions import ANONYMOUS, AUTHENTICATED, Permission
 from .resources import IndexContext, RootContext, UserContext
-from .responses import APIError
+from .responses import APIError, IndexNotFound
 from .routes import NAME
 from .security import Identity, index_listed
 from .settings import ServerSettings
@@ -319,7 +319,7 @@ class ShelfReader:
         """The index, or the server's 404 answer."""
         info = self.index(fullname)
         if info is None:
-            raise APIError(404, f"The stage {fullname} could not be found.")
+            raise IndexNotFound(fullname)
         return info
 
     def resolution_order(self, index: IndexInfo) -> list[IndexInfo]:

@@ -52,11 +52,29 @@ def test_upload_follows_acl_upload(world, actor, expected):
         expect_errors=True,
     )
     assert response.status_int == expected
+    # The reason phrase (which twine and the devpi client print) says who may upload and how.
+    how = "alice/dev accepts uploads from: alice; log in as one of them (pyshelf login USER, "\
+        "or twine upload -u USER)"
     if expected == 401:
-        assert response.status == "401 Unauthorized"
+        assert response.status == f"401 anonymous uploads are refused: {how}"
         assert response.headers["WWW-Authenticate"] == 'Basic realm="pypi"'
     if expected == 403:
-        assert response.status == "403 no permission to submit"
+        assert response.status == f"403 {credentials[0]!r} may not upload: {how}"
+
+
+def test_an_upload_with_a_wrong_password_says_so(world):
+    filename, content = make_wheel("pkg", "2.0")
+    response = world.test.post(
+        "/alice/dev/",
+        [(":action", "file_upload"), ("name", "pkg"), ("version", "2.0")],
+        upload_files=[("content", filename, content)],
+        headers=world.auth("alice", "not-her-password"),
+        expect_errors=True,
+    )
+    assert response.status == (
+        "401 the user name and password given are not valid: alice/dev accepts uploads from: "
+        "alice; log in as one of them (pyshelf login USER, or twine upload -u USER)"
+    )
 
 
 @pytest.mark.parametrize(

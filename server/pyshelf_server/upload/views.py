@@ -17,7 +17,7 @@ from ..packages.metadata import from_form
 from ..packages.services import PackageService
 from ..permissions import Permission
 from ..resources import IndexContext
-from ..responses import APIError, reason_phrase, result
+from ..responses import APIError, IndexNotFound, reason_phrase, result
 from ..views.helpers import begin_write, end_session, json_body, require
 from .form import UploadForm, read_upload_form
 from .push import PUSH_REQUEST_KEYS, PushService, send_external
@@ -54,6 +54,21 @@ def _form_fields(request: Any) -> dict[str, list[str]]:
     return fields
 
 
+def upload_refusal(request: Any, info: Any, who: str | None) -> str:
+    """Why ``who`` may not upload to the index: who may, and how to be them."""
+    allowed = ", ".join(info.options.get("acl_upload") or []) or "nobody"
+    if who is not None:
+        refused = f"{who!r} may not upload"
+    elif "Authorization" in request.headers or "X-Devpi-Auth" in request.headers:
+        refused = "the user name and password given are not valid"
+    else:
+        refused = "anonymous uploads are refused"
+    return (
+        f"{refused}: {info.fullname} accepts uploads from: {allowed}; log in as one of them "
+        "(pyshelf login USER, or twine upload -u USER)"
+    )
+
+
 def _read_form(request: Any, max_file_size: int) -> UploadForm:
     if request.content_type != "multipart/form-data":
         return UploadForm(fields=_form_fields(request))
@@ -80,10 +95,10 @@ def legacy_upload(request: Any) -> Response:
     if request.shelf.type_for(info).read_only:
         raise APIError(405, "index is marked read only")
     if not request.has_permission(Permission.UPLOAD, request.context):
-        if request.authenticated_userid is None:
-            # devpi's reason phrase; twine answers the challenge and reports the status.
-            raise APIError(401, "Unauthorized")
-        raise APIError(403, "no permission to submit")
+        # twine and the devpi client print the reason phrase.
+        who = request.authenticated_userid
+        status = 401 if who is None else 403
+        raise APIError(status, upload_refusal(request, info, who))
     limit = app.settings.max_upload_size
     if request.content_length is not None and request.content_length > limit + 1024 * 1024:
         raise APIError(413, f"upload is larger than the allowed {limit} bytes")
@@ -203,7 +218,7 @@ def push(request: Any) -> Any:
         raise APIError(400, "targetindex not in format user/index")
     target_info = request.shelf.index(target_name)
     if target_info is None:
-        raise APIError(404, f"The stage {target_name} could not be found.")
+        raise IndexNotFound(target_name)
     if target_info.is_mirror:
         raise APIError(400, f"cannot push to mirror index {target_name}")
     if request.shelf.type_for(target_info).read_only:

@@ -10,7 +10,7 @@ from pyramid.httpexceptions import HTTPException
 from pyramid.response import Response
 from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config
 
-from ..responses import APIError, json_response, one_line, reason_phrase
+from ..responses import APIError, IndexNotFound, json_response, one_line, reason_phrase
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +54,18 @@ def _hinted(request: Any) -> str | None:
 @exception_view_config(APIError)
 def api_error(exc: APIError, request: Any) -> Response:
     message = (_hinted(request) if exc.status == 404 else None) or exc.message
+    if isinstance(exc, IndexNotFound):
+        from .hints import index_list, visible_indexes
+
+        message += f" Indexes you can see: {index_list(visible_indexes(request))}."
     return error_response(request, exc.status, message, exc.headers)
 
 
 @forbidden_view_config()
 def forbidden(request: Any) -> Response:
     if request.authenticated_userid is None:
-        return error_response(request, 401, "authentication required")
+        return error_response(request, 401, "authentication required: log in first "
+                              "(pyshelf login USER)")
     return error_response(request, 403, "Access was denied to this resource.")
 
 
