@@ -52,9 +52,9 @@ from .indexes.types import (
     to_url,
 )
 from .memory import release_free_memory
-from .names import normalize_name
 from .mirror.links import file_key
 from .mirror.models import MirrorFile
+from .names import normalize_name
 from .packages.backend import HostedBackend
 from .packages.models import File, Project, Version
 from .packages.services import FileInfo

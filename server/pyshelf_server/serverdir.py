@@ -31,7 +31,7 @@ def write_private(path: Path, text: str) -> None:
         out.write(text)
 
 
-ROOT_PASSWORD_FILE = ".root-password"
+ROOT_PASSWORD_FILE = ".root-password"  # noqa: S105 - a file name
 
 
 def update_root_password_file(serverdir: Path, password: str | None) -> None:

@@ -77,7 +77,6 @@ def test_status_page_shows_mirror_health(mirrored):
 
 def test_downloads_through_a_mirror_are_counted_like_hosted_ones(mirrored, httpx_mock):
     from pyshelf_server.mirror.runtime import runtime
-
     from tests.mirror.conftest import FILES
 
     content = b"a wheel's bytes"
@@ -98,4 +97,4 @@ def test_downloads_through_a_mirror_are_counted_like_hosted_ones(mirrored, httpx
     project = mirrored.page("/root/pypi/hello-world").text
     assert re.search(r"<dt>Downloads</dt><dd>3</dd>", project), project
     version = mirrored.page("/root/pypi/hello-world/1.0").text
-    assert "3 downloads of this version’s files." in version
+    assert "3 downloads of this version\u2019s files." in version

@@ -11,8 +11,8 @@ from ..indexes.services import IndexService
 from ..indexes.views import announce
 from ..permissions import Permission
 from ..responses import APIError, message, result
-from ..views.helpers import begin_write, json_body, require
 from ..serverdir import update_root_password_file
+from ..views.helpers import begin_write, json_body, require
 from .services import UserService, checked_user_fields, user_json
 
 
