@@ -151,3 +151,25 @@ def test_a_group_entry_admits_the_members_a_plugin_names(make_app):
     refused = world.upload("root/team", filename, content, name="grouped", version="1.0",
                            user="dave", password="secret", status=403)
     assert refused.status_code == 403
+
+
+def test_refusals_say_who_may_and_how_to_log_in(world):
+    def refusal(method, path, body, actor, status):
+        user, password = ACTORS[actor] or (None, None)
+        return world.json(method, path, body, user=user, password=password,
+                          status=status).json["message"]
+
+    assert refusal("PATCH", "/alice/dev", ["title=x"], "other", 403) == (
+        "only alice and root may change index alice/dev")
+    assert refusal("PATCH", "/alice/dev", ["title=x"], "anonymous", 401) == (
+        "only alice and root may change index alice/dev: log in first (pyshelf login USER)")
+    assert refusal("DELETE", "/alice/dev", None, "other", 403) == (
+        "only alice and root may delete index alice/dev")
+    assert refusal("PUT", "/alice/prod", {}, "other", 403) == (
+        "only alice and root may create index alice/prod")
+    assert refusal("PATCH", "/alice", {"title": "x"}, "other", 403) == (
+        "only 'alice' and root may change user 'alice'")
+    assert refusal("DELETE", "/alice", None, "other", 403) == (
+        "only 'alice' and root may delete user 'alice'")
+    assert refusal("PUT", "/carol", {"password": "x"}, "other", 403) == (
+        "only root may create users")

@@ -40,7 +40,7 @@ def show_user(request: Any) -> Any:
 def create_user(request: Any) -> Any:
     from ..resources import RootContext
 
-    require(request, Permission.USER_CREATE, RootContext(request), "no permission to create users")
+    require(request, Permission.USER_CREATE, RootContext(request), "only root may create users")
     body = json_body(request, default={}, max_bytes=limits.MAX_CONFIG_BODY_BYTES)
     if not isinstance(body, dict):
         raise APIError(400, "user configuration must be a JSON object")
@@ -54,7 +54,9 @@ def create_user(request: Any) -> Any:
 @view_config(route_name="user", request_method="PATCH")
 def modify_user(request: Any) -> Any:
     name = UserService(request.uow).require(request.context.username).name
-    require(request, Permission.USER_MODIFY, message=f"no permission to modify user {name!r}")
+    require(
+        request, Permission.USER_MODIFY, message=f"only {name!r} and root may change user {name!r}"
+    )
     body = json_body(request, default={}, max_bytes=limits.MAX_CONFIG_BODY_BYTES)
     if not isinstance(body, dict):
         raise APIError(400, "user modification must be a JSON object")
@@ -86,7 +88,10 @@ def modify_user(request: Any) -> Any:
 def delete_user(request: Any) -> Any:
     users = UserService(request.uow)
     user = users.require(request.context.username)
-    require(request, Permission.USER_DELETE, message=f"no permission to delete user {user.name!r}")
+    require(
+        request, Permission.USER_DELETE,
+        message=f"only {user.name!r} and root may delete user {user.name!r}",
+    )
     if user.is_root:
         raise APIError(403, "the root user cannot be deleted")
     # As they were: read before the deletion changes what the request's snapshot shows.

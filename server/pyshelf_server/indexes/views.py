@@ -75,7 +75,7 @@ def create_index(request: Any) -> Any:
         request,
         Permission.INDEX_CREATE,
         _user_context(request),
-        f"no permission to create index {user_name}/{index_name}",
+        f"only {user_name} and root may create index {user_name}/{index_name}",
     )
     body = json_body(request, default={}, max_bytes=limits.MAX_CONFIG_BODY_BYTES)
     _service(request).new_config(user_name, index_name, body)
@@ -93,8 +93,9 @@ def create_index(request: Any) -> Any:
 
 @view_config(route_name="index", request_method="PATCH")
 def modify_index(request: Any) -> Any:
-    require(request, Permission.INDEX_MODIFY)
     info = request.context.index
+    require(request, Permission.INDEX_MODIFY,
+            message=f"only {info.user} and root may change index {info.fullname}")
     body = json_body(request, allow_empty=False, max_bytes=limits.MAX_CONFIG_BODY_BYTES)
     service = _service(request)
     service.modified_config(service.require(info.user, info.name), body)
@@ -115,8 +116,9 @@ def modify_index(request: Any) -> Any:
 
 @view_config(route_name="index", request_method="DELETE")
 def delete_index(request: Any) -> Any:
-    require(request, Permission.INDEX_DELETE)
     info = request.context.index
+    require(request, Permission.INDEX_DELETE,
+            message=f"only {info.user} and root may delete index {info.fullname}")
     service = _service(request)
     service.delete(service.require(info.user, info.name))
     announce(request, "pyshelf_index_deleted", index=info)

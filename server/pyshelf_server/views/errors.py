@@ -53,8 +53,9 @@ def _hinted(request: Any) -> str | None:
 
 @exception_view_config(APIError)
 def api_error(exc: APIError, request: Any) -> Response:
-    message = (_hinted(request) if exc.status == 404 else None) or exc.message
-    if isinstance(exc, IndexNotFound):
+    hint = _hinted(request) if exc.status == 404 else None
+    message = hint or exc.message
+    if hint is None and isinstance(exc, IndexNotFound):
         from .hints import index_list, visible_indexes
 
         message += f" Indexes you can see: {index_list(visible_indexes(request))}."
