@@ -190,7 +190,7 @@ def init_main(argv: list[str] | None = None) -> None:
         stored = settings.serverdir / ROOT_PASSWORD_FILE
         write_private(stored, password + "\n")
         print(f"root password: {password}")
-        print(f"(stored in {stored}, readable only by you, until root's password changes)")
+        print(f"(stored in {stored}, readable only by you)")
     print(f"initialised pyshelf server directory {settings.serverdir}")
 
 
