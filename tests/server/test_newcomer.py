@@ -315,3 +315,15 @@ def test_concurrent_requests_get_a_log_line_each(make_live_server):
     assert {line.split(" GET /+api?n=")[1].split(" ")[0] for line in lines
             if " GET /+api?n=" in line} == {str(n) for n in range(20)}
 
+
+
+def test_a_log_file_that_cannot_be_written_is_one_line(tmp_path):
+    serverdir = tmp_path / "server"
+    init(serverdir, "--root-passwd", "x")
+    target = tmp_path / "no-such-dir" / "pyshelf.log"
+    result = run("pyshelf-server", "--serverdir", str(serverdir), "--port", "0", "--plugins=",
+                 "--log-file", str(target))
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"pyshelf: error: --log-file: cannot write '{target}': No such file or directory\n"
+    )
