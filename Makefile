@@ -2,9 +2,15 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-SERVERDIR ?= $(HOME)/.pyshelf/server
-HOST ?= 127.0.0.1
-PORT ?= 3141
+# `make run` serves where pyshelf-server would: PYSHELF_SERVERDIR, PYSHELF_HOST and PYSHELF_PORT
+# from the environment, else these defaults; `make run PORT=4000` wins over both.
+SERVERDIR ?= $(or $(PYSHELF_SERVERDIR),$(HOME)/.pyshelf/server)
+HOST ?= $(or $(PYSHELF_HOST),127.0.0.1)
+PORT ?= $(or $(PYSHELF_PORT),3141)
+# pip's and the build tools' chatter goes to this log, shown only when an install fails: the
+# first thing `make run` prints for a newcomer is root's password, not a wall of warnings.
+INSTALL_LOG := $(VENV)/install.log
+QUIETLY = > $(INSTALL_LOG) 2>&1 || { cat $(INSTALL_LOG); exit 1; }
 # Optional plugins (plugins/<name>) that `make install` and `make run` add, e.g.
 # PLUGINS="constrained lockdown"; `make install-test` and `make test` take every one.
 PLUGINS ?=
@@ -47,16 +53,17 @@ help: ## list the targets
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+	@echo "installing pip and pyshelf into $(VENV) (details: $(INSTALL_LOG))"
+	@$(BIN)/pip install -q --upgrade pip $(QUIETLY)
 
 $(VENV)/.installed: $(BIN)/python $(PYPROJECTS)
-	$(BIN)/pip install -q $(foreach p,$(PARTS),-e ./$(p))
-	touch $@
+	@$(BIN)/pip install -q $(foreach p,$(PARTS),-e ./$(p)) $(QUIETLY)
+	@touch $@
 
 # A plugin asked for after .venv was made: installed on its own.
 $(VENV)/.installed-plugin-%: $(BIN)/python plugins/%/pyproject.toml
-	$(BIN)/pip install -q -e ./plugins/$*
-	touch $@
+	@$(BIN)/pip install -q -e ./plugins/$* $(QUIETLY)
+	@touch $@
 
 # Editable sources get their .pyc only where Python may write them (not under
 # PYTHONDONTWRITEBYTECODE); without them every server start compiles ~0.3 s worth again.
@@ -64,8 +71,8 @@ bytecode: install
 	@$(BIN)/python -m compileall -q $(PARTS)
 
 $(VENV)/.installed-test: $(BIN)/python $(ALL_PYPROJECTS)
-	$(BIN)/pip install -q $(foreach p,$(ALL_PARTS),-e "./$(p)[test]")
-	touch $(VENV)/.installed $(addprefix $(VENV)/.installed-plugin-,$(notdir $(wildcard plugins/*))) $@
+	@$(BIN)/pip install -q $(foreach p,$(ALL_PARTS),-e "./$(p)[test]") $(QUIETLY)
+	@touch $(VENV)/.installed $(addprefix $(VENV)/.installed-plugin-,$(notdir $(wildcard plugins/*))) $@
 
 install: $(VENV)/.installed $(addprefix $(VENV)/.installed-plugin-,$(PLUGINS)) ## create .venv and install server, client, web (and PLUGINS="…"), editable
 

@@ -117,7 +117,8 @@ class Hub:
             print(f"debug: {message}", file=self.stderr, flush=True)
 
     def confirm(self, question: str) -> bool:
-        """Ask a yes/no question; ``-y`` answers yes, end of input answers no."""
+        """Ask a yes/no question; ``-y`` answers yes, end of input answers no, and no input
+        at all without a terminal (a script) is a usage error that names ``-y``."""
         if self.assume_yes:
             return True
         print(f"{question} [yes/no]: ", end="", file=self.stderr, flush=True)
@@ -125,6 +126,12 @@ class Hub:
             answer = sys.stdin.readline()
         except (OSError, ValueError):
             answer = ""
+        if not answer and not sys.stdin.isatty():
+            print(file=self.stderr)
+            raise UsageError(
+                f"{question} needs an answer and there is no terminal to ask on: "
+                "pass -y (--yes) to confirm"
+            )
         return answer.strip().lower() in ("y", "yes")
 
     def ask_password(self, *, url: str, username: str) -> str:

@@ -8,7 +8,9 @@ Exit codes, which CI scripts may rely on:
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -22,12 +24,21 @@ from .errors import ClientError
 from .hub import Hub
 
 PROG = "pyshelf"
+# argparse's words for a subcommand it does not know.
+UNKNOWN_CHOICE = re.compile(r"argument COMMAND: invalid choice: '([^']*)' \(choose from (.*)\)$")
 
 
 class ArgumentParser(argparse.ArgumentParser):
     """argparse, except that errors are one line on stderr, never a usage dump."""
 
     def error(self, message: str) -> NoReturn:
+        unknown = UNKNOWN_CHOICE.match(message)
+        if unknown is not None:
+            given, choices = unknown.group(1), re.findall(r"'([^']*)'", unknown.group(2))
+            near = difflib.get_close_matches(given, choices, n=1)
+            message = f"unknown command {given!r}" + (
+                f"; did you mean {near[0]!r}?" if near else f"; the commands: {', '.join(choices)}"
+            )
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 

@@ -8,6 +8,7 @@ state: server, index, login and the simple URL pip should use.
 from __future__ import annotations
 
 import argparse
+import re
 from typing import Any
 
 from . import pipconfig
@@ -79,7 +80,8 @@ def main(hub: Hub, args: argparse.Namespace) -> int:
 
 def _resolve_target(hub: Hub, target: str) -> str:
     if "://" in target:
-        return target
+        # The web UI shows an index's "+simple/" URL: it means the index.
+        return re.sub(r"/\+simple/?$", "/", target)
     name = target.strip("/")
     if "/" not in name:
         login = hub.login_for()

@@ -28,7 +28,7 @@ from .oidc import minting
 from .oidc.service import TrustedPublishing
 from .packages.downloads import DownloadCounter
 from .plugins import plugin_versions
-from .responses import APIError
+from .responses import APIError, IndexNotFound
 from .retention.job import RetentionJob
 from .security import CredentialCache, LoginTokens, VerifiedPasswords
 from .settings import ServerSettings
@@ -175,7 +175,7 @@ class RequestState:
     def require_index(self, fullname: str) -> IndexInfo:
         info = self.index(fullname)
         if info is None:
-            raise APIError(404, f"The stage {fullname} could not be found.")
+            raise IndexNotFound(fullname)
         return info
 
     def type_for(self, index: IndexInfo) -> IndexType:

@@ -8,11 +8,12 @@ the command line wins over the environment.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
-import logging
 import os
 import secrets
 import signal
+import socket
 import sys
 import time
 import warnings
@@ -188,11 +189,12 @@ def init_main(argv: list[str] | None = None) -> None:
     except Exception as error:  # e.g. an unreachable database
         _fail(f"could not initialise {settings.serverdir}: {error}")
     if generated:
-        from .serverdir import write_private
+        from .serverdir import ROOT_PASSWORD_FILE, write_private
 
-        write_private(settings.serverdir / ".root-password", password + "\n")
+        stored = settings.serverdir / ROOT_PASSWORD_FILE
+        write_private(stored, password + "\n")
         print(f"root password: {password}")
-        print(f"(stored in {settings.serverdir / '.root-password'}, readable only by you)")
+        print(f"(stored in {stored}, readable only by you)")
     print(f"initialised pyshelf server directory {settings.serverdir}")
 
 
@@ -304,7 +306,16 @@ def server_parser(pm: Any) -> argparse.ArgumentParser:
         "although they are loopback, link-local or private",
     )
     _add(parser, "--offline-mode", False, "serve mirrors only from what is cached")
-    _add(parser, "--debug", False, "log every request")
+    _add(parser, "--debug", False, "log at debug level, the libraries' messages included")
+    _add(parser, "--quiet", False, "log only warnings and errors: no request log, no events")
+    _add(parser, "--log-file", "", "write the log to this file as well as to stderr")
+    _add(
+        parser,
+        "--log-format",
+        "text",
+        "'text', or 'json' for one JSON object a line (for log shippers)",
+        choices=("text", "json"),
+    )
     _add(
         parser,
         "--orphan-grace-seconds",
@@ -458,7 +469,7 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
     core["outside_url"] = core["outside_url"] or None
     actions = (
         "version", "migrate", "sweep_orphans", "plugins", "no_metrics", "cleanup", "dry_run",
-        "force", "json",
+        "force", "json", "quiet", "log_file", "log_format",
     )
     extra = {k: v for k, v in values.items() if k not in CORE_OPTIONS and k not in actions}
     return ServerSettings(**core, metrics=not values["no_metrics"], options=extra)
@@ -524,11 +535,15 @@ def server_main(argv: list[str] | None = None) -> None:
         _fail("--dry-run, --force and --json go with --cleanup")
     if settings.connect_timeout <= 0 or settings.upstream_threads < 0:
         _fail("--connect-timeout must be positive and --upstream-threads not negative")
-    logging.basicConfig(
-        level=logging.INFO if settings.debug else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from . import logs
+
+    try:
+        logs.configure(
+            quiet=args.quiet, debug=settings.debug, log_file=args.log_file,
+            log_format=args.log_format,
+        )
+    except OSError as error:
+        _fail(f"--log-file: cannot write {args.log_file!r}: {error.strerror}")
     from . import migrations
     from .db import make_engine
     from .serverdir import ServerDirError, check_ready
@@ -544,7 +559,16 @@ def server_main(argv: list[str] | None = None) -> None:
     try:
         state = migrations.check(engine)
     except Exception as error:
-        _fail(f"cannot open the database {engine.url!r}: {error}")
+        _fail(database_problem(engine, error))
+    if state == migrations.SchemaState.NEWER:
+        _fail(
+            f"the database schema is newer than this pyshelf-server {__version__} (a newer "
+            "version wrote it): upgrade pyshelf-server to the version that wrote it, or "
+            "restore a backup made with this one"
+        )
+    locked = sqlite_lock_problem(engine)
+    if locked:
+        _fail(locked)
     if args.migrate:
         migrations.upgrade(engine)
         print("database schema is up to date")
@@ -558,8 +582,6 @@ def server_main(argv: list[str] | None = None) -> None:
         if moved:
             print(f"moved {moved} stored files to the flat layout")
         return
-    if state == migrations.SchemaState.NEWER:
-        _fail("the database schema is newer than this pyshelf-server; upgrade pyshelf-server")
     if state == migrations.SchemaState.OLDER:
         _fail(
             "the database schema is older than this pyshelf-server; run 'pyshelf-server --migrate'"
@@ -648,7 +670,63 @@ def _open_store(settings: ServerSettings) -> Any:
         _fail(str(error))
 
 
+# How long the start waits for another process's write lock on an SQLite database.
+SQLITE_LOCK_WAIT_SECONDS = 10
+
+
+def sqlite_lock_problem(engine: Any) -> str | None:
+    """Why an SQLite database cannot be written (another process holds its lock), or None.
+    Without this check the start would wait in silence for the server's long busy timeout."""
+    import sqlite3
+
+    if engine.dialect.name != "sqlite" or not engine.url.database:
+        return None
+    connection = sqlite3.connect(engine.url.database, timeout=SQLITE_LOCK_WAIT_SECONDS)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        connection.rollback()
+    except sqlite3.OperationalError as error:
+        return database_problem(engine, error)
+    finally:
+        connection.close()
+    return None
+
+
+def database_problem(engine: Any, error: Exception) -> str:
+    """What to do when the database cannot be used at the start."""
+    detail = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+    where = engine.url.render_as_string(hide_password=True)
+    if "locked" in detail:
+        return (
+            f"the database {where} is locked by another process (an sqlite3 shell, a backup, "
+            "a pyshelf-server that is still stopping?): let it finish or stop it, then start "
+            "again"
+        )
+    return f"cannot use the database {where}: {detail}"
+
+
+def listen_problem(host: str, port: int, error: OSError) -> str:
+    """What to do when the server cannot listen on ``host:port``."""
+    if error.errno == errno.EADDRINUSE:
+        return (
+            f"port {port} on {host} is already in use (another pyshelf-server?): stop what "
+            "listens there, or choose another port with --port (PYSHELF_PORT)"
+        )
+    if error.errno == errno.EACCES:
+        return (
+            f"may not listen on port {port}: ports below 1024 need privileges; choose another "
+            "port with --port (PYSHELF_PORT)"
+        )
+    if error.errno == errno.EADDRNOTAVAIL or isinstance(error, socket.gaierror):
+        return (
+            f"cannot listen on {host!r}: this machine has no such address; choose another "
+            "with --host (PYSHELF_HOST)"
+        )
+    return f"cannot listen on {host}:{port}: {error.strerror or error}"
+
+
 def serve(settings: ServerSettings, *, pm: Any, engine: Any) -> None:
+    from . import logs
     from .config import make_app
     from .memory import fix_mmap_threshold
     from .nodes import NodeRegistry, SettingsDisagree
@@ -660,6 +738,8 @@ def serve(settings: ServerSettings, *, pm: Any, engine: Any) -> None:
     except ConnectionLimitError as error:
         _fail(str(error))
     fix_mmap_threshold()
+    from sqlalchemy.exc import OperationalError
+
     from .accounts.htpasswd import HtpasswdError
     from .storage.files import StorageError
 
@@ -668,15 +748,36 @@ def serve(settings: ServerSettings, *, pm: Any, engine: Any) -> None:
     except (StorageError, HtpasswdError) as error:
         engine.dispose()
         _fail(str(error))
+    except OperationalError as error:
+        engine.dispose()
+        _fail(database_problem(engine, error))
     state = app.registry.pyshelf
     code = pm.hook.pyshelf_cmdline_run(registry=app.registry)
     if code is not None:
         engine.dispose()
         raise SystemExit(code)
+    # Listening before anything starts: a port in use ends the start with nothing to undo.
+    try:
+        server = make_server(
+            app,
+            host=settings.host,
+            port=settings.port,
+            threads=settings.threads,
+            max_request_body_size=settings.max_upload_size + 16 * 1024 * 1024,
+            max_request_header_size=settings.max_header_size,
+            ident="pyshelf",
+            clear_untrusted_proxy_headers=True,
+            connection_limit=connections,
+            idle_timeout=settings.idle_timeout,
+        )
+    except OSError as error:
+        engine.dispose()
+        _fail(listen_problem(settings.host, settings.port, error))
     node = NodeRegistry(state.database, settings, state.plugins)
     try:
         node.register()
     except SettingsDisagree as error:
+        server.close()
         engine.dispose()
         _fail(str(error))
     node.start()
@@ -684,18 +785,6 @@ def serve(settings: ServerSettings, *, pm: Any, engine: Any) -> None:
     state.orphans.start()
     state.retention.start()
     pm.hook.pyshelf_server_start(registry=app.registry)
-    server = make_server(
-        app,
-        host=settings.host,
-        port=settings.port,
-        threads=settings.threads,
-        max_request_body_size=settings.max_upload_size + 16 * 1024 * 1024,
-        max_request_header_size=settings.max_header_size,
-        ident="pyshelf",
-        clear_untrusted_proxy_headers=True,
-        connection_limit=connections,
-        idle_timeout=settings.idle_timeout,
-    )
 
     def stop(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
@@ -712,6 +801,7 @@ def serve(settings: ServerSettings, *, pm: Any, engine: Any) -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        logs.event("shutting down: closing connections and background work")
         server.close()
         pm.hook.pyshelf_server_stop(registry=app.registry)
         state.retention.stop()
@@ -720,3 +810,4 @@ def serve(settings: ServerSettings, *, pm: Any, engine: Any) -> None:
         node.stop()
         state.files.close()
         engine.dispose()
+        logs.event("pyshelf-server stopped")

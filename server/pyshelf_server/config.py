@@ -7,7 +7,7 @@ from typing import Any
 import pluggy
 from pyramid.config import Configurator
 
-from . import defaultindex, metrics
+from . import defaultindex, logs, metrics
 from .app import AppState, RequestState, request_session, request_unit_of_work
 from .db import make_engine
 from .plugins import make_plugin_manager
@@ -65,4 +65,4 @@ def make_app(
         config.scan(module)
     app = config.make_wsgi_app()
     served = defaultindex.wrap(SimpleFastPath(app, state), settings.default_index)
-    return metrics.wrap(served, state)
+    return logs.wrap(metrics.wrap(served, state))

@@ -310,7 +310,8 @@ class StateCollector:
         pending = GaugeMetricFamily(
             "pyshelf_download_counter_pending", "Files with download counts not yet written"
         )
-        pending.add_metric([], float(len(app.downloads.pending)))
+        downloads = app.downloads
+        pending.add_metric([], float(len(downloads.pending) + len(downloads.mirror_pending)))
         yield pending
         try:
             serial = app.state_reader.read()[0]

@@ -52,13 +52,15 @@ from .indexes.types import (
     to_url,
 )
 from .memory import release_free_memory
+from .mirror.links import file_key
+from .mirror.models import MirrorFile
 from .names import normalize_name
 from .packages.backend import HostedBackend
 from .packages.models import File, Project, Version
 from .packages.services import FileInfo
 from .permissions import ANONYMOUS, AUTHENTICATED, Permission
 from .resources import IndexContext, RootContext, UserContext
-from .responses import APIError
+from .responses import APIError, IndexNotFound
 from .routes import NAME
 from .security import Identity, index_listed
 from .settings import ServerSettings
@@ -427,7 +429,7 @@ class ShelfReader:
         """The index, or the server's 404 answer."""
         info = self.index(fullname)
         if info is None:
-            raise APIError(404, f"The stage {fullname} could not be found.")
+            raise IndexNotFound(fullname)
         return info
 
     def resolution_order(self, index: IndexInfo) -> list[IndexInfo]:
@@ -575,6 +577,40 @@ class ShelfReader:
                 yanked=bool(row.yanked),
             )
         return found
+
+    def download_counts(self, hrefs: Iterable[str]) -> dict[str, int]:
+        """How often the files behind versiondata ``href``s were downloaded, hosted and
+        mirrored ones alike (mirrored files not fetched yet are left out)."""
+        hrefs = list(hrefs)
+        counts = {href: row.download_count for href, row in self.stored_files(hrefs).items()}
+        snapshot = self._snapshot()
+        wanted: dict[tuple[int, str, str], str] = {}
+        for href in hrefs:
+            parts = href.split("/")
+            info = snapshot.get("/".join(parts[:2])) if len(parts) >= 5 else None
+            if href in counts or info is None or not info.is_mirror:
+                continue
+            if parts[2] == "+f" and len(parts) == 6:
+                key = file_key(parts[3], parts[4])
+            elif parts[2] == "+e" and len(parts) == 5:
+                key = file_key(parts[3], "")
+            else:
+                continue
+            wanted[(info.id, parts[-1], key)] = href
+        if wanted:
+            rows = self._session().execute(
+                select(
+                    MirrorFile.index_id, MirrorFile.filename, MirrorFile.key,
+                    MirrorFile.download_count,
+                ).where(
+                    tuple_(MirrorFile.index_id, MirrorFile.filename, MirrorFile.key).in_(
+                        list(wanted)
+                    )
+                )
+            )
+            for index_id, filename, key, count in rows:
+                counts[wanted[(index_id, filename, key)]] = count or 0
+        return counts
 
     def open_file(self, sha256: str) -> BinaryIO:
         """The stored content with ``sha256``, opened for reading (seekable).

@@ -55,6 +55,14 @@ class APIError(Exception):
         self.headers = headers or {}
 
 
+class IndexNotFound(APIError):
+    """No index of that name; the answer lists the indexes the client can see."""
+
+    def __init__(self, fullname: str) -> None:
+        super().__init__(404, f"The index {fullname} could not be found.")
+        self.fullname = fullname
+
+
 _CONTROL_ESCAPES = {i: f"\\x{i:02x}" for i in (*range(32), 127)} | {
     ord("\n"): "\\n",
     ord("\r"): "\\r",

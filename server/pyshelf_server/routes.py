@@ -31,6 +31,9 @@ def includeme(config: Any) -> None:
     config.add_route("api.user", f"/{u}/+api", factory=user)
     config.add_route("api.index", f"/{u}/{i}/+api", factory=index)
     config.add_route("simple.list", f"/{u}/{i}/+simple" + OPTIONAL_SLASH, factory=index)
+    # A client pointed at the "+simple/" URL asks for its "+api": no view, a 404 naming the
+    # index's URL (views.hints), rather than the page of a project called "+api".
+    config.add_route("simple.api", f"/{u}/{i}/+simple/+api", factory=index)
     config.add_route("simple.refresh", f"/{u}/{i}/+simple/{{project}}/refresh", factory=index)
     config.add_route(
         "simple.project", f"/{u}/{i}/+simple/{{project}}" + OPTIONAL_SLASH, factory=index

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pwd
 import secrets
 from pathlib import Path
 
@@ -28,6 +29,24 @@ def write_private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as out:
         out.write(text)
+
+
+ROOT_PASSWORD_FILE = ".root-password"  # noqa: S105 - a file name
+
+
+def update_root_password_file(serverdir: Path, password: str | None) -> None:
+    """After root's password changed, the generated one in ``SERVERDIR/.root-password`` is
+    stale: the file gets the new password (``None``: given only as a hash, the file goes)."""
+    path = serverdir / ROOT_PASSWORD_FILE
+    if not path.exists():
+        return
+    if password is None:
+        path.unlink(missing_ok=True)
+        return
+    fresh = path.with_name(ROOT_PASSWORD_FILE + ".new")
+    fresh.unlink(missing_ok=True)
+    write_private(fresh, password + "\n")
+    os.replace(fresh, path)
 
 
 def load_secret(database: Database, settings: ServerSettings) -> bytes:
@@ -140,7 +159,47 @@ def initialise(
     settings.version_file.write_text(__version__ + "\n")
 
 
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def check_access(serverdir: Path) -> None:
+    """Refuse, saying what to do, a server directory (or a file in it) that this user may not
+    read and write: typically one made by another user (root, or a service account)."""
+    me = _user_name(os.geteuid())
+    try:
+        if not serverdir.exists():
+            return
+    except PermissionError:
+        raise ServerDirError(
+            f"user {me!r} may not reach the server directory {serverdir}: run pyshelf-server "
+            "as the user that owns it, or choose another --serverdir"
+        ) from None
+    paths = [serverdir]
+    if os.access(serverdir, os.R_OK | os.X_OK):
+        paths.extend(serverdir.iterdir())
+    for path in paths:
+        if os.access(path, os.R_OK | os.W_OK):
+            continue
+        owner = _user_name(path.stat().st_uid)
+        what = "the server directory" if path == serverdir else f"{path.name} in it"
+        if owner == me:
+            raise ServerDirError(
+                f"{what} ({path}) is not readable and writable by its owner {me!r}: "
+                f"chmod -R u+rwX {serverdir}"
+            )
+        raise ServerDirError(
+            f"{what} ({path}) belongs to user {owner!r} and user {me!r} may not use it: "
+            f"run pyshelf-server as {owner!r}, or make this user its owner "
+            f"(chown -R {me} {serverdir})"
+        )
+
+
 def check_ready(settings: ServerSettings) -> None:
+    check_access(settings.serverdir)
     if not is_initialised(settings):
         raise ServerDirError(
             f"{settings.serverdir} is not an initialised pyshelf server directory; "

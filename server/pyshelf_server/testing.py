@@ -684,6 +684,7 @@ def _metadata(
     description: str = "",
     requires_dist: list[str] = (),
     extra: dict[str, str] | None = None,
+    description_content_type: str = "text/markdown",
 ) -> str:
     lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
     if summary:
@@ -694,7 +695,7 @@ def _metadata(
         lines.append(f"Requires-Dist: {requirement}")
     for key, value in (extra or {}).items():
         lines.append(f"{key}: {value}")
-    lines.append("Description-Content-Type: text/markdown")
+    lines.append(f"Description-Content-Type: {description_content_type}")
     return "\n".join(lines) + "\n\n" + description + "\n"
 
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from typing import Any
 from urllib.parse import quote
 
 from pyramid.interfaces import IRoutesMapper
 from pyramid.response import Response
 
-from . import __version__
+from . import __version__, logs
 from .settings import URI_CHARACTERS, outside_url_problem
 from .views.helpers import USES_OUTSIDE_URL
 
@@ -81,7 +80,6 @@ def add_vary(response: Any, header: str) -> None:
 def shelf_tween_factory(handler: Any, registry: Any) -> Any:
     app = registry.pyshelf
     static_headers = server_headers(app.uuid)
-    debug = app.settings.debug
     authcheck = app.pm.hook.pyshelf_authcheck
     routes = registry.queryUtility(IRoutesMapper)
 
@@ -94,7 +92,6 @@ def shelf_tween_factory(handler: Any, registry: Any) -> Any:
         return route.name if route is not None else None
 
     def shelf_tween(request: Any) -> Response:
-        started = time.perf_counter()
         request.pyshelf_events = []
         try:
             problem = request_problem(request)
@@ -139,17 +136,21 @@ def shelf_tween_factory(handler: Any, registry: Any) -> Any:
             response.headers["Location"] = uri_safe(location)
         if serial is not None:
             response.headers["X-Devpi-Serial"] = str(serial)
-        if debug:
-            log.info(
-                "%s %s -> %s %.3fs",
-                request.method,
-                request.path_qs,
-                response.status_code,
-                time.perf_counter() - started,
-            )
+        if logs.REQUESTS.isEnabledFor(logging.INFO):
+            request.environ[logs.USER_KEY] = _username(request)
         return response
 
     return shelf_tween
+
+
+def _username(request: Any) -> str | None:
+    """Who the request authenticated as, for the request log; None when its credentials are
+    not valid."""
+    try:
+        identity = request.identity
+    except Exception:
+        return None
+    return identity.username if identity is not None else None
 
 
 def _finish(request: Any, *, commit: bool) -> int:

@@ -101,3 +101,33 @@ def test_no_arguments_prints_help(cli):
 
 def test_version(cli):
     assert cli("--version").stdout.startswith("pyshelf-client ")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["remov", "x"], "pyshelf: error: unknown command 'remov'; did you mean 'remove'? "
+                         "(see 'pyshelf --help')"),
+        (["lgin"], "pyshelf: error: unknown command 'lgin'; did you mean 'login'? "
+                   "(see 'pyshelf --help')"),
+    ],
+)
+def test_a_mistyped_command_gets_the_nearest_one(cli, args, message):
+    assert cli.fails(*args, code=2).error_line == message
+
+
+def test_remove_without_a_terminal_says_to_pass_yes(cli, not_a_shelf):
+    """Nothing is asked of the server: the question cannot be answered first."""
+    result = cli.fails("remove", f"{not_a_shelf}/root/dev/pkg/1.0", code=2)
+    assert result.stderr.splitlines()[-1] == (
+        f"pyshelf: error: remove {not_a_shelf}/root/dev/pkg/1.0? needs an answer and there is "
+        "no terminal to ask on: pass -y (--yes) to confirm"
+    )
+
+
+def test_use_takes_the_simple_url_the_web_ui_shows(cli, live_server):
+    live_server.request("PUT", "/root/usesimple", json={})
+    cli("use", f"{live_server.url}/root/usesimple/+simple/")
+    shown = cli("use", "--urls").stdout
+    assert f"{live_server.url}/root/usesimple/+simple/" in shown
+    assert "/+simple/+simple" not in shown

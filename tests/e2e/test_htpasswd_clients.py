@@ -59,7 +59,7 @@ def test_pypiserver_team_with_its_htpasswd_file(make_live_server, tmp_path, env)
     assert (target / "team_pkg" / "__init__.py").exists()
 
     said = refused_upload(server, "bob", "1.1", tmp_path, env)
-    assert "403" in said and "no permission to submit" in said and "'bob'" in said
+    assert "403" in said and "'bob' is a read-only user" in said
 
     # alice leaves the team: her line goes, and her password stops working at once.
     run_htpasswd(users, "-D", user="alice")

@@ -52,11 +52,29 @@ def test_upload_follows_acl_upload(world, actor, expected):
         expect_errors=True,
     )
     assert response.status_int == expected
+    # The reason phrase (which twine and the devpi client print) says who may upload and how.
+    how = "alice/dev accepts uploads from: alice; log in as one of them (pyshelf login USER, "\
+        "or twine upload -u USER)"
     if expected == 401:
-        assert response.status == "401 Unauthorized"
+        assert response.status == f"401 anonymous uploads are refused: {how}"
         assert response.headers["WWW-Authenticate"] == 'Basic realm="pypi"'
     if expected == 403:
-        assert response.status.startswith("403 no permission to submit: user ")
+        assert response.status == f"403 {credentials[0]!r} may not upload: {how}"
+
+
+def test_an_upload_with_a_wrong_password_says_so(world):
+    filename, content = make_wheel("pkg", "2.0")
+    response = world.test.post(
+        "/alice/dev/",
+        [(":action", "file_upload"), ("name", "pkg"), ("version", "2.0")],
+        upload_files=[("content", filename, content)],
+        headers=world.auth("alice", "not-her-password"),
+        expect_errors=True,
+    )
+    assert response.status == (
+        "401 the user name and password given are not valid: alice/dev accepts uploads from: "
+        "alice; log in as one of them (pyshelf login USER, or twine upload -u USER)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -133,3 +151,25 @@ def test_a_group_entry_admits_the_members_a_plugin_names(make_app):
     refused = world.upload("root/team", filename, content, name="grouped", version="1.0",
                            user="dave", password="secret", status=403)
     assert refused.status_code == 403
+
+
+def test_refusals_say_who_may_and_how_to_log_in(world):
+    def refusal(method, path, body, actor, status):
+        user, password = ACTORS[actor] or (None, None)
+        return world.json(method, path, body, user=user, password=password,
+                          status=status).json["message"]
+
+    assert refusal("PATCH", "/alice/dev", ["title=x"], "other", 403) == (
+        "only alice and root may change index alice/dev")
+    assert refusal("PATCH", "/alice/dev", ["title=x"], "anonymous", 401) == (
+        "only alice and root may change index alice/dev: log in first (pyshelf login USER)")
+    assert refusal("DELETE", "/alice/dev", None, "other", 403) == (
+        "only alice and root may delete index alice/dev")
+    assert refusal("PUT", "/alice/prod", {}, "other", 403) == (
+        "only alice and root may create index alice/prod")
+    assert refusal("PATCH", "/alice", {"title": "x"}, "other", 403) == (
+        "only 'alice' and root may change user 'alice'")
+    assert refusal("DELETE", "/alice", None, "other", 403) == (
+        "only 'alice' and root may delete user 'alice'")
+    assert refusal("PUT", "/carol", {"password": "x"}, "other", 403) == (
+        "only root may create users")

@@ -35,7 +35,19 @@ def test_create_errors(shelf):
         == "index 'root/dev' exists"
     )
     message = shelf.json("PUT", "/root/x", {"foo": "bar"}, user="root", status=400).json["message"]
-    assert message == "indexconfig got unexpected keyword arguments: foo=bar"
+    assert message == (
+        "indexconfig got unexpected keyword arguments: foo=bar; the options of a stage index "
+        "are: acl_toxresult_upload, acl_upload, bases, custom_data, description, "
+        "mirror_whitelist, mirror_whitelist_inheritance, title, volatile"
+    )
+    # devpi's way to a remote index, refused with pyshelf's.
+    message = shelf.json("PUT", "/root/x", {"bases": "http://upstream.example/simple/"},
+                         user="root", status=400).json["message"]
+    assert message == (
+        "'bases' are indexes of this server (USER/INDEX), not URLs like "
+        "'http://upstream.example/simple/': create a mirror index of it (type=mirror "
+        "mirror_url=http://upstream.example/simple/) and use that as a base"
+    )
     assert (
         "does not exist"
         in shelf.json("PUT", "/root/x", {"bases": "root/nope"}, user="root", status=400).json[

@@ -101,7 +101,7 @@ def test_api_answers_and_headers(shelf):
     assert "server-keyvalue-parsing" in result["features"]
     assert (
         shelf.json("GET", "/root/nope/+api", status=404).json["message"]
-        == "The stage root/nope could not be found."
+        == "The index root/nope could not be found. Indexes you can see: root/dev."
     )
 
 

@@ -34,7 +34,9 @@ def test_a_read_only_user_reads_but_writes_nowhere(team):
     page = team.test.get("/alice/open/+simple/pkg/", headers=team.auth("bob", "bob-pw"))
     assert "pkg-1.1-py3-none-any.whl" in page.text
     refused = upload_as_bob(team, "1.2", 403)
-    assert refused.status == "403 no permission to submit: user 'bob' may not upload to alice/open"
+    assert refused.status == (
+        "403 'bob' is a read-only user (download only): no uploads to any index"
+    )
     # Not in an index of their own either, nor by changing someone's.
     team.json("PUT", "/bob/mine", {}, user="bob", password="bob-pw", status=403)
     team.json("PATCH", "/alice/open", {"title": "x"}, user="bob", password="bob-pw", status=403)

@@ -178,18 +178,20 @@ def test_the_download_counter_records_last_downloads_in_batches(shelf):
     counter = DownloadCounter(app.database, clock=lambda: when)
     with app.database.reading() as session:
         file_id = session.execute(select(File.id)).scalar_one()
-        mirror_id = session.execute(select(MirrorFile.id)).scalar_one()
+        mirror = session.execute(select(MirrorFile)).scalar_one()
+        mirror_id = mirror.id
     counter.count(file_id)
     counter.count(file_id)
-    counter.used_mirror_file(mirror_id)
-    counter.used_mirror_file(mirror_id + 1000)  # deleted meanwhile: matches nothing
+    counter.count_mirrored(mirror.index_id, mirror.filename, mirror.key)
+    counter.count_mirrored(mirror.index_id, "gone.whl", "0" * 16)  # no row: matches nothing
     with app.database.reading() as session:
         assert session.get(File, file_id).last_download is None  # nothing written yet
     counter.flush()
     with app.database.reading() as session:
         row = session.get(File, file_id)
         assert (row.download_count, row.last_download) == (2, when)
-        assert session.get(MirrorFile, mirror_id).last_download == when
+        mirrored = session.get(MirrorFile, mirror_id)
+        assert (mirrored.download_count, mirrored.last_download) == (1, when)
 
 
 def test_one_of_several_processes_runs_the_scheduled_cleanup_per_interval(shelf):

@@ -4,6 +4,7 @@ searchable; names are found by prefix on the stored list; the status page shows 
 from __future__ import annotations
 
 import re
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 
@@ -72,3 +73,28 @@ def test_status_page_shows_mirror_health(mirrored):
     page = mirrored.page("/+status")
     assert "root/pypi" in page.text
     assert "cached project pages" in page.text
+
+
+def test_downloads_through_a_mirror_are_counted_like_hosted_ones(mirrored, httpx_mock):
+    from pyshelf_server.mirror.runtime import runtime
+    from tests.mirror.conftest import FILES
+
+    content = b"a wheel's bytes"
+    filename = "hello_world-1.0-py3-none-any.whl"
+    httpx_mock.add_response(url=UPSTREAM + "hello-world/", headers=LIST_TYPE, json=json_page(
+        "Hello_World", [file_entry(filename, content)]))
+    httpx_mock.add_response(url=FILES + filename, content=content)
+    page = mirrored.test.get("/root/dev/+simple/hello-world/",
+                             headers={"Accept": "application/vnd.pypi.simple.v1+json"}).json
+    simple = "http://localhost/root/dev/+simple/hello-world/"
+    path = urlsplit(urljoin(simple, page["files"][0]["url"])).path
+    # The first download fetches the file (its row comes once it is stored), the others
+    # come from the store; all three count, as they would for an uploaded file.
+    for _ in range(3):
+        assert mirrored.test.get(path).body == content
+        assert runtime(mirrored.app.registry.pyshelf).downloads.settle(30)
+    mirrored.flush_downloads()
+    project = mirrored.page("/root/pypi/hello-world").text
+    assert re.search(r"<dt>Downloads</dt><dd>3</dd>", project), project
+    version = mirrored.page("/root/pypi/hello-world/1.0").text
+    assert "3 downloads of this version\u2019s files." in version

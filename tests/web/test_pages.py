@@ -182,3 +182,32 @@ def test_errors_are_pages_for_browsers_and_json_for_clients(web):
     assert page.content_type == "text/html"
     assert "could not be found" in page.text
     assert web.json("GET", "/nobody/nothing", status=404).json["message"]
+
+
+def test_people_are_names_with_mail_links_and_keywords_a_list(web):
+    web.create_user("alice", password="secret")
+    web.create_index("alice/dev", user="alice", password="secret")
+    # As pyproject.toml writes them: names and addresses together in the *-email fields.
+    upload(web, "alice/dev", "people-pkg", "1.0", extra={
+        "Author-email": "Jane Doe <jane@example.org>, bob@example.org",
+        "Maintainer": "Old Style", "Maintainer-email": "old@example.org",
+        "Keywords": "alpha,beta gamma, delta",
+    })
+    text = web.page("/alice/dev/people-pkg/1.0").text
+    assert ('<dt>Authors</dt><dd><a href="mailto:jane@example.org">Jane Doe</a>, '
+            '<a href="mailto:bob@example.org">bob@example.org</a></dd>') in text
+    assert ('<dt>Maintainer</dt><dd><a href="mailto:old@example.org">Old Style</a></dd>'
+            in text)
+    assert "&lt;Jane" not in text and "&lt;jane" not in text
+    assert ('<dt>Keywords</dt><dd><ul class="keywords"><li>alpha</li><li>beta gamma</li>'
+            '<li>delta</li></ul></dd>') in text
+    project = web.page("/alice/dev/people-pkg").text
+    assert '<a href="mailto:jane@example.org">Jane Doe</a>' in project
+
+
+def test_status_page_shows_the_server_directory_only_to_root(web):
+    serverdir = str(web.app.registry.pyshelf.settings.serverdir)
+    web.create_user("alice", password="secret")
+    assert serverdir in web.page("/+status", headers=web.auth("root")).text
+    assert serverdir not in web.page("/+status").text
+    assert serverdir not in web.page("/+status", headers=web.auth("alice", "secret")).text

@@ -163,3 +163,33 @@ def test_results_are_paginated_by_project(web):
     second = web.page("/+search?query=vocabulary&page=2")
     assert len(result_names(second)) == 3
     assert not set(result_names(first)) & set(result_names(second))
+
+
+MARKED_UP = {
+    "text/markdown": "Say **hello** to `shelfdemo.hello`, *world_wide*.\n",
+    "text/x-rst": "Say **hello** to ``shelfdemo.hello``, *world_wide*.\n",
+    "text/plain": "Say __hello__ to shelfdemo.hello, world_wide.\n",
+}
+
+
+def test_words_are_found_however_the_description_marks_them_up(web):
+    """The rendered text is indexed, split at punctuation: markup and dots hide no word."""
+    setup(web)
+    for number, (content_type, description) in enumerate(MARKED_UP.items()):
+        upload(web, "alice/dev", f"marked-{number}", summary="Marked up",
+               description=description, description_content_type=content_type)
+    web.indexed()
+    everyone = {f"marked-{number}" for number in range(len(MARKED_UP))}
+    for word in ("hello", "shelfdemo", "world", "wide"):
+        assert set(result_names(web.page(f"/+search?query={word}"))) == everyone, word
+    # No markup in what the page shows of the description.
+    page = web.page("/+search?query=hello").text
+    assert "**" not in page and "``" not in page and "__hello" not in page
+
+
+def test_q_is_the_query_too(web):
+    setup(web)
+    upload(web, "alice/dev", "frobnicator", summary="Frobs")
+    web.indexed()
+    assert result_names(web.page("/+search?q=frobnicator")) == ["frobnicator"]
+    assert result_names(web.page("/alice/dev/+search?q=frobnicator")) == ["frobnicator"]

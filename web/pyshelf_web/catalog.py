@@ -92,8 +92,9 @@ def file_rows(request: Any, links: list[dict[str, Any]]) -> dict[str, StoredFile
 
 
 def download_total(request: Any, entries: list[VersionEntry]) -> int:
+    """Downloads of the entries' files, hosted and mirrored alike."""
     links = [link for entry in entries for link in entry.release_links]
-    return sum(row.download_count for row in file_rows(request, links).values())
+    return sum(reader(request).download_counts(link.get("href", "") for link in links).values())
 
 
 @dataclass

@@ -11,6 +11,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from email.message import Message
+from html.parser import HTMLParser
 
 from markupsafe import Markup, escape
 
@@ -49,6 +50,27 @@ def render(text: str, content_type: str = "") -> Markup:
     if html is None:
         html = txt.render(text)
     return Markup(html)  # noqa: S704 - readme_renderer's output is sanitised by nh3
+
+
+class _TextOf(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def rendered_text(text: str, content_type: str = "") -> str:
+    """The words of a description as its page shows them: rendered, without markup."""
+    try:
+        html = render(text, content_type)
+    except Exception:  # a renderer bug must not keep the project out of the search
+        return text
+    parser = _TextOf()
+    parser.feed(str(html))
+    parser.close()
+    return " ".join(" ".join(parser.parts).split())
 
 
 class DescriptionCache:

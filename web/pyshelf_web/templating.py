@@ -87,6 +87,40 @@ def principal(value: Any) -> str:
     return names.get(text.upper(), text)
 
 
+def people(data: Any, role: str) -> list[tuple[str, str]]:
+    """The authors (``role`` "author") or maintainers of a version's metadata as (name, mail
+    address or ""). Metadata from pyproject.toml puts names and addresses together in
+    ``author_email`` ("Jane Doe <jane@example.org>, bob@example.org"); older metadata puts the
+    name in ``author`` and the address in ``author_email``."""
+    from email.utils import getaddresses
+
+    name = str(data.get(role) or "").strip()
+    addresses = [
+        (display.strip(), address.strip())
+        for display, address in getaddresses([str(data.get(f"{role}_email") or "")])
+        if address.strip()
+    ]
+    if len(addresses) == 1 and name and not addresses[0][0]:
+        return [(name, addresses[0][1])]
+    found = [(display or address, address) for display, address in addresses]
+    if name and not any(display == name for display, _ in found):
+        found.insert(0, (name, ""))
+    return found
+
+
+def keyword_list(value: Any) -> list[str]:
+    """Keywords as a list: metadata holds them comma separated (or, in old metadata, separated
+    by spaces), or already as a list."""
+    if not value:
+        return []
+    if isinstance(value, list | tuple):
+        words = [str(v) for v in value]
+    else:
+        text = str(value)
+        words = text.split(",") if "," in text else text.split()
+    return list(dict.fromkeys(word.strip() for word in words if word.strip()))
+
+
 def make_environment() -> Environment:
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
@@ -101,6 +135,8 @@ def make_environment() -> Environment:
     env.filters["timestamp"] = timestamp
     env.filters["number"] = number
     env.filters["principal"] = principal
+    env.filters["people"] = people
+    env.filters["keyword_list"] = keyword_list
     return env
 
 

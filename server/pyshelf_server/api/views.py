@@ -9,7 +9,7 @@ from urllib.parse import unquote
 from pyramid.response import Response
 from pyramid.view import view_config
 
-from .. import __version__
+from .. import __version__, logs
 from ..accounts.services import UserService, user_json
 from ..indexes.services import IndexService
 from ..nodes import live_nodes
@@ -65,12 +65,32 @@ def login(request: Any) -> Any:
     name = app.pm.hook.pyshelf_authenticate(request=request, username=username, secret=password)
     # A login token is not a password: logging in with one would extend it for ever.
     if name is None or password.startswith("["):
+        logs.event("login of user %r from %s failed", username, request.client_addr)
+        if username == "root" and password == "":
+            raise APIError(401, empty_root_password_message(app.settings.serverdir))
         raise APIError(401, f"user {username!r} could not be authenticated")
+    logs.event("user %r logged in from %s", name, request.client_addr)
     token = app.login_tokens.create(name, current_password_hash(request, name) or "")
     return result(
         "proxyauth",
         {"password": token, "expiration": app.settings.login_token_seconds},
         message="login successful",
+    )
+
+
+def empty_root_password_message(serverdir: Any) -> str:
+    """For devpi's habit of an empty root password: where root's password is."""
+    from ..serverdir import ROOT_PASSWORD_FILE
+
+    if (serverdir / ROOT_PASSWORD_FILE).exists():
+        return (
+            "root's password is not empty here (as devpi's starts): pyshelf-init generated "
+            f"one, printed it and stored it in the server directory's {ROOT_PASSWORD_FILE} "
+            f"file (on the server: cat SERVERDIR/{ROOT_PASSWORD_FILE})"
+        )
+    return (
+        "root's password is not empty here (as devpi's starts): use the one given to "
+        "pyshelf-init (--root-passwd or PYSHELF_ROOT_PASSWORD)"
     )
 
 
@@ -105,6 +125,10 @@ def status_info(request: Any) -> dict[str, Any]:
                 info["metrics"].extend(value)
             else:
                 info[key] = value
+    identity = request.identity
+    if identity is None or not identity.is_root:
+        # Where the server keeps its files is for its administrator only.
+        del info["serverdir"]
     return info
 
 

@@ -12,7 +12,7 @@ from .. import limits
 from ..accounts.models import User
 from ..app import AppState
 from ..names import user_or_index_name_error
-from ..responses import APIError
+from ..responses import APIError, IndexNotFound
 from ..unit_of_work import UnitOfWork
 from .models import Index, IndexBase
 from .types import (
@@ -49,7 +49,7 @@ class IndexService:
     def require(self, user: str, name: str) -> Index:
         index = self.get(user, name)
         if index is None:
-            raise APIError(404, f"The stage {user}/{name} could not be found.")
+            raise IndexNotFound(f"{user}/{name}")
         return index
 
     def of_user(self, user: User) -> list[Index]:
@@ -226,7 +226,11 @@ class IndexService:
         }
         if unknown:
             listed = ", ".join(f"{k}={v}" for k, v in sorted(unknown.items()))
-            raise APIError(400, f"indexconfig got unexpected keyword arguments: {listed}")
+            raise APIError(
+                400,
+                f"indexconfig got unexpected keyword arguments: {listed}; the options of a "
+                f"{index_type.name} index are: {', '.join(sorted(known))}",
+            )
         new = dict(config)
         for key, value in changes.items():
             if key in index_type.dropped:

@@ -68,7 +68,16 @@ def bounded_list(key: str, items: list[str], max_entries: int) -> list[str]:
 
 
 def to_bases(key: str, value: Any) -> list[str]:
-    return bounded_list(key, to_list(key, value), limits.MAX_BASES)
+    bases = bounded_list(key, to_list(key, value), limits.MAX_BASES)
+    for base in bases:
+        if "://" in base:
+            # devpi users write a remote index as a base; here a mirror index stands for it.
+            raise OptionError(
+                f"'{key}' are indexes of this server (USER/INDEX), not URLs like {base!r}: "
+                f"create a mirror index of it (type=mirror mirror_url={base}) and use that "
+                "as a base"
+            )
+    return bases
 
 
 def to_acl(key: str, value: Any) -> list[str]:

@@ -9,7 +9,7 @@ from typing import Any
 from pyramid.response import Response
 from pyramid.view import view_config
 
-from .. import limits
+from .. import limits, logs
 from ..accounts.services import UserService
 from ..permissions import Permission
 from ..resources import UserContext
@@ -75,7 +75,7 @@ def create_index(request: Any) -> Any:
         request,
         Permission.INDEX_CREATE,
         _user_context(request),
-        f"no permission to create index {user_name}/{index_name}",
+        f"only {user_name} and root may create index {user_name}/{index_name}",
     )
     body = json_body(request, default={}, max_bytes=limits.MAX_CONFIG_BODY_BYTES)
     _service(request).new_config(user_name, index_name, body)
@@ -86,13 +86,16 @@ def create_index(request: Any) -> Any:
     service = _service(request)
     index = service.create(owner, index_name, body, by=request.authenticated_userid)
     announce(request, "pyshelf_index_created", index=_info(request, index))
+    logs.after_commit(request, "%s created index %s/%s", request.authenticated_userid,
+                      user_name, index_name)
     return result("indexconfig", service.config_json(index))
 
 
 @view_config(route_name="index", request_method="PATCH")
 def modify_index(request: Any) -> Any:
-    require(request, Permission.INDEX_MODIFY)
     info = request.context.index
+    require(request, Permission.INDEX_MODIFY,
+            message=f"only {info.user} and root may change index {info.fullname}")
     body = json_body(request, allow_empty=False, max_bytes=limits.MAX_CONFIG_BODY_BYTES)
     service = _service(request)
     service.modified_config(service.require(info.user, info.name), body)
@@ -106,16 +109,21 @@ def modify_index(request: Any) -> Any:
     announce(
         request, "pyshelf_index_changed", index=_info(request, index), old_options=old_options
     )
+    logs.after_commit(request, "%s changed index %s: %s", request.authenticated_userid,
+                      info.fullname, ", ".join(sorted(body)))
     return result("indexconfig", service.config_json(index))
 
 
 @view_config(route_name="index", request_method="DELETE")
 def delete_index(request: Any) -> Any:
-    require(request, Permission.INDEX_DELETE)
     info = request.context.index
+    require(request, Permission.INDEX_DELETE,
+            message=f"only {info.user} and root may delete index {info.fullname}")
     service = _service(request)
     service.delete(service.require(info.user, info.name))
     announce(request, "pyshelf_index_deleted", index=info)
+    logs.after_commit(request, "%s deleted index %s", request.authenticated_userid,
+                      info.fullname)
     return message(f"index {info.fullname} deleted", status=201)
 
 

@@ -53,6 +53,7 @@ class MirrorFile(Base):
     version: Mapped[str | None] = mapped_column(String(200), default=None)
     url: Mapped[str] = mapped_column(Text)
     stored: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    download_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Written in batches (``packages.downloads``); None: not served since it was stored.
     last_download: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 

@@ -37,15 +37,35 @@ _STORED_FILE = select(_mirror_files.c.id, _mirror_files.c.sha256, _mirror_files.
 )
 
 
+# Answers that count as a download, as for hosted files: the file, a part of it, or the
+# client's copy confirmed (304).
+DOWNLOADED = frozenset({200, 206, 304})
+
+
 def serve_file(backend: Any, request: Any, first: str, second: str, filename: str) -> Any:
     """The answer for one file of ``backend``'s mirror, or None when the mirror has no such
-    file (the caller answers 404)."""
-    index, app = backend.index, backend.app
+    file (the caller answers 404). Downloads of release files are counted as hosted ones."""
     if first == "+e":
         kind, first, second = "+e", second, ""
     else:
         kind = "+f"
     key = file_key(first, second)
+    response = _answer(backend, request, kind, first, second, key, filename)
+    if (
+        response is not None
+        and request.method == "GET"
+        and getattr(response, "status_code", None) in DOWNLOADED
+        and not filename.endswith(METADATA_SUFFIX)
+        and not wants_api_json(request)
+    ):
+        backend.app.downloads.count_mirrored(backend.index.id, filename, key)
+    return response
+
+
+def _answer(
+    backend: Any, request: Any, kind: str, first: str, second: str, key: str, filename: str
+) -> Any:
+    index, app = backend.index, backend.app
     # Core, not the ORM: a stored file is the answer to most requests here, and loading an
     # object for it cost more than the rest of that answer.
     row = backend.session.connection().execute(
@@ -54,9 +74,6 @@ def serve_file(backend: Any, request: Any, first: str, second: str, filename: st
     count_file = metrics_of(app).mirror_file
     if row is not None and not wants_api_json(request):
         if app.files.exists(row.sha256):
-            if request.method == "GET":
-                # For the retention rules that evict files not used lately.
-                app.downloads.used_mirror_file(row.id)
             response = stored_response(request, app.files, row.sha256, filename, row.stored)
             count_file(index.fullname, "hit", response.content_length or 0)
             return response

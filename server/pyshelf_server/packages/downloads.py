@@ -2,8 +2,12 @@
 
 Writing to the database on every download would turn each file request into a write
 transaction; instead counts are summed here, with the time of each file's latest download, and
-flushed every few seconds (and at shutdown) by one background thread. The retention rules
-(``retention``) read the last-download times: of hosted files and of mirrored ones.
+flushed every few seconds (and at shutdown) by one background thread. The web pages show the
+counts; the retention rules (``retention``) read the last-download times.
+
+Hosted files are counted by row id. A mirrored file is counted by its index, name and URL key:
+its row appears only when its first download has been stored, so a count without a row yet
+waits up to ``MIRROR_ROW_WAIT_FLUSHES`` flushes for it, then is dropped.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import update
 
 from ..db import utcnow
 from ..mirror.models import MirrorFile
@@ -23,13 +27,12 @@ from .models import File
 
 log = logging.getLogger(__name__)
 
+MIRROR_ROW_WAIT_FLUSHES = 60
+
 _files = File.__table__
 _mirror_files = MirrorFile.__table__
-_SET_MIRROR_LAST_DOWNLOAD = (
-    update(_mirror_files)
-    .where(_mirror_files.c.id == bindparam("row_id"))
-    .values(last_download=bindparam("when"))
-)
+
+MirroredFile = tuple[int, str, str]  # (index id, filename, key)
 
 
 class DownloadCounter:
@@ -44,9 +47,11 @@ class DownloadCounter:
         self.interval = interval
         self.clock = clock
         self.pending: Counter[int] = Counter()
-        # Latest download per file id, of hosted files (with the counts) and mirrored ones.
         self.last: dict[int, datetime] = {}
-        self.mirror_last: dict[int, datetime] = {}
+        self.mirror_pending: Counter[MirroredFile] = Counter()
+        self.mirror_last: dict[MirroredFile, datetime] = {}
+        # Flushes a mirrored file's count has waited for its row.
+        self.mirror_waits: Counter[MirroredFile] = Counter()
         self.lock = threading.Lock()
         self.stopped = threading.Event()
         self.thread: threading.Thread | None = None
@@ -57,10 +62,12 @@ class DownloadCounter:
             self.pending[file_id] += 1
             self.last[file_id] = now
 
-    def used_mirror_file(self, row_id: int) -> None:
+    def count_mirrored(self, index_id: int, filename: str, key: str) -> None:
         now = self.clock()
+        file = (index_id, filename, key)
         with self.lock:
-            self.mirror_last[row_id] = now
+            self.mirror_pending[file] += 1
+            self.mirror_last[file] = now
 
     def start(self) -> None:
         if self.thread is None:
@@ -81,9 +88,11 @@ class DownloadCounter:
         with self.lock:
             pending, self.pending = self.pending, Counter()
             last, self.last = self.last, {}
+            mirrored, self.mirror_pending = self.mirror_pending, Counter()
             mirror_last, self.mirror_last = self.mirror_last, {}
-        if not pending and not mirror_last:
+        if not pending and not mirrored:
             return
+        unmatched: list[MirroredFile] = []
         try:
             # Counting is bookkeeping, not a change clients must see: no new serial for it.
             with self.database.writing(counts_as_change=False) as uow:
@@ -93,19 +102,44 @@ class DownloadCounter:
                     connection.execute(
                         update(_files)
                         .where(_files.c.id == file_id)
-                        .values(download_count=_files.c.download_count + n,
-                                last_download=last[file_id])
+                        .values(
+                            download_count=_files.c.download_count + n,
+                            last_download=last[file_id],
+                        )
                     )
-                if mirror_last:
-                    connection.execute(
-                        _SET_MIRROR_LAST_DOWNLOAD,
-                        [{"row_id": i, "when": w} for i, w in sorted(mirror_last.items())],
+                for file, n in sorted(mirrored.items()):
+                    index_id, filename, key = file
+                    done = connection.execute(
+                        update(_mirror_files)
+                        .where(
+                            _mirror_files.c.index_id == index_id,
+                            _mirror_files.c.filename == filename,
+                            _mirror_files.c.key == key,
+                        )
+                        .values(
+                            download_count=_mirror_files.c.download_count + n,
+                            last_download=mirror_last[file],
+                        )
                     )
+                    if done.rowcount == 0:
+                        unmatched.append(file)
         except Exception:
             log.exception("could not store download counts; keeping them for the next flush")
             with self.lock:
                 self.pending.update(pending)
+                self.mirror_pending.update(mirrored)
                 for file_id, when in last.items():
                     self.last.setdefault(file_id, when)
-                for row_id, when in mirror_last.items():
-                    self.mirror_last.setdefault(row_id, when)
+                for file, when in mirror_last.items():
+                    self.mirror_last.setdefault(file, when)
+            return
+        with self.lock:
+            for file in unmatched:
+                # Still downloading (its row comes once stored), or removed meanwhile.
+                self.mirror_waits[file] += 1
+                if self.mirror_waits[file] <= MIRROR_ROW_WAIT_FLUSHES:
+                    self.mirror_pending[file] += mirrored[file]
+                    self.mirror_last.setdefault(file, mirror_last[file])
+            for file in list(self.mirror_waits):
+                if file not in self.mirror_pending:
+                    del self.mirror_waits[file]

@@ -91,7 +91,7 @@ def delete_project(request: Any) -> Any:
         raise APIError(403, f"project {row.name!r} is on non-volatile index {info.fullname}")
     PackageService(request.uow, request.registry.pyshelf.files).delete_project(row)
     _queue_removal(request, info, row.name, None)
-    return message(f"project {row.name!r} deleted from stage {info.fullname}")
+    return message(f"project {row.name!r} deleted from index {info.fullname}")
 
 
 @view_config(route_name="version", request_method="DELETE")
@@ -125,4 +125,4 @@ def _remove_mirrored(request: Any, info: Any, project: str) -> Any:
     if remover is None or not remover(normalize_name(project), request.uow):
         raise APIError(404, "project not found")
     _queue_removal(request, info, normalize_name(project), None)
-    return message(f"project {normalize_name(project)!r} deleted from stage {info.fullname}")
+    return message(f"project {normalize_name(project)!r} deleted from index {info.fullname}")

@@ -63,7 +63,7 @@ class PushService:
             found = self.packages.version(project, version)
             if found is not None and found.files:
                 return stage, found
-        raise APIError(404, f"there are no files for {name} {version} on stage {source.fullname}")
+        raise APIError(404, f"there are no files for {name} {version} on index {source.fullname}")
 
     def push_internal(
         self,
@@ -112,7 +112,7 @@ class PushService:
                 )
         if not selected and not outcome.docs:
             raise APIError(
-                404, f"there are no files for {name} {version} on stage {source.fullname}"
+                404, f"there are no files for {name} {version} on index {source.fullname}"
             )
         return outcome
 

@@ -11,13 +11,14 @@ from typing import Any
 from pyramid.response import Response
 from pyramid.view import view_config
 
+from .. import logs
 from ..indexes.services import IndexService
 from ..oidc.minting import publisher_of, publisher_refusal
 from ..packages.metadata import from_form
 from ..packages.services import PackageService
 from ..permissions import Permission
 from ..resources import IndexContext
-from ..responses import APIError, reason_phrase, result
+from ..responses import APIError, IndexNotFound, reason_phrase, result
 from ..security import TokenDenied
 from ..views.helpers import begin_write, end_session, json_body, require
 from .form import UploadForm, read_upload_form
@@ -55,6 +56,23 @@ def _form_fields(request: Any) -> dict[str, list[str]]:
     return fields
 
 
+def upload_refusal(request: Any, info: Any, who: str | None) -> str:
+    """Why ``who`` may not upload to the index: who may, and how to be them."""
+    allowed = ", ".join(info.options.get("acl_upload") or []) or "nobody"
+    if who is not None and request.registry.pyshelf.read_only_users.is_read_only(request, who):
+        return f"{who!r} is a read-only user (download only): no uploads to any index"
+    if who is not None:
+        refused = f"{who!r} may not upload"
+    elif "Authorization" in request.headers or "X-Devpi-Auth" in request.headers:
+        refused = "the user name and password given are not valid"
+    else:
+        refused = "anonymous uploads are refused"
+    return (
+        f"{refused}: {info.fullname} accepts uploads from: {allowed}; log in as one of them "
+        "(pyshelf login USER, or twine upload -u USER)"
+    )
+
+
 def _read_form(request: Any, max_file_size: int) -> UploadForm:
     if request.content_type != "multipart/form-data":
         return UploadForm(fields=_form_fields(request))
@@ -82,17 +100,11 @@ def legacy_upload(request: Any) -> Response:
         raise APIError(405, "index is marked read only")
     decision = request.has_permission(Permission.UPLOAD, request.context)
     if not decision:
-        if request.authenticated_userid is None:
-            # devpi's reason phrase; twine answers the challenge and reports the status.
-            raise APIError(401, "Unauthorized")
-        if isinstance(decision, TokenDenied):
+        who = request.authenticated_userid
+        if who is not None and isinstance(decision, TokenDenied):
             raise APIError(403, str(decision))
-        # devpi's words first, then who and where: "download only" users read this in twine.
-        raise APIError(
-            403,
-            f"no permission to submit: user {request.authenticated_userid!r} may not upload "
-            f"to {info.fullname}",
-        )
+        # twine and the devpi client print the reason phrase.
+        raise APIError(401 if who is None else 403, upload_refusal(request, info, who))
     limit = app.settings.max_upload_size
     if request.content_length is not None and request.content_length > limit + 1024 * 1024:
         raise APIError(413, f"upload is larger than the allowed {limit} bytes")
@@ -152,6 +164,9 @@ def _legacy_upload(request: Any, form: UploadForm) -> Response:
     outcome = uploads.upload_docs(
         index=index, name=name, version=version or None, received=content, uploader=who
     )
+    logs.after_commit(
+        request, "%s uploaded documentation %s to %s", who, content.filename, info.fullname
+    )
     if outcome.file is not None:
         _queue(request, "pyshelf_on_docs_upload", info, outcome.file)
     return _ok(outcome.reason)
@@ -168,6 +183,9 @@ def _store_release(request: Any, prepared: PreparedRelease, who: str) -> Respons
     index = request.shelf.require_index(info.fullname)
     uploads = UploadService(PackageService(request.uow, app.files), app.files)
     outcome = uploads.store_release(index, prepared, who, publisher=publisher_of(request))
+    logs.after_commit(
+        request, "%s uploaded %s to %s", who, prepared.filename, info.fullname
+    )
     if outcome.file is not None:
         _queue(request, "pyshelf_on_upload", info, outcome.file)
     return _ok(outcome.reason)
@@ -212,7 +230,7 @@ def push(request: Any) -> Any:
         raise APIError(400, "targetindex not in format user/index")
     target_info = request.shelf.index(target_name)
     if target_info is None:
-        raise APIError(404, f"The stage {target_name} could not be found.")
+        raise IndexNotFound(target_name)
     if target_info.is_mirror:
         raise APIError(400, f"cannot push to mirror index {target_name}")
     if request.shelf.type_for(target_info).read_only:

@@ -10,7 +10,7 @@ from pyramid.httpexceptions import HTTPException
 from pyramid.response import Response
 from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config
 
-from ..responses import APIError, json_response, one_line, reason_phrase
+from ..responses import APIError, IndexNotFound, json_response, one_line, reason_phrase
 
 log = logging.getLogger(__name__)
 
@@ -40,21 +40,39 @@ def _html(text: str) -> str:
     return escape(text)
 
 
+def _hinted(request: Any) -> str | None:
+    """A 404's message naming the URL meant (see views.hints), or None."""
+    from .hints import url_hint
+
+    hint = url_hint(request)
+    if hint is not None and request.method == "POST":
+        # twine and the devpi client print an upload's reason phrase.
+        request.is_upload = True
+    return hint
+
+
 @exception_view_config(APIError)
 def api_error(exc: APIError, request: Any) -> Response:
-    return error_response(request, exc.status, exc.message, exc.headers)
+    hint = _hinted(request) if exc.status == 404 else None
+    message = hint or exc.message
+    if hint is None and isinstance(exc, IndexNotFound):
+        from .hints import index_list, visible_indexes
+
+        message += f" Indexes you can see: {index_list(visible_indexes(request))}."
+    return error_response(request, exc.status, message, exc.headers)
 
 
 @forbidden_view_config()
 def forbidden(request: Any) -> Response:
     if request.authenticated_userid is None:
-        return error_response(request, 401, "authentication required")
+        return error_response(request, 401, "authentication required: log in first "
+                              "(pyshelf login USER)")
     return error_response(request, 403, "Access was denied to this resource.")
 
 
 @notfound_view_config()
 def not_found(request: Any) -> Response:
-    return error_response(request, 404, f"no such resource: {request.path}")
+    return error_response(request, 404, _hinted(request) or f"no such resource: {request.path}")
 
 
 @exception_view_config(HTTPException)

@@ -129,7 +129,9 @@ def require(request: Any, permission: str, context: Any = None, message: str | N
     if isinstance(decision, TokenDenied):
         raise APIError(403, str(decision))
     if request.authenticated_userid is None:
-        raise APIError(401, message or "authentication required")
+        raise APIError(
+            401, (message or "authentication required") + ": log in first (pyshelf login USER)"
+        )
     raise APIError(
         403, message or f"user {request.authenticated_userid!r} has no permission {permission}"
     )

@@ -35,6 +35,7 @@ from pyshelf_server.plugin_api import (
     server_serial,
 )
 
+from ..description import rendered_text
 from ..docs import DocsError, DocStore, pages
 from ..versions import newest_first, preferred
 from .whoosh_index import MAX_DESCRIPTION, SearchIndex, joined_name, project_key
@@ -71,7 +72,11 @@ def project_document(
         "joined": joined_name(name),
         "name": name,
         "summary": _text(meta.get("summary"))[:2000],
-        "description": _text(meta.get("description"))[:MAX_DESCRIPTION],
+        # What readers see, not the markup: "**hello**" is the word "hello".
+        "description": rendered_text(
+            _text(meta.get("description"))[:MAX_DESCRIPTION],
+            _text(meta.get("description_content_type")),
+        ),
         "keywords": _text(meta.get("keywords"))[:2000],
         "version": chosen,
         "docs": docs or "",

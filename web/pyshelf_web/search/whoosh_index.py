@@ -32,9 +32,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 # Name parts: "Foo.Bar_baz" is found as "foo", "bar" and "baz", whatever the separators.
 NAME_TOKENS = re.compile(r"[A-Za-z0-9]+")
+# Words of prose: letters and digits, split at any punctuation ("shelfdemo.hello",
+# "world_wide" and "**hello**" are two words, two words and one).
+PROSE_TOKENS = r"[^\W_]+"
 MAX_DESCRIPTION = 50_000
 
 
@@ -48,7 +51,7 @@ def make_schema() -> Schema:
     from whoosh.analysis import StemmingAnalyzer
     from whoosh.fields import ID, STORED, TEXT, Schema
 
-    prose = StemmingAnalyzer()
+    prose = StemmingAnalyzer(expression=PROSE_TOKENS)
     return Schema(
         key=ID(unique=True, stored=True),
         type=ID(stored=True),

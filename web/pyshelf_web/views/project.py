@@ -134,7 +134,7 @@ def version_page(request: Any) -> Any:
         data=data,
         display=data.get("name") or project,
         files=files,
-        downloads=sum(f["row"].download_count for f in files if f["row"] is not None),
+        downloads=download_total(request, [entry]),
         description=web.descriptions.render(
             str(data.get("description") or ""), str(data.get("description_content_type") or "")
         ),

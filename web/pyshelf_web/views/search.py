@@ -35,7 +35,8 @@ def _mirror_names(shelf: ShelfReader, mirrors: list[IndexInfo], text: str) -> li
 
 
 def _search(request: Any, scope: Any) -> Any:
-    text = request.GET.get("query", "").strip()[:MAX_QUERY]
+    # "q" as well as "query": the name other indexes' search forms use.
+    text = (request.GET.get("query") or request.GET.get("q", "")).strip()[:MAX_QUERY]
     number = page_number(request)
     shelf = reader(request)
     existing = shelf.indexes()
