@@ -2,10 +2,12 @@
 password is, their restrictions enforced in every permission check."""
 
 import base64
+import time
 
 import pytest
 from pymacaroons import Macaroon
 
+from pyshelf_server import hookimpl, plugin_api
 from pyshelf_server.testing import basic_auth, make_wheel
 
 YEAR = 365 * 24 * 3600
@@ -245,3 +247,47 @@ def test_checking_a_token_hashes_no_password(tokens, monkeypatch):
     for name in ("fast-one", "fast-two"):
         upload(tokens, token, name=name)
     upload(tokens, token, name="fast-three", user="alice")
+
+
+class MintingPlugin:
+    """Mints a short upload-only token the way trusted publishing does: through plugin_api,
+    with a registered caveat re-checked at use."""
+
+    def __init__(self):
+        self.entries = {"17"}
+
+    @hookimpl
+    def pyshelf_pyramid_configure(self, config, settings):
+        plugin_api.register_token_caveat("pyshelf-test-minted", self.check)
+        config.add_route("test.mint", "/+test-mint")
+        config.add_view(self.mint, route_name="test.mint", request_method="POST", renderer="json")
+
+    def check(self, request, value):
+        return None if value in self.entries else f"entry {value} was removed"
+
+    def mint(self, request):
+        token_id, token = plugin_api.tokens(request).mint(
+            "alice", expires=int(time.time()) + 900, allowed=["upload"], indexes=["alice/dev"],
+            projects=["minted"], description="minted", caveats={"pyshelf-test-minted": "17"},
+        )  # fmt: skip
+        return {"id": token_id, "token": token}
+
+
+def test_plugin_mints_through_plugin_api(make_app):
+    from pyshelf_server.testing import Shelf
+
+    plugin = MintingPlugin()
+    shelf = Shelf(make_app(plugins=[plugin]))
+    shelf.create_user("alice", "secret")
+    shelf.create_index("alice/dev", user="alice", password="secret")
+    shelf.create_index("alice/other", user="alice", password="secret")
+    minted = shelf.test.post("/+test-mint").json
+    upload(shelf, minted["token"], name="minted")
+    assert upload(shelf, minted["token"], name="other", status=403).status.endswith("'other'")
+    upload(shelf, minted["token"], name="minted", index="alice/other", status=403)
+    listed = shelf.json("GET", "/alice/+tokens", user="alice", password="secret").json
+    assert "pyshelf-test-minted=17" in listed["result"]["tokens"][minted["id"]]["restrictions"]
+    plugin.entries.clear()
+    assert upload(shelf, minted["token"], name="minted", status=403).status == (
+        "403 entry 17 was removed"
+    )
