@@ -623,7 +623,7 @@ class Shelf:
         params = json.dumps(body).encode() if body is not None else b""
         if body is not None:
             headers["Content-Type"] = "application/json"
-        return self.test.request(
+        answer = self.test.request(
             path,
             method=method,
             body=params,
@@ -632,6 +632,7 @@ class Shelf:
             expect_errors=status is not None,
             **kw,
         )
+        return checked_status(answer, status)
 
     def create_user(self, name: str, password: str = "secret", **fields: Any) -> Any:
         return self.json(
@@ -657,7 +658,7 @@ class Shelf:
         **fields: str,
     ) -> Any:
         form = [(":action", "file_upload"), ("name", name), ("version", version), *fields.items()]
-        return self.test.post(
+        answer = self.test.post(
             f"/{fullname}/",
             form,
             upload_files=[("content", filename, content)],
@@ -665,6 +666,20 @@ class Shelf:
             status=status,
             expect_errors=True,
         )
+        return checked_status(answer, status)
+
+
+def checked_status(answer: Any, status: Any) -> Any:
+    """``answer`` when its status is ``status`` (an int, a list of them, or ``"*"``/None for
+    any). webtest checks no status at all once errors are expected."""
+    if status is None or status == "*":
+        return answer
+    wanted = list(status) if isinstance(status, list | tuple) else [status]
+    assert answer.status_int in wanted or answer.status in wanted, (
+        f"{answer.request.method} {answer.request.path_qs}: {answer.status}, not {status}\n"
+        f"{answer.text[:500]}"
+    )
+    return answer
 
 
 @pytest.fixture

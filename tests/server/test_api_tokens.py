@@ -2,10 +2,12 @@
 password is, their restrictions enforced in every permission check."""
 
 import base64
+import time
 
 import pytest
 from pymacaroons import Macaroon
 
+from pyshelf_server import hookimpl, plugin_api
 from pyshelf_server.testing import basic_auth, make_wheel
 
 YEAR = 365 * 24 * 3600
@@ -35,14 +37,16 @@ def new_token(shelf, body=None, **kw):
 
 def upload(shelf, token, *, name="pkg", index="alice/dev", user="__token__", status=200):
     filename, content = make_wheel(name, "1.0")
-    return shelf.test.post(
+    answer = shelf.test.post(
         f"/{index}/",
         [(":action", "file_upload"), ("name", name), ("version", "1.0")],
         upload_files=[("content", filename, content)],
         headers=basic_auth(user, token),
-        status=status,
         expect_errors=True,
     )
+    # webtest checks no status when errors are expected.
+    assert answer.status_int == status, answer.status
+    return answer
 
 
 def keys(shelf):
@@ -215,3 +219,75 @@ def test_a_password_that_looks_like_a_token_is_still_a_password(tokens):
     tokens.create_user("dave", "devpi-not-a-token")
     api = tokens.json("GET", "/+api", headers=basic_auth("dave", "devpi-not-a-token")).json
     assert api["result"]["authstatus"][:2] == ["ok", "dave"]
+
+
+def test_only_id_and_seed_are_stored(tokens):
+    from sqlalchemy import text
+
+    token = new_token(tokens, {"description": "ci"})
+    macaroon = Macaroon.deserialize(token.removeprefix("devpi-"))
+    with tokens.app.registry.pyshelf.database.reading() as session:
+        rows = session.execute(text("SELECT * FROM api_tokens")).all()
+    stored = repr(rows)
+    assert len(rows) == 1
+    assert token.removeprefix("devpi-") not in stored
+    assert macaroon.signature not in stored
+
+
+def test_checking_a_token_hashes_no_password(tokens, monkeypatch):
+    from pyshelf_server import security
+
+    token = new_token(tokens)
+
+    class NoHashing:
+        def verify(self, *args):
+            raise AssertionError("a password hash was checked")
+
+    monkeypatch.setattr(security, "password_context", NoHashing(), raising=False)
+    for name in ("fast-one", "fast-two"):
+        upload(tokens, token, name=name)
+    upload(tokens, token, name="fast-three", user="alice")
+
+
+class MintingPlugin:
+    """Mints a short upload-only token the way trusted publishing does: through plugin_api,
+    with a registered caveat re-checked at use."""
+
+    def __init__(self):
+        self.entries = {"17"}
+
+    @hookimpl
+    def pyshelf_pyramid_configure(self, config, settings):
+        plugin_api.register_token_caveat("pyshelf-test-minted", self.check)
+        config.add_route("test.mint", "/+test-mint")
+        config.add_view(self.mint, route_name="test.mint", request_method="POST", renderer="json")
+
+    def check(self, request, value):
+        return None if value in self.entries else f"entry {value} was removed"
+
+    def mint(self, request):
+        token_id, token = plugin_api.tokens(request).mint(
+            "alice", expires=int(time.time()) + 900, allowed=["upload"], indexes=["alice/dev"],
+            projects=["minted"], description="minted", caveats={"pyshelf-test-minted": "17"},
+        )  # fmt: skip
+        return {"id": token_id, "token": token}
+
+
+def test_plugin_mints_through_plugin_api(make_app):
+    from pyshelf_server.testing import Shelf
+
+    plugin = MintingPlugin()
+    shelf = Shelf(make_app(plugins=[plugin]))
+    shelf.create_user("alice", "secret")
+    shelf.create_index("alice/dev", user="alice", password="secret")
+    shelf.create_index("alice/other", user="alice", password="secret")
+    minted = shelf.test.post("/+test-mint").json
+    upload(shelf, minted["token"], name="minted")
+    assert upload(shelf, minted["token"], name="other", status=403).status.endswith("'other'")
+    upload(shelf, minted["token"], name="minted", index="alice/other", status=403)
+    listed = shelf.json("GET", "/alice/+tokens", user="alice", password="secret").json
+    assert "pyshelf-test-minted=17" in listed["result"]["tokens"][minted["id"]]["restrictions"]
+    plugin.entries.clear()
+    assert upload(shelf, minted["token"], name="minted", status=403).status == (
+        "403 entry 17 was removed"
+    )

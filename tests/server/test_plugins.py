@@ -291,5 +291,5 @@ def test_plugin_api_exports_exist_and_route_names_are_routes(make_app):
     assert missing == []
     routes = make_app().registry.getUtility(IRoutesMapper)
     names = [getattr(plugin_api, n) for n in plugin_api.__all__ if n.startswith("ROUTE_")]
-    assert len(names) == 6
+    assert len(names) == 7
     assert [name for name in names if routes.get_route(name) is None] == []

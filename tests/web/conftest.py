@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from pyshelf_server.testing import Shelf
+from pyshelf_server.testing import Shelf, checked_status
 
 BROWSER = {
     "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
@@ -26,16 +26,19 @@ class WebShelf(Shelf):
 
     def page(self, path: str, status: int | str = 200, **kw: Any) -> Any:
         headers = {**BROWSER, **kw.pop("headers", {})}
-        return self.test.get(path, headers=headers, status=status,
-                             expect_errors=status == "*" or int(status) >= 400, **kw)
+        answer = self.test.get(path, headers=headers, status=status,
+                               expect_errors=status == "*" or int(status) >= 400, **kw)
+        # webtest checks no status once errors are expected.
+        return checked_status(answer, status)
 
     def upload_docs(self, fullname: str, content: bytes, *, name: str, version: str,
                     user: str = "root", password: str | None = None, status: Any = 200) -> Any:
         form = [(":action", "doc_upload"), ("name", name), ("version", version)]
-        return self.test.post(
+        answer = self.test.post(
             f"/{fullname}/", form, upload_files=[("content", f"{name}-{version}.doc.zip", content)],
             headers=self.auth(user, password), status=status, expect_errors=True,
         )
+        return checked_status(answer, status)
 
     def indexed(self) -> None:
         """Wait until the background indexer has processed everything queued so far."""
