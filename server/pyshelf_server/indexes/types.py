@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import hookimpl, limits
+from ..lifecycle.age import parse_duration, parse_exemption, parse_instant
 from ..names import normalize_name
 from ..permissions import ANONYMOUS, normalise_acl_entry
 
@@ -77,6 +78,9 @@ LIST_BOUNDS = {
     "acl_upload": limits.MAX_ACL_ENTRIES,
     "acl_toxresult_upload": limits.MAX_ACL_ENTRIES,
     "mirror_whitelist": limits.MAX_WHITELIST_ENTRIES,
+    "min_release_age_exempt": limits.MAX_WHITELIST_ENTRIES,
+    "tracks": limits.MAX_BASES,
+    "alternate_locations": limits.MAX_BASES,
 }
 
 
@@ -133,6 +137,65 @@ def to_url(key: str, value: Any) -> str:
     if not isinstance(value, str) or not value.startswith(("http://", "https://")):
         raise OptionError(f"'{key}' option must be a URL.")
     return value
+
+
+# The minimum release age (lifecycle.age says what they mean).
+
+
+def to_min_release_age(key: str, value: Any) -> str:
+    """The duration as given (``""`` or ``"0"`` is off)."""
+    text = "" if value is None else str(value).strip()
+    if text in ("", "0"):
+        return ""
+    try:
+        parse_duration(text)
+    except ValueError:
+        raise OptionError(
+            f"'{key}' must be a duration such as 7d, 36h, 90m or 1d12h, not {text!r}"
+        ) from None
+    return text
+
+
+def to_exclude_newer(key: str, value: Any) -> str:
+    text = "" if value is None else str(value).strip()
+    if not text:
+        return ""
+    try:
+        parse_instant(text)
+    except ValueError:
+        raise OptionError(
+            f"'{key}' must be a date (2026-01-31) or a timestamp (2026-01-31T12:00:00Z), "
+            f"not {text!r}"
+        ) from None
+    return text
+
+
+def to_exemptions(key: str, value: Any) -> list[str]:
+    entries = bounded_list(key, to_list(key, value), limits.MAX_WHITELIST_ENTRIES)
+    for entry in entries:
+        try:
+            parse_exemption(entry)
+        except ValueError:
+            raise OptionError(
+                f"an entry of '{key}' must be a project name or pattern, optionally followed "
+                f"by 'until YYYY-MM-DD', not {entry!r}"
+            ) from None
+    return entries
+
+
+def to_unknown_policy(key: str, value: Any) -> str:
+    text = "" if value is None else str(value).strip().lower()
+    if text in ("", "hide", "show"):
+        return text
+    raise OptionError(f"'{key}' must be 'hide' or 'show', not {value!r}")
+
+
+def to_index_urls(key: str, value: Any) -> list[str]:
+    urls = bounded_list(key, to_list(key, value), LIST_BOUNDS[key])
+    for url in urls:
+        if not url.startswith(("http://", "https://")) or not url.endswith("/"):
+            raise OptionError(f"an entry of '{key}' must be an http(s) URL ending in '/': {url!r}")
+    return urls
 
 
 @dataclass(frozen=True)
@@ -196,6 +259,10 @@ COMMON_OPTIONS = {
     "title": Option(bounded_text(limits.MAX_TITLE_LENGTH)),
     "description": Option(bounded_text(limits.MAX_DESCRIPTION_LENGTH)),
     "custom_data": Option(to_custom_data),
+    "min_release_age": Option(to_min_release_age),
+    "min_release_age_exempt": Option(to_exemptions),
+    "exclude_newer": Option(to_exclude_newer),
+    "min_release_age_unknown": Option(to_unknown_policy),
 }
 # Options bounded by their own coercion; any other (plugins' included) is bounded by size.
 OWN_BOUNDS = frozenset({*COMMON_OPTIONS, *LIST_BOUNDS})
@@ -211,6 +278,10 @@ class StageType(IndexType):
         "mirror_whitelist_inheritance": Option(
             to_inheritance, default=lambda owner: "intersection"
         ),
+        # PEP 708: simple-index URLs (ending in "/") under which the projects this stage hosts
+        # are the same projects (tracks) or other locations of them (alternate-locations).
+        "tracks": Option(to_index_urls),
+        "alternate_locations": Option(to_index_urls),
     }
 
 

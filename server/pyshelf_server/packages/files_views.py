@@ -13,6 +13,7 @@ from pyramid.response import Response
 from pyramid.view import view_config
 
 from ..fileresponses import blob_response
+from ..lifecycle.age import refuse_if_held_back
 from ..limits import MAX_FILENAME_LENGTH
 from ..permissions import Permission
 from ..responses import APIError, message, result
@@ -67,6 +68,7 @@ def download(request: Any) -> Response:
         if response is not None:
             return response
         raise _gone_or_missing(request, info, filename, prefix)
+    _refuse_if_held_back(request, row)
     if wants_api_json(request):
         return result(
             "releasefilemeta",
@@ -92,6 +94,15 @@ def _backend_answer(request: Any, filename: str) -> Response | None:
     return handler(request, request.matchdict["a"], request.matchdict["b"], filename)
 
 
+def _refuse_if_held_back(request: Any, row: File) -> None:
+    """A release file that the age rules of the index in its URL hold back is not served."""
+    inheritance = request.shelf.inheritance
+    rules = inheritance.age_rules(request.context.index)
+    if rules and row.rel == "releasefile":
+        project = row.version.project.name
+        refuse_if_held_back(rules, project, row.upload_time, inheritance.now(), row.filename)
+
+
 def _has_own_file(request: Any, info: Any, filename: str) -> bool:
     return PackageService(request.uow).file_by_name(info.id, filename) is not None
 
@@ -105,6 +116,7 @@ def _core_metadata(request: Any, filename: str) -> Response:
         if response is not None:
             return response
         raise APIError(404, "no such file")
+    _refuse_if_held_back(request, row)
     if not row.metadata_sha256:
         raise APIError(404, "no core metadata for this file")
     _restore_core_metadata(request.registry.pyshelf.files, row)

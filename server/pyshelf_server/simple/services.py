@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -39,7 +38,7 @@ class SimpleService:
         """
         key = (index.id, project, media_type, url_prefix)
         _serial, state_token, config_token, _users_token = self.shelf.state
-        now = time.time()
+        now = self.shelf.app.clock()
         entry = self.cache.get(key)
         if entry is not None and entry.state_token == state_token and _fresh(entry, now):
             return entry
@@ -50,15 +49,21 @@ class SimpleService:
             entry is not None
             and entry.token == token
             and (fresh_until is None or now < fresh_until)
+            and (entry.held_until is None or now < entry.held_until)
         ):
             entry.state_token = state_token
-            entry.fresh_until = fresh_until
+            entry.fresh_until = _earliest(fresh_until, entry.held_until)
             return entry
+        # When a file held back by an age rule comes of age (or an exemption ends).
+        held_until: float | None = None
         body = self._from_stored_tails(index, project, media_type, url_prefix)
         if body is None:
-            links = inheritance.links(index, project)
-            if links is None:
+            found = inheritance.visible_links(index, project)
+            if found is None:
                 return None
+            links, held = found
+            if held.changes_at is not None:
+                held_until = held.changes_at.timestamp()
             for extra in self.shelf.app.pm.hook.pyshelf_simple_extra_links(
                 request=self.shelf.request, index=index, project=project
             ):
@@ -79,8 +84,9 @@ class SimpleService:
             etag=hashlib.sha256(body).hexdigest()[:32],
             token=(config_token, token),
             state_token=state_token,
-            fresh_until=fresh_until,
+            fresh_until=_earliest(fresh_until, held_until),
             headers=tuple(headers),
+            held_until=held_until,
         )
         self.cache.put(key, page)
         return page
@@ -135,6 +141,12 @@ class SimpleService:
         if media_type == JSON_TYPE:
             return project_list_json(names)
         return project_list_html(names)
+
+
+def _earliest(a: float | None, b: float | None) -> float | None:
+    if a is None:
+        return b
+    return a if b is None else min(a, b)
 
 
 def _fresh(entry: CachedPage, now: float) -> bool:
