@@ -28,6 +28,7 @@ VIEW_MODULES = (
     "pyshelf_server.packages.views",
     "pyshelf_server.packages.files_views",
     "pyshelf_server.simple.views",
+    "pyshelf_server.lifecycle.views",
 )
 
 

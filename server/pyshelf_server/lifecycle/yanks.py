@@ -50,6 +50,9 @@ class YankResult:
 
 
 class YankService:
+    """``inherited_files`` reads (it may fetch a mirror's page, which writes in a unit of work
+    of its own: call it before the request begins writing); ``set_yanked`` writes."""
+
     def __init__(self, uow: UnitOfWork, request_state: Any) -> None:
         self.uow = uow
         self.shelf = request_state
@@ -58,21 +61,9 @@ class YankService:
     def session(self) -> Session:
         return self.uow.session
 
-    def set_yanked(
-        self,
-        index: IndexInfo,
-        project: str,
-        version: str,
-        *,
-        yanked: bool,
-        reason: str | None,
-        filename: str | None,
-        who: str | None,
-    ) -> YankResult:
-        """Yank (or un-yank) every release file of ``project==version`` seen through
-        ``index``, or only ``filename``."""
-        if reason is not None and len(reason) > MAX_DESCRIPTION_LENGTH:
-            raise APIError(400, f"a yank reason may be at most {MAX_DESCRIPTION_LENGTH} characters")
+    def inherited_files(self, index: IndexInfo, project: str, version: str) -> list[str] | None:
+        """The release files of ``project==version`` through ``index``, when the index does not
+        hold that version itself (None when it does); 404 when there is no such version."""
         if index.is_mirror:
             raise APIError(
                 400, f"{index.fullname} is a mirror: yank on a stage that inherits from it"
@@ -81,10 +72,46 @@ class YankService:
 
         packages = PackageService(self.uow)
         own = packages.project(index.id, project)
+        if own is not None and packages.version(own, version) is not None:
+            return None
+        answers = self.shelf.inheritance.version_answers(index, project)
+        if answers is None or version not in answers:
+            raise APIError(404, f"{project} {version} is not on {index.fullname}")
+        return sorted(
+            {
+                str(link.get("href", "")).rsplit("/", 1)[-1]
+                for _stage, data in answers[version]
+                for link in data.get("+links", [])
+                if link.get("rel") == "releasefile"
+            }
+        )
+
+    def set_yanked(
+        self,
+        index: IndexInfo,
+        project: str,
+        version: str,
+        *,
+        inherited: list[str] | None,
+        yanked: bool,
+        reason: str | None,
+        filename: str | None,
+        who: str | None,
+    ) -> YankResult:
+        """Yank (or un-yank) every release file of ``project==version`` seen through
+        ``index``, or only ``filename``; ``inherited`` is what :meth:`inherited_files` said."""
+        if reason is not None and len(reason) > MAX_DESCRIPTION_LENGTH:
+            raise APIError(400, f"a yank reason may be at most {MAX_DESCRIPTION_LENGTH} characters")
+        if inherited is not None:
+            return self._inherited(index, project, version, inherited, yanked, reason, filename, who)
+        from ..packages.services import PackageService
+
+        packages = PackageService(self.uow)
+        own = packages.project(index.id, project)
         own_version = packages.version(own, version) if own is not None else None
-        if own_version is not None:
-            return self._hosted(packages, own_version, yanked, reason, filename)
-        return self._inherited(index, project, version, yanked, reason, filename, who)
+        if own_version is None:
+            raise APIError(404, f"{project} {version} is not on {index.fullname}")
+        return self._hosted(packages, own_version, yanked, reason, filename)
 
     def _hosted(
         self, packages: Any, version: Any, yanked: bool, reason: str | None, filename: str | None
@@ -93,7 +120,7 @@ class YankService:
         if filename is not None:
             files = [f for f in files if f.filename == filename]
             if not files:
-                raise APIError(404, f"{version.version} of {version.project.name} has no file "
+                raise APIError(404, f"{version.project.name} {version.version} has no file "
                                     f"{filename!r}")  # fmt: skip
         if not files:
             raise APIError(404, f"{version.project.name} {version.version} has no release files")
@@ -109,22 +136,12 @@ class YankService:
         index: IndexInfo,
         project: str,
         version: str,
+        filenames: list[str],
         yanked: bool,
         reason: str | None,
         filename: str | None,
         who: str | None,
     ) -> YankResult:
-        answers = self.shelf.inheritance.version_answers(index, project)
-        if answers is None or version not in answers:
-            raise APIError(404, f"{project} {version} is not on {index.fullname}")
-        filenames = sorted(
-            {
-                str(link.get("href", "")).rsplit("/", 1)[-1]
-                for _stage, data in answers[version]
-                for link in data.get("+links", [])
-                if link.get("rel") == "releasefile"
-            }
-        )
         if filename is not None and filename not in filenames:
             raise APIError(404, f"{project} {version} has no file {filename!r}")
         key = filename or ""
