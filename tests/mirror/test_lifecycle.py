@@ -93,7 +93,8 @@ def test_single_file_yank_and_bad_input(mirror):
     files = {f["filename"]: f for f in mirror.page_json("/root/dev/+simple/two/")["files"]}
     assert files[wheel]["yanked"] is True
     assert all("yanked" not in f for name, f in files.items() if name != wheel)
-    assert "no file 'nope.whl'" in yank(mirror, "/root/dev/two/1.0", status=404, filename="nope.whl").text
+    missing = yank(mirror, "/root/dev/two/1.0", status=404, filename="nope.whl")
+    assert "no file 'nope.whl'" in missing.text
     assert yank(mirror, "/root/dev/two/9.9", status=404).status_code == 404
     bad = mirror.json("PATCH", "/root/dev/two/1.0", {"yanked": "yes"}, user="root", status=400)
     assert "yanked" in bad.json["message"]
@@ -194,3 +195,31 @@ def shelf_with_age(make_app):
 def test_bad_age_options_are_refused_with_a_message(shelf_with_age, options, fragment):
     answer = shelf_with_age.json("PUT", "/root/other", options, user="root", status=400)
     assert fragment in answer.json["message"]
+
+
+# -- provenance passed through -----------------------------------------------------------------
+
+
+def test_mirror_passes_upstream_provenance_through(mirror, httpx_mock):
+    provenance = "https://upstream.example/integrity/six/1.15.0/six-1.15.0-py3-none-any.whl/provenance"
+    page = six_page()
+    page["files"][0]["provenance"] = provenance
+    page["files"][1]["provenance"] = None
+    httpx_mock.add_response(url=SIX, json=page, is_reusable=True)
+    files = mirror.page_json("/root/dev/+simple/six/")["files"]
+    assert files[0]["provenance"] == provenance
+    assert "provenance" not in files[1]
+    html = mirror.simple("/root/dev/+simple/six/", accept="text/html").text
+    assert f'data-provenance="{provenance}"' in html
+
+
+def test_mirror_resolves_a_relative_provenance_of_an_html_page(mirror, httpx_mock):
+    from .conftest import html_page, sha256
+
+    digest = sha256(b"x")
+    httpx_mock.add_response(url=SIX, text=html_page([
+        f'<a href="../../files/six-1.0.tar.gz#sha256={digest}" '
+        'data-provenance="../../integrity/six-1.0.tar.gz/provenance">six-1.0.tar.gz</a>']),
+        headers={"Content-Type": "text/html"})  # fmt: skip
+    [entry] = mirror.page_json("/root/pypi/+simple/six/")["files"]
+    assert entry["provenance"] == "https://upstream.example/integrity/six-1.0.tar.gz/provenance"

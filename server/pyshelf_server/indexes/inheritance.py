@@ -22,6 +22,7 @@ from operator import itemgetter
 from typing import Any, TypeVar
 
 from ..lifecycle.age import AgeRule, Held, rules_for, split_links
+from ..simple.render import NO_REPOSITORY, Repository
 from .backends import Link, StageBackend
 from .registry import IndexInfo, IndexSnapshot
 
@@ -55,6 +56,26 @@ class Inheritance:
             return []
         hosted = [s.id for s in self.resolution_order(index) if not s.is_mirror]
         return self.inherited_yanks(hosted, project) if hosted else []
+
+    def repository(self, index: IndexInfo, project: str) -> Repository:
+        """PEP 708: the ``tracks`` and ``alternate_locations`` of the hosted stages of the order
+        that have ``project``, each base URL followed by the project's name."""
+        declaring = [
+            s for s in self.resolution_order(index)
+            if s.options.get("tracks") or s.options.get("alternate_locations")
+        ]  # fmt: skip
+        if not declaring:
+            return NO_REPOSITORY
+        having = {backend.index.id for backend in self.stages_for(index, project)}
+        tracks: list[str] = []
+        alternates: list[str] = []
+        for stage in declaring:
+            if stage.id in having:
+                tracks += [base + project + "/" for base in stage.options.get("tracks") or ()]
+                alternates += [
+                    base + project + "/" for base in stage.options.get("alternate_locations") or ()
+                ]
+        return Repository(tuple(dict.fromkeys(tracks)), tuple(dict.fromkeys(alternates)))
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)

@@ -103,7 +103,9 @@ class YankService:
         if reason is not None and len(reason) > MAX_DESCRIPTION_LENGTH:
             raise APIError(400, f"a yank reason may be at most {MAX_DESCRIPTION_LENGTH} characters")
         if inherited is not None:
-            return self._inherited(index, project, version, inherited, yanked, reason, filename, who)
+            return self._inherited(
+                index, project, version, inherited, yanked, reason, filename, who
+            )
         from ..packages.services import PackageService
 
         packages = PackageService(self.uow)

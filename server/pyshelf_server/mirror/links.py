@@ -117,6 +117,7 @@ def to_link(fullname: str, link: dict[str, Any]) -> Link:
         # A metadata file is offered only when its hash is known: it is verified on download
         # like every other file.
         core_metadata=dict(core) if isinstance(core, dict) and core else None,
+        provenance=link.get("provenance"),
     )
 
 

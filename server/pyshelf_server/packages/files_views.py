@@ -14,6 +14,8 @@ from pyramid.view import view_config
 
 from ..fileresponses import blob_response
 from ..lifecycle.age import refuse_if_held_back
+from ..lifecycle.provenance import MEDIA_TYPE as PROVENANCE_TYPE
+from ..lifecycle.provenance import SUFFIX as PROVENANCE_SUFFIX
 from ..limits import MAX_FILENAME_LENGTH
 from ..permissions import Permission
 from ..responses import APIError, message, result
@@ -62,6 +64,8 @@ def download(request: Any) -> Response:
         return response
     if filename.endswith(METADATA_SUFFIX) and not _has_own_file(request, info, filename):
         return _core_metadata(request, filename[: -len(METADATA_SUFFIX)])
+    if filename.endswith(PROVENANCE_SUFFIX) and not _has_own_file(request, info, filename):
+        return _provenance(request, filename[: -len(PROVENANCE_SUFFIX)])
     info, row, prefix = _lookup(request)
     if row is None:
         response = _backend_answer(request, filename)
@@ -126,6 +130,19 @@ def _core_metadata(request: Any, filename: str) -> Response:
     if response.status_code == 200:
         response.content_type = "text/plain"
         response.charset = "utf-8"
+    return response
+
+
+def _provenance(request: Any, filename: str) -> Response:
+    """PEP 740: the provenance object of a hosted file."""
+    info = request.context.index
+    row = PackageService(request.uow).file_by_name(info.id, filename)
+    a, b = request.matchdict["a"], request.matchdict["b"]
+    if row is None or row.sha256[:3] != a or row.sha256[3:16] != b or not row.provenance:
+        raise APIError(404, f"No provenance available for {filename}")
+    _refuse_if_held_back(request, row)
+    response = Response(body=row.provenance.encode("utf-8"), content_type=None)
+    response.headers["Content-Type"] = PROVENANCE_TYPE
     return response
 
 

@@ -11,6 +11,7 @@ from ..indexes.registry import IndexInfo
 from .cache import CachedPage
 from .render import (
     JSON_TYPE,
+    Repository,
     html_page,
     json_page,
     project_html,
@@ -56,7 +57,8 @@ class SimpleService:
             return entry
         # When a file held back by an age rule comes of age (or an exemption ends).
         held_until: float | None = None
-        body = self._from_stored_tails(index, project, media_type, url_prefix)
+        repository = inheritance.repository(index, project)
+        body = self._from_stored_tails(index, project, media_type, url_prefix, repository)
         if body is None:
             found = inheritance.visible_links(index, project)
             if found is None:
@@ -69,7 +71,7 @@ class SimpleService:
             ):
                 links = links + list(extra or [])
             render = project_json if media_type == JSON_TYPE else project_html
-            body = render(project, links, url_prefix)
+            body = render(project, links, url_prefix, repository)
         # Building may have refreshed a mirror, which changes the tokens: take them again.
         token, fresh_until = inheritance.cache_token(index, project)
         # Stages may qualify their answer (a mirror serving a stale copy says so).
@@ -92,7 +94,12 @@ class SimpleService:
         return page
 
     def _from_stored_tails(
-        self, index: IndexInfo, project: str, media_type: str, url_prefix: str
+        self,
+        index: IndexInfo,
+        project: str,
+        media_type: str,
+        url_prefix: str,
+        repository: Repository,
     ) -> bytes | None:
         """The page joined from the entries hosted files stored when they were uploaded, the
         same bytes as rendering their links; None when that cannot be done (a stage that is
@@ -109,8 +116,8 @@ class SimpleService:
         if None in tails:
             return None
         if media_type == JSON_TYPE:
-            return json_page(project, versions, tails, url_prefix)
-        return html_page(project, tails, url_prefix)
+            return json_page(project, versions, tails, url_prefix, repository)
+        return html_page(project, tails, url_prefix, repository)
 
     def cached_project_list(self, index: IndexInfo, media_type: str) -> CachedPage | None:
         """The project list as one cached page, rebuilt after any write; None when a stage of
