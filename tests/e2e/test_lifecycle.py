@@ -1,17 +1,18 @@
 """Release lifecycle with real clients: pip and uv honouring a yank through inheritance (set with
-``pyshelf yank``), and uv through an index with a minimum release age, over a real mirror of a
-loopback upstream."""
+``pyshelf yank``), uv through an index with a minimum release age over a real mirror of a
+loopback upstream, and twine and uv uploading attestations."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
-from pyshelf_server.testing import make_wheel
+from pyshelf_server.testing import make_attestation, make_wheel
 
-from .conftest import BIN, run
+from .conftest import BIN, build, run, write_project
 from .static_upstream import StaticIndex
 
 pytestmark = pytest.mark.e2e
@@ -120,3 +121,48 @@ def test_uv_through_min_release_age_takes_the_older_release(
     _uv_install(env, tmp_path, index_url, "coolpkg")
     assert _uv_installed(tmp_path, "coolpkg") == "__version__ = '2.0'\n"
     assert httpx.get(new_url).status_code == 200
+
+
+def _attest(dist):
+    """A shape-valid ``<file>.publish.attestation`` next to each distribution (what twine's
+    ``--attestations`` and uv publish look for)."""
+    for path in sorted(dist.iterdir()):
+        attestation = make_attestation(path.name, path.read_bytes())
+        (dist / f"{path.name}.publish.attestation").write_text(json.dumps(attestation))
+
+
+def _provenance_of(server, index, project):
+    page = httpx.get(f"{server.url}/{index}/+simple/{project}/",
+                     headers={"Accept": "application/vnd.pypi.simple.v1+json"}).json()  # fmt: skip
+    page_url = httpx.URL(f"{server.url}/{index}/+simple/{project}/")
+    found = {}
+    for entry in page["files"]:
+        provenance = httpx.get(page_url.join(entry["provenance"])).json()
+        found[entry["filename"]] = provenance["attestation_bundles"][0]["attestations"]
+    return found
+
+
+@pytest.mark.parametrize("uploader", ["twine", "uv"])
+def test_uploaded_attestations_come_back_on_the_simple_page(
+    make_live_server, tmp_path, env, uploader
+):
+    server = make_live_server()
+    server.create_user("alice", "secret")
+    server.create_index("alice/dev", auth=("alice", "secret"))
+    project = f"attested-{uploader}"
+    dist = build(write_project(tmp_path, project, "1.0"), env)
+    files = sorted(dist.iterdir())
+    _attest(dist)
+    # Both take the attestation files among the files to upload and send each with its file.
+    inputs = [str(path) for path in sorted(dist.iterdir())]
+    if uploader == "twine":
+        run([str(BIN / "twine"), "upload", "--non-interactive", "--attestations",
+             "--repository-url", f"{server.url}/alice/dev/", "-u", "alice", "-p", "secret",
+             *inputs], env=env)  # fmt: skip
+    else:
+        run([str(BIN / "uv"), "publish", "--publish-url", f"{server.url}/alice/dev/",
+             "--username", "alice", "--password", "secret", *inputs], env=env)  # fmt: skip
+    found = _provenance_of(server, "alice/dev", project)
+    assert sorted(found) == [path.name for path in files]
+    for path in files:
+        assert found[path.name] == [make_attestation(path.name, path.read_bytes())]
