@@ -223,3 +223,22 @@ def test_mirror_resolves_a_relative_provenance_of_an_html_page(mirror, httpx_moc
         headers={"Content-Type": "text/html"})  # fmt: skip
     [entry] = mirror.page_json("/root/pypi/+simple/six/")["files"]
     assert entry["provenance"] == "https://upstream.example/integrity/six-1.0.tar.gz/provenance"
+
+
+def test_status_shows_what_each_index_holds_back(make_mirror, httpx_mock):
+    httpx_mock.add_response(url=SIX, json=six_page(), is_reusable=True)
+    mirror = make_mirror(min_release_age="1d")
+    set_clock(mirror, NOW)
+    mirror.page_json("/root/pypi/+simple/six/")
+    filename, content = make_wheel("fresh", "1.0")
+    mirror.upload("root/dev", filename, content, name="fresh", version="1.0")
+    held = mirror.json("GET", "/+status").json["result"]["held-back"]
+    assert set(held) == {"root/pypi", "root/dev"}
+    assert held["root/pypi"]["rules"] == ["min_release_age 1d of root/pypi"]
+    assert [f["filename"] for f in held["root/pypi"]["files"]] == ["six-1.16.0-py3-none-any.whl"]
+    dev = held["root/dev"]
+    # The upload happened at the real time, long after the injected "now": it is held back.
+    assert [(f["stage"], f["filename"]) for f in dev["files"]] == [
+        ("root/dev", filename), ("root/pypi", "six-1.16.0-py3-none-any.whl")]
+    assert dev["files"][1]["visible_from"] == stamp(NOW + timedelta(hours=22)).replace(
+        ".000000Z", "+00:00")
