@@ -394,3 +394,21 @@ def test_index_ref_resolution(tmp_path):
     assert hub.index_ref("bob/x").pypisubmit == ROOT + "bob/x/"
     with pytest.raises(UsageError):
         hub.index_ref("a/b/c")
+
+
+# -- yank ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec", ["requests", "requests>=1.0", "requests==1.*", "req uests==1",
+                                  "requests==1.0,!=2"])  # fmt: skip
+def test_yank_wants_one_exact_version(spec):
+    from pyshelf_client.yank import name_and_version
+
+    with pytest.raises(ClientError, match="expected NAME==VERSION"):
+        name_and_version(spec)
+
+
+def test_yank_normalises_the_name():
+    from pyshelf_client.yank import name_and_version
+
+    assert name_and_version("Foo_Bar==1.0") == ("foo-bar", "1.0")
