@@ -110,13 +110,19 @@ class AgeRule:
             parts.append(f"exclude_newer {self.cutoff.isoformat()}")
         return " and ".join(parts) + f" of {self.index}"
 
+    def exemption_for(self, project: str, now: datetime) -> Exemption | None:
+        for exemption in self.exemptions:
+            if exemption.admits(project, now):
+                return exemption
+        return None
+
     def verdict(
         self, project: str, uploaded: datetime | None, now: datetime
     ) -> tuple[bool, datetime | None]:
         """(whether the file is held back now, when that answer may change, or None)."""
-        for exemption in self.exemptions:
-            if exemption.admits(project, now):
-                return False, exemption.until
+        exemption = self.exemption_for(project, now)
+        if exemption is not None:
+            return False, exemption.until
         if uploaded is None:
             return not self.show_unknown, None
         if uploaded.tzinfo is None:
@@ -155,15 +161,40 @@ class Held:
 def split_links(
     rules: tuple[AgeRule, ...], project: str, links: list[Link], now: datetime
 ) -> tuple[list[Link], Held]:
-    """(the links visible now, those held back)."""
-    visible: list[Link] = []
+    """(the links visible now, those held back). The same answers as each rule's
+    :meth:`AgeRule.verdict`, with what depends only on the project worked out once: a page may
+    hold thousands of links."""
+    applicable: list[AgeRule] = []
     held = Held([])
+    for rule in rules:
+        exemption = rule.exemption_for(project, now)
+        if exemption is None:
+            applicable.append(rule)
+        else:
+            held.changes_at = _earliest(held.changes_at, exemption.until)
+    if not applicable:
+        return list(links), held
+    cutoffs = [rule.cutoff for rule in applicable if rule.cutoff is not None]
+    cutoff = min(cutoffs) if cutoffs else None
+    ages = [rule.max_age for rule in applicable if rule.max_age is not None]
+    longest = timedelta(seconds=max(ages)) if ages else None
+    newest_visible = now - longest if longest is not None else None
+    hide_unknown = any(not rule.show_unknown for rule in applicable)
+    visible: list[Link] = []
     for link in links:
-        hidden = False
-        for rule in rules:
-            rule_hides, change = rule.verdict(project, link.upload_time, now)
-            held.changes_at = _earliest(held.changes_at, change)
-            hidden = hidden or rule_hides
+        uploaded = link.upload_time
+        if uploaded is None:
+            hidden = hide_unknown
+        else:
+            if uploaded.tzinfo is None:
+                uploaded = uploaded.replace(tzinfo=UTC)
+            if cutoff is not None and uploaded > cutoff:
+                hidden = True
+            elif newest_visible is not None and uploaded > newest_visible:
+                hidden = True
+                held.changes_at = _earliest(held.changes_at, uploaded + longest)  # type: ignore[operator]
+            else:
+                hidden = False
         if hidden:
             held.links.append(link)
         else:
