@@ -112,3 +112,15 @@ def test_tracks_and_alternate_locations_on_pages_of_the_stage_projects(dev):
             'content="https://mirror.example/simple/shadow/">') in html  # fmt: skip
     bad = dev.json("PATCH", "/root/dev", ["tracks=not a url"], user="root", status=400)
     assert "URL ending in '/'" in bad.json["message"]
+
+
+def test_a_push_keeps_the_provenance(dev):
+    filename, content, _ = upload_attested(dev, lambda f, c: [make_attestation(f, c)])
+    dev.create_index("root/prod")
+    dev.json("PUSH", "/root/dev", {"name": "attested", "version": "1.0",
+                                   "targetindex": "root/prod"}, user="root")  # fmt: skip
+    [entry] = page(dev, "/root/prod/+simple/attested/")["files"]
+    assert "/root/prod/+f/" in entry["provenance"]
+    provenance = dev.test.get("/" + entry["provenance"].replace("../", "")).json
+    assert provenance["attestation_bundles"][0]["attestations"] == [
+        make_attestation(filename, content)]

@@ -148,6 +148,7 @@ class PushService:
             metadata_blob=metadata_blob,
             for_file=for_file,
             upload_time=file.upload_time,
+            provenance=file.provenance,
         )
 
     def plan_external(
