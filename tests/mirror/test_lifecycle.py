@@ -3,6 +3,7 @@ injected (no waiting)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -171,7 +172,12 @@ def test_hosted_uploads_are_held_back_too(shelf_with_age):
     page = json.loads(shelf.test.get("/root/dev/+simple/fresh/",
                                      headers={"Accept": JSON_TYPE}).body)  # fmt: skip
     assert page["files"] == []
-    shelf.test.get(f"/root/dev/+f/x/y/{filename}", status=404)
+    digest = hashlib.sha256(content).hexdigest()
+    url = f"/root/dev/+f/{digest[:3]}/{digest[3:16]}/{filename}"
+    assert "held back by the min_release_age 1h of root/dev" in shelf.test.get(url, status=404).text
+    assert "held back" in shelf.test.get(url + ".metadata", status=404).text
+    shelf.json("PATCH", "/root/dev", ["min_release_age_exempt=fresh"], user="root")
+    shelf.test.get(url, status=200)
 
 
 @pytest.fixture
