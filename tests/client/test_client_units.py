@@ -256,7 +256,7 @@ def test_every_subcommand_is_registered():
     subcommands = main.load_subcommands(main.get_pluginmanager())
     assert set(subcommands) == {
         "use", "login", "logoff", "user", "passwd", "index", "upload", "list", "remove",
-        "push", "getjson", "install", "refresh",
+        "push", "getjson", "install", "refresh", "yank", "unyank",
     }  # fmt: skip
 
 
