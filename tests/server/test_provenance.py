@@ -41,7 +41,7 @@ def test_attestations_come_back_as_provenance_through_inheritance(dev):
         [entry] = data["files"]
         assert entry["provenance"] == entry["url"].replace("~f", "+f") + ".provenance"
         html = dev.test.get(f"/{index}/+simple/attested/", headers={"Accept": "text/html"}).text
-        assert f'data-provenance="../../../../root/dev/+f/' in html
+        assert 'data-provenance="../../../../root/dev/+f/' in html
     url = page(dev, "/root/child/+simple/attested/")["files"][0]["provenance"]
     answer = dev.test.get("/" + url.replace("../", ""))
     assert answer.content_type == "application/vnd.pypi.integrity.v1+json"
