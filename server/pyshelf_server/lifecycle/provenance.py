@@ -120,3 +120,10 @@ def provenance_json(attestations: list[dict[str, Any]], uploader: str | None) ->
         },
         separators=(",", ":"),
     )
+
+
+def attestations_of(provenance: str) -> str:
+    """The ``attestations`` form field that uploads the attestations of a stored provenance
+    object again (an external push)."""
+    bundles = json.loads(provenance)["attestation_bundles"]
+    return json.dumps([a for bundle in bundles for a in bundle["attestations"]])
