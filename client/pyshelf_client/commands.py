@@ -21,6 +21,8 @@ CORE_SUBCOMMANDS = [
     "pyshelf_client.upload",
     "pyshelf_client.listing",
     "pyshelf_client.remove",
+    "pyshelf_client.yank",
+    "pyshelf_client.unyank",
     "pyshelf_client.push",
     "pyshelf_client.getjson",
     "pyshelf_client.install",

@@ -10,6 +10,7 @@ layout.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pluggy
@@ -24,6 +25,7 @@ from .indexes.backends import StageBackend
 from .indexes.inheritance import Inheritance
 from .indexes.registry import IndexInfo, IndexRegistry, IndexSnapshot
 from .indexes.types import IndexType
+from .lifecycle.yanks import inherited_yanks_reader
 from .oidc import minting
 from .oidc.service import TrustedPublishing
 from .packages.downloads import DownloadCounter
@@ -64,6 +66,8 @@ class AppState:
         self.read_only_users = ReadOnlyUsers()
         self.secret = secret
         self.started = time.time()
+        # What "now" is for age rules (lifecycle.age); tests replace it instead of waiting.
+        self.clock: Callable[[], float] = time.time
         # The Pyramid registry this state belongs to (set when the application is assembled),
         # for hooks called outside requests.
         self.pyramid_registry: Any = None
@@ -129,6 +133,7 @@ class RequestState:
         self.app: AppState = request.registry.pyshelf
         self._backends: dict[int, StageBackend] = {}
         self._state: tuple[int, str, str, str] | None = None
+        self._yanks: Any = None
 
     @property
     def state(self) -> tuple[int, str, str, str]:
@@ -168,6 +173,7 @@ class RequestState:
         """Forget what was read: the request began writing, or changed the layout itself."""
         self._state = None
         self._backends.clear()
+        self._yanks = None
 
     def index(self, fullname: str) -> IndexInfo | None:
         return self.snapshot.get(fullname)
@@ -192,4 +198,9 @@ class RequestState:
 
     @property
     def inheritance(self) -> Inheritance:
-        return Inheritance(self.snapshot, self.backend, self.type_for)
+        if self._yanks is None:
+            self._yanks = inherited_yanks_reader(lambda: self.request.db)
+        return Inheritance(
+            self.snapshot, self.backend, self.type_for, inherited_yanks=self._yanks,
+            clock=self.app.clock,
+        )  # fmt: skip

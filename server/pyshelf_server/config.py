@@ -29,6 +29,7 @@ VIEW_MODULES = (
     "pyshelf_server.packages.files_views",
     "pyshelf_server.simple.views",
     "pyshelf_server.oidc.views",
+    "pyshelf_server.lifecycle.views",
 )
 
 

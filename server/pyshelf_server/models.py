@@ -8,6 +8,7 @@ from .accounts.models import User
 from .db import Base, ServerState
 from .indexes.models import Index, IndexBase
 from .leases import JobLease
+from .lifecycle.models import InheritedYank
 from .mirror.models import MirrorFile, MirrorProject, MirrorState
 from .nodes import ServerNode
 from .oidc.models import UsedIdToken
@@ -20,6 +21,7 @@ __all__ = [
     "File",
     "Index",
     "IndexBase",
+    "InheritedYank",
     "JobLease",
     "MirrorFile",
     "MirrorProject",

@@ -51,6 +51,7 @@ from .indexes.types import (
     to_text,
     to_url,
 )
+from .lifecycle.yanks import inherited_yanks_reader
 from .memory import release_free_memory
 from .mirror.links import file_key
 from .mirror.models import MirrorFile
@@ -502,7 +503,10 @@ class ShelfReader:
         return self._inheritance().links(index, project)
 
     def _inheritance(self) -> Inheritance:
-        return Inheritance(self._snapshot(), self._backend, self.index_type)
+        return Inheritance(
+            self._snapshot(), self._backend, self.index_type,
+            inherited_yanks=inherited_yanks_reader(self._session), clock=self._app.clock,
+        )  # fmt: skip
 
     # -- one index's own projects --------------------------------------------------------------
 

@@ -760,3 +760,32 @@ def make_sdist(name: str, version: str, **meta: Any) -> tuple[str, bytes]:
             member.size = len(data)
             tar.addfile(member, io.BytesIO(data))
     return f"{base}.tar.gz", buffer.getvalue()
+
+
+def make_attestation(
+    filename: str,
+    content: bytes,
+    *,
+    predicate_type: str = "https://docs.pypi.org/attestations/publish/v1",
+) -> dict[str, Any]:
+    """A PEP 740 attestation object of the right shape about ``filename`` with ``content``;
+    its certificate and signature are placeholders (no Sigstore is reachable in tests)."""
+    import hashlib
+
+    statement = {
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": filename, "digest": {"sha256": hashlib.sha256(content).hexdigest()}}],
+        "predicateType": predicate_type,
+        "predicate": None,
+    }
+    return {
+        "version": 1,
+        "verification_material": {
+            "certificate": base64.b64encode(b"test certificate").decode(),
+            "transparency_entries": [{"logIndex": "1"}],
+        },
+        "envelope": {
+            "statement": base64.b64encode(json.dumps(statement).encode()).decode(),
+            "signature": base64.b64encode(b"test signature").decode(),
+        },
+    }

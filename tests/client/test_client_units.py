@@ -257,7 +257,7 @@ def test_every_subcommand_is_registered():
     assert set(subcommands) == {
         "use", "login", "logoff", "user", "passwd", "index", "upload", "list", "remove",
         "push", "getjson", "install", "refresh", "mirror", "token-create", "token-list",
-        "token-delete", "token-derive", "token-login", "publisher",
+        "token-delete", "token-derive", "token-login", "publisher", "yank", "unyank",
     }  # fmt: skip
 
 
@@ -452,3 +452,21 @@ def test_token_durations_and_derivation():
     assert expiry(narrowed) == 400
     caveats = [c.caveat_id_bytes.decode() for c in Macaroon.deserialize(narrowed[6:]).caveats]
     assert caveats == ["expires=500", "indexes=a-b/dev,a-b/x", "expires=400"]
+
+
+# -- yank ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec", ["requests", "requests>=1.0", "requests==1.*", "req uests==1",
+                                  "requests==1.0,!=2"])  # fmt: skip
+def test_yank_wants_one_exact_version(spec):
+    from pyshelf_client.yank import name_and_version
+
+    with pytest.raises(ClientError, match="expected NAME==VERSION"):
+        name_and_version(spec)
+
+
+def test_yank_normalises_the_name():
+    from pyshelf_client.yank import name_and_version
+
+    assert name_and_version("Foo_Bar==1.0") == ("foo-bar", "1.0")

@@ -12,7 +12,13 @@ import zipfile
 
 import httpx
 
-from pyshelf_server.testing import BIN, default_test_plugins, make_sdist, make_wheel
+from pyshelf_server.testing import (
+    BIN,
+    default_test_plugins,
+    make_attestation,
+    make_sdist,
+    make_wheel,
+)
 
 
 def run(*args, check=True):
@@ -48,8 +54,11 @@ def fill(server, tmp_path):
         filename, content = maker(name, version)
         path = tmp_path / filename
         path.write_bytes(content)
+        # One file carries attestations: its provenance must come along.
+        attested = {"attestations": json.dumps([make_attestation(filename, content)])}
         response = server.upload(index, path, name=name, version=version,
-                                 auth=("alice", "alice-password"))
+                                 auth=("alice", "alice-password"),
+                                 **(attested if name == "Tool_Kit" else {}))
         assert response.status_code == 200, response.text
         uploaded[(index, filename)] = content
     docs = server.request(

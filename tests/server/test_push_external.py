@@ -3,6 +3,7 @@ transfer holds no database lock."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -217,3 +218,24 @@ def test_every_address_is_checked_and_the_checked_one_is_connected_to(
     push_to(f"http://push.example:{port}/upload/", 200)
     assert looked_up.count("push.example") == 1
     assert {r["headers"]["Host"] for r in listener.received} == {f"push.example:{port}"}
+
+
+def test_an_external_push_sends_the_attestations_on(make_live_server, tmp_path, target):
+    from pyshelf_server.testing import make_attestation
+
+    server = make_live_server(args=["--push-allow-hosts", "127.0.0.1"])
+    server.create_user("alice", "alicepw")
+    server.create_index("alice/dev")
+    filename, content = make_wheel("pkg", "1.0")
+    wheel = tmp_path / filename
+    wheel.write_bytes(content)
+    attestation = make_attestation(filename, content)
+    response = server.upload("alice/dev", wheel, name="pkg", version="1.0",
+                             auth=("alice", "alicepw"),
+                             attestations=json.dumps([attestation]))  # fmt: skip
+    assert response.status_code == 200, response.text
+    listener = target()
+    assert push(server, listener.url).status_code == 200
+    (received,) = listener.received
+    sent = received["body"].split(b'name="attestations"\r\n\r\n', 1)[1].split(b"\r\n--", 1)[0]
+    assert json.loads(sent) == [attestation]

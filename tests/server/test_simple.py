@@ -26,7 +26,7 @@ def dev(shelf):
 def test_html_page(dev):
     response = dev.test.get("/root/dev/+simple/hello-world/")
     assert response.content_type == "text/html"
-    assert '<meta name="pypi:repository-version" content="1.1">' in response.text
+    assert '<meta name="pypi:repository-version" content="1.3">' in response.text
     sha = hashlib.sha256(dev.wheel[1]).hexdigest()
     # "~f", not devpi's "+f": pip re-quotes link URLs, slowly when they hold a "+".
     assert (
@@ -50,7 +50,7 @@ def test_json_page_by_negotiation(dev):
     response = dev.test.get("/root/dev/+simple/hello-world/", headers={"Accept": PIP_ACCEPT})
     assert response.headers["Content-Type"] == JSON
     page = response.json
-    assert page["meta"] == {"api-version": "1.1"}
+    assert page["meta"] == {"api-version": "1.3"}
     assert page["name"] == "hello-world"
     assert page["versions"] == ["1.0"]
     wheel = next(f for f in page["files"] if f["filename"] == dev.wheel[0])
@@ -106,7 +106,7 @@ def test_project_list(dev):
     html = dev.test.get("/root/dev/+simple/").text
     assert '<a href="hello-world/">hello-world</a>' in html
     assert dev.test.get("/root/dev/+simple/", headers={"Accept": JSON}).json == {
-        "meta": {"api-version": "1.1"},
+        "meta": {"api-version": "1.3"},
         "projects": [{"name": "hello-world"}],
     }
 

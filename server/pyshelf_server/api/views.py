@@ -12,6 +12,7 @@ from pyramid.view import view_config
 from .. import __version__, logs
 from ..accounts.services import UserService, user_json
 from ..indexes.services import IndexService
+from ..lifecycle.status import held_back
 from ..nodes import live_nodes
 from ..responses import APIError, result
 from ..security import current_password_hash
@@ -118,6 +119,8 @@ def status_info(request: Any) -> dict[str, Any]:
         "offline-mode": app.settings.offline_mode,
         "nodes": live_nodes(request.db.connection()),
         "metrics": [],
+        # Per index with a minimum release age or cut-off: what it holds back now.
+        "held-back": held_back(request.db, request.shelf.inheritance),
     }
     for extra in app.pm.hook.pyshelf_get_status_info(request=request):
         for key, value in (extra or {}).items():

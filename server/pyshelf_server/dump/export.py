@@ -191,6 +191,7 @@ def _stage_contents(
                 "uploader": row.uploader,
                 "upload_time": row.upload_time.isoformat() if row.upload_time else None,
                 "download_count": row.download_count,
+                "provenance": row.provenance,
             },
         }
         descriptor["log"] = list(row.log or [])

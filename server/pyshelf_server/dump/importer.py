@@ -386,6 +386,7 @@ class Importer:
             uploader=facts.get("uploader") or _log_uploader(log), log=log,
             requires_python=(version_row.meta or {}).get("requires_python") or None,
             metadata_blob=prepared.metadata_blob, upload_time=when,
+            provenance=_provenance(facts),
         )
         _apply_facts(row, facts, merged)
         return row
@@ -519,6 +520,20 @@ def _log_uploader(log: list[dict[str, Any]]) -> str | None:
         if isinstance(entry, dict) and entry.get("what") == "upload" and entry.get("who"):
             return str(entry["who"])
     return None
+
+
+def _provenance(facts: dict[str, Any]) -> str | None:
+    """A dump's stored PEP 740 provenance object, when it is one."""
+    provenance = facts.get("provenance")
+    if not isinstance(provenance, str):
+        return None
+    try:
+        bundles = json.loads(provenance).get("attestation_bundles")
+    except (ValueError, AttributeError):
+        raise DumpError("a file's provenance is not a provenance object") from None
+    if not isinstance(bundles, list):
+        raise DumpError("a file's provenance is not a provenance object")
+    return provenance
 
 
 def _apply_facts(row: File, facts: dict[str, Any], meta: dict[str, Any]) -> None:

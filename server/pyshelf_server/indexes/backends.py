@@ -29,6 +29,9 @@ class Link:
     upload_time: datetime | None = None
     # Hashes of the PEP 658 metadata file, when one is served at ``path + ".metadata"``.
     core_metadata: dict[str, str] | None = None
+    # PEP 740: where the file's provenance object is, an absolute URL (a mirror passes
+    # upstream's on) or a path below the server root (a hosted file's).
+    provenance: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property

@@ -7,15 +7,22 @@ The rules are devpi's (see the protocol notes, section 11):
   unless the combined ``mirror_whitelist`` admits it — the guard against dependency confusion;
 * links merge by file name, the first stage in the order wins;
 * versions merge by version string, the first stage's data is the answer and later stages'
-  data goes to ``+shadowing``.
+  data goes to ``+shadowing``;
+* after merging, the yanks hosted stages of the order declared on inherited releases mark
+  their files, and the age rules of the order (``lifecycle.age``) hide files too new.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import Callable, Container, Iterable, Iterator
+from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any, TypeVar
 
+from ..lifecycle.age import AgeRule, Held, rules_for, split_links
+from ..simple.render import NO_REPOSITORY, Repository
 from .backends import Link, StageBackend
 from .registry import IndexInfo, IndexSnapshot
 
@@ -28,10 +35,50 @@ class Inheritance:
         snapshot: IndexSnapshot,
         backend_for: Callable[[IndexInfo], StageBackend],
         type_for: Callable[[IndexInfo], Any],
+        *,
+        inherited_yanks: Callable[[list[int], str], list[Any]] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.snapshot = snapshot
         self.backend_for = backend_for
         self.type_for = type_for
+        # (index ids, project) -> the InheritedYank rows of those indexes for the project.
+        self.inherited_yanks = inherited_yanks
+        self.clock = clock
+
+    def age_rules(self, index: IndexInfo) -> tuple[AgeRule, ...]:
+        return rules_for(self.resolution_order(index))
+
+    def yanks_for(self, index: IndexInfo, project: str) -> list[Any]:
+        """The yanks hosted stages of the order declared on inherited releases of
+        ``project``."""
+        if self.inherited_yanks is None:
+            return []
+        hosted = [s.id for s in self.resolution_order(index) if not s.is_mirror]
+        return self.inherited_yanks(hosted, project) if hosted else []
+
+    def repository(self, index: IndexInfo, project: str) -> Repository:
+        """PEP 708: the ``tracks`` and ``alternate_locations`` of the hosted stages of the order
+        that have ``project``, each base URL followed by the project's name."""
+        declaring = [
+            s for s in self.resolution_order(index)
+            if s.options.get("tracks") or s.options.get("alternate_locations")
+        ]  # fmt: skip
+        if not declaring:
+            return NO_REPOSITORY
+        having = {backend.index.id for backend in self.stages_for(index, project)}
+        tracks: list[str] = []
+        alternates: list[str] = []
+        for stage in declaring:
+            if stage.id in having:
+                tracks += [base + project + "/" for base in stage.options.get("tracks") or ()]
+                alternates += [
+                    base + project + "/" for base in stage.options.get("alternate_locations") or ()
+                ]
+        return Repository(tuple(dict.fromkeys(tracks)), tuple(dict.fromkeys(alternates)))
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
 
     def resolution_order(self, index: IndexInfo) -> list[IndexInfo]:
         return self.snapshot.resolution_order(index)
@@ -72,7 +119,27 @@ class Inheritance:
         return stages
 
     def links(self, index: IndexInfo, project: str) -> list[Link] | None:
-        """Merged links, or None when no allowed stage has the project."""
+        """Merged links visible now, or None when no allowed stage has the project."""
+        found = self.visible_links(index, project)
+        return found[0] if found is not None else None
+
+    def visible_links(self, index: IndexInfo, project: str) -> tuple[list[Link], Held] | None:
+        """(merged links visible now, with inherited yanks marked; what the age rules hold
+        back), or None when no allowed stage has the project."""
+        merged = self.merged_links(index, project)
+        if merged is None:
+            return None
+        yanks = self.yanks_for(index, project)
+        if yanks:
+            merged = [_marked(link, yanks) for link in merged]
+        rules = self.age_rules(index)
+        if not rules:
+            return merged, Held([])
+        return split_links(rules, project, merged, self.now())
+
+    def merged_links(self, index: IndexInfo, project: str) -> list[Link] | None:
+        """Merged links as the stages have them, or None when no allowed stage has the
+        project."""
         answers = [
             links
             for backend in self.stages_for(index, project)
@@ -94,6 +161,9 @@ class Inheritance:
         for stage in self.resolution_order(index):
             if not getattr(self.backend_for(stage), "stores_page_entries", False):
                 return None
+        # Entries are stored as uploaded: age rules and inherited yanks change what they show.
+        if self.age_rules(index) or self.yanks_for(index, project):
+            return None
         answers = [
             rows
             for backend in self.stages_for(index, project)
@@ -143,7 +213,42 @@ class Inheritance:
         if not found:
             return None
         allowed = set(self.type_for(index).filter_versions(index, project, list(answers)))
-        return {v: a for v, a in answers.items() if v in allowed}
+        answers = {v: a for v, a in answers.items() if v in allowed}
+        yanks = self.yanks_for(index, project)
+        if not self.age_rules(index) and not yanks:
+            return answers
+        return self._lifecycle_versions(index, project, answers, yanks)
+
+    def _lifecycle_versions(
+        self,
+        index: IndexInfo,
+        project: str,
+        answers: dict[str, list[tuple[IndexInfo, dict[str, Any]]]],
+        yanks: list[Any],
+    ) -> dict[str, list[tuple[IndexInfo, dict[str, Any]]]]:
+        """``answers`` with the release files the age rules hold back left out (and a version
+        whose files are all held back with them), and inherited yanks marked."""
+        found = self.visible_links(index, project)
+        held = {link.filename for link in found[1].links} if found is not None else set()
+        adjusted: dict[str, list[tuple[IndexInfo, dict[str, Any]]]] = {}
+        for version, stage_answers in answers.items():
+            kept_answers = []
+            for stage, data in stage_answers:
+                links = data.get("+links", [])
+                releases = [e for e in links if e.get("rel") == "releasefile"]
+                kept = [e for e in links if _basename(e) not in held]
+                if releases and not any(e.get("rel") == "releasefile" for e in kept):
+                    continue
+                marked = []
+                for entry in kept:
+                    yank = _yank_of(yanks, version, _basename(entry))
+                    if yank is not None and entry.get("rel") == "releasefile":
+                        entry = {**entry, "yanked": yank.reason or True}
+                    marked.append(entry)
+                kept_answers.append((stage, {**data, "+links": marked}))
+            if kept_answers:
+                adjusted[version] = kept_answers
+        return adjusted
 
     def cache_token(self, index: IndexInfo, project: str) -> tuple[tuple[Any, ...], float | None]:
         """A token covering every stage that could answer for ``project``, and until when it
@@ -185,6 +290,24 @@ class Inheritance:
             seen.update(listed)
             sections.append((stage, listed))
         return sections
+
+
+def _basename(entry: dict[str, Any]) -> str:
+    return str(entry.get("href", "")).rsplit("/", 1)[-1]
+
+
+def _yank_of(yanks: list[Any], version: str | None, filename: str) -> Any:
+    for yank in yanks:
+        if yank.version == version and yank.filename in ("", filename):
+            return yank
+    return None
+
+
+def _marked(link: Link, yanks: list[Any]) -> Link:
+    yank = _yank_of(yanks, link.version, link.filename)
+    if yank is None or link.yanked is not False:
+        return link
+    return dataclasses.replace(link, yanked=yank.reason or True)
 
 
 def _unlisted(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import hookimpl, limits
+from ..lifecycle.age import parse_duration, parse_exemption, parse_instant
 from ..names import normalize_name
 from ..oidc.publishers import OPTION as OPTION_TRUSTED_PUBLISHERS
 from ..permissions import ANONYMOUS, normalise_acl_entry
@@ -97,6 +98,9 @@ LIST_BOUNDS = {
     "acl_upload": limits.MAX_ACL_ENTRIES,
     "acl_toxresult_upload": limits.MAX_ACL_ENTRIES,
     "mirror_whitelist": limits.MAX_WHITELIST_ENTRIES,
+    "min_release_age_exempt": limits.MAX_WHITELIST_ENTRIES,
+    "tracks": limits.MAX_BASES,
+    "alternate_locations": limits.MAX_BASES,
 }
 
 
@@ -155,8 +159,6 @@ def to_url(key: str, value: Any) -> str:
     return value
 
 
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$", re.IGNORECASE)
-_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _SIZE = re.compile(r"^\s*(\d+)\s*(?:([kmgt])(?:i?b)?|b)?\s*$", re.IGNORECASE)
 _BYTES = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 # Bounds far beyond any real use, below what dates and the databases' integers can hold.
@@ -173,16 +175,21 @@ def to_keep_versions(key: str, value: Any) -> int:
 
 
 def to_duration(key: str, value: Any) -> int:
-    """Seconds, from a number of seconds or a number with a unit: s, m, h, d or w."""
+    """Seconds, from a number of seconds or a duration such as 30d, 36h or 1d12h
+    (``lifecycle.age.parse_duration``, which ``min_release_age`` uses too)."""
     if isinstance(value, int) and not isinstance(value, bool):
         seconds = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        seconds = int(value.strip())
     else:
-        match = _DURATION.match(value) if isinstance(value, str) else None
-        if match is None:
+        try:
+            seconds = parse_duration(value) if isinstance(value, str) else -1
+        except ValueError:
+            seconds = -1
+        if seconds < 0:
             raise OptionError(
                 f"'{key}' option must be a duration such as 30d, 36h, 90m or a number of seconds"
             )
-        seconds = int(match.group(1)) * _SECONDS[match.group(2).lower()]
     if not 1 <= seconds <= MAX_DURATION_SECONDS:
         raise OptionError(f"'{key}' option must be between one second and 100 years")
     return seconds
@@ -200,6 +207,63 @@ def to_size(key: str, value: Any) -> int:
     if not 1 <= size <= MAX_SIZE_BYTES:
         raise OptionError(f"'{key}' option must be between one byte and 1024 petabytes")
     return size
+# The minimum release age (lifecycle.age says what they mean).
+
+
+def to_min_release_age(key: str, value: Any) -> str:
+    """The duration as given (``""`` or ``"0"`` is off)."""
+    text = "" if value is None else str(value).strip()
+    if text in ("", "0"):
+        return ""
+    try:
+        parse_duration(text)
+    except ValueError:
+        raise OptionError(
+            f"'{key}' must be a duration such as 7d, 36h, 90m or 1d12h, not {text!r}"
+        ) from None
+    return text
+
+
+def to_exclude_newer(key: str, value: Any) -> str:
+    text = "" if value is None else str(value).strip()
+    if not text:
+        return ""
+    try:
+        parse_instant(text)
+    except ValueError:
+        raise OptionError(
+            f"'{key}' must be a date (2026-01-31) or a timestamp (2026-01-31T12:00:00Z), "
+            f"not {text!r}"
+        ) from None
+    return text
+
+
+def to_exemptions(key: str, value: Any) -> list[str]:
+    entries = bounded_list(key, to_list(key, value), limits.MAX_WHITELIST_ENTRIES)
+    for entry in entries:
+        try:
+            parse_exemption(entry)
+        except ValueError:
+            raise OptionError(
+                f"an entry of '{key}' must be a project name or pattern, optionally followed "
+                f"by 'until YYYY-MM-DD', not {entry!r}"
+            ) from None
+    return entries
+
+
+def to_unknown_policy(key: str, value: Any) -> str:
+    text = "" if value is None else str(value).strip().lower()
+    if text in ("", "hide", "show"):
+        return text
+    raise OptionError(f"'{key}' must be 'hide' or 'show', not {value!r}")
+
+
+def to_index_urls(key: str, value: Any) -> list[str]:
+    urls = bounded_list(key, to_list(key, value), LIST_BOUNDS[key])
+    for url in urls:
+        if not url.startswith(("http://", "https://")) or not url.endswith("/"):
+            raise OptionError(f"an entry of '{key}' must be an http(s) URL ending in '/': {url!r}")
+    return urls
 
 
 @dataclass(frozen=True)
@@ -273,6 +337,10 @@ COMMON_OPTIONS = {
     "title": Option(bounded_text(limits.MAX_TITLE_LENGTH)),
     "description": Option(bounded_text(limits.MAX_DESCRIPTION_LENGTH)),
     "custom_data": Option(to_custom_data),
+    "min_release_age": Option(to_min_release_age),
+    "min_release_age_exempt": Option(to_exemptions),
+    "exclude_newer": Option(to_exclude_newer),
+    "min_release_age_unknown": Option(to_unknown_policy),
 }
 # Options bounded by their own coercion; any other (plugins' included) is bounded by size.
 OWN_BOUNDS = frozenset({*COMMON_OPTIONS, *LIST_BOUNDS})
@@ -291,6 +359,10 @@ class StageType(IndexType):
         # Bounded by its own check: entries, projects, field lengths, bytes (oidc/publishers).
         OPTION_TRUSTED_PUBLISHERS: Option(to_trusted_publishers_option),
         **STAGE_RETENTION_OPTIONS,
+        # PEP 708: simple-index URLs (ending in "/") under which the projects this stage hosts
+        # are the same projects (tracks) or other locations of them (alternate-locations).
+        "tracks": Option(to_index_urls),
+        "alternate_locations": Option(to_index_urls),
     }
 
 

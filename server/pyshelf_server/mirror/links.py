@@ -92,7 +92,7 @@ def _version_in(project: str, filename: str) -> str | None:
     return None
 
 
-def _upload_time(raw: Any) -> datetime | None:
+def parse_upload_time(raw: Any) -> datetime | None:
     if not isinstance(raw, str):
         return None
     try:
@@ -113,10 +113,11 @@ def to_link(fullname: str, link: dict[str, Any]) -> Link:
         requires_python=link.get("requires_python"),
         yanked=link.get("yanked", False),
         size=link.get("size"),
-        upload_time=_upload_time(link.get("upload_time")),
+        upload_time=parse_upload_time(link.get("upload_time")),
         # A metadata file is offered only when its hash is known: it is verified on download
         # like every other file.
         core_metadata=dict(core) if isinstance(core, dict) and core else None,
+        provenance=link.get("provenance"),
     )
 
 

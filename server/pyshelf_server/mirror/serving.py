@@ -11,6 +11,7 @@ from typing import Any
 from pyramid.httpexceptions import HTTPFound
 from sqlalchemy import bindparam, delete, select
 
+from ..lifecycle.age import refuse_if_held_back, rules_for
 from ..metrics import metrics_of
 from ..names import normalize_name
 from ..responses import APIError, result
@@ -25,7 +26,7 @@ from .files import (
     streamed_response,
     verified_response,
 )
-from .links import METADATA_SUFFIX, file_key, url_key, verifying_hash
+from .links import METADATA_SUFFIX, file_key, parse_upload_time, url_key, verifying_hash
 from .models import MirrorFile
 from .upstream import UpstreamError, safe_url
 
@@ -50,6 +51,9 @@ def serve_file(backend: Any, request: Any, first: str, second: str, filename: st
     else:
         kind = "+f"
     key = file_key(first, second)
+    rules = rules_for([backend.index])
+    if rules:
+        _refuse_if_held_back(backend, rules, kind, first, second, filename)
     response = _answer(backend, request, kind, first, second, key, filename)
     if (
         response is not None
@@ -141,6 +145,21 @@ def _answer(
     finally:
         if give_back is not None:
             give_back()
+
+
+def _refuse_if_held_back(
+    backend: Any, rules: Any, kind: str, first: str, second: str, filename: str
+) -> None:
+    """A file the mirror's age rules hold back is not served, whether stored or not (a lock
+    file may pin its URL)."""
+    release = filename.removesuffix(METADATA_SUFFIX)
+    found = find_link(backend, kind, first, second, release)
+    if found is None:
+        # Not on upstream's page (any more): its upload time is unknown.
+        found = (_likely_project(release) or "", {})
+    project, link = found
+    now = datetime.fromtimestamp(backend.app.clock(), UTC)
+    refuse_if_held_back(rules, project, parse_upload_time(link.get("upload_time")), now, filename)
 
 
 def find_link(

@@ -368,6 +368,7 @@ def make_link(
     core_metadata: Any = None,
     size: Any = None,
     upload_time: Any = None,
+    provenance: Any = None,
 ) -> dict[str, Any] | None:
     """A link as the mirror stores it, or None when it cannot be offered safely (a file name
     that could escape a directory, a URL that is not http(s)). ``url`` is absolute, without
@@ -390,6 +391,9 @@ def make_link(
         link["size"] = size
     if isinstance(upload_time, str) and upload_time:
         link["upload_time"] = upload_time
+    if isinstance(provenance, str) and provenance[:8].lower().startswith(("http://", "https://")):
+        # PEP 740: upstream's provenance is passed on as upstream's URL (absolute).
+        link["provenance"] = provenance
     return link
 
 
@@ -423,11 +427,16 @@ def _parse_json_page(body: bytes, page_url: str) -> tuple[str | None, list[dict[
             core_metadata=core,
             size=entry.get("size"),
             upload_time=entry.get("upload-time"),
+            provenance=_absolute(page_url, entry.get("provenance")),
         )
         if link is not None:
             links.append(link)
     name = doc.get("name") if isinstance(doc.get("name"), str) else None
     return name, links
+
+
+def _absolute(base: str, url: Any) -> str | None:
+    return resolve(base, url)[0] if isinstance(url, str) and url else None
 
 
 def _metadata_attr(value: str | None) -> Any:
@@ -463,6 +472,7 @@ def _parse_html_page(body: bytes, page_url: str) -> list[dict[str, Any]]:
             requires_python=attrs.get("data-requires-python"),
             yanked=yanked,
             core_metadata=_metadata_attr(core),
+            provenance=_absolute(base, attrs.get("data-provenance")),
         )
         if link is not None:
             links.append(link)

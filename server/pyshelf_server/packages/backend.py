@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from ..indexes.backends import Link
 from ..indexes.registry import IndexInfo
+from ..lifecycle.provenance import SUFFIX as PROVENANCE_SUFFIX
 from ..simple.render import JSON_TYPE, html_tail, json_tail
 from .models import File, Project, Version
 
@@ -34,10 +35,12 @@ def release_link(
     size: int | None = None,
     upload_time: datetime | None = None,
     metadata_sha256: str | None = None,
+    provenance: bool = False,
 ) -> Link:
+    path = file_path(fullname, sha256, filename)
     return Link(
         filename=filename,
-        path=file_path(fullname, sha256, filename),
+        path=path,
         hashes={"sha256": sha256},
         stage=fullname,
         version=version,
@@ -46,6 +49,7 @@ def release_link(
         size=size,
         upload_time=upload_time,
         core_metadata={"sha256": metadata_sha256} if metadata_sha256 else None,
+        provenance=path + PROVENANCE_SUFFIX if provenance else None,
     )
 
 
@@ -114,6 +118,7 @@ class HostedBackend:
             File.size,
             File.upload_time,
             File.metadata_sha256,
+            File.provenance.is_not(None),
             Version.version,
         )
         stage = self.index.fullname
@@ -129,6 +134,7 @@ class HostedBackend:
                 size=size,
                 upload_time=uploaded,
                 metadata_sha256=meta_sha,
+                provenance=has_provenance,
             )
             for (
                 filename,
@@ -139,6 +145,7 @@ class HostedBackend:
                 size,
                 uploaded,
                 meta_sha,
+                has_provenance,
                 version,
             ) in self.session.connection().execute(query).all()
         ]

@@ -13,6 +13,9 @@ from pyramid.response import Response
 from pyramid.view import view_config
 
 from ..fileresponses import blob_response
+from ..lifecycle.age import refuse_if_held_back
+from ..lifecycle.provenance import MEDIA_TYPE as PROVENANCE_TYPE
+from ..lifecycle.provenance import SUFFIX as PROVENANCE_SUFFIX
 from ..limits import MAX_FILENAME_LENGTH
 from ..permissions import Permission
 from ..responses import APIError, message, result
@@ -61,12 +64,15 @@ def download(request: Any) -> Response:
         return response
     if filename.endswith(METADATA_SUFFIX) and not _has_own_file(request, info, filename):
         return _core_metadata(request, filename[: -len(METADATA_SUFFIX)])
+    if filename.endswith(PROVENANCE_SUFFIX) and not _has_own_file(request, info, filename):
+        return _provenance(request, filename[: -len(PROVENANCE_SUFFIX)])
     info, row, prefix = _lookup(request)
     if row is None:
         response = _backend_answer(request, filename)
         if response is not None:
             return response
         raise _gone_or_missing(request, info, filename, prefix)
+    _refuse_if_held_back(request, row)
     if wants_api_json(request):
         return result(
             "releasefilemeta",
@@ -92,6 +98,15 @@ def _backend_answer(request: Any, filename: str) -> Response | None:
     return handler(request, request.matchdict["a"], request.matchdict["b"], filename)
 
 
+def _refuse_if_held_back(request: Any, row: File) -> None:
+    """A release file that the age rules of the index in its URL hold back is not served."""
+    inheritance = request.shelf.inheritance
+    rules = inheritance.age_rules(request.context.index)
+    if rules and row.rel == "releasefile":
+        project = row.version.project.name
+        refuse_if_held_back(rules, project, row.upload_time, inheritance.now(), row.filename)
+
+
 def _has_own_file(request: Any, info: Any, filename: str) -> bool:
     return PackageService(request.uow).file_by_name(info.id, filename) is not None
 
@@ -105,6 +120,7 @@ def _core_metadata(request: Any, filename: str) -> Response:
         if response is not None:
             return response
         raise APIError(404, "no such file")
+    _refuse_if_held_back(request, row)
     if not row.metadata_sha256:
         raise APIError(404, "no core metadata for this file")
     _restore_core_metadata(request.registry.pyshelf.files, row)
@@ -114,6 +130,19 @@ def _core_metadata(request: Any, filename: str) -> Response:
     if response.status_code == 200:
         response.content_type = "text/plain"
         response.charset = "utf-8"
+    return response
+
+
+def _provenance(request: Any, filename: str) -> Response:
+    """PEP 740: the provenance object of a hosted file."""
+    info = request.context.index
+    row = PackageService(request.uow).file_by_name(info.id, filename)
+    a, b = request.matchdict["a"], request.matchdict["b"]
+    if row is None or row.sha256[:3] != a or row.sha256[3:16] != b or not row.provenance:
+        raise APIError(404, f"No provenance available for {filename}")
+    _refuse_if_held_back(request, row)
+    response = Response(body=row.provenance.encode("utf-8"), content_type=None)
+    response.headers["Content-Type"] = PROVENANCE_TYPE
     return response
 
 

@@ -106,6 +106,8 @@ class File(Base):
     # (``simple.render.html_tail``/``json_tail``); None means "render from the columns".
     simple_html: Mapped[str | None] = mapped_column(Text, default=None)
     simple_json: Mapped[str | None] = mapped_column(Text, default=None)
+    # The PEP 740 provenance object (JSON) built from the attestations sent with the upload.
+    provenance: Mapped[str | None] = mapped_column(Text, default=None)
 
     version: Mapped[Version] = relationship(back_populates="files")
 
@@ -120,6 +122,7 @@ _RENDERED = (
     "yanked_reason",
     "upload_time",
     "metadata_sha256",
+    "provenance",
 )
 
 

@@ -160,6 +160,7 @@ class PackageService:
         metadata_blob: StoredBlob | None = None,
         for_file: File | None = None,
         upload_time: datetime | None = None,
+        provenance: str | None = None,
     ) -> File:
         """Add the file row. ``replacing`` is the index's file of that name, as the caller
         looked it up (``file_by_name``) to check that the index allows replacing it: it goes."""
@@ -191,8 +192,11 @@ class PackageService:
             metadata_sha256=metadata_blob.sha256 if metadata_blob else None,
             for_file_id=for_file.id if for_file else None,
             upload_time=upload_time or utcnow(),
+            provenance=provenance,
         )
-        if rel == "releasefile":
+        # A provenance URL is relative to the page like the file's: such an entry cannot be
+        # stored without the page's URL prefix, and is rendered with it.
+        if rel == "releasefile" and provenance is None:
             tails = simple_tails(
                 index.fullname,
                 filename=filename,

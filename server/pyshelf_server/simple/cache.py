@@ -23,6 +23,8 @@ class CachedPage:
     state_token: str
     fresh_until: float | None
     headers: tuple[tuple[str, str], ...] = ()
+    # When what the age rules hold back changes: the page is rebuilt then, whatever the tokens.
+    held_until: float | None = None
 
 
 class PageCache(WeighedLRU[CachedPage]):

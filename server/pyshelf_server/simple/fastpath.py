@@ -13,7 +13,6 @@ It only runs when no plugin takes part in read permissions (``pyshelf_permits`` 
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -89,7 +88,7 @@ class SimpleFastPath:
         page = self.state.page_cache.get((info.id, project, media_type, prefix))
         if page is None or page.state_token != state_token:
             return None
-        if page.fresh_until is not None and time.time() >= page.fresh_until:
+        if page.fresh_until is not None and self.state.clock() >= page.fresh_until:
             return None
         headers = [
             ("ETag", f'"{page.etag}"'),

@@ -1,16 +1,18 @@
-"""Rendering simple pages: PEP 503 HTML and PEP 691 JSON (api-version 1.1, with PEP 700)."""
+"""Rendering simple pages: PEP 503 HTML and PEP 691 JSON (api-version 1.3: PEP 700 sizes,
+versions and upload times, PEP 708 tracks and alternate locations, PEP 740 provenance)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC
 from html import escape
 from json.encoder import encode_basestring_ascii as _json_string
 
 from ..indexes.backends import Link
 
-API_VERSION = "1.1"
+API_VERSION = "1.3"
 HTML_TYPE = "text/html"
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 HTML_V1_TYPE = "application/vnd.pypi.simple.v1+html"
@@ -48,8 +50,20 @@ def installer_path(path: str) -> str:
     return path.replace("/+f/", "/~f/", 1).replace("/+e/", "/~e/", 1)
 
 
-def html_tail(link: Link) -> str:
-    """The end of the file's anchor line after ``<a href="`` and the escaped URL prefix."""
+def provenance_url(link: Link, url_prefix: str | None) -> str | None:
+    """The URL a page gives for the file's provenance: upstream's as it is, a hosted file's
+    with the page's URL prefix; None when there is none (or, for a stored entry, which has no
+    prefix, when it needs one)."""
+    if link.provenance is None:
+        return None
+    if link.provenance.startswith(("http://", "https://")):
+        return link.provenance
+    return None if url_prefix is None else url_prefix + link.provenance
+
+
+def html_tail(link: Link, url_prefix: str | None = None) -> str:
+    """The end of the file's anchor line after ``<a href="`` and the escaped URL prefix
+    (``url_prefix`` is only needed for a hosted file's provenance)."""
     fragment = link.hash_fragment
     parts = [escape(installer_path(link.path)), "#" + fragment if fragment else "", '"']
     if link.requires_python is not None and link.requires_python != "":
@@ -63,11 +77,14 @@ def html_tail(link: Link) -> str:
         )
         parts.append(f' data-dist-info-metadata="{escape(spec)}"')
         parts.append(f' data-core-metadata="{escape(spec)}"')
+    provenance = provenance_url(link, url_prefix)
+    if provenance:
+        parts.append(f' data-provenance="{escape(provenance)}"')
     parts.append(f">{escape(link.filename)}</a><br>")
     return "".join(parts)
 
 
-def json_tail(link: Link) -> str:
+def json_tail(link: Link, url_prefix: str | None = None) -> str:
     """The end of the file's JSON object after ``{"url":"`` and the JSON-escaped URL prefix.
 
     Written out by hand: a ``json.dumps`` per link took twice as long for the links of a page
@@ -91,6 +108,9 @@ def json_tail(link: Link) -> str:
     upload_time = _upload_time(link)
     if upload_time:
         parts += [',"upload-time":', _json_string(upload_time)]
+    provenance = provenance_url(link, url_prefix)
+    if provenance:
+        parts += [',"provenance":', _json_string(provenance)]
     parts.append("}")
     return "".join(parts)
 
@@ -107,23 +127,51 @@ def _json_object(mapping: dict[str, object]) -> str:
     )
 
 
-def project_html(name: str, links: list[Link], url_prefix: str) -> bytes:
-    return html_page(name, [html_tail(link) for link in links], url_prefix)
+@dataclass(frozen=True)
+class Repository:
+    """PEP 708 facts of a project page: the projects elsewhere it tracks, and its other
+    locations."""
+
+    tracks: tuple[str, ...] = ()
+    alternate_locations: tuple[str, ...] = ()
 
 
-def project_json(name: str, links: list[Link], url_prefix: str) -> bytes:
+NO_REPOSITORY = Repository()
+
+
+def project_html(
+    name: str, links: list[Link], url_prefix: str, repository: Repository = NO_REPOSITORY
+) -> bytes:
+    return html_page(name, [html_tail(link, url_prefix) for link in links], url_prefix, repository)
+
+
+def project_json(
+    name: str, links: list[Link], url_prefix: str, repository: Repository = NO_REPOSITORY
+) -> bytes:
     # PEP 700: the versions are a set and their order is not significant. They are listed in
     # the order of the files (upload order); sorting by PEP 440 meant parsing every version
     # and took longer than all the rest of a 3,000-version page.
     versions = [link.version for link in links if link.version]
-    return json_page(name, versions, [json_tail(link) for link in links], url_prefix)
+    tails = [json_tail(link, url_prefix) for link in links]
+    return json_page(name, versions, tails, url_prefix, repository)
 
 
-def html_page(name: str, tails: list[str], url_prefix: str) -> bytes:
+def html_page(
+    name: str, tails: list[str], url_prefix: str, repository: Repository = NO_REPOSITORY
+) -> bytes:
+    metas = "".join(
+        f'    <meta name="pypi:{key}" content="{escape(url)}">\n'
+        for key, urls in (
+            ("tracks", repository.tracks),
+            ("alternate-locations", repository.alternate_locations),
+        )
+        for url in urls
+    )
     head = (
         "<!DOCTYPE html>\n<html>\n  <head>\n"
         f'    <meta name="pypi:repository-version" content="{API_VERSION}">\n'
-        f"    <title>Links for {escape(name)}</title>\n  </head>\n  <body>\n"
+        + metas
+        + f"    <title>Links for {escape(name)}</title>\n  </head>\n  <body>\n"
         f"    <h1>Links for {escape(name)}</h1>\n"
     )
     opening = '    <a href="' + escape(url_prefix)
@@ -131,17 +179,23 @@ def html_page(name: str, tails: list[str], url_prefix: str) -> bytes:
     return (head + lines + "  </body>\n</html>\n").encode("utf-8")
 
 
-def json_page(name: str, versions: list[str], tails: list[str], url_prefix: str) -> bytes:
+def json_page(
+    name: str,
+    versions: list[str],
+    tails: list[str],
+    url_prefix: str,
+    repository: Repository = NO_REPOSITORY,
+) -> bytes:
     """``versions`` may repeat: each is listed once, in the order first seen."""
     opening = '{"url":"' + json.dumps(url_prefix)[1:-1]
-    head = json.dumps(
-        {
-            "meta": {"api-version": API_VERSION},
-            "name": name,
-            "versions": list(dict.fromkeys(versions)),
-        },
-        separators=(",", ":"),
-    )
+    meta: dict[str, object] = {"api-version": API_VERSION}
+    document: dict[str, object] = {"meta": meta, "name": name}
+    if repository.tracks:
+        meta["tracks"] = list(repository.tracks)
+    if repository.alternate_locations:
+        document["alternate-locations"] = list(repository.alternate_locations)
+    document["versions"] = list(dict.fromkeys(versions))
+    head = json.dumps(document, separators=(",", ":"))
     files = ",".join([opening + tail for tail in tails])
     return (head[:-1] + ',"files":[' + files + "]}").encode("utf-8")
 

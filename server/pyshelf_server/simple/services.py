@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +11,7 @@ from ..indexes.registry import IndexInfo
 from .cache import CachedPage
 from .render import (
     JSON_TYPE,
+    Repository,
     html_page,
     json_page,
     project_html,
@@ -39,7 +39,7 @@ class SimpleService:
         """
         key = (index.id, project, media_type, url_prefix)
         _serial, state_token, config_token, _users_token = self.shelf.state
-        now = time.time()
+        now = self.shelf.app.clock()
         entry = self.cache.get(key)
         if entry is not None and entry.state_token == state_token and _fresh(entry, now):
             return entry
@@ -50,21 +50,28 @@ class SimpleService:
             entry is not None
             and entry.token == token
             and (fresh_until is None or now < fresh_until)
+            and (entry.held_until is None or now < entry.held_until)
         ):
             entry.state_token = state_token
-            entry.fresh_until = fresh_until
+            entry.fresh_until = _earliest(fresh_until, entry.held_until)
             return entry
-        body = self._from_stored_tails(index, project, media_type, url_prefix)
+        # When a file held back by an age rule comes of age (or an exemption ends).
+        held_until: float | None = None
+        repository = inheritance.repository(index, project)
+        body = self._from_stored_tails(index, project, media_type, url_prefix, repository)
         if body is None:
-            links = inheritance.links(index, project)
-            if links is None:
+            found = inheritance.visible_links(index, project)
+            if found is None:
                 return None
+            links, held = found
+            if held.changes_at is not None:
+                held_until = held.changes_at.timestamp()
             for extra in self.shelf.app.pm.hook.pyshelf_simple_extra_links(
                 request=self.shelf.request, index=index, project=project
             ):
                 links = links + list(extra or [])
             render = project_json if media_type == JSON_TYPE else project_html
-            body = render(project, links, url_prefix)
+            body = render(project, links, url_prefix, repository)
         # Building may have refreshed a mirror, which changes the tokens: take them again.
         token, fresh_until = inheritance.cache_token(index, project)
         # Stages may qualify their answer (a mirror serving a stale copy says so).
@@ -79,14 +86,20 @@ class SimpleService:
             etag=hashlib.sha256(body).hexdigest()[:32],
             token=(config_token, token),
             state_token=state_token,
-            fresh_until=fresh_until,
+            fresh_until=_earliest(fresh_until, held_until),
             headers=tuple(headers),
+            held_until=held_until,
         )
         self.cache.put(key, page)
         return page
 
     def _from_stored_tails(
-        self, index: IndexInfo, project: str, media_type: str, url_prefix: str
+        self,
+        index: IndexInfo,
+        project: str,
+        media_type: str,
+        url_prefix: str,
+        repository: Repository,
     ) -> bytes | None:
         """The page joined from the entries hosted files stored when they were uploaded, the
         same bytes as rendering their links; None when that cannot be done (a stage that is
@@ -103,8 +116,8 @@ class SimpleService:
         if None in tails:
             return None
         if media_type == JSON_TYPE:
-            return json_page(project, versions, tails, url_prefix)
-        return html_page(project, tails, url_prefix)
+            return json_page(project, versions, tails, url_prefix, repository)
+        return html_page(project, tails, url_prefix, repository)
 
     def cached_project_list(self, index: IndexInfo, media_type: str) -> CachedPage | None:
         """The project list as one cached page, rebuilt after any write; None when a stage of
@@ -135,6 +148,12 @@ class SimpleService:
         if media_type == JSON_TYPE:
             return project_list_json(names)
         return project_list_html(names)
+
+
+def _earliest(a: float | None, b: float | None) -> float | None:
+    if a is None:
+        return b
+    return a if b is None else min(a, b)
 
 
 def _fresh(entry: CachedPage, now: float) -> bool:

@@ -11,6 +11,7 @@ from typing import Any, BinaryIO
 from ..app import RequestState
 from ..indexes.models import Index
 from ..indexes.registry import IndexInfo
+from ..lifecycle.provenance import attestations_of
 from ..mirror.upstream import safe_url
 from ..packages.backend import file_path
 from ..packages.models import File, Version
@@ -148,6 +149,7 @@ class PushService:
             metadata_blob=metadata_blob,
             for_file=for_file,
             upload_time=file.upload_time,
+            provenance=file.provenance,
         )
 
     def plan_external(
@@ -172,6 +174,9 @@ class PushService:
                     "sha256_digest": file.sha256,
                     **fields,
                 }
+                if file.provenance:
+                    # The attestations go on with the file, as they came.
+                    form["attestations"] = attestations_of(file.provenance)
             elif file.rel == "doczip" and not no_docs:
                 form = {":action": "doc_upload", "name": name, "version": version}
             else:

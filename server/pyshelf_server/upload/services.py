@@ -26,6 +26,7 @@ from packaging.version import InvalidVersion, Version
 from .. import limits
 from ..indexes.models import Index
 from ..indexes.registry import IndexInfo
+from ..lifecycle.provenance import checked_attestations, provenance_json
 from ..names import filename_error, normalize_name, project_name_error, version_error
 from ..packages.metadata import (
     ArchiveOverLimit,
@@ -55,6 +56,8 @@ class PreparedRelease:
     blob: StoredBlob
     metadata_blob: StoredBlob | None
     meta: dict[str, Any]
+    # PEP 740 attestations sent with the file, checked against it.
+    attestations: list[dict[str, Any]] | None = None
 
 
 @dataclass
@@ -153,6 +156,11 @@ class UploadService:
             rel="releasefile",
             metadata_blob=prepared.metadata_blob,
             publisher=publisher,
+            provenance=(
+                provenance_json(prepared.attestations, uploader)
+                if prepared.attestations
+                else None
+            ),
         )
 
     def upload_docs(
@@ -208,6 +216,7 @@ class UploadService:
         rel: str,
         metadata_blob: StoredBlob | None = None,
         publisher: dict[str, Any] | None = None,
+        provenance: str | None = None,
     ) -> UploadOutcome:
         existing = self.packages.file_by_name(index.id, filename)
         via = {"publisher": publisher} if publisher else {}
@@ -241,6 +250,7 @@ class UploadService:
             log=log,
             requires_python=(version_row.meta or {}).get("requires_python") or None,
             metadata_blob=metadata_blob,
+            provenance=provenance,
         )
         return UploadOutcome(file_info(index, project.name, version, row), reason)
 
@@ -266,6 +276,12 @@ def prepare_release(
     received.adopted = True
     uow.discard_if_rolled_back(files, blob)
     check_digests(blob, fields, files, received.content)
+    sent_attestations = _single(fields, "attestations")
+    attestations = (
+        checked_attestations(sent_attestations, filename, blob.sha256)
+        if sent_attestations
+        else None
+    )
     # Read from memory when the upload was small enough to keep there.
     source = (
         received.content if received.content is not None else files.local_path(blob.sha256)
@@ -300,7 +316,7 @@ def prepare_release(
     meta = {**file_meta, **form_meta}
     meta.pop("name", None)
     meta.pop("version", None)
-    return PreparedRelease(name, version, filename, blob, metadata_blob, meta)
+    return PreparedRelease(name, version, filename, blob, metadata_blob, meta, attestations)
 
 
 def file_info(index: Index | IndexInfo, project: str, version: str, row: File) -> FileInfo:

@@ -27,6 +27,7 @@ SHOWN = {
     "offline-mode",
     "metrics",
     "search-index",
+    "held-back",
 }
 
 
@@ -42,5 +43,6 @@ def status(request: Any) -> Any:
         info=info,
         storage=storage_used(request),
         health=health,
+        held_back=info.get("held-back", {}),
         extra={k: v for k, v in info.items() if k not in SHOWN},
     )
