@@ -168,11 +168,13 @@ def _sqlite_engine(url: str, pool_size: int) -> Engine:
         # failing with "database is locked" when they upgrade from a read.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        # Takes effect only in a database without tables yet (before WAL mode is written to
-        # its header): new databases give the pages of deleted rows back to the file system
-        # when the retention clean-up asks (``retention.cleanup``); older ones are switched
-        # by ``pyshelf-server --migrate`` (``vacuum_incrementally``).
-        cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        # Only a new, empty database takes it (before WAL mode is written to its header): it
+        # then gives the pages of deleted rows back to the file system when the retention
+        # clean-up asks (``retention.cleanup``); older ones are switched by
+        # ``pyshelf-server --migrate`` (``vacuum_incrementally``). Not set on other databases:
+        # there it would wait for another process's write lock.
+        if cursor.execute("PRAGMA page_count").fetchone()[0] == 0:
+            cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
