@@ -10,8 +10,11 @@ warnings and errors; ``--log-format json`` writes one JSON object a line for log
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import logging.handlers
+import queue
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -61,10 +64,25 @@ def configure(
         handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
     for handler in handlers:
         handler.setFormatter(formatter)
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, handlers=handlers,
-                        force=True)
+    # The threads serving requests only queue their records; one thread of the logging module
+    # formats and writes them. A write per request in the serving thread let go of the GIL
+    # for the system call and then waited to get it back from the busy threads.
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    listener = logging.handlers.QueueListener(records, *handlers, respect_handler_level=True)
+    listener.start()
+    atexit.register(listener.stop)
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
+                        handlers=[QueuedRecords(records)], force=True)
     logging.getLogger("pyshelf").setLevel(logging.WARNING if quiet else logging.INFO)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+class QueuedRecords(logging.handlers.QueueHandler):
+    """Puts records on the queue as they are: the handlers behind the queue format them, in
+    their thread (the standard QueueHandler formats them first, in the caller's)."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        return record
 
 
 def event(message: str, *args: Any) -> None:
