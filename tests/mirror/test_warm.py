@@ -23,8 +23,8 @@ def serve(httpx_mock):
     )
 
 
-def warm(mirror, body, *, status=200, user="root", index="root/pypi"):
-    return mirror.json("POST", f"/{index}/+warm", body, user=user,
+def warm(mirror, body, *, status=200, user="root", password=None, index="root/pypi"):
+    return mirror.json("POST", f"/{index}/+warm", body, user=user, password=password,
                        status=status if status != 200 else None)
 
 
@@ -77,7 +77,8 @@ def test_bad_requests_are_refused_with_a_message(mirror, body, message):
 def test_only_the_owner_warms_and_only_mirrors(mirror):
     mirror.create_user("alice")
     body = {"projects": [{"name": "hello", "specifier": ""}]}
-    warm(mirror, body, user="alice", status=403)
+    refused = warm(mirror, body, user="alice", password="secret", status=403)
+    assert "root/pypi" in refused.json["message"]
     response = mirror.json("POST", "/root/pypi/+warm", body, status=401)
     assert response.status_code == 401
     assert "not a mirror" in warm(mirror, body, index="root/dev", status=400).json["message"]

@@ -116,7 +116,7 @@ def test_a_user_of_the_file_becomes_a_pyshelf_user_and_keeps_their_indexes(
     assert status_of(shelf, "alice", "alice-secret") == "noauth"
     shelf.upload(
         "alice/dev", "hello-1.1-py3-none-any.whl", make_wheel("hello", "1.1")[1], name="hello",
-        version="1.1", user="alice", password="alice-secret", status=403,
+        version="1.1", user="alice", password="alice-secret", status=401,
     )  # fmt: skip
     # Their user, index and files stay, for root to delete or for their return.
     assert shelf.json("GET", "/alice").json["result"]["indexes"]["dev"]

@@ -37,8 +37,10 @@ def test_create_errors(shelf):
     message = shelf.json("PUT", "/root/x", {"foo": "bar"}, user="root", status=400).json["message"]
     assert message == (
         "indexconfig got unexpected keyword arguments: foo=bar; the options of a stage index "
-        "are: acl_toxresult_upload, acl_upload, bases, custom_data, description, "
-        "mirror_whitelist, mirror_whitelist_inheritance, title, volatile"
+        "are: acl_toxresult_upload, acl_upload, alternate_locations, bases, custom_data, "
+        "description, drop_prereleases_after, exclude_newer, keep_versions, min_release_age, "
+        "min_release_age_exempt, min_release_age_unknown, mirror_whitelist, "
+        "mirror_whitelist_inheritance, title, tracks, trusted_publishers, volatile"
     )
     # devpi's way to a remote index, refused with pyshelf's.
     message = shelf.json("PUT", "/root/x", {"bases": "http://upstream.example/simple/"},

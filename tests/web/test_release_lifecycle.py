@@ -26,4 +26,5 @@ def test_status_page_lists_what_is_held_back(web):
     assert "min_release_age 7d of root/cool" in page.text
     assert filename in page.text
     # Through the index the release is invisible in the web pages too.
-    web.page("/root/cool/brandnew", status=404)
+    project = web.page("/root/cool/brandnew")
+    assert "No versions." in project.text and filename not in project.text

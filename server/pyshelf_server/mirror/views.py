@@ -34,7 +34,11 @@ def external_file(request: Any) -> Any:
 def warm_mirror(request: Any) -> Any:
     index = request.context.index
     # It makes the server download on a large scale: the mirror's owner (or root) decides.
-    require(request, Permission.INDEX_MODIFY)
+    require(
+        request,
+        Permission.INDEX_MODIFY,
+        message=f"only the owner of {index.fullname} and root may warm it",
+    )
     if not index.is_mirror:
         raise APIError(400, f"{index.fullname} is not a mirror index; only mirrors are warmed")
     projects = parse_request(json_body(request, max_bytes=MAX_WARM_BODY))
