@@ -64,9 +64,13 @@ def configure(
         handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
     for handler in handlers:
         handler.setFormatter(formatter)
+    # No line shows the thread or process: a record need not look them up.
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     # The threads serving requests only queue their records; one thread of the logging module
-    # formats and writes them. A write per request in the serving thread let go of the GIL
-    # for the system call and then waited to get it back from the busy threads.
+    # formats and writes them, so that a slow or stalled stderr (a full pipe to a log
+    # collector) never holds up an answer.
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
     listener = logging.handlers.QueueListener(records, *handlers, respect_handler_level=True)
     listener.start()
