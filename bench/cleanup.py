@@ -28,22 +28,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from ops import measured  # the same timing of a command as the ops bench
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 BIN = REPO / ".venv" / "bin"
 BLOB_BYTES = 4096
 BATCH = 5000
-
-
-def measured(command: list[str]) -> tuple[float, int, str]:
-    """Seconds and peak RSS (kB) of ``command``, with its output."""
-    started = time.monotonic()
-    done = subprocess.run(["/usr/bin/time", "-f", "%M", *command], capture_output=True,
-                          text=True, check=False)
-    seconds = time.monotonic() - started
-    if done.returncode != 0:
-        raise RuntimeError(done.stdout + done.stderr)
-    return seconds, int(done.stderr.strip().splitlines()[-1]), done.stdout.strip()
 
 
 def disk_bytes(path: Path) -> int:

@@ -93,7 +93,7 @@ def selected_plugins(argv: list[str] | None) -> list[str] | None:
     return parse_plugin_selection(known.plugins)
 
 
-def _fail(message: str) -> None:
+def fail(message: str) -> None:
     print(f"pyshelf: error: {message}", file=sys.stderr)
     raise SystemExit(2)
 
@@ -153,16 +153,16 @@ def init_main(argv: list[str] | None = None) -> None:
     )
     storage_problem = _storage_problem(settings)
     if storage_problem:
-        _fail(storage_problem)
+        fail(storage_problem)
     if args.join:
         if not settings.db_url:
-            _fail("--join needs the --db-url of the database to join")
+            fail("--join needs the --db-url of the database to join")
         try:
             join(settings)
         except ServerDirError as error:
-            _fail(str(error))
+            fail(str(error))
         except Exception as error:  # e.g. an unreachable database
-            _fail(f"could not join {settings.database_url!r}: {error}")
+            fail(f"could not join {settings.database_url!r}: {error}")
         print(f"server directory {settings.serverdir} joins the pyshelf server on that database")
         return
     mirror_url, web_url_fmt = None, None
@@ -172,9 +172,9 @@ def init_main(argv: list[str] | None = None) -> None:
         try:
             mirror_url = args.mirror_url or pip_index_url()
         except PipConfigError as error:
-            _fail(str(error))
+            fail(str(error))
         if not mirror_url.startswith(("http://", "https://")):
-            _fail(f"the mirror URL must be an http(s) URL, not {mirror_url!r}; pass --mirror-url")
+            fail(f"the mirror URL must be an http(s) URL, not {mirror_url!r}; pass --mirror-url")
         web_url_fmt = web_url_format(mirror_url)
     password = args.root_passwd
     generated = password is None
@@ -185,9 +185,9 @@ def init_main(argv: list[str] | None = None) -> None:
             settings, root_password=password, mirror_url=mirror_url, mirror_web_url_fmt=web_url_fmt
         )
     except ServerDirError as error:
-        _fail(str(error))
+        fail(str(error))
     except Exception as error:  # e.g. an unreachable database
-        _fail(f"could not initialise {settings.serverdir}: {error}")
+        fail(f"could not initialise {settings.serverdir}: {error}")
     if generated:
         from .serverdir import ROOT_PASSWORD_FILE, write_private
 
@@ -483,7 +483,7 @@ def server_main(argv: list[str] | None = None) -> None:
     try:
         pm = make_plugin_manager(only=selected_plugins(argv))
     except UnknownPlugin as error:
-        _fail(f"--plugins: {error}")
+        fail(f"--plugins: {error}")
     args = server_parser(pm).parse_args(argv)
     if args.version:
         print(f"pyshelf-server {__version__}")
@@ -494,47 +494,47 @@ def server_main(argv: list[str] | None = None) -> None:
     if settings.outside_url:
         problem = outside_url_problem(settings.outside_url)
         if problem:
-            _fail(
+            fail(
                 f"--outside-url must be an http or https URL ({problem}): {settings.outside_url!r}"
             )
     if settings.x_accel_redirect and not settings.x_accel_redirect.startswith("/"):
-        _fail("--x-accel-redirect must be a path prefix starting with '/', e.g. /+store/")
+        fail("--x-accel-redirect must be a path prefix starting with '/', e.g. /+store/")
     if settings.default_index and (
         settings.default_index.count("/") != 1 or "" in settings.default_index.split("/")
     ):
-        _fail(f"--default-index must be USER/INDEX, not {settings.default_index!r}")
+        fail(f"--default-index must be USER/INDEX, not {settings.default_index!r}")
     if settings.connection_limit < 0:
-        _fail("--connection-limit must be 0 (derived from the open-files limit) or more")
+        fail("--connection-limit must be 0 (derived from the open-files limit) or more")
     if settings.idle_timeout < 1:
-        _fail("--idle-timeout must be at least 1 second")
+        fail("--idle-timeout must be at least 1 second")
     if settings.max_header_size < 4096:
-        _fail("--max-header-size must be at least 4096 bytes")
+        fail("--max-header-size must be at least 4096 bytes")
     if settings.orphan_grace_seconds < MIN_ORPHAN_GRACE_SECONDS:
-        _fail(
+        fail(
             f"--orphan-grace-seconds must be at least {MIN_ORPHAN_GRACE_SECONDS} "
             "(longer than the longest upload)"
         )
     audience_problem = oidc_audience_problem(settings.oidc_audience)
     if audience_problem:
-        _fail(f"--oidc-audience: {audience_problem}")
+        fail(f"--oidc-audience: {audience_problem}")
     from .oidc.issuers import parse_issuer_options
 
     try:
         parse_issuer_options(settings.oidc_issuers)
     except ValueError as error:
-        _fail(f"--oidc-issuer: {error}")
+        fail(f"--oidc-issuer: {error}")
     from .upload.targets import AllowedHosts
 
     try:
         AllowedHosts.parse(settings.push_allow_hosts)
     except ValueError as error:
-        _fail(f"--push-allow-hosts: {error}")
+        fail(f"--push-allow-hosts: {error}")
     if settings.cleanup_interval < 0:
-        _fail("--cleanup-interval must be 0 (no scheduled clean-up) or more seconds")
+        fail("--cleanup-interval must be 0 (no scheduled clean-up) or more seconds")
     if (args.dry_run or args.force or args.json) and not args.cleanup:
-        _fail("--dry-run, --force and --json go with --cleanup")
+        fail("--dry-run, --force and --json go with --cleanup")
     if settings.connect_timeout <= 0 or settings.upstream_threads < 0:
-        _fail("--connect-timeout must be positive and --upstream-threads not negative")
+        fail("--connect-timeout must be positive and --upstream-threads not negative")
     from . import logs
 
     try:
@@ -543,7 +543,7 @@ def server_main(argv: list[str] | None = None) -> None:
             log_format=args.log_format,
         )
     except OSError as error:
-        _fail(f"--log-file: cannot write {args.log_file!r}: {error.strerror}")
+        fail(f"--log-file: cannot write {args.log_file!r}: {error.strerror}")
     from . import migrations
     from .db import make_engine
     from .serverdir import ServerDirError, check_ready
@@ -551,24 +551,24 @@ def server_main(argv: list[str] | None = None) -> None:
     try:
         check_ready(settings)
     except ServerDirError as error:
-        _fail(str(error))
+        fail(str(error))
     storage_problem = _storage_problem(settings)
     if storage_problem:
-        _fail(storage_problem)
+        fail(storage_problem)
     engine = make_engine(settings.database_url, threads=settings.threads)
     try:
         state = migrations.check(engine)
     except Exception as error:
-        _fail(database_problem(engine, error))
+        fail(database_problem(engine, error))
     if state == migrations.SchemaState.NEWER:
-        _fail(
+        fail(
             f"the database schema is newer than this pyshelf-server {__version__} (a newer "
             "version wrote it): upgrade pyshelf-server to the version that wrote it, or "
             "restore a backup made with this one"
         )
     locked = sqlite_lock_problem(engine)
     if locked:
-        _fail(locked)
+        fail(locked)
     if args.migrate:
         migrations.upgrade(engine)
         print("database schema is up to date")
@@ -583,11 +583,11 @@ def server_main(argv: list[str] | None = None) -> None:
             print(f"moved {moved} stored files to the flat layout")
         return
     if state == migrations.SchemaState.OLDER:
-        _fail(
+        fail(
             "the database schema is older than this pyshelf-server; run 'pyshelf-server --migrate'"
         )
     if state == migrations.SchemaState.EMPTY:
-        _fail("the database is empty; run 'pyshelf-init' first")
+        fail("the database is empty; run 'pyshelf-init' first")
     if args.sweep_orphans:
         sweep_once(settings, engine)
         return
@@ -667,7 +667,7 @@ def _open_store(settings: ServerSettings) -> Any:
     try:
         return open_store(settings)
     except StorageError as error:
-        _fail(str(error))
+        fail(str(error))
 
 
 # How long the start waits for another process's write lock on an SQLite database.
@@ -736,7 +736,7 @@ def serve(settings: ServerSettings, *, pm: Any, engine: Any) -> None:
     try:
         connections = connection_limit(settings.connection_limit, settings.threads)
     except ConnectionLimitError as error:
-        _fail(str(error))
+        fail(str(error))
     fix_mmap_threshold()
     from sqlalchemy.exc import OperationalError
 
@@ -747,10 +747,10 @@ def serve(settings: ServerSettings, *, pm: Any, engine: Any) -> None:
         app = make_app(settings, pm=pm, engine=engine)
     except (StorageError, HtpasswdError) as error:
         engine.dispose()
-        _fail(str(error))
+        fail(str(error))
     except OperationalError as error:
         engine.dispose()
-        _fail(database_problem(engine, error))
+        fail(database_problem(engine, error))
     state = app.registry.pyshelf
     code = pm.hook.pyshelf_cmdline_run(registry=app.registry)
     if code is not None:
@@ -772,14 +772,14 @@ def serve(settings: ServerSettings, *, pm: Any, engine: Any) -> None:
         )
     except OSError as error:
         engine.dispose()
-        _fail(listen_problem(settings.host, settings.port, error))
+        fail(listen_problem(settings.host, settings.port, error))
     node = NodeRegistry(state.database, settings, state.plugins)
     try:
         node.register()
     except SettingsDisagree as error:
         server.close()
         engine.dispose()
-        _fail(str(error))
+        fail(str(error))
     node.start()
     state.downloads.start()
     state.orphans.start()

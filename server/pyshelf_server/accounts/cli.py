@@ -15,8 +15,8 @@ import logging
 import warnings
 from pathlib import Path
 
-from ..cli import _fail
-from ..dump.cli import _common, _open_app, _settings
+from ..cli import fail
+from ..dump.cli import add_server_options, open_app, server_settings
 from .htpasswd import IN_HTPASSWD_FILE, HtpasswdError, parse_htpasswd
 from .services import UserService
 
@@ -30,7 +30,7 @@ def import_htpasswd_main(argv: list[str] | None = None) -> None:
         description="Create a pyshelf user for each user of an Apache htpasswd file, keeping "
         "their password hashes; safe while the server runs.",
     )
-    _common(parser)
+    add_server_options(parser)
     parser.add_argument("file", help="the htpasswd file")
     args = parser.parse_args(argv)
     # The lines the import leaves out are named on standard error.
@@ -38,15 +38,15 @@ def import_htpasswd_main(argv: list[str] | None = None) -> None:
     try:
         data = Path(args.file).read_bytes()
     except OSError as error:
-        _fail(f"cannot read {args.file}: {error.strerror}")
+        fail(f"cannot read {args.file}: {error.strerror}")
     try:
         users = parse_htpasswd(data, args.file)
     except HtpasswdError as error:
-        _fail(f"nothing imported: {error}")
+        fail(f"nothing imported: {error}")
     from ..security import get_password_context
 
     context = get_password_context()
-    app = _open_app(_settings(args), args.plugins)
+    app = open_app(server_settings(args), args.plugins)
     added, moved, kept, weak = [], [], [], []
     try:
         with app.database.writing() as uow:

@@ -9,11 +9,11 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from ..cli import _add, _add_plugins_option, _fail
+from ..cli import _add, _add_plugins_option, fail
 from ..settings import DEFAULT_SERVERDIR, ServerSettings
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def add_server_options(parser: argparse.ArgumentParser) -> None:
     # The plugins the server loads: they add index types and the options' defaults.
     _add_plugins_option(parser)
     _add(parser, "--serverdir", str(DEFAULT_SERVERDIR), "the server directory")
@@ -21,14 +21,14 @@ def _common(parser: argparse.ArgumentParser) -> None:
     _add(parser, "--storage-url", "", "the file store (default: the server directory's)")
 
 
-def _settings(args: argparse.Namespace) -> ServerSettings:
+def server_settings(args: argparse.Namespace) -> ServerSettings:
     return ServerSettings(
         serverdir=args.serverdir, db_url=args.db_url or None,
         storage_url=args.storage_url or None,
     )
 
 
-def _open_app(settings: ServerSettings, plugins: str | None) -> Any:
+def open_app(settings: ServerSettings, plugins: str | None) -> Any:
     """The application state of an initialised server directory at the current schema."""
     from .. import migrations
     from ..config import make_app
@@ -39,15 +39,15 @@ def _open_app(settings: ServerSettings, plugins: str | None) -> Any:
     try:
         pm = make_plugin_manager(only=parse_plugin_selection(plugins))
     except UnknownPlugin as error:
-        _fail(str(error))
+        fail(str(error))
     try:
         check_ready(settings)
     except ServerDirError as error:
-        _fail(str(error))
+        fail(str(error))
     engine = make_engine(settings.database_url, threads=2)
     state = migrations.check(engine)
     if state != migrations.SchemaState.CURRENT:
-        _fail(f"the database schema is {state}; run 'pyshelf-server --migrate' first")
+        fail(f"the database schema is {state}; run 'pyshelf-server --migrate' first")
     return make_app(settings, pm=pm, engine=engine).registry.pyshelf
 
 
@@ -58,21 +58,21 @@ def export_main(argv: list[str] | None = None) -> None:
         description="Export users, indexes, projects and files into DIR (devpi's dump format), "
         "safely while the server runs.",
     )
-    _common(parser)
+    add_server_options(parser)
     parser.add_argument("--include-mirrors", action="store_true",
                         help="also export the files cached from mirrors")
     parser.add_argument("directory", help="a new or empty directory")
     args = parser.parse_args(argv)
     from .export import export, snapshot_session
 
-    app = _open_app(_settings(args), args.plugins)
+    app = open_app(server_settings(args), args.plugins)
     session = snapshot_session(app.database.read_sessions)
     try:
         report = export(session, app.files, Path(args.directory),
                         mirror_types=app.registry.mirror_types,
                         include_mirrors=args.include_mirrors)
     except ValueError as error:
-        _fail(str(error))
+        fail(str(error))
     finally:
         session.close()
         app.files.close()
@@ -90,7 +90,7 @@ def import_main(argv: list[str] | None = None) -> None:
         description="Import an export of pyshelf or devpi-server (DIR) into a new server "
         "directory, or a folder of sdists and wheels into one index (--from-dir).",
     )
-    _common(parser)
+    add_server_options(parser)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("directory", nargs="?", help="a pyshelf-export or devpi-export dump")
     source.add_argument("--from-devpi", metavar="DUMP",
@@ -105,17 +105,17 @@ def import_main(argv: list[str] | None = None) -> None:
     from ..serverdir import ServerDirError, initialise, is_initialised
     from .importer import DumpError, Importer
 
-    settings = _settings(args)
+    settings = server_settings(args)
     if args.from_dir:
         if not args.index or args.index.count("/") != 1:
-            _fail("--from-dir needs --index USER/INDEX")
+            fail("--from-dir needs --index USER/INDEX")
     elif not is_initialised(settings):
         # A new server; the dump's root user (and its password) replaces this one's.
         try:
             initialise(settings, root_password=secrets.token_urlsafe(24))
         except ServerDirError as error:
-            _fail(str(error))
-    app = _open_app(settings, args.plugins)
+            fail(str(error))
+    app = open_app(settings, args.plugins)
     uow = app.database.unit_of_work(write=True)
     importer = Importer(app, uow)
     try:
@@ -126,7 +126,7 @@ def import_main(argv: list[str] | None = None) -> None:
         uow.commit()
     except DumpError as error:
         uow.rollback()
-        _fail(f"nothing imported: {error}")
+        fail(f"nothing imported: {error}")
     except BaseException:
         uow.rollback()
         raise

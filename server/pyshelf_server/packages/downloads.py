@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import update
 
+from ..background import PeriodicThread
 from ..db import utcnow
 from ..mirror.models import MirrorFile
 from .models import File
@@ -53,8 +54,7 @@ class DownloadCounter:
         # Flushes a mirrored file's count has waited for its row.
         self.mirror_waits: Counter[MirroredFile] = Counter()
         self.lock = threading.Lock()
-        self.stopped = threading.Event()
-        self.thread: threading.Thread | None = None
+        self.thread = PeriodicThread("download-counter", interval, self.flush)
 
     def count(self, file_id: int) -> None:
         now = self.clock()
@@ -70,19 +70,11 @@ class DownloadCounter:
             self.mirror_last[file] = now
 
     def start(self) -> None:
-        if self.thread is None:
-            self.thread = threading.Thread(target=self._run, name="download-counter", daemon=True)
-            self.thread.start()
+        self.thread.start()
 
     def stop(self) -> None:
-        self.stopped.set()
-        if self.thread is not None:
-            self.thread.join(timeout=10)
+        self.thread.stop()
         self.flush()
-
-    def _run(self) -> None:
-        while not self.stopped.wait(self.interval):
-            self.flush()
 
     def flush(self) -> None:
         with self.lock:

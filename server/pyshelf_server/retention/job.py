@@ -10,11 +10,11 @@ they only repeat each other's work.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from ..background import PeriodicThread
 from ..db import utcnow
 from ..leases import THIS_PROCESS, claim
 from .cleanup import CleanupReport, run_cleanup
@@ -39,8 +39,8 @@ class RetentionJob:
         self.interval = interval
         self.holder = holder
         self.clock = clock
-        self.stopped = threading.Event()
-        self.thread: threading.Thread | None = None
+        # Not at start: a start (or a restart of every process) should not wait on it.
+        self.thread = PeriodicThread("retention", interval, self.run_once)
 
     def run_once(self) -> CleanupReport | None:
         """Clean up if this process wins the interval's lease; the report, or None when
@@ -57,19 +57,8 @@ class RetentionJob:
         return report
 
     def start(self) -> None:
-        if self.interval > 0 and self.thread is None:
-            self.thread = threading.Thread(target=self._run, name="retention", daemon=True)
+        if self.interval > 0:
             self.thread.start()
 
     def stop(self) -> None:
-        self.stopped.set()
-        if self.thread is not None:
-            self.thread.join(timeout=10)
-
-    def _run(self) -> None:
-        # Not at start: a start (or a restart of every process) should not wait on it.
-        while not self.stopped.wait(self.interval):
-            try:
-                self.run_once()
-            except Exception:
-                log.exception("the retention clean-up failed")
+        self.thread.stop()

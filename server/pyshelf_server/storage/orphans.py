@@ -21,11 +21,11 @@ database's write lock, so they never disagree, at worst they walk the store twic
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+from ..background import PeriodicThread
 from .files import BlobStore
 from .references import discard_unreferenced, referenced_blobs
 
@@ -67,8 +67,7 @@ class OrphanSweeper:
         self.files = files
         self.grace_seconds = grace_seconds
         self.clock = clock
-        self.stopped = threading.Event()
-        self.thread: threading.Thread | None = None
+        self.thread = PeriodicThread("orphan-sweeper", grace_seconds, self.sweep, at_start=True)
 
     def sweep(self) -> int:
         now = self.clock()
@@ -81,20 +80,7 @@ class OrphanSweeper:
         return removed
 
     def start(self) -> None:
-        if self.thread is None:
-            self.thread = threading.Thread(target=self._run, name="orphan-sweeper", daemon=True)
-            self.thread.start()
+        self.thread.start()
 
     def stop(self) -> None:
-        self.stopped.set()
-        if self.thread is not None:
-            self.thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while True:
-            try:
-                self.sweep()
-            except Exception:
-                log.exception("the sweep for unreferenced stored files failed")
-            if self.stopped.wait(self.grace_seconds):
-                return
+        self.thread.stop()
