@@ -215,14 +215,18 @@ def vacuum_incrementally(engine: Engine) -> bool:
 READ_STATE_SQL = (
     "SELECT serial, state_token, config_token, users_token FROM server_state WHERE id = 1"
 )
+_state_table = ServerState.__table__
 _READ_STATE = select(
-    ServerState.serial, ServerState.state_token, ServerState.config_token, ServerState.users_token
-).where(ServerState.id == 1)
+    _state_table.c.serial,
+    _state_table.c.state_token,
+    _state_table.c.config_token,
+    _state_table.c.users_token,
+).where(_state_table.c.id == 1)
 
 
 def read_state(session: Session) -> tuple[int, str, str, str]:
     """(serial, state_token, config_token, users_token) as read in ``session``'s transaction."""
-    row = session.execute(_READ_STATE).one()
+    row = session.connection().execute(_READ_STATE).one()
     return row[0], row[1], row[2], row[3]
 
 

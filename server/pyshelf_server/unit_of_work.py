@@ -261,21 +261,12 @@ class UnitOfWork:
             discard_unreferenced(self.database, files, sha256s)
 
     def _bump_serial(self, session: Session) -> int:
-        values: dict[str, Any] = {
-            "serial": _state.c.serial + 1,
-            "state_token": bindparam("state_token"),
-            "last_commit": bindparam("commit_time"),
-        }
         params: dict[str, Any] = {"state_token": new_token(), "commit_time": utcnow()}
         if self.config_changed:
-            values["config_token"] = bindparam("config_token")
             params["config_token"] = new_token()
         if self.users_changed:
-            values["users_token"] = bindparam("users_token")
             params["users_token"] = new_token()
-        statement = (
-            update(_state).where(_state.c.id == 1).values(**values).returning(_state.c.serial)
-        )
+        statement = _BUMP_SERIAL[(self.config_changed, self.users_changed)]
         serial: int = session.connection().execute(statement, params).scalar_one()
         return serial
 
@@ -292,3 +283,24 @@ class UnitOfWork:
             self._holds_lock = False
             assert self.database.write_lock is not None
             self.database.write_lock.release()
+
+
+def _bump_serial_statement(*, config: bool, users: bool) -> Any:
+    values: dict[str, Any] = {
+        "serial": _state.c.serial + 1,
+        "state_token": bindparam("state_token"),
+        "last_commit": bindparam("commit_time"),
+    }
+    if config:
+        values["config_token"] = bindparam("config_token")
+    if users:
+        values["users_token"] = bindparam("users_token")
+    return update(_state).where(_state.c.id == 1).values(**values).returning(_state.c.serial)
+
+
+# Built once: every write transaction runs one of them.
+_BUMP_SERIAL = {
+    (config, users): _bump_serial_statement(config=config, users=users)
+    for config in (False, True)
+    for users in (False, True)
+}

@@ -33,8 +33,7 @@ from ..accounts.services import TEXT_FIELDS, UserService, checked_user_fields, i
 from ..indexes.models import Index
 from ..indexes.services import IndexService
 from ..names import normalize_name, user_or_index_name_error
-from ..packages.models import File
-from ..packages.services import PackageService, log_entry
+from ..packages.services import FileRecord, PackageService, log_entry
 from ..responses import APIError
 from ..storage.files import CHUNK, BlobStore
 from ..upload.form import ReceivedFile
@@ -257,7 +256,7 @@ class Importer:
                 self._version(index, version, meta)
         descriptors = entry.get("files") or []
         order = {"releasefile": 0, "doczip": 1, "toxresult": 2}
-        releases: dict[str, File] = {}
+        releases: dict[str, FileRecord] = {}
         for descriptor in sorted(descriptors, key=lambda d: order.get(d.get("type"), 3)):
             kind = descriptor.get("type")
             if kind not in order:
@@ -347,7 +346,7 @@ class Importer:
     def _release(
         self, index: Index, descriptor: dict[str, Any], received: ReceivedFile,
         projects: dict[str, dict[str, Any]],
-    ) -> File:
+    ) -> FileRecord:
         filename = received.filename
         name = descriptor.get("projectname") or descriptor.get("project")
         version = descriptor.get("version") or _version_from_filename(filename)
@@ -362,7 +361,7 @@ class Importer:
         self, index: Index, name: str, version: str, received: ReceivedFile, *,
         descriptor: dict[str, Any] | None = None, meta: dict[str, Any] | None = None,
         uploader: str | None = None,
-    ) -> File:
+    ) -> FileRecord:
         try:
             prepared = prepare_release(
                 self.files, self.uow, name=name, version=version,
@@ -387,8 +386,8 @@ class Importer:
             requires_python=(version_row.meta or {}).get("requires_python") or None,
             metadata_blob=prepared.metadata_blob, upload_time=when,
             provenance=_provenance(facts),
+            **_kept_state(facts, merged),
         )
-        _apply_facts(row, facts, merged)
         return row
 
     def _stored(self, received: ReceivedFile) -> Any:
@@ -403,7 +402,7 @@ class Importer:
             raise DumpError(f"{descriptor['relpath']}: no project name or version")
         version_row = self._version(index, version, {"name": name})
         facts, log, when = _file_facts(descriptor, index.fullname, None)
-        display = version_row.project.display_name
+        display = version_row.display_name
         filename = f"{display}-{version}.doc.zip"
         self.packages.add_file(
             index=index, version=version_row, filename=filename,
@@ -413,7 +412,7 @@ class Importer:
         )
 
     def _toxresult(
-        self, index: Index, descriptor: dict[str, Any], received: ReceivedFile, release: File
+        self, index: Index, descriptor: dict[str, Any], received: ReceivedFile, release: FileRecord
     ) -> None:
         facts, log, when = _file_facts(descriptor, index.fullname, None)
         filename = facts.get("filename") or received.filename
@@ -536,13 +535,15 @@ def _provenance(facts: dict[str, Any]) -> str | None:
     return provenance
 
 
-def _apply_facts(row: File, facts: dict[str, Any], meta: dict[str, Any]) -> None:
+def _kept_state(facts: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+    """The yank and the download count an exported file had (``add_file``'s arguments)."""
+    state: dict[str, Any] = {}
     yanked = facts.get("yanked", meta.get("yanked"))
     if yanked:
-        row.yanked = True
         reason = facts.get("yanked_reason")
         if reason is None and isinstance(yanked, str):
             reason = yanked
-        row.yanked_reason = reason
+        state.update(yanked=True, yanked_reason=reason)
     if facts.get("download_count"):
-        row.download_count = int(facts["download_count"])
+        state["download_count"] = int(facts["download_count"])
+    return state

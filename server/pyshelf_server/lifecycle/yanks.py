@@ -129,7 +129,7 @@ class YankService:
         for file in files:
             file.yanked = yanked
             file.yanked_reason = (reason or None) if yanked else None
-        packages.touch(version.project)
+        packages.touch(version.project_id)
         self.session.flush()
         return YankResult("hosted", [f.filename for f in files])
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session, lazyload
 
 from ..db import new_token, utcnow
@@ -45,6 +45,40 @@ class FileInfo:
         return file_path(self.index, self.sha256, self.filename)
 
 
+@dataclass(frozen=True)
+class ProjectRecord:
+    """A project row as the creation half of :class:`PackageService` returns it."""
+
+    id: int
+    name: str
+    display_name: str
+
+
+@dataclass(frozen=True)
+class VersionRecord:
+    """A version row as :meth:`PackageService.ensure_version` returns it."""
+
+    id: int
+    project_id: int
+    # The project's display name.
+    display_name: str
+    version: str
+    meta: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """A file row as :meth:`PackageService.add_file` returns it."""
+
+    id: int
+    version: VersionRecord | Version
+    filename: str
+    sha256: str
+    size: int
+    rel: str
+    uploader: str | None
+
+
 def log_entry(what: str, who: str | None, dst: str, **extra: Any) -> dict[str, Any]:
     now = datetime.now(UTC)
     entry = {
@@ -61,6 +95,9 @@ class PackageService:
     def __init__(self, uow: UnitOfWork, files: BlobStore | None = None) -> None:
         self.uow = uow
         self.files = files
+        # Projects whose change token the transaction of this session has replaced already.
+        self._touched_in: Session | None = None
+        self._touched: set[int] = set()
 
     @property
     def session(self) -> Session:
@@ -103,53 +140,80 @@ class PackageService:
         )
 
     # -- creation ------------------------------------------------------------------------
+    # Core statements built once (below the class): recording a file is the write every upload
+    # makes, and the ORM's unit of work (identity map, flush ordering, object events) cost
+    # several times what the three rows themselves do. The rows come back as plain records.
 
-    def ensure_project(self, index: Index | IndexInfo | int, name: str) -> Project:
+    def ensure_project(self, index: Index | IndexInfo | int, name: str) -> ProjectRecord:
         index_id = index if isinstance(index, int) else index.id
-        project = self.project(index_id, name)
-        if project is None:
-            project = Project(index_id=index_id, name=normalize_name(name), display_name=name)
-            self.session.add(project)
-            self.session.flush()
-        return project
+        connection = self.session.connection()
+        normalized = normalize_name(name)
+        params = {"index_id": index_id, "name": normalized}
+        row = connection.execute(_FIND_PROJECT, params).first()
+        if row is not None:
+            return ProjectRecord(row[0], normalized, row[1])
+        inserted = connection.execute(
+            _INSERT_PROJECT, {**params, "display_name": name, "change_token": new_token()}
+        )
+        self.uow.changed()
+        return ProjectRecord(inserted.inserted_primary_key[0], normalized, name)
 
     def ensure_version(
         self,
-        project: Project,
+        project: ProjectRecord | Project,
         version: str,
         meta: dict[str, Any] | None = None,
         *,
         replace: bool = False,
-    ) -> Version:
+    ) -> VersionRecord:
         """Get or create ``version``. New versions get every metadata key with a default; on an
         existing version only the keys given are updated (or all of them with ``replace``)."""
-        existing = self.version(project, version)
-        if existing is None:
+        connection = self.session.connection()
+        row = connection.execute(
+            _FIND_VERSION, {"project_id": project.id, "version": version}
+        ).first()
+        if row is None:
             data = empty_metadata()
             data.update(meta or {})
             data["name"] = project.display_name
-            data["version"] = version
-            existing = Version(project=project, version=version, meta=data)
-            self.session.add(existing)
         else:
-            data = empty_metadata() if replace else dict(existing.meta or {})
+            data = empty_metadata() if replace else dict(row[1] or {})
             data.update(meta or {})
             data["name"] = data.get("name") or project.display_name
-            data["version"] = version
-            existing.meta = data
-        self.touch(project)
-        # Not flushed here: the rows go with the caller's next flush, in one round with the
-        # file an upload adds (each flush is a round of the ORM's unit of work).
-        return existing
+        data["version"] = version
+        if row is None:
+            inserted = connection.execute(
+                _INSERT_VERSION,
+                {"project_id": project.id, "version": version, "meta": data, "created": utcnow()},
+            )
+            version_id = inserted.inserted_primary_key[0]
+            self.touch(project.id)
+        else:
+            version_id = row[0]
+            if data != row[1]:
+                connection.execute(_UPDATE_VERSION, {"version_id": version_id, "meta": data})
+                self.touch(project.id)
+        return VersionRecord(version_id, project.id, project.display_name, version, data)
 
-    def touch(self, project: Project) -> None:
-        project.change_token = new_token()
+    def touch(self, project_id: int) -> None:
+        """A project's versions or files changed: its simple-page caches key on the token.
+        Once per transaction is enough, as no other transaction sees it before the commit."""
+        session = self.session
+        if self._touched_in is not session:
+            self._touched_in, self._touched = session, set()
+        if project_id in self._touched:
+            return
+        session.connection().execute(
+            _TOUCH_PROJECT, {"project_id": project_id, "change_token": new_token()}
+        )
+        self._touched.add(project_id)
+        self.uow.changed()
 
     def add_file(
         self,
         *,
         index: Index | IndexInfo,
-        version: Version,
+        version: VersionRecord | Version,
         filename: str,
         replacing: File | None,
         blob: StoredBlob,
@@ -158,60 +222,76 @@ class PackageService:
         log: list[dict[str, Any]],
         requires_python: str | None = None,
         metadata_blob: StoredBlob | None = None,
-        for_file: File | None = None,
+        for_file: FileRecord | File | None = None,
         upload_time: datetime | None = None,
         provenance: str | None = None,
-    ) -> File:
+        yanked: bool = False,
+        yanked_reason: str | None = None,
+        download_count: int = 0,
+    ) -> FileRecord:
         """Add the file row. ``replacing`` is the index's file of that name, as the caller
-        looked it up (``file_by_name``) to check that the index allows replacing it: it goes."""
+        looked it up (``file_by_name``) to check that the index allows replacing it: it goes.
+        ``yanked``, ``yanked_reason`` and ``download_count``: a file carried over from an
+        export keeps them."""
         self.uow.discard_if_rolled_back(self.files, blob)
         self.uow.discard_if_rolled_back(self.files, metadata_blob)
         if replacing is not None:
             self._drop_file(replacing, tombstone=replacing.sha256 != blob.sha256)
-        # A file may come back after it was deleted: it is no longer "gone". No tombstone is
-        # pending (``_drop_file`` flushes its own), so the rows pending from ``ensure_version``
-        # wait for the one flush below, with the file's.
-        with self.session.no_autoflush:
-            self.session.execute(
-                delete(DeletedFile).where(
-                    DeletedFile.index_id == index.id,
-                    DeletedFile.filename == filename,
-                    DeletedFile.sha256 == blob.sha256,
-                )
-            )
-        row = File(
-            index_id=index.id,
-            version=version,
-            rel=rel,
-            filename=filename,
-            sha256=blob.sha256,
-            size=blob.size,
-            requires_python=requires_python,
-            uploader=uploader,
-            log=log,
-            metadata_sha256=metadata_blob.sha256 if metadata_blob else None,
-            for_file_id=for_file.id if for_file else None,
-            upload_time=upload_time or utcnow(),
-            provenance=provenance,
+        connection = self.session.connection()
+        # A file may come back after it was deleted: it is no longer "gone".
+        connection.execute(
+            _UNDELETE_FILE, {"index_id": index.id, "filename": filename, "sha256": blob.sha256}
         )
+        upload_time = upload_time or utcnow()
+        metadata_sha256 = metadata_blob.sha256 if metadata_blob else None
+        values: dict[str, Any] = {
+            "index_id": index.id,
+            "version_id": version.id,
+            "rel": rel,
+            "filename": filename,
+            "sha256": blob.sha256,
+            "size": blob.size,
+            "requires_python": requires_python,
+            "yanked": yanked,
+            "yanked_reason": yanked_reason,
+            "upload_time": upload_time,
+            "uploader": uploader,
+            "metadata_sha256": metadata_sha256,
+            "for_file_id": for_file.id if for_file else None,
+            "log": log,
+            "download_count": download_count,
+            "simple_html": None,
+            "simple_json": None,
+            "provenance": provenance,
+        }
         # A provenance URL is relative to the page like the file's: such an entry cannot be
         # stored without the page's URL prefix, and is rendered with it.
         if rel == "releasefile" and provenance is None:
-            tails = simple_tails(
-                index.fullname,
-                filename=filename,
-                sha256=blob.sha256,
-                version=version.version,
-                requires_python=requires_python,
-                size=blob.size,
-                upload_time=row.upload_time,
-                metadata_sha256=row.metadata_sha256,
+            values.update(
+                simple_tails(
+                    index.fullname,
+                    filename=filename,
+                    sha256=blob.sha256,
+                    version=version.version,
+                    requires_python=requires_python,
+                    yanked=yanked,
+                    yanked_reason=yanked_reason,
+                    size=blob.size,
+                    upload_time=upload_time,
+                    metadata_sha256=metadata_sha256,
+                )
             )
-            row.simple_html, row.simple_json = tails["simple_html"], tails["simple_json"]
-        self.session.add(row)
-        self.touch(version.project)
-        self.session.flush()
-        return row
+        file_id = connection.execute(_INSERT_FILE, values).inserted_primary_key[0]
+        self.touch(version.project_id)
+        return FileRecord(
+            id=file_id,
+            version=version,
+            filename=filename,
+            sha256=blob.sha256,
+            size=blob.size,
+            rel=rel,
+            uploader=uploader,
+        )
 
     # -- deletion ------------------------------------------------------------------------
 
@@ -224,7 +304,7 @@ class PackageService:
         if not [f for f in version.files if f.rel != "toxresult"]:
             self.session.delete(version)
             self.session.flush()
-        self.touch(project)
+        self.touch(project.id)
         self.session.flush()
 
     def delete_version(self, version: Version) -> None:
@@ -239,7 +319,7 @@ class PackageService:
         # claims its name in this stage and keeps hiding the mirrors behind it (see
         # ``indexes.inheritance``). Dropping it with its last version let an installer fetch
         # an upstream project of the same name instead.
-        self.touch(project)
+        self.touch(project.id)
         self.session.flush()
 
     def delete_project(self, project: Project) -> None:
@@ -279,3 +359,35 @@ class PackageService:
         self.session.flush()
         for sha in shas:
             self.uow.collect_after_commit(self.files, sha)
+
+
+_projects = Project.__table__
+_versions = Version.__table__
+_files = File.__table__
+_deleted = DeletedFile.__table__
+
+_FIND_PROJECT = select(_projects.c.id, _projects.c.display_name).where(
+    _projects.c.index_id == bindparam("index_id"), _projects.c.name == bindparam("name")
+)
+_INSERT_PROJECT = insert(_projects)
+_TOUCH_PROJECT = (
+    update(_projects)
+    .where(_projects.c.id == bindparam("project_id"))
+    .values(change_token=bindparam("change_token"))
+)
+_FIND_VERSION = select(_versions.c.id, _versions.c.meta).where(
+    _versions.c.project_id == bindparam("project_id"),
+    _versions.c.version == bindparam("version"),
+)
+_INSERT_VERSION = insert(_versions)
+_UPDATE_VERSION = (
+    update(_versions)
+    .where(_versions.c.id == bindparam("version_id"))
+    .values(meta=bindparam("meta", type_=_versions.c.meta.type))
+)
+_UNDELETE_FILE = delete(_deleted).where(
+    _deleted.c.index_id == bindparam("index_id"),
+    _deleted.c.filename == bindparam("filename"),
+    _deleted.c.sha256 == bindparam("sha256"),
+)
+_INSERT_FILE = insert(_files)

@@ -15,7 +15,13 @@ from ..lifecycle.provenance import attestations_of
 from ..mirror.upstream import safe_url
 from ..packages.backend import file_path
 from ..packages.models import File, Version
-from ..packages.services import FileInfo, PackageService, log_entry
+from ..packages.services import (
+    FileInfo,
+    FileRecord,
+    PackageService,
+    VersionRecord,
+    log_entry,
+)
 from ..responses import APIError
 from ..storage.files import FileStore, StoredBlob
 from .services import file_info
@@ -83,7 +89,7 @@ class PushService:
         meta = {k: v for k, v in (version_row.meta or {}).items() if k not in ("name", "version")}
         target_version = self.packages.ensure_version(project, version, meta)
         outcome.actions.append([200, "register", project.name, version, "->", target.fullname])
-        copied: dict[int, File] = {}
+        copied: dict[int, FileRecord] = {}
         files = [f for f in version_row.files if f.rel == "releasefile"]
         docs = [f for f in version_row.files if f.rel == "doczip"]
         results = [f for f in version_row.files if f.rel == "toxresult"]
@@ -121,11 +127,11 @@ class PushService:
         self,
         file: File,
         target: Index,
-        version: Version,
+        version: VersionRecord,
         who: str,
         stage: IndexInfo,
-        for_file: File | None = None,
-    ) -> File:
+        for_file: FileRecord | None = None,
+    ) -> FileRecord:
         existing = self.packages.file_by_name(target.id, file.filename)
         if existing is not None and not target.volatile:
             raise APIError(

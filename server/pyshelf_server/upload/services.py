@@ -36,7 +36,7 @@ from ..packages.metadata import (
     wheel_metadata,
 )
 from ..packages.models import File
-from ..packages.services import FileInfo, PackageService, log_entry
+from ..packages.services import FileInfo, FileRecord, PackageService, log_entry
 from ..responses import APIError
 from ..storage.files import BlobStore, StoredBlob
 from ..storage.references import require_blobs
@@ -319,7 +319,9 @@ def prepare_release(
     return PreparedRelease(name, version, filename, blob, metadata_blob, meta, attestations)
 
 
-def file_info(index: Index | IndexInfo, project: str, version: str, row: File) -> FileInfo:
+def file_info(
+    index: Index | IndexInfo, project: str, version: str, row: File | FileRecord
+) -> FileInfo:
     return FileInfo(
         index=index.fullname,
         project=project,
