@@ -108,22 +108,17 @@ class PackageService:
 
     def project(self, index_id: int, name: str) -> Project | None:
         return self.session.execute(
-            select(Project).where(
-                Project.index_id == index_id, Project.name == normalize_name(name)
-            )
+            _PROJECT_BY_NAME, {"index_id": index_id, "name": normalize_name(name)}
         ).scalar_one_or_none()
 
     def version(self, project: Project, version: str) -> Version | None:
-        # Its files are loaded when asked for: storing a file into the version needs none.
         return self.session.execute(
-            select(Version)
-            .options(lazyload(Version.files))
-            .where(Version.project_id == project.id, Version.version == version)
+            _VERSION_BY_NAME, {"project_id": project.id, "version": version}
         ).scalar_one_or_none()
 
     def file_by_name(self, index_id: int, filename: str) -> File | None:
         return self.session.execute(
-            select(File).where(File.index_id == index_id, File.filename == filename)
+            _FILE_BY_NAME, {"index_id": index_id, "filename": filename}
         ).scalar_one_or_none()
 
     def deleted_file(self, index_id: int, filename: str, sha_prefix: str) -> DeletedFile | None:
@@ -360,6 +355,20 @@ class PackageService:
         for sha in shas:
             self.uow.collect_after_commit(self.files, sha)
 
+
+# Lookups, built once: building a statement costs more than running it.
+_PROJECT_BY_NAME = select(Project).where(
+    Project.index_id == bindparam("index_id"), Project.name == bindparam("name")
+)
+# Its files are loaded when asked for: storing a file into the version needs none.
+_VERSION_BY_NAME = (
+    select(Version)
+    .options(lazyload(Version.files))
+    .where(Version.project_id == bindparam("project_id"), Version.version == bindparam("version"))
+)
+_FILE_BY_NAME = select(File).where(
+    File.index_id == bindparam("index_id"), File.filename == bindparam("filename")
+)
 
 _projects = Project.__table__
 _versions = Version.__table__
