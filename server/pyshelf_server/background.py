@@ -1,6 +1,6 @@
 """Background work of one server process: a daemon thread that does one piece of work every
-interval until the server stops (download counts, the orphan sweep, the retention clean-up).
-Work shared by several processes takes a lease inside ``work`` (``leases``)."""
+interval until the server stops (download counts, the orphan sweep, the retention clean-up, the
+node heartbeat). Work shared by several processes takes a lease inside ``work`` (``leases``)."""
 
 from __future__ import annotations
 

@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import socket
-import threading
 import time
 from dataclasses import asdict
 from datetime import timedelta
@@ -27,6 +26,7 @@ from typing import Any
 from sqlalchemy import String, delete, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
+from .background import PeriodicThread
 from .db import Base, UTCDateTime, new_token, utcnow
 from .settings import ServerSettings
 from .unit_of_work import Database
@@ -91,8 +91,7 @@ class NodeRegistry:
         self.database = database
         self.id = new_token()
         self.agreed = agreed_settings(settings, plugins)
-        self.stopped = threading.Event()
-        self.thread: threading.Thread | None = None
+        self.beat: PeriodicThread | None = None
 
     def register(self) -> None:
         """Refuse to join live processes with other settings; else add this process."""
@@ -124,33 +123,23 @@ class NodeRegistry:
         )
 
     def start(self, interval: float = HEARTBEAT_SECONDS) -> None:
-        self.thread = threading.Thread(
-            target=self._beat, args=(interval,), name="node-heartbeat", daemon=True
-        )
-        self.thread.start()
-
-    def _beat(self, interval: float) -> None:
-        while not self.stopped.wait(interval):
-            self.heartbeat()
+        self.beat = PeriodicThread("node-heartbeat", interval, self.heartbeat)
+        self.beat.start()
 
     def heartbeat(self) -> None:
         table = ServerNode.__table__
-        try:
-            with self.database.writing(counts_as_change=False) as uow:
-                connection = uow.session.connection()
-                touched = connection.execute(
-                    update(table).where(table.c.id == self.id).values(heartbeat=utcnow())
-                ).rowcount
-                if not touched:
-                    # Taken for gone (a pause longer than STALE_AFTER): be counted again.
-                    self._insert(connection)
-        except Exception:
-            log.exception("could not refresh this process's heartbeat")
+        with self.database.writing(counts_as_change=False) as uow:
+            connection = uow.session.connection()
+            touched = connection.execute(
+                update(table).where(table.c.id == self.id).values(heartbeat=utcnow())
+            ).rowcount
+            if not touched:
+                # Taken for gone (a pause longer than STALE_AFTER): be counted again.
+                self._insert(connection)
 
     def stop(self) -> None:
-        self.stopped.set()
-        if self.thread is not None:
-            self.thread.join(timeout=5)
+        if self.beat is not None:
+            self.beat.stop(timeout=5)
         try:
             with self.database.writing(counts_as_change=False) as uow:
                 connection = uow.session.connection()
