@@ -27,7 +27,14 @@ from pathlib import Path
 
 import workload as w
 from load import get_load, upload_files
-from servers import ROOT_PASSWORD, Devpi, Pyshelf, compile_editable_sources, ensure_devpi_venv
+from servers import (
+    ROOT_PASSWORD,
+    Devpi,
+    Pyshelf,
+    compile_editable_sources,
+    cpu_seconds_tree,
+    ensure_devpi_venv,
+)
 
 HERE = Path(__file__).resolve().parent
 PAGE = f"/{w.HOSTED}/+simple/{w.project_name(5)}/"
@@ -83,9 +90,11 @@ class Configuration:
         print(f"  {self.label:24} {key:14} {value:10.1f}", flush=True)
 
 
-def split_get(config: Configuration, connections: int, duration: float) -> float:
-    """Requests per second of ``connections`` spread evenly over the processes at once."""
+def split_get(config: Configuration, connections: int, duration: float) -> tuple[float, float]:
+    """Requests per second of ``connections`` spread evenly over the processes at once, and
+    the requests answered per CPU second the server processes used meanwhile."""
     share = max(1, connections // len(config.urls))
+    cpu_before = sum(cpu_seconds_tree(server.pid) for server in config.servers)
     results: list[float] = []
     threads = [
         threading.Thread(
@@ -99,7 +108,9 @@ def split_get(config: Configuration, connections: int, duration: float) -> float
         thread.start()
     for thread in threads:
         thread.join()
-    return sum(results)
+    cpu = sum(cpu_seconds_tree(server.pid) for server in config.servers) - cpu_before
+    rps = sum(results)
+    return rps, rps * duration / cpu if cpu else 0.0
 
 
 def split_upload(config: Configuration, rep: int, count: int, seconds: float,
@@ -179,7 +190,9 @@ def main(argv: list[str] | None = None) -> int:
         for rep in range(args.repeat):
             print(f"repetition {rep + 1}", flush=True)
             for config in configs:
-                config.add("page_c16", split_get(config, 16, args.duration))
+                rps, per_cpu_second = split_get(config, 16, args.duration)
+                config.add("page_c16", rps)
+                config.add("page_per_cpu_s", per_cpu_second)
             for config in configs:
                 config.add("upload_token", split_upload(
                     config, rep, args.upload_count, args.upload_seconds, args.upload_workers
@@ -192,19 +205,21 @@ def main(argv: list[str] | None = None) -> int:
 
     medians = {c.label: {k: statistics.median(v) for k, v in c.samples.items()} for c in configs}
     devpi = medians.get("devpi-server")
-    print("\n| configuration | page c16 req/s | token uploads files/s |")
-    print("|---|---|---|")
+    print("\n| configuration | page c16 req/s | page requests per server CPU second "
+          "| token uploads files/s |")
+    print("|---|---|---|---|")
     for label, values in medians.items():
         cells = []
-        for key in ("page_c16", "upload_token"):
+        for key in ("page_c16", "page_per_cpu_s", "upload_token"):
             cell = f"{values[key]:.0f}"
-            if devpi and label != "devpi-server":
+            if devpi and label != "devpi-server" and key != "page_per_cpu_s":
                 cell += f" ({values[key] / devpi[key]:.1f}x devpi)"
             cells.append(cell)
-        print(f"| {label} | {cells[0]} | {cells[1]} |")
-    one = medians["pyshelf postgresql x1"]["page_c16"]
-    two = medians["pyshelf postgresql x2"]["page_c16"]
-    print(f"\ntwo processes / one on PostgreSQL, page c16: {two / one:.2f}x")
+        print(f"| {label} | {' | '.join(cells)} |")
+    one, two = medians["pyshelf postgresql x1"], medians["pyshelf postgresql x2"]
+    print(f"\ntwo processes / one on PostgreSQL, page c16: "
+          f"{two['page_c16'] / one['page_c16']:.2f}x; requests per server CPU second: "
+          f"{two['page_per_cpu_s'] / one['page_per_cpu_s']:.2f}x")
     if args.json:
         args.json.write_text(json.dumps({"medians": medians, "samples": {
             c.label: c.samples for c in configs}, "date": time.strftime("%F %T")}, indent=2))
