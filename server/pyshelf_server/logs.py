@@ -15,9 +15,10 @@ import json
 import logging
 import logging.handlers
 import queue
+import sys
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TextIO
 
 REQUESTS = logging.getLogger("pyshelf.requests")
 EVENTS = logging.getLogger("pyshelf.events")
@@ -59,9 +60,9 @@ def configure(
     formatter: logging.Formatter = (
         JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
     )
-    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    handlers = [BatchedStreamHandler(_stderr_stream())]
     if log_file:
-        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+        handlers.append(BatchedStreamHandler(open(log_file, "a", encoding="utf-8")))
     for handler in handlers:
         handler.setFormatter(formatter)
     # No line shows the thread or process: a record need not look them up.
@@ -72,13 +73,68 @@ def configure(
     # formats and writes them, so that a slow or stalled stderr (a full pipe to a log
     # collector) never holds up an answer.
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    listener = logging.handlers.QueueListener(records, *handlers, respect_handler_level=True)
+    listener = BatchingListener(records, *handlers, respect_handler_level=True)
     listener.start()
     atexit.register(listener.stop)
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
                         handlers=[QueuedRecords(records)], force=True)
     logging.getLogger("pyshelf").setLevel(logging.WARNING if quiet else logging.INFO)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+class BatchingListener(logging.handlers.QueueListener):
+    """Writes the queued records in batches. When the queue runs dry it writes out what its
+    handlers hold and pauses before it waits for the next record: a thread waiting on the queue
+    is woken by every record put there, and under load that hand-over of the interpreter per
+    request cost the serving threads more than formatting and writing the line did. A line
+    reaches its stream at most about ``PAUSE`` seconds after its answer (lines of the last
+    ``PAUSE`` are lost if the process is killed)."""
+
+    PAUSE = 0.02
+
+    def dequeue(self, block: bool) -> Any:
+        try:
+            return self.queue.get_nowait()
+        except queue.Empty:
+            self.write_out()
+            time.sleep(self.PAUSE)
+            return self.queue.get(block)
+
+    def write_out(self) -> None:
+        for handler in self.handlers:
+            if isinstance(handler, BatchedStreamHandler):
+                handler.write_out()
+
+    def stop(self) -> None:
+        super().stop()
+        self.write_out()
+
+
+class BatchedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler that leaves flushing to :class:`BatchingListener`: one write for a
+    batch of lines instead of one for each line."""
+
+    def flush(self) -> None:
+        """Called after every record by ``emit``: the listener flushes instead."""
+
+    def write_out(self) -> None:
+        super().flush()
+
+
+def _stderr_stream() -> TextIO:
+    """stderr with a buffer of its own: ``sys.stderr`` writes every line out at once."""
+    try:
+        descriptor = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # replaced by an object without one
+        return sys.stderr
+    return open(  # open for as long as the process logs
+        descriptor,
+        "w",
+        buffering=1 << 16,
+        encoding=sys.stderr.encoding or "utf-8",
+        errors="backslashreplace",
+        closefd=False,
+    )
 
 
 class QueuedRecords(logging.handlers.QueueHandler):
