@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from . import __version__ as SERVER_VERSION
 from .accounts.models import User
 from .api.views import status_info
-from .cli import env_default, env_name
+from .cli.options import env_default, env_name
 from .db import read_state
 from .indexes.backends import Link, StageBackend
 from .indexes.inheritance import Inheritance

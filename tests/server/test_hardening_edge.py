@@ -127,7 +127,7 @@ def test_connections_over_the_limit_wait_and_idle_ones_are_closed(make_live_serv
     [("--connection-limit", "-1"), ("--idle-timeout", "0"), ("--max-header-size", "100")],
 )
 def test_edge_limits_out_of_range_are_refused_at_start(tmp_path, capsys, option, value):
-    from pyshelf_server.cli import server_main
+    from pyshelf_server.cli.serve import server_main
 
     with pytest.raises(SystemExit) as stopped:
         server_main(["--serverdir", str(tmp_path), "--port", "0", option, value])

@@ -5,7 +5,7 @@ import argparse
 from pyramid.response import Response
 
 from pyshelf_server import hookimpl
-from pyshelf_server.cli import server_parser, settings_from_args
+from pyshelf_server.cli.options import server_parser, settings_from_args
 from pyshelf_server.indexes.backends import Link
 from pyshelf_server.plugin_api import ROUTE_INDEX, ROUTE_VERSION, IndexInfo, open_reader
 from pyshelf_server.plugins import make_plugin_manager

@@ -15,7 +15,7 @@ import logging
 import warnings
 from pathlib import Path
 
-from ..cli import fail
+from ..cli.problems import fail
 from ..dump.cli import add_server_options, open_app, server_settings
 from .htpasswd import IN_HTPASSWD_FILE, HtpasswdError, parse_htpasswd
 from .services import UserService

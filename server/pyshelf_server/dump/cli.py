@@ -9,16 +9,19 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from ..cli import _add, _add_plugins_option, fail
+from ..cli.options import add_option, add_plugins_option
+from ..cli.problems import fail
 from ..settings import DEFAULT_SERVERDIR, ServerSettings
 
 
 def add_server_options(parser: argparse.ArgumentParser) -> None:
     # The plugins the server loads: they add index types and the options' defaults.
-    _add_plugins_option(parser)
-    _add(parser, "--serverdir", str(DEFAULT_SERVERDIR), "the server directory")
-    _add(parser, "--db-url", "", "database URL (default: the one the server directory records)")
-    _add(parser, "--storage-url", "", "the file store (default: the server directory's)")
+    add_plugins_option(parser)
+    add_option(parser, "--serverdir", str(DEFAULT_SERVERDIR), "the server directory")
+    add_option(
+        parser, "--db-url", "", "database URL (default: the one the server directory records)"
+    )
+    add_option(parser, "--storage-url", "", "the file store (default: the server directory's)")
 
 
 def server_settings(args: argparse.Namespace) -> ServerSettings:
