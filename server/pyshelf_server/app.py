@@ -105,7 +105,9 @@ def opens_for_writing(request: Any) -> bool:
     password hashed: work proportional to a client's input never holds the write lock."""
     if request.method in ("GET", "HEAD", "OPTIONS", "PUT", "PATCH"):
         return False
-    if request.method == "POST" and request.path.endswith("/+warm"):
+    # The raw path: ``request.path`` raises on bytes that are not UTF-8, which the shelf tween
+    # refuses with a 400 after this is asked.
+    if request.method == "POST" and request.environ.get("PATH_INFO", "").endswith("/+warm"):
         # Warming a mirror waits on upstream for minutes; what it stores goes in short
         # transactions of its own (``mirror.warm``).
         return False

@@ -43,9 +43,15 @@ HOST = re.compile(r"(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 
 def request_problem(request: Any) -> str | None:
     """Why a request cannot be answered whatever it asks, or None."""
-    if "\x00" in request.environ.get("PATH_INFO", ""):
+    path = request.environ.get("PATH_INFO", "")
+    if "\x00" in path:
         # No name can hold it, and PostgreSQL refuses it in any query.
         return "the path must not contain NUL"
+    try:
+        # A WSGI path holds the request's bytes as Latin-1 characters; names are UTF-8.
+        path.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return "the path must be UTF-8 (percent-encoded)"
     outside = request.environ.get("HTTP_X_OUTSIDE_URL")
     if outside:
         problem = outside_url_problem(outside)
