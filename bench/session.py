@@ -10,8 +10,8 @@ events, which is what decides whether the figures are comparable.  The order is:
 5. resident memory of each, then restarts on the filled directories and fresh directories.
 
 Only one server is under load at any moment; the idle ones cost nothing but memory (each GET
-scenario first waits until every server is idle: devpi keeps working in the background after
-uploads).
+scenario and each upload run first waits until every server is idle: devpi keeps working in
+the background after uploads).
 """
 
 from __future__ import annotations
@@ -109,6 +109,9 @@ def run_session(
                 log(f"-- upload_{kind}: up to {limit}")
                 for rep in range(args.repeat):
                     for bench in benches:
+                        # devpi-server keeps working for seconds after its uploads; the next
+                        # server's uploads must not share the machine with that.
+                        wait_until_idle(benches, log)
                         bench.run_upload(kind, rep)
                 for bench in benches:
                     bench.note_memory(f"upload_{kind}")
