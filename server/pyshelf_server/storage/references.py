@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from ..db import ServerState
 from ..responses import APIError
 
 
@@ -69,8 +68,8 @@ def discard_unreferenced(
     uow = database.unit_of_work(write=True)
     removed: list[str] = []
     try:
+        # A write transaction holds the write lock from its first statement on (``db``).
         session = uow.session
-        lock_writes(session.connection())
         for sha256 in set(sha256s) - referenced_blobs(session, sha256s):
             if untouched_since is None:
                 files.remove(sha256)
@@ -83,29 +82,16 @@ def discard_unreferenced(
     return removed
 
 
-def require_blobs(connection: Any, files: Any, sha256s: list[str]) -> None:
-    """Before committing rows that refer to these blobs: make sure they still exist, holding
-    the write lock until the commit (see :func:`discard_unreferenced`). ``connection`` is a
-    write transaction's Core connection (``session.connection()``)."""
-    lock_writes(connection)
+def require_blobs(files: Any, sha256s: list[str]) -> None:
+    """Before committing rows that refer to these blobs: make sure they still exist. Called in
+    a write transaction, which holds the write lock from its first statement to its commit
+    (SQLite's BEGIN IMMEDIATE, PostgreSQL's lock on the state row: ``db.make_engine``), the
+    lock :func:`discard_unreferenced` decides under."""
     for sha256 in sha256s:
         if not files.exists(sha256):
             raise APIError(
                 503, "the stored file was removed by a concurrent request; please upload again"
             )
-
-
-_LOCK_STATE_ROW = (
-    select(ServerState.__table__.c.id).where(ServerState.__table__.c.id == 1).with_for_update()
-)
-
-
-def lock_writes(connection: Any) -> None:
-    """Take the database's write lock for the rest of the transaction. On SQLite, connections
-    bound for writing begin their transaction with BEGIN IMMEDIATE, which takes it; elsewhere
-    the state row is locked."""
-    if connection.dialect.name != "sqlite":
-        connection.execute(_LOCK_STATE_ROW)
 
 
 def release_index_blobs(uow: Any, files: Any, index_id: int) -> None:

@@ -233,7 +233,6 @@ class UploadService:
                 log_entry("overwrite", uploader, index.fullname, count=count, **via),
             ]
         require_blobs(
-            self.packages.session.connection(),
             self.files,
             [blob.sha256] + ([metadata_blob.sha256] if metadata_blob else []),
         )
