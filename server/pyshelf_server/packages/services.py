@@ -95,7 +95,7 @@ class PackageService:
     def __init__(self, uow: UnitOfWork, files: BlobStore | None = None) -> None:
         self.uow = uow
         self.files = files
-        # Projects whose change token the transaction of this session has replaced already.
+        # The session whose transaction ``touch`` wrote change tokens in, and for which projects.
         self._touched_in: Session | None = None
         self._touched: set[int] = set()
 
