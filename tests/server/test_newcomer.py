@@ -236,6 +236,13 @@ def test_pypiserver_urls_answer_with_the_index_urls(make_live_server, tmp_path):
     )
 
 
+def test_a_json_post_to_the_root_gets_the_hint_as_json(shelf):
+    # Only an upload form is answered the way twine reads it (HTML, the reason phrase).
+    answer = shelf.json("POST", "/", {"name": "x"}, status=404)
+    assert answer.content_type == "application/json"
+    assert answer.json["message"].startswith("uploads go to an index's URL: ")
+
+
 def test_the_simple_url_used_to_upload_or_use_names_the_index_url(make_live_server, tmp_path):
     server = make_live_server(plugins=[])
     server.create_index("root/dev")

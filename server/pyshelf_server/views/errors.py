@@ -40,12 +40,16 @@ def _html(text: str) -> str:
     return escape(text)
 
 
+# The bodies of legacy uploads; other POSTs (JSON API clients) get the JSON error.
+UPLOAD_FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
 def _hinted(request: Any) -> str | None:
     """A 404's message naming the URL meant (see views.hints), or None."""
     from .hints import url_hint
 
     hint = url_hint(request)
-    if hint is not None and request.method == "POST":
+    if hint is not None and request.method == "POST" and request.content_type in UPLOAD_FORMS:
         # twine and the devpi client print an upload's reason phrase.
         request.is_upload = True
     return hint
