@@ -1,5 +1,6 @@
 """The table: one row per scenario, pyshelf next to devpi-server, the ratio, the target and the
-static-file reference, plus a Markdown copy for ``bench/README.md``.
+two references (a static-file server, and a bare app on pyshelf's waitress: the ceiling), plus a
+Markdown copy for ``bench/README.md``.
 
 Why one place: the targets of the issue live here and nowhere else, so the verdict printed
 after a run and the one pasted into the README cannot drift apart.  Ratios are always
@@ -89,6 +90,7 @@ def table(
     pyshelf: dict[str, Any],
     devpi: dict[str, Any] | None,
     static: dict[str, Any] | None,
+    bare_waitress: dict[str, Any] | None = None,
     markdown: bool = False,
 ) -> str:
     header = [
@@ -98,6 +100,7 @@ def table(
         "devpi",
         "ratio",
         "static http.server",
+        "bare app on waitress",
         "target",
         "verdict",
     ]
@@ -105,11 +108,22 @@ def table(
     for row in ROWS:
         mine, theirs = _value(pyshelf, row.key), _value(devpi, row.key)
         reference = _value(static, row.key) if static else None
+        ceiling = _value(bare_waitress, row.key) if bare_waitress else None
         if mine is None and theirs is None:
             continue
         ratio, target, verdict = evaluate(row, mine, theirs, reference)
         lines.append(
-            [row.label, row.unit, _fmt(mine), _fmt(theirs), ratio, _fmt(reference), target, verdict]
+            [
+                row.label,
+                row.unit,
+                _fmt(mine),
+                _fmt(theirs),
+                ratio,
+                _fmt(reference),
+                _fmt(ceiling),
+                target,
+                verdict,
+            ]
         )
     if markdown:
         out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -117,7 +131,7 @@ def table(
         return "\n".join(out)
     widths = [max(len(str(cells[i])) for cells in [header, *lines]) for i in range(len(header))]
     fmt = "  ".join(
-        f"{{:{'<' if i in (0, 1, 6) else '>'}{width}}}" for i, width in enumerate(widths)
+        f"{{:{'<' if i in (0, 1, 7) else '>'}{width}}}" for i, width in enumerate(widths)
     )
     rule = "-" * (sum(widths) + 2 * (len(widths) - 1))
     return "\n".join([fmt.format(*header), rule, *(fmt.format(*cells) for cells in lines)])

@@ -163,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.keep:
             shutil.rmtree(workroot, ignore_errors=True)
-    pyshelf, devpi, static = results["pyshelf"], results.get("devpi"), results["static"]
+    pyshelf, devpi = results["pyshelf"], results.get("devpi")
+    static, bare_waitress = results.get("static"), results.get("waitress")
     machine = {
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
@@ -191,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Python {machine['python']}; load average {load_before[0]:.1f} before, "
         f"{machine['loadavg_after'][0]:.1f} after"
     )
-    log(table(pyshelf, devpi, static))
+    log(table(pyshelf, devpi, static, bare_waitress))
     for label, entry in (("pyshelf", pyshelf), ("devpi", devpi)):
         if entry and entry.get("rss_end_mb"):
             timeline = entry["rss_end_mb"]["timeline_kb"]
@@ -205,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
             log("")
             log(summarise(path))
     document["notes"] = notes
-    document["markdown"] = table(pyshelf, devpi, static, markdown=True)
+    document["markdown"] = table(pyshelf, devpi, static, bare_waitress, markdown=True)
     out = json.dumps(document, indent=2, default=str)
     (results_dir / f"bench-{stamp}.json").write_text(out)
     (results_dir / f"bench-{stamp}.md").write_text(document["markdown"] + "\n")

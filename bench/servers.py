@@ -289,6 +289,26 @@ class StaticServer(Server):
         return "Python " + sys.version.split()[0] + " http.server"
 
 
+class WaitressReference(StaticServer):
+    """The ceiling: the same saved page served as bytes by a bare WSGI app in pyshelf's waitress
+    configuration, with pyshelf's default thread count (``reference_app.py``)."""
+
+    name = "waitress"
+    threads_default = 16
+
+    def server_command(self) -> list[str]:
+        return [
+            str(MAIN_BIN / "python"),
+            str(Path(__file__).with_name("reference_app.py")),
+            str(self.root),
+            str(self.port),
+            str(self.threads or self.threads_default),
+        ]
+
+    def version(self) -> str:
+        return "waitress " + installed_version(MAIN_BIN / "python", "waitress")
+
+
 def installed_version(python: Path, distribution: str) -> str:
     """The version of ``distribution`` installed for the interpreter ``python``, or "?"."""
     out = subprocess.run(

@@ -5,8 +5,9 @@ events, which is what decides whether the figures are comparable.  The order is:
 
 1. each server on a fresh directory (the first startup sample), then the user and indexes;
 2. the same 4,000 files uploaded to each, then the same 3,000-version project;
-3. the static reference starts, serving the page pyshelf answered;
-4. for each scenario and each repetition: pyshelf, devpi, static, one after the other;
+3. the two references start, serving the page pyshelf answered: ``python -m http.server`` from
+   disk, and a bare app on pyshelf's waitress configuration (the ceiling of any app there);
+4. for each scenario and each repetition: pyshelf, devpi, the references, one after the other;
 5. resident memory of each, then restarts on the filled directories and fresh directories.
 
 Only one server is under load at any moment; the idle ones cost nothing but memory (each GET
@@ -16,6 +17,7 @@ the background after uploads).
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,7 +25,7 @@ from typing import Any
 
 import workload as w
 from scenarios import Bench, StaticBench, get_scenarios
-from servers import Devpi, Pyshelf, cpu_seconds_tree
+from servers import Devpi, Pyshelf, StaticServer, WaitressReference, cpu_seconds_tree
 
 
 def wait_until_idle(
@@ -37,8 +39,11 @@ def wait_until_idle(
     """Wait until no server used more than ``share`` of a core over ``window`` seconds (at
     most ``limit`` seconds). devpi-server keeps working for a while after many uploads (10.7 s
     after the 4,000-file populate in one run), and a measurement of another server taken
-    meanwhile would measure the two together."""
+    meanwhile would measure the two together. Data a server wrote without fsync is written
+    out first (``os.sync``): on ext4 the next server's first fsync would otherwise wait for it
+    and be charged for the other's deferred writes."""
     began = time.monotonic()
+    os.sync()
     pids = [b.server.pid for b in benches if b.server.process is not None]
     while time.monotonic() - began < limit:
         before = [cpu_seconds_tree(pid) for pid in pids]
@@ -56,7 +61,7 @@ def run_session(
 ) -> dict:
     kinds: list[type] = [Pyshelf] + ([Devpi] if args.with_devpi else [])
     benches: list[Bench] = []
-    static: StaticBench | None = None
+    references: list[StaticBench] = []
     try:
         for kind in kinds:
             threads = args.pyshelf_threads if kind is Pyshelf else args.devpi_threads
@@ -86,15 +91,18 @@ def run_session(
         gets = get_scenarios(args, args.scenarios)
         if "static" in args.scenarios and "simple" in args.scenarios:
             path = next(p for key, p, _, _ in gets if key == "simple_html_c1")
-            static = StaticBench(workroot / "static", args, log)
-            static.serve(path, benches[0].probe(path, {"Accept": "text/html"})["body"])
+            page = benches[0].probe(path, {"Accept": "text/html"})["body"]
+            for server_class in (StaticServer, WaitressReference):
+                reference = StaticBench(workroot / server_class.name, args, log, server_class)
+                references.append(reference)
+                reference.serve(path, page)
 
         for key, path, headers, connections in gets:
             log(f"-- {key}: GET {path} with {connections} connection(s)")
             wait_until_idle(benches, log)
             runners = [b for b in benches if b.prepare_get(key, path, headers)]
-            if static is not None and key.startswith("simple_html"):
-                runners += [static] if static.prepare_get(key, path, headers) else []
+            if key.startswith("simple_html"):
+                runners += [r for r in references if r.prepare_get(key, path, headers)]
             for _ in range(args.repeat):
                 for bench in runners:
                     bench.run_get(key, path, headers, connections)
@@ -133,8 +141,9 @@ def run_session(
                         workroot / f"{bench.name}-fresh-{rep}",
                     )
     finally:
-        for bench in [*benches, *([static] if static else [])]:
+        for bench in [*benches, *references]:
             bench.server.stop()
     out = {bench.name: bench.summarise() for bench in benches}
-    out["static"] = static.summarise() if static else None
+    for reference in references:
+        out[reference.name] = reference.summarise()
     return out
