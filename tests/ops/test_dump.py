@@ -226,3 +226,128 @@ def test_mirrored_files_come_along_with_include_mirrors(make_live_server, tmp_pa
     got = httpx.get(f"{target.url}{path}")
     assert got.status_code == 200, got.text
     assert got.content == wheel[1]
+
+
+def simple_json(server, index, project):
+    page = httpx.get(f"{server.url}/{index}/+simple/{project}/",
+                     headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    assert page.status_code == 200, page.text
+    return {f["filename"]: f.get("yanked", False) for f in page.json()["files"]}
+
+
+def test_inherited_yanks_survive_the_round_trip(make_live_server, tmp_path):
+    source = make_live_server("source")
+    alice = ("alice", "alice-password")
+    source.create_user("alice", "alice-password")
+    source.create_index("alice/base", acl_upload=["alice"])
+    source.create_index("alice/dev", bases=["alice/base"], acl_upload=["alice"])
+    for name, maker in [("shared", make_wheel), ("shared", make_sdist),
+                        ("other", make_wheel), ("other", make_sdist)]:
+        filename, content = maker(name, "1.0")
+        (tmp_path / filename).write_bytes(content)
+        response = source.upload("alice/base", tmp_path / filename, name=name, version="1.0",
+                                 auth=alice)
+        assert response.status_code == 200, response.text
+    # Yanks of releases alice/dev only inherits: a whole version, and one file of another.
+    for project, body in [("shared", {"yanked": True, "reason": "CVE-0001"}),
+                          ("other", {"yanked": True, "filename": "other-1.0.tar.gz"})]:
+        answer = source.request("PATCH", f"/alice/dev/{project}/1.0", json=body, auth=alice)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["result"]["kind"] == "inherited"
+    expected = {
+        ("alice/dev", "shared"): {"shared-1.0-py3-none-any.whl": "CVE-0001",
+                                  "shared-1.0.tar.gz": "CVE-0001"},
+        ("alice/dev", "other"): {"other-1.0-py3-none-any.whl": False,
+                                 "other-1.0.tar.gz": True},
+        # The base that holds the files is untouched.
+        ("alice/base", "shared"): {"shared-1.0-py3-none-any.whl": False,
+                                   "shared-1.0.tar.gz": False},
+    }
+    for (index, project), files in expected.items():
+        assert simple_json(source, index, project) == files
+    dump = tmp_path / "dump"
+    run("pyshelf-export", "--serverdir", str(source.serverdir), str(dump))
+    run("pyshelf-import", "--serverdir", str(tmp_path / "target"), str(dump))
+    target = make_live_server("target")
+    for (index, project), files in expected.items():
+        assert simple_json(target, index, project) == files
+    data = json.loads((dump / "dataindex.json").read_text())
+    kept = data["indexes"]["alice/dev"]["pyshelf"]["inherited_yanks"]
+    assert [(y["project"], y["filename"], y["reason"], y["who"]) for y in kept] == [
+        ("shared", "", "CVE-0001", "alice"), ("other", "other-1.0.tar.gz", None, "alice")]
+    # Still the stage's own yank: un-yanking it on the restored server works as before.
+    answer = target.request("PATCH", "/alice/dev/shared/1.0", json={"yanked": False}, auth=alice)
+    assert answer.status_code == 200, answer.text
+    assert not any(simple_json(target, "alice/dev", "shared").values())
+
+    # Malformed yanks in a dump: a clear message, nothing imported.
+    for number, (yanks, message) in enumerate([
+        ("all", '"pyshelf"."inherited_yanks" must be a list'),
+        ([{"project": "x" * 201, "version": "1.0"}], '"project" may be at most 200 characters'),
+        ([{"project": "shared", "version": "1.0", "filename": "a" * 401}],
+         '"filename" may be at most 400 characters'),
+        ([{"project": "shared"}], '"version" must be a non-empty string'),
+        ([{"project": "shared", "version": "1.0", "reason": 7}], '"reason" must be a string'),
+        ([{"project": "shared", "version": "1.0", "created": "yesterday"}],
+         '"created" is not an ISO date'),
+        ([{"project": "shared", "version": "1.0", "colour": "red"}], "unknown keys colour"),
+        ([{"project": "Shared", "version": "1.0"}, {"project": "shared", "version": "1.0"}],
+         "shared 1.0 (every file) is listed twice"),
+        (["shared"], "inherited yank 1: must be an object"),
+    ]):
+        data["indexes"]["alice/dev"]["pyshelf"]["inherited_yanks"] = yanks
+        (dump / "dataindex.json").write_text(json.dumps(data))
+        done = run("pyshelf-import", "--serverdir", str(tmp_path / f"bad{number}"), str(dump),
+                   check=False)
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert "Traceback" not in done.stderr
+        assert "nothing imported: index alice/dev: " in done.stderr, done.stderr
+        assert message in done.stderr, done.stderr
+
+
+def test_a_yank_of_a_release_a_mirror_fetches_again_is_kept(make_live_server, tmp_path):
+    """The restored mirror holds nothing of the project until it is asked again; the stage's
+    yank of it applies as soon as it is."""
+    from tests.e2e.static_upstream import StaticIndex
+
+    wheel = make_wheel("remote-pkg", "1.0")
+    upstream = StaticIndex(tmp_path / "upstream", {"remote-pkg": [wheel]})
+    try:
+        source = make_live_server("source")
+        source.create_index("root/mirror", type="mirror", mirror_url=upstream.url)
+        source.create_index("root/dev", bases=["root/mirror"])
+        answer = source.request("PATCH", "/root/dev/remote-pkg/1.0",
+                                json={"yanked": True, "reason": "broken"})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["result"]["kind"] == "inherited"
+        dump = tmp_path / "dump"
+        run("pyshelf-export", "--serverdir", str(source.serverdir), str(dump))
+        source.stop()
+        run("pyshelf-import", "--serverdir", str(tmp_path / "target"), str(dump))
+        target = make_live_server("target")
+        assert simple_json(target, "root/dev", "remote-pkg") == {wheel[0]: "broken"}
+    finally:
+        upstream.stop()
+
+
+def test_a_project_without_versions_keeps_its_name(make_live_server, tmp_path):
+    """Its last version deleted, a project stays and claims its name in the stage (it hides
+    a mirror's project of the same name): a restored server must keep it."""
+    source = make_live_server("source")
+    source.create_index("root/dev")
+    filename, content = make_wheel("Claimed_Name", "1.0")
+    (tmp_path / filename).write_bytes(content)
+    assert source.upload("root/dev", tmp_path / filename, name="Claimed_Name",
+                         version="1.0").status_code == 200
+    assert source.request("DELETE", "/root/dev/claimed-name/1.0").status_code == 200
+    before = source.request("GET", "/root/dev/claimed-name")
+    assert before.status_code == 200 and before.json()["result"] == {}
+    dump = tmp_path / "dump"
+    run("pyshelf-export", "--serverdir", str(source.serverdir), str(dump))
+    run("pyshelf-import", "--serverdir", str(tmp_path / "target"), str(dump))
+    target = make_live_server("target")
+    after = target.request("GET", "/root/dev/claimed-name")
+    assert after.status_code == 200, after.text
+    assert after.json()["result"] == {}
+    listing = target.request("GET", "/root/dev").json()["result"]["projects"]
+    assert listing == source.request("GET", "/root/dev").json()["result"]["projects"]
