@@ -351,3 +351,43 @@ def test_a_project_without_versions_keeps_its_name(make_live_server, tmp_path):
     assert after.json()["result"] == {}
     listing = target.request("GET", "/root/dev").json()["result"]["projects"]
     assert listing == source.request("GET", "/root/dev").json()["result"]["projects"]
+
+
+def test_versions_keep_their_creation_date_for_the_retention_rules(make_live_server, tmp_path):
+    """``drop_prereleases_after`` counts from a version's creation: an import must not restart
+    the count."""
+    source = make_live_server("source")
+    source.create_index("root/dev", drop_prereleases_after="30d")
+    for version in ("1.0a1", "1.0"):
+        filename, content = make_wheel("pkg", version)
+        (tmp_path / filename).write_bytes(content)
+        assert source.upload("root/dev", tmp_path / filename, name="pkg",
+                             version=version).status_code == 200
+    dump = tmp_path / "dump"
+    run("pyshelf-export", "--serverdir", str(source.serverdir), str(dump))
+    data = json.loads((dump / "dataindex.json").read_text())
+    created = data["indexes"]["root/dev"]["pyshelf"]["versions_created"]
+    assert set(created["pkg"]) == {"1.0a1", "1.0"}
+    # As if the source had held the pre-release for long: the date must come along.
+    created["pkg"]["1.0a1"] = "2020-01-01T00:00:00Z"
+    (dump / "dataindex.json").write_text(json.dumps(data))
+    run("pyshelf-import", "--serverdir", str(tmp_path / "target"), str(dump))
+    done = run("pyshelf-server", "--serverdir", str(tmp_path / "target"), "--cleanup",
+               "--dry-run", "--json")
+    removals = json.loads(done.stdout)["indexes"]["root/dev"]["removals"]
+    assert [(r["version"], r["rule"]) for r in removals] == [("1.0a1", "drop_prereleases_after")]
+    # The dates the export wrote are the source's own.
+    target = make_live_server("target")
+    again = tmp_path / "again"
+    run("pyshelf-export", "--serverdir", str(target.serverdir), str(again))
+    exported = json.loads((again / "dataindex.json").read_text())
+    assert exported["indexes"]["root/dev"]["pyshelf"]["versions_created"] == created
+    # A date that is not one, or for a version the dump does not hold: nothing imported.
+    for number, dates in enumerate([{"pkg": {"1.0": "soon"}}, {"pkg": {"9.9": "2020-01-01"}},
+                                    {"pkg": ["1.0"]}, []]):
+        data["indexes"]["root/dev"]["pyshelf"]["versions_created"] = dates
+        (dump / "dataindex.json").write_text(json.dumps(data))
+        done = run("pyshelf-import", "--serverdir", str(tmp_path / f"bad{number}"), str(dump),
+                   check=False)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert "nothing imported: index root/dev: " in done.stderr, done.stderr

@@ -34,7 +34,7 @@ from ..accounts.services import user_json
 from ..indexes.models import Index
 from ..packages.models import File, Project, Version
 from ..storage.files import CHUNK, BlobStore, FileStore
-from . import inherited_yanks
+from . import inherited_yanks, version_dates
 
 DUMP_VERSION = "2"
 
@@ -99,7 +99,10 @@ def export(
                 entry.update(_mirror_contents(session, index, files, target, report))
             continue
         entry.update(_stage_contents(session, index, files, target, report))
-        entry["pyshelf"] = {inherited_yanks.KEY: inherited_yanks.exported(session, index)}
+        entry["pyshelf"] = {
+            inherited_yanks.KEY: inherited_yanks.exported(session, index),
+            version_dates.KEY: version_dates.exported(session, index),
+        }
     report.indexes = len(indexes)
     data = {
         "dumpversion": DUMP_VERSION,

@@ -39,7 +39,7 @@ from ..responses import APIError
 from ..storage.files import CHUNK, BlobStore
 from ..upload.form import ReceivedFile
 from ..upload.services import prepare_release
-from . import inherited_yanks
+from . import inherited_yanks, version_dates
 
 DUMP_VERSIONS = ("1", "2")
 RELEASE_SUFFIXES = (".whl", ".tar.gz", ".zip")
@@ -135,14 +135,19 @@ def check_names(data: dict[str, Any], index_types: set[str]) -> None:
         raise DumpError("; ".join(problems))
 
 
-def read_inherited_yanks(indexes: dict[str, Any]) -> dict[str, list[Any]]:
-    yanks = {}
+def read_pyshelf_facts(indexes: dict[str, Any]) -> dict[str, tuple[list[Any], Any]]:
+    """What an export keeps of a stage under its ``pyshelf`` key (devpi's dumps have none):
+    its inherited yanks and when its versions were created, by index name."""
+    facts = {}
     for fullname, entry in indexes.items():
+        own = entry.get("pyshelf") or {}
         try:
-            yanks[fullname] = inherited_yanks.read(entry)
-        except inherited_yanks.MalformedYanks as error:
+            if not isinstance(own, dict):
+                raise ValueError('"pyshelf" must be an object')
+            facts[fullname] = (inherited_yanks.read(own), version_dates.read(own))
+        except ValueError as error:
             raise DumpError(f"index {fullname}: {error}") from None
-    return yanks
+    return facts
 
 
 def _when(record: dict[str, Any], key: str) -> datetime | None:
@@ -186,7 +191,7 @@ class Importer:
     def import_dump(self, dump: Path) -> ImportReport:
         data = load_dump(dump)
         check_names(data, set(self.app.index_types))
-        yanks = read_inherited_yanks(data["indexes"])
+        facts = read_pyshelf_facts(data["indexes"])
         self.require_empty_server()
         order = base_first(data["indexes"], self.report)
         for name, record in data["users"].items():
@@ -207,7 +212,12 @@ class Importer:
                 self._mirror_files(dump, index, entry.get("files") or [])
                 continue
             self._stage(dump, index, entry)
-            inherited_yanks.restore(self.session, index, yanks[fullname])
+            yanks, dates = facts[fullname]
+            inherited_yanks.restore(self.session, index, yanks)
+            try:
+                version_dates.restore(self.session, index, dates)
+            except ValueError as error:
+                raise DumpError(f"index {fullname}: {error}") from None
         return self.report
 
     def _user(self, name: str, record: dict[str, Any]) -> None:

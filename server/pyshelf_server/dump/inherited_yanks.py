@@ -64,14 +64,9 @@ class MalformedYanks(ValueError):
     """The dump's inherited yanks of an index are not what an export writes; says why."""
 
 
-def read(entry: dict[str, Any]) -> list[YankRecord]:
-    """The inherited yanks of an index's dump entry, checked; [] when it has none (a devpi
-    dump, or an export from before they were kept)."""
-    facts = entry.get("pyshelf")
-    if facts is None:
-        return []
-    if not isinstance(facts, dict):
-        raise MalformedYanks('"pyshelf" must be an object')
+def read(facts: dict[str, Any]) -> list[YankRecord]:
+    """The inherited yanks of an index's ``pyshelf`` facts, checked; [] when there are none (a
+    devpi dump, or an export from before they were kept)."""
     records = facts.get(KEY)
     if records is None:
         return []
