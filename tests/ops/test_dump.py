@@ -19,6 +19,7 @@ from pyshelf_server.testing import (
     make_sdist,
     make_wheel,
 )
+from pyshelf_server.testing.postgres import new_database_url
 
 
 def run(*args, check=True):
@@ -29,6 +30,12 @@ def run(*args, check=True):
     if check:
         assert done.returncode == 0, done.stdout + done.stderr
     return done
+
+
+def new_serverdir(serverdir):
+    """Arguments for an import into a new server directory, on the tests' database."""
+    url = new_database_url()
+    return ["--serverdir", str(serverdir), *(["--db-url", url] if url else [])]
 
 
 def docs_zip() -> bytes:
@@ -114,7 +121,7 @@ def test_export_import_round_trip(make_live_server, tmp_path):
                check=False).returncode == 2  # refuses a non-empty directory
 
     target_dir = tmp_path / "target"
-    done = run("pyshelf-import", "--serverdir", str(target_dir), str(dump))
+    done = run("pyshelf-import", *new_serverdir(target_dir), str(dump))
     assert "imported 2 users, 3 indexes, 6 files" in done.stdout, done.stdout
     target = make_live_server("target")
     assert target.serverdir == target_dir
@@ -144,18 +151,18 @@ def test_a_damaged_dump_imports_nothing(make_live_server, tmp_path):
     victim = next(f for f in data["indexes"]["alice/dev"]["files"] if f["type"] == "releasefile")
     path = dump / victim["relpath"]
     path.write_bytes(path.read_bytes() + b"tampered")
-    done = run("pyshelf-import", "--serverdir", str(tmp_path / "target"), str(dump), check=False)
+    done = run("pyshelf-import", *new_serverdir(tmp_path / "target"), str(dump), check=False)
     assert done.returncode == 2
     assert "nothing imported" in done.stderr and "sha256 does not match" in done.stderr
     # A cycle of bases, a bad dump version: refused before anything is written.
     data["indexes"]["alice/base"]["indexconfig"]["bases"] = ["alice/dev"]
     (dump / "dataindex.json").write_text(json.dumps(data))
-    done = run("pyshelf-import", "--serverdir", str(tmp_path / "target2"), str(dump),
+    done = run("pyshelf-import", *new_serverdir(tmp_path / "target2"), str(dump),
                check=False)
     assert "the bases form a cycle" in done.stderr
     data["dumpversion"] = "7"
     (dump / "dataindex.json").write_text(json.dumps(data))
-    done = run("pyshelf-import", "--serverdir", str(tmp_path / "target3"), str(dump),
+    done = run("pyshelf-import", *new_serverdir(tmp_path / "target3"), str(dump),
                check=False)
     assert "dump version '7'" in done.stderr
 
@@ -219,7 +226,7 @@ def test_mirrored_files_come_along_with_include_mirrors(make_live_server, tmp_pa
         assert " 1 files" in done.stdout, done.stdout
     finally:
         upstream.stop()
-    run("pyshelf-import", "--serverdir", str(tmp_path / "target"), str(dump))
+    run("pyshelf-import", *new_serverdir(tmp_path / "target"), str(dump))
     target = make_live_server("target")
     # Upstream is gone: the file is served from the imported cache, at the same URL.
     path = file_url.path
@@ -267,7 +274,7 @@ def test_inherited_yanks_survive_the_round_trip(make_live_server, tmp_path):
         assert simple_json(source, index, project) == files
     dump = tmp_path / "dump"
     run("pyshelf-export", "--serverdir", str(source.serverdir), str(dump))
-    run("pyshelf-import", "--serverdir", str(tmp_path / "target"), str(dump))
+    run("pyshelf-import", *new_serverdir(tmp_path / "target"), str(dump))
     target = make_live_server("target")
     for (index, project), files in expected.items():
         assert simple_json(target, index, project) == files
@@ -297,7 +304,7 @@ def test_inherited_yanks_survive_the_round_trip(make_live_server, tmp_path):
     ]):
         data["indexes"]["alice/dev"]["pyshelf"]["inherited_yanks"] = yanks
         (dump / "dataindex.json").write_text(json.dumps(data))
-        done = run("pyshelf-import", "--serverdir", str(tmp_path / f"bad{number}"), str(dump),
+        done = run("pyshelf-import", *new_serverdir(tmp_path / f"bad{number}"), str(dump),
                    check=False)
         assert done.returncode == 2, done.stdout + done.stderr
         assert "Traceback" not in done.stderr
@@ -323,7 +330,7 @@ def test_a_yank_of_a_release_a_mirror_fetches_again_is_kept(make_live_server, tm
         dump = tmp_path / "dump"
         run("pyshelf-export", "--serverdir", str(source.serverdir), str(dump))
         source.stop()
-        run("pyshelf-import", "--serverdir", str(tmp_path / "target"), str(dump))
+        run("pyshelf-import", *new_serverdir(tmp_path / "target"), str(dump))
         target = make_live_server("target")
         assert simple_json(target, "root/dev", "remote-pkg") == {wheel[0]: "broken"}
     finally:
@@ -344,7 +351,7 @@ def test_a_project_without_versions_keeps_its_name(make_live_server, tmp_path):
     assert before.status_code == 200 and before.json()["result"] == {}
     dump = tmp_path / "dump"
     run("pyshelf-export", "--serverdir", str(source.serverdir), str(dump))
-    run("pyshelf-import", "--serverdir", str(tmp_path / "target"), str(dump))
+    run("pyshelf-import", *new_serverdir(tmp_path / "target"), str(dump))
     target = make_live_server("target")
     after = target.request("GET", "/root/dev/claimed-name")
     assert after.status_code == 200, after.text
@@ -371,7 +378,7 @@ def test_versions_keep_their_creation_date_for_the_retention_rules(make_live_ser
     # As if the source had held the pre-release for long: the date must come along.
     created["pkg"]["1.0a1"] = "2020-01-01T00:00:00Z"
     (dump / "dataindex.json").write_text(json.dumps(data))
-    run("pyshelf-import", "--serverdir", str(tmp_path / "target"), str(dump))
+    run("pyshelf-import", *new_serverdir(tmp_path / "target"), str(dump))
     done = run("pyshelf-server", "--serverdir", str(tmp_path / "target"), "--cleanup",
                "--dry-run", "--json")
     removals = json.loads(done.stdout)["indexes"]["root/dev"]["removals"]
@@ -387,7 +394,7 @@ def test_versions_keep_their_creation_date_for_the_retention_rules(make_live_ser
                                     {"pkg": ["1.0"]}, []]):
         data["indexes"]["root/dev"]["pyshelf"]["versions_created"] = dates
         (dump / "dataindex.json").write_text(json.dumps(data))
-        done = run("pyshelf-import", "--serverdir", str(tmp_path / f"bad{number}"), str(dump),
+        done = run("pyshelf-import", *new_serverdir(tmp_path / f"bad{number}"), str(dump),
                    check=False)
         assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
         assert "nothing imported: index root/dev: " in done.stderr, done.stderr
