@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from ..accounts.services import iso
 from ..indexes.models import Index
 from ..limits import MAX_NAME_LENGTH, MAX_VERSION_LENGTH
+from ..names import normalize_name
 from ..packages.models import Project, Version
 
 KEY = "versions_created"
@@ -69,7 +70,8 @@ def read(facts: dict[str, Any]) -> Dates:
                 raise MalformedDates(
                     f'"{KEY}": {project} {version}: {created!r} is not an ISO date'
                 ) from None
-            dates[(project, version)] = when if when.tzinfo else when.replace(tzinfo=UTC)
+            when = when if when.tzinfo else when.replace(tzinfo=UTC)
+            dates[(normalize_name(project), version)] = when
     return dates
 
 
