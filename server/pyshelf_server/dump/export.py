@@ -34,6 +34,7 @@ from ..accounts.services import user_json
 from ..indexes.models import Index
 from ..packages.models import File, Project, Version
 from ..storage.files import CHUNK, BlobStore, FileStore
+from . import inherited_yanks, version_dates
 
 DUMP_VERSION = "2"
 
@@ -98,6 +99,10 @@ def export(
                 entry.update(_mirror_contents(session, index, files, target, report))
             continue
         entry.update(_stage_contents(session, index, files, target, report))
+        entry["pyshelf"] = {
+            inherited_yanks.KEY: inherited_yanks.exported(session, index),
+            version_dates.KEY: version_dates.exported(session, index),
+        }
     report.indexes = len(indexes)
     data = {
         "dumpversion": DUMP_VERSION,
@@ -143,12 +148,14 @@ def _stage_contents(
         .order_by(Project.name, Version.id)
     ).all()
     for project, version in rows:
-        projects.setdefault(project.name, {})  # a project without versions is kept too
+        # Keyed by the name as uploaded, which a project without versions (kept too) has
+        # nowhere else.
+        versions = projects.setdefault(project.display_name, {})
         if version is not None:
             meta = dict(version.meta or {})
             meta["name"] = meta.get("name") or project.display_name
             meta["version"] = version.version
-            projects[project.name][version.version] = meta
+            versions[version.version] = meta
     file_rows = session.execute(
         select(File, Version.version, Project.display_name)
         .join(Version, File.version_id == Version.id)

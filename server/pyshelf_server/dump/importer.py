@@ -32,12 +32,14 @@ from ..accounts.models import User
 from ..accounts.services import TEXT_FIELDS, UserService, checked_user_fields, is_known_hash
 from ..indexes.models import Index
 from ..indexes.services import IndexService
+from ..limits import MAX_NAME_LENGTH
 from ..names import normalize_name, user_or_index_name_error
 from ..packages.services import FileRecord, PackageService, log_entry
 from ..responses import APIError
 from ..storage.files import CHUNK, BlobStore
 from ..upload.form import ReceivedFile
 from ..upload.services import prepare_release
+from . import inherited_yanks, version_dates
 
 DUMP_VERSIONS = ("1", "2")
 RELEASE_SUFFIXES = (".whl", ".tar.gz", ".zip")
@@ -70,6 +72,10 @@ def load_dump(dump: Path) -> dict[str, Any]:
         raise DumpError(f"dump version {version!r} is not one of {', '.join(DUMP_VERSIONS)}")
     if not isinstance(data.get("users"), dict) or not isinstance(data.get("indexes"), dict):
         raise DumpError(f"{path} lacks its users or indexes")
+    for kind in ("users", "indexes"):
+        for name, record in data[kind].items():
+            if not isinstance(record, dict):
+                raise DumpError(f"{path}: {kind} entry {name!r} is not an object")
     return data
 
 
@@ -129,6 +135,21 @@ def check_names(data: dict[str, Any], index_types: set[str]) -> None:
         raise DumpError("; ".join(problems))
 
 
+def read_pyshelf_facts(indexes: dict[str, Any]) -> dict[str, tuple[list[Any], Any]]:
+    """What an export keeps of a stage under its ``pyshelf`` key (devpi's dumps have none):
+    its inherited yanks and when its versions were created, by index name."""
+    facts = {}
+    for fullname, entry in indexes.items():
+        own = entry.get("pyshelf") or {}
+        try:
+            if not isinstance(own, dict):
+                raise ValueError('"pyshelf" must be an object')
+            facts[fullname] = (inherited_yanks.read(own), version_dates.read(own))
+        except ValueError as error:
+            raise DumpError(f"index {fullname}: {error}") from None
+    return facts
+
+
 def _when(record: dict[str, Any], key: str) -> datetime | None:
     value = record.get(key)
     if not isinstance(value, str):
@@ -170,6 +191,7 @@ class Importer:
     def import_dump(self, dump: Path) -> ImportReport:
         data = load_dump(dump)
         check_names(data, set(self.app.index_types))
+        facts = read_pyshelf_facts(data["indexes"])
         self.require_empty_server()
         order = base_first(data["indexes"], self.report)
         for name, record in data["users"].items():
@@ -190,6 +212,12 @@ class Importer:
                 self._mirror_files(dump, index, entry.get("files") or [])
                 continue
             self._stage(dump, index, entry)
+            yanks, dates = facts[fullname]
+            inherited_yanks.restore(self.session, index, yanks)
+            try:
+                version_dates.restore(self.session, index, dates)
+            except ValueError as error:
+                raise DumpError(f"index {fullname}: {error}") from None
         return self.report
 
     def _user(self, name: str, record: dict[str, Any]) -> None:
@@ -249,9 +277,18 @@ class Importer:
     def _stage(self, dump: Path, index: Index, entry: dict[str, Any]) -> None:
         # Older dumps key projects by unnormalised names: entries that normalise alike merge.
         projects: dict[str, dict[str, Any]] = {}
+        displays: dict[str, str] = {}
         for name, versions in (entry.get("projects") or {}).items():
+            if not name or len(name) > MAX_NAME_LENGTH or not isinstance(versions or {}, dict):
+                raise DumpError(f"{index.fullname}: project {name[:MAX_NAME_LENGTH]!r} is not "
+                                f"a name (at most {MAX_NAME_LENGTH} characters) with its versions")
+            displays.setdefault(normalize_name(name), name)
             projects.setdefault(normalize_name(name), {}).update(versions or {})
-        for versions in projects.values():
+        for normalized, versions in projects.items():
+            if not versions:
+                # Without versions it still claims its name in the stage, hiding the mirrors
+                # behind it (packages.services.delete_version).
+                self.packages.ensure_project(index, displays[normalized])
             for version, meta in versions.items():
                 self._version(index, version, meta)
         descriptors = entry.get("files") or []
