@@ -129,6 +129,14 @@ def test_a_stage_yanks_a_release_it_inherits_for_itself(server, tmp_path):
         server, "/yanker/stage/fancy/3.0?yanked=3.0"
     )
 
+    # One file un-yanked: the other stays yanked, as in a hosted release.
+    answer = post_form(server, "/yanker/stage/fancy/3.0/+yank",
+                       {"action": "unyank", "filename": wheel})  # fmt: skip
+    assert answer.status_code == 303, answer.text
+    assert yanked_files(server, "yanker/stage", "fancy") == {
+        wheel: False,
+        sdist: "not for this stage",
+    }
     answer = post_form(server, "/yanker/stage/fancy/3.0/+yank", {"action": "unyank"})
     assert answer.status_code == 303, answer.text
     assert yanked_files(server, "yanker/stage", "fancy") == {wheel: False, sdist: False}

@@ -156,6 +156,8 @@ class YankService:
             # Un-yanking the whole version lifts its single-file yanks too.
             rows = rows.where(InheritedYank.filename == key)
         self.session.execute(rows)
+        if not yanked and filename is not None:
+            self._split_version_yank(index, project, version, filenames, filename)
         if yanked:
             self.session.add(
                 InheritedYank(
@@ -173,3 +175,34 @@ class YankService:
         # depends on.
         self.uow.changed(config=True)
         return YankResult("inherited", [filename] if filename else filenames)
+
+    def _split_version_yank(
+        self, index: IndexInfo, project: str, version: str, filenames: list[str], filename: str
+    ) -> None:
+        """Un-yanking one file of a version the stage yanked as a whole: the other files stay
+        yanked (as the files of a hosted release do), by rows of their own."""
+        mine = (
+            InheritedYank.index_id == index.id,
+            InheritedYank.project == project,
+            InheritedYank.version == version,
+        )
+        rows = {
+            row.filename: row
+            for row in self.session.execute(select(InheritedYank).where(*mine)).scalars()
+        }
+        whole = rows.get("")
+        if whole is None:
+            return
+        for other in filenames:
+            if other != filename and other not in rows:
+                self.session.add(
+                    InheritedYank(
+                        index_id=index.id,
+                        project=project,
+                        version=version,
+                        filename=other,
+                        reason=whole.reason,
+                        who=whole.who,
+                    )
+                )
+        self.session.delete(whole)
