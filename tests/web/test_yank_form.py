@@ -81,6 +81,8 @@ def test_a_version_is_yanked_and_unyanked_through_the_form(server, tmp_path):
     }
     page = version_page(server, "/yanker/hosted/fancy/1.0?yanked=1.0")
     assert "1.0 was yanked." in page
+    # The notice names only the version or its files, whatever a link puts in the query.
+    assert "was yanked" not in version_page(server, "/yanker/hosted/fancy/1.0?yanked=Everything")
     assert "Un-yank this version" in page and "Yank this version" not in page
 
     answer = post_form(server, "/yanker/hosted/fancy/1.0/+yank", {"action": "unyank"})

@@ -149,14 +149,16 @@ def version_page(request: Any) -> Any:
         other_versions=[e.version for e in entries[:12]],
         may_yank=yanks(request).allowed(info),
         any_yanked=any(f["link"].get("yanked") for f in files),
-        yank_notice=yank_notice(request),
+        yank_notice=yank_notice(request, version, files),
     )
 
 
-def yank_notice(request: Any) -> tuple[str, str] | None:
-    """(what, "yanked" or "un-yanked") after a yank form, from the query of its redirect."""
+def yank_notice(request: Any, version: str, files: list[dict[str, Any]]) -> tuple[str, str] | None:
+    """(what, "yanked" or "un-yanked") after a yank form, from the query of its redirect; only
+    the version or one of its files, so a link cannot make the page say anything else."""
+    named = {version, *(f["filename"] for f in files)}
     for key, done in (("yanked", "yanked"), ("unyanked", "un-yanked")):
-        if request.GET.get(key):
+        if request.GET.get(key) in named:
             return request.GET[key], done
     return None
 
