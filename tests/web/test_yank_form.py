@@ -168,6 +168,8 @@ def test_bad_form_input_is_a_clear_4xx(server, tmp_path):
     path = "/yanker/strict/fancy/5.0/+yank"
     bad_action = post_form(server, path, {"action": "delete"})
     assert bad_action.status_code == 400 and "yank" in bad_action.text
+    # A browser posted the form, so the error is a page.
+    assert bad_action.headers["Content-Type"].startswith("text/html")
     # The reason's limit is the API's (64 KiB); a body no form of ours sends is refused unread.
     long_reason = post_form(server, path, {"action": "yank", "reason": "x" * 70_000})
     assert long_reason.status_code == 400 and "reason" in long_reason.text
