@@ -223,3 +223,24 @@ def test_phone_layout_and_status(site, browser):
     assert "pyshelf-web" in page.content()
     shot(page, "10-status-phone")
     page.close()
+
+
+def test_yank_and_unyank_a_file_from_the_version_page(site, browser):
+    """The browser's own form POST (its Origin header included) passes the same-origin check."""
+    page = browser.new_page()
+    page.set_extra_http_headers(_auth("alice", "secret"))
+    page.goto(site.url + "/alice/dev/gadget_kit/0.3")
+    row = page.locator("table.files tbody tr").first
+    row.locator("input[name=reason]").fill("wrong build")
+    row.locator("button:has-text('Yank file')").click()
+    page.wait_for_url(lambda url: "/alice/dev/gadget-kit/0.3?yanked=" in url)
+    assert "was yanked" in page.locator(".notice").first.inner_text()
+    assert row.locator(".badge-yanked").is_visible()
+    shot(page, "11-version-yanked")
+    simple = httpx.get(site.url + "/alice/dev/+simple/gadget-kit/", timeout=10,
+                       headers={"Accept": "application/vnd.pypi.simple.v1+json"})  # fmt: skip
+    assert [f["yanked"] for f in simple.json()["files"]] == ["wrong build"]
+    row.locator("button:has-text('Un-yank file')").click()
+    page.wait_for_url(lambda url: "/alice/dev/gadget-kit/0.3?unyanked=" in url)
+    assert row.locator(".badge-yanked").count() == 0
+    page.close()

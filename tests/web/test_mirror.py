@@ -98,3 +98,23 @@ def test_downloads_through_a_mirror_are_counted_like_hosted_ones(mirrored, httpx
     assert re.search(r"<dt>Downloads</dt><dd>3</dd>", project), project
     version = mirrored.page("/root/pypi/hello-world/1.0").text
     assert "3 downloads of this version\u2019s files." in version
+
+
+def test_a_stage_yanks_a_mirrored_release_for_itself_not_on_the_mirror(mirrored, httpx_mock):
+    httpx_mock.add_response(url=UPSTREAM + "hello-world/", headers=LIST_TYPE, json=json_page(
+        "Hello_World", [file_entry("hello_world-1.0-py3-none-any.whl", b"x")]),
+        is_reusable=True)  # fmt: skip
+    simple = {"Accept": "application/vnd.pypi.simple.v1+json"}
+    root = mirrored.auth("root")
+    # Nobody may upload to a mirror, root included: its releases are yanked on a stage.
+    assert "yank-form" not in mirrored.page("/root/pypi/hello-world/1.0", headers=root).text
+    assert "yank-form" in mirrored.page("/root/dev/hello-world/1.0", headers=root).text
+    answer = mirrored.test.post(
+        "http://localhost/root/dev/hello-world/1.0/+yank", {"action": "yank", "reason": "cve"},
+        headers={**root, "Origin": "http://localhost"}, status=303,
+    )
+    assert answer.location.endswith("/root/dev/hello-world/1.0?yanked=1.0")
+    stage = mirrored.test.get("/root/dev/+simple/hello-world/", headers=simple).json
+    assert [f["yanked"] for f in stage["files"]] == ["cve"]
+    mirror = mirrored.test.get("/root/pypi/+simple/hello-world/", headers=simple).json
+    assert [f.get("yanked", False) for f in mirror["files"]] == [False]

@@ -113,6 +113,7 @@ def includeme(config: Any) -> None:
     config.add_route("web.token.revoke", f"/{u}/+tokens/{{token}}/+revoke", factory=UserContext)
     config.add_route("web.search.index", f"/{u}/{i}/+search", factory=factory)
     # The core's version route matches exactly four segments, so these longer paths are ours.
+    config.add_route("web.version.yank", f"/{u}/{i}/{p}/{v}/+yank", factory=factory)
     config.add_route("web.doc.raw", f"/{u}/{i}/{p}/{v}/+doc/*path", factory=factory)
     config.add_route("web.doc.raw.bare", f"/{u}/{i}/{p}/{v}/+doc", factory=factory)
     config.add_route("web.doc.frame", f"/{u}/{i}/{p}/{v}/+d/*path", factory=factory)

@@ -179,6 +179,12 @@ class Links:
             ROUTE_VERSION, user=user, index=index, project=project, version=version, slash=""
         )
 
+    def version_yank(self, fullname: str, project: str, version: str) -> str:
+        user, index = fullname.split("/", 1)
+        return self._route(
+            "web.version.yank", user=user, index=index, project=project, version=version
+        )
+
     def docs(
         self, fullname: str, project: str, version: str, path: str = "", raw: bool = False
     ) -> str:

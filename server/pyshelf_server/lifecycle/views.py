@@ -13,12 +13,14 @@ from typing import Any
 
 from pyramid.view import view_config
 
+from ..indexes.registry import IndexInfo
 from ..limits import MAX_FILENAME_LENGTH
 from ..names import normalize_name
 from ..permissions import Permission
+from ..resources import IndexContext
 from ..responses import APIError, result
 from ..views.helpers import begin_write, json_body, require
-from .yanks import YankService
+from .yanks import YankResult, YankService
 
 
 @view_config(route_name="version", request_method="PATCH")
@@ -30,29 +32,17 @@ def yank_version(request: Any) -> Any:
     unknown = set(body) - {"yanked", "reason", "filename"}
     if unknown:
         raise APIError(400, f"unknown keys: {', '.join(sorted(unknown))}")
-    reason, filename = body.get("reason"), body.get("filename")
-    if reason is not None and not isinstance(reason, str):
-        raise APIError(400, '"reason" must be a string')
-    if filename is not None and (
-        not isinstance(filename, str) or not filename or len(filename) > MAX_FILENAME_LENGTH
-    ):
-        raise APIError(400, '"filename" must be a file name')
+    reason = body.get("reason")
     project = normalize_name(request.matchdict["project"])
     version = request.matchdict["version"]
-    inherited = YankService(request.uow, request.shelf).inherited_files(
-        request.context.index, project, version
-    )
-    begin_write(request)
-    index = request.shelf.require_index(request.context.index.fullname)
-    outcome = YankService(request.uow, request.shelf).set_yanked(
-        index,
+    outcome = yank(
+        request,
+        request.context.index,
         project,
         version,
-        inherited=inherited,
         yanked=body["yanked"],
         reason=reason,
-        filename=filename,
-        who=request.authenticated_userid,
+        filename=body.get("filename"),
     )
     return result(
         "yank",
@@ -64,4 +54,39 @@ def yank_version(request: Any) -> Any:
             "kind": outcome.kind,
             "files": outcome.files,
         },
+    )
+
+
+def yank(
+    request: Any,
+    index: IndexInfo,
+    project: str,
+    version: str,
+    *,
+    yanked: bool,
+    reason: str | None,
+    filename: str | None,
+) -> YankResult:
+    """Yank (or un-yank) ``project==version`` through ``index``, or only its ``filename``, for
+    the request's identity: the one way a yank is made (this PATCH and the plugin API's
+    ``yanks(request)``). It checks the permission itself, so no caller can forget it."""
+    require(request, Permission.UPLOAD, IndexContext(request, index))
+    if reason is not None and not isinstance(reason, str):
+        raise APIError(400, '"reason" must be a string')
+    if filename is not None and (
+        not isinstance(filename, str) or not filename or len(filename) > MAX_FILENAME_LENGTH
+    ):
+        raise APIError(400, '"filename" must be a file name')
+    service = YankService(request.uow, request.shelf)
+    inherited = service.inherited_files(index, project, version)
+    begin_write(request)
+    return service.set_yanked(
+        request.shelf.require_index(index.fullname),
+        project,
+        version,
+        inherited=inherited,
+        yanked=yanked,
+        reason=reason,
+        filename=filename,
+        who=request.authenticated_userid,
     )

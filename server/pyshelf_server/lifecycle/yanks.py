@@ -147,29 +147,61 @@ class YankService:
         if filename is not None and filename not in filenames:
             raise APIError(404, f"{project} {version} has no file {filename!r}")
         key = filename or ""
-        rows = delete(InheritedYank).where(
-            InheritedYank.index_id == index.id,
-            InheritedYank.project == project,
-            InheritedYank.version == version,
-        )
+        release = (index.id, project, version)
+        rows = delete(InheritedYank).where(*_of_release(*release))
         if yanked or filename is not None:
             # Un-yanking the whole version lifts its single-file yanks too.
             rows = rows.where(InheritedYank.filename == key)
         self.session.execute(rows)
+        if not yanked and filename is not None:
+            self._split_version_yank(release, filenames, filename)
         if yanked:
-            self.session.add(
-                InheritedYank(
-                    index_id=index.id,
-                    project=project,
-                    version=version,
-                    filename=key,
-                    reason=reason or None,
-                    who=who,
-                )
-            )
+            self.session.add(_yank_row(release, key, reason or None, who))
         self.session.flush()
         # No project row of this stage changes, so no page token would: a yank of an inherited
         # release is rare enough to count as a change of the layout, which every cached page
         # depends on.
         self.uow.changed(config=True)
         return YankResult("inherited", [filename] if filename else filenames)
+
+    def _split_version_yank(
+        self, release: tuple[int, str, str], filenames: list[str], filename: str
+    ) -> None:
+        """Un-yanking one file of a version the stage yanked as a whole: the other files stay
+        yanked (as the files of a hosted release do), by rows of their own."""
+        rows = {
+            row.filename: row
+            for row in self.session.execute(
+                select(InheritedYank).where(*_of_release(*release))
+            ).scalars()
+        }
+        whole = rows.get("")
+        if whole is None:
+            return
+        for other in filenames:
+            if other != filename and other not in rows:
+                self.session.add(_yank_row(release, other, whole.reason, whole.who))
+        self.session.delete(whole)
+
+
+def _of_release(index_id: int, project: str, version: str) -> tuple[Any, ...]:
+    """The conditions of a release's ``inherited_yanks`` rows on one index."""
+    return (
+        InheritedYank.index_id == index_id,
+        InheritedYank.project == project,
+        InheritedYank.version == version,
+    )
+
+
+def _yank_row(
+    release: tuple[int, str, str], filename: str, reason: str | None, who: str | None
+) -> InheritedYank:
+    index_id, project, version = release
+    return InheritedYank(
+        index_id=index_id,
+        project=project,
+        version=version,
+        filename=filename,
+        reason=reason,
+        who=who,
+    )

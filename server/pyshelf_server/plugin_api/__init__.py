@@ -19,9 +19,9 @@ devpi's inheritance: its resolution order, the mirror whitelist, and the index t
 
 This package's ``__init__`` is the API: plugins import from ``pyshelf_server.plugin_api``, never
 from its submodules, which hold the parts by facade: ``reading`` (the read facade), ``values``
-and ``summaries`` (what it answers), ``api_tokens`` (the API tokens facade), ``login``,
-``pages`` (URLs and links for a plugin's pages), ``server`` (settings and serial) and
-``route_names``; the rest is re-exported from the core.
+and ``summaries`` (what it answers), ``api_tokens`` (the API tokens facade), ``yanking`` (the
+yank facade), ``login``, ``pages`` (URLs and links for a plugin's pages), ``server`` (settings
+and serial) and ``route_names``; the rest is re-exported from the core.
 """
 
 from __future__ import annotations
@@ -71,6 +71,7 @@ from .route_names import (
 from .server import server_serial, server_settings
 from .summaries import ProjectSummary
 from .values import StoredFile, UserInfo, VersionInfo
+from .yanking import YankOutcome, Yanks, yanks
 
 __all__ = [
     "ANONYMOUS",
@@ -107,6 +108,8 @@ __all__ = [
     "UserContext",
     "UserInfo",
     "VersionInfo",
+    "YankOutcome",
+    "Yanks",
     "absolute_url",
     "account_links",
     "env_default",
@@ -133,4 +136,5 @@ __all__ = [
     "tokens",
     "wants_api_json",
     "wants_simple_json",
+    "yanks",
 ]

@@ -1,12 +1,13 @@
-"""``/{user}/{index}/{project}`` and ``/{user}/{index}/{project}/{version}`` as pages."""
+"""``/{user}/{index}/{project}`` and ``/{user}/{index}/{project}/{version}`` as pages, and the
+version page's yank forms."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from typing import Any
-from urllib.parse import quote, urlparse
+from urllib.parse import quote, urlencode, urlparse
 
-from pyramid.httpexceptions import HTTPFound
+from pyramid.httpexceptions import HTTPFound, HTTPSeeOther
 from pyramid.view import view_config
 
 from pyshelf_server.plugin_api import (
@@ -16,10 +17,14 @@ from pyshelf_server.plugin_api import (
     absolute_url,
     normalize_name,
     reader,
+    yanks,
 )
 
 from ..catalog import download_total, file_rows, project_versions, toxresults
-from ..templating import render
+from ..templating import Links, render
+from . import form_fields, require_same_origin
+
+YANK_ROUTE = "web.version.yank"
 
 
 def redirect_to_normalized(request: Any) -> None:
@@ -142,6 +147,46 @@ def version_page(request: Any) -> Any:
         classifiers=classifier_groups(data.get("classifiers")),
         requires_dist=[str(r) for r in data.get("requires_dist") or []],
         other_versions=[e.version for e in entries[:12]],
+        may_yank=yanks(request).allowed(info),
+        any_yanked=any(f["link"].get("yanked") for f in files),
+        yank_notice=yank_notice(request, version, files),
+    )
+
+
+def yank_notice(request: Any, version: str, files: list[dict[str, Any]]) -> tuple[str, str] | None:
+    """(what, "yanked" or "un-yanked") after a yank form, from the query of its redirect; only
+    the version or one of its files, so a link cannot make the page say anything else."""
+    named = {version, *(f["filename"] for f in files)}
+    for key, done in (("yanked", "yanked"), ("unyanked", "un-yanked")):
+        if request.GET.get(key) in named:
+            return request.GET[key], done
+    return None
+
+
+@view_config(route_name=YANK_ROUTE, request_method="POST")
+def version_yank(request: Any) -> Any:
+    """The version page's forms: yank or un-yank the version, or one file of it (``filename``),
+    as ``PATCH`` on the version does."""
+    require_same_origin(request)
+    fields = form_fields(request)
+    action = fields.get("action")
+    if action not in ("yank", "unyank"):
+        raise APIError(400, 'the form must say "action": "yank" or "unyank"')
+    info = request.context.index
+    project = normalize_name(request.matchdict["project"])
+    version = request.matchdict["version"]
+    filename = fields.get("filename") or None
+    yanks(request).set(
+        info,
+        project,
+        version,
+        yanked=action == "yank",
+        reason=fields.get("reason", "").strip() or None,
+        filename=filename,
+    )
+    query = urlencode({"yanked" if action == "yank" else "unyanked": filename or version})
+    return HTTPSeeOther(
+        location=Links(request).version(info.fullname, project, version) + "?" + query
     )
 
 
