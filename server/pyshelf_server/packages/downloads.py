@@ -54,6 +54,9 @@ class DownloadCounter:
         # Flushes a mirrored file's count has waited for its row.
         self.mirror_waits: Counter[MirroredFile] = Counter()
         self.lock = threading.Lock()
+        # One flush at a time: a flush that found nothing pending because the background
+        # thread's flush had just taken it would return before those counts were stored.
+        self.flushing = threading.Lock()
         self.thread = PeriodicThread("download-counter", interval, self.flush)
 
     def count(self, file_id: int) -> None:
@@ -77,6 +80,11 @@ class DownloadCounter:
         self.flush()
 
     def flush(self) -> None:
+        """Store every count made before the call (returns once they are committed)."""
+        with self.flushing:
+            self._flush()
+
+    def _flush(self) -> None:
         with self.lock:
             pending, self.pending = self.pending, Counter()
             last, self.last = self.last, {}
