@@ -1,10 +1,10 @@
 """``pyshelf-import``: a dump (pyshelf's own export or devpi-server's ``devpi-export``, dump
 versions 1 and 2) into a new server, and a folder of sdists and wheels into one index.
 
-Everything is checked before it is written: the dump version, every user and index name, the
-index types, the bases (no cycles); every file's content is hashed while it is copied into the
-store and compared with the hashes the dump records. The whole import is one transaction: it
-is all there or, after an error, none of it.
+Everything is checked before it is written (``checks``): the dump version, every user and index
+name, the index types, the bases (no cycles); every file's content is hashed while it is copied
+into the store and compared with the hashes the dump records. The whole import is one
+transaction: it is all there or, after an error, none of it.
 """
 
 from __future__ import annotations
@@ -33,20 +33,16 @@ from ..accounts.services import TEXT_FIELDS, UserService, checked_user_fields, i
 from ..indexes.models import Index
 from ..indexes.services import IndexService
 from ..limits import MAX_NAME_LENGTH
-from ..names import normalize_name, user_or_index_name_error
+from ..names import normalize_name
 from ..packages.services import FileRecord, PackageService, log_entry
 from ..responses import APIError
 from ..storage.files import CHUNK, BlobStore
 from ..upload.form import ReceivedFile
 from ..upload.services import prepare_release
 from . import inherited_yanks, version_dates
+from .checks import DumpError, base_first, check_names, load_dump, read_pyshelf_facts
 
-DUMP_VERSIONS = ("1", "2")
 RELEASE_SUFFIXES = (".whl", ".tar.gz", ".zip")
-
-
-class DumpError(Exception):
-    """The dump or folder cannot be imported; the message says why. Nothing was written."""
 
 
 @dataclass
@@ -57,97 +53,6 @@ class ImportReport:
     # Already in the index with the same content (a re-run of --from-dir).
     unchanged: int = 0
     notes: list[str] = field(default_factory=list)
-
-
-def load_dump(dump: Path) -> dict[str, Any]:
-    path = dump / "dataindex.json"
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise DumpError(f"{dump} holds no dataindex.json: not a pyshelf or devpi export") from None
-    except ValueError as error:
-        raise DumpError(f"{path} is not valid JSON: {error}") from None
-    version = data.get("dumpversion") if isinstance(data, dict) else None
-    if version not in DUMP_VERSIONS:
-        raise DumpError(f"dump version {version!r} is not one of {', '.join(DUMP_VERSIONS)}")
-    if not isinstance(data.get("users"), dict) or not isinstance(data.get("indexes"), dict):
-        raise DumpError(f"{path} lacks its users or indexes")
-    for kind in ("users", "indexes"):
-        for name, record in data[kind].items():
-            if not isinstance(record, dict):
-                raise DumpError(f"{path}: {kind} entry {name!r} is not an object")
-    return data
-
-
-def base_first(indexes: dict[str, Any], report: ImportReport) -> list[str]:
-    """The index names with every index after its bases; bases missing from the dump are
-    dropped (with a note), a cycle is an error."""
-    bases: dict[str, list[str]] = {}
-    for name, entry in indexes.items():
-        wanted = list((entry.get("indexconfig") or {}).get("bases") or [])
-        present = [base for base in wanted if base in indexes]
-        for missing in set(wanted) - set(present):
-            report.notes.append(f"{name}: base {missing} is not in the dump; dropped")
-        bases[name] = present
-    order: list[str] = []
-    state: dict[str, str] = {}
-
-    def visit(name: str, path: list[str]) -> None:
-        if state.get(name) == "done":
-            return
-        if state.get(name) == "visiting":
-            raise DumpError("the bases form a cycle: " + " -> ".join([*path, name]))
-        state[name] = "visiting"
-        for base in bases[name]:
-            visit(base, [*path, name])
-        state[name] = "done"
-        order.append(name)
-
-    for name in sorted(indexes):
-        visit(name, [])
-    return order
-
-
-def check_names(data: dict[str, Any], index_types: set[str]) -> None:
-    problems = []
-    for name in data["users"]:
-        error = user_or_index_name_error(name)
-        if error:
-            problems.append(f"user {name!r}: {error}")
-    unknown = set()
-    for fullname, entry in data["indexes"].items():
-        user, _, index = fullname.partition("/")
-        if user not in data["users"]:
-            problems.append(f"index {fullname!r}: its user is not in the dump")
-        for part in (user, index):
-            error = user_or_index_name_error(part)
-            if error:
-                problems.append(f"index {fullname!r}: {error}")
-        kind = (entry.get("indexconfig") or {}).get("type", "stage")
-        if kind not in index_types:
-            unknown.add(kind)
-    if unknown:
-        problems.append(
-            "index types this server does not know (install the plugin that adds them): "
-            + ", ".join(sorted(unknown))
-        )
-    if problems:
-        raise DumpError("; ".join(problems))
-
-
-def read_pyshelf_facts(indexes: dict[str, Any]) -> dict[str, tuple[list[Any], Any]]:
-    """What an export keeps of a stage under its ``pyshelf`` key (devpi's dumps have none):
-    its inherited yanks and when its versions were created, by index name."""
-    facts = {}
-    for fullname, entry in indexes.items():
-        own = entry.get("pyshelf") or {}
-        try:
-            if not isinstance(own, dict):
-                raise ValueError('"pyshelf" must be an object')
-            facts[fullname] = (inherited_yanks.read(own), version_dates.read(own))
-        except ValueError as error:
-            raise DumpError(f"index {fullname}: {error}") from None
-    return facts
 
 
 def _when(record: dict[str, Any], key: str) -> datetime | None:
@@ -193,7 +98,7 @@ class Importer:
         check_names(data, set(self.app.index_types))
         facts = read_pyshelf_facts(data["indexes"])
         self.require_empty_server()
-        order = base_first(data["indexes"], self.report)
+        order = base_first(data["indexes"], self.report.notes)
         for name, record in data["users"].items():
             self._user(name, record)
         created: dict[str, Index] = {}
