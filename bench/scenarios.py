@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 import workload as w
 from load import get_load, upload_files
-from servers import Server, StaticServer, WaitressReference
+from servers import Server, StaticServer
 
 HTML = {"Accept": "text/html"}
 JSON = {"Accept": "application/vnd.pypi.simple.v1+json"}
@@ -276,16 +276,7 @@ class StaticBench(Bench):
     """A reference: pyshelf's simple page saved to disk, served by ``python -m http.server``
     (``StaticServer``) or by a bare app on pyshelf's waitress (``WaitressReference``)."""
 
-    def __init__(
-        self,
-        workdir: Path,
-        args: Any,
-        log: Callable[[str], None],
-        server_class: type[StaticServer] = StaticServer,
-    ) -> None:
-        server = server_class(workdir)
-        if server_class is WaitressReference:
-            server.threads = args.pyshelf_threads
+    def __init__(self, server: StaticServer, args: Any, log: Callable[[str], None]) -> None:
         super().__init__(server, args, log)
 
     def serve(self, path: str, body: bytes) -> None:

@@ -256,8 +256,8 @@ class StaticServer(Server):
     name = "static"
     ready_path = "/"
 
-    def __init__(self, workdir: Path) -> None:
-        super().__init__(workdir)
+    def __init__(self, workdir: Path, *, threads: int | None = None) -> None:
+        super().__init__(workdir, threads=threads)
         self.root = self.workdir / "static-root"
 
     def save(self, path: str, body: bytes) -> None:

@@ -92,8 +92,12 @@ def run_session(
         if "static" in args.scenarios and "simple" in args.scenarios:
             path = next(p for key, p, _, _ in gets if key == "simple_html_c1")
             page = benches[0].probe(path, {"Accept": "text/html"})["body"]
-            for server_class in (StaticServer, WaitressReference):
-                reference = StaticBench(workroot / server_class.name, args, log, server_class)
+            for server in (
+                StaticServer(workroot / StaticServer.name),
+                # pyshelf's thread count, so that only the application differs.
+                WaitressReference(workroot / WaitressReference.name, threads=args.pyshelf_threads),
+            ):
+                reference = StaticBench(server, args, log)
                 references.append(reference)
                 reference.serve(path, page)
 
